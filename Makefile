@@ -1,0 +1,76 @@
+# posagent — run `make help` for the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+GO          ?= go
+VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT      ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+LDFLAGS     := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
+BIN         := bin/posagent
+STATICCHECK := $(CURDIR)/bin/staticcheck
+STATICCHECK_VERSION := v0.8.2
+FUZZTIME    ?= 10m
+FUZZ_CI_TIME ?= 10s
+BENCHTIME   ?= 1s
+
+# Debian packages the build and tests need: the C toolchain and the GL/X11
+# headers fyne links against (toolchain.md lists the measured minimal set).
+APT_PACKAGES := gcc libc6-dev pkg-config libgl-dev libx11-dev libxcursor-dev libxrandr-dev \
+                libxinerama-dev libxi-dev libxxf86vm-dev
+
+.PHONY: help
+help: ## show this help
+	@awk 'BEGIN{FS=":.*## "} /^[a-zA-Z_-]+:.*## /{printf "  \033[1m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: demo
+demo: build ## run the product: decode a real reader sample (the full demo arrives with the sale engine)
+	@echo "posagent demo is not built yet; until it is, this decodes the ID TECH sample of the gateway's docs:"
+	@echo
+	$(BIN) decode testdata/samples/idtech_seed.txt
+
+.PHONY: build
+build: ## build bin/posagent
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/posagent
+
+.PHONY: deps
+deps: ## install what the build and tests need (apt-get when root, Go modules, staticcheck)
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+		if [ -n "$$missing" ]; then \
+			echo "apt-get install: $$missing"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+		fi; \
+	else echo "not root: skipping apt-get (needs: $(APT_PACKAGES))"; fi
+	$(GO) mod download
+	@[ -x $(STATICCHECK) ] || GOBIN=$(CURDIR)/bin $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+
+.PHONY: lint
+lint: deps ## gofmt, go vet and staticcheck
+	@out=$$(gofmt -l cmd internal); if [ -n "$$out" ]; then echo "not gofmt-clean:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) vet -tags headless ./...
+	$(STATICCHECK) ./...
+
+.PHONY: test
+test: deps lint ## the whole test suite: installs what it needs, lints, runs every test (race detector on)
+	$(GO) test -race -count=1 -tags headless ./...
+	$(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZ_CI_TIME)
+	@echo "make test: all passed"
+
+.PHONY: fuzz
+fuzz: ## run every fuzz target for FUZZTIME each (default 10m; corpus kept in testdata/fuzz)
+	@set -e; for pkg in $$($(GO) list ./...); do \
+		dir=$$($(GO) list -f '{{.Dir}}' $$pkg); \
+		for f in $$(grep -hoE '^func (Fuzz[A-Za-z0-9_]+)' $$dir/*_test.go 2>/dev/null | awk '{print $$2}'); do \
+			echo "fuzz $$pkg $$f ($(FUZZTIME))"; \
+			$(GO) test -tags headless -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) -parallel 1 $$pkg; \
+		done; \
+	done
+
+.PHONY: bench
+bench: ## run the Go benchmarks (allocations reported)
+	$(GO) test -tags headless -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./...
+
+.PHONY: clean
+clean: ## remove build output
+	rm -rf bin dist artifacts

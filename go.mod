@@ -1,0 +1,3 @@
+module github.com/posagent/posagent
+
+go 1.25.0
