@@ -1,6 +1,8 @@
 package decrypt
 
 import (
+	"strings"
+
 	"github.com/posagent/posagent/internal/card"
 )
 
@@ -382,10 +384,17 @@ func (f *idtechFrame) read(in []byte) (card.Read, error) {
 		r.Warnings = append(r.Warnings, "raw (undecoded) card data: no masked PAN")
 	}
 	if !f.enhanced && f.masked[2] != nil {
-		r.Warnings = append(r.Warnings, "track 3 is sent in clear by this reader (it carries no PAN)")
+		if r.Warnings == nil {
+			r.Warnings = warnClearT3[:1:1]
+		} else {
+			r.Warnings = append(r.Warnings, warnClearT3...)
+		}
 	}
 	return r, nil
 }
+
+// warnClearT3 is shared by every read that needs it: one allocation less.
+var warnClearT3 = []string{"track 3 is sent in clear by this reader (it carries no PAN)"}
 
 // checkEncrypted refuses a frame whose tracks are not encrypted.
 func (f *idtechFrame) checkEncrypted() error {
@@ -417,17 +426,51 @@ func (f *idtechFrame) textForm(in []byte) string {
 	head := f.cardData[:f.headLen]
 	masked := f.cardData[f.headLen : len(f.cardData)-len(f.rest)]
 	n := 2*len(head) + len(masked) + 2*len(f.rest)
-	buf := make([]byte, 0, 6+n+6)
-	buf = append(buf, '0', '2')
-	buf = appendHexByte(buf, byte(n))
-	buf = appendHexByte(buf, byte(n>>8))
-	start := len(buf)
-	buf = appendHex(buf, head)
-	buf = append(buf, masked...)
-	buf = appendHex(buf, f.rest)
-	lrc, sum := lrcSum(buf[start:])
-	buf = appendHexByte(buf, lrc)
-	buf = appendHexByte(buf, sum)
-	buf = append(buf, '0', '3')
-	return string(buf)
+	var w textWriter
+	w.b.Grow(6 + n + 6)
+	w.hex([]byte{stx, byte(n), byte(n >> 8)})
+	w.lrc, w.sum = 0, 0 // STX and length are outside the LRC and checksum
+	w.hex(head)
+	for _, c := range masked {
+		w.char(c)
+	}
+	w.hex(f.rest)
+	lrc, sum := w.lrc, w.sum
+	w.hex([]byte{lrc, sum})
+	w.char('0')
+	w.char('3')
+	w.flush()
+	return w.b.String()
+}
+
+// textWriter builds a keyboard text frame, keeping the LRC and checksum of
+// the card-data characters as it writes them. It stages characters in a
+// small array because byte-at-a-time Builder writes cost more than the parse.
+type textWriter struct {
+	b        strings.Builder
+	lrc, sum byte
+	buf      [256]byte
+	n        int
+}
+
+func (w *textWriter) char(c byte) {
+	if w.n == len(w.buf) {
+		w.flush()
+	}
+	w.buf[w.n] = c
+	w.n++
+	w.lrc ^= c
+	w.sum += c
+}
+
+func (w *textWriter) flush() {
+	w.b.Write(w.buf[:w.n])
+	w.n = 0
+}
+
+func (w *textWriter) hex(src []byte) {
+	for _, c := range src {
+		w.char(hexUpper[c>>4])
+		w.char(hexUpper[c&0x0F])
+	}
 }

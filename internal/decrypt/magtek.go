@@ -166,7 +166,7 @@ func parseMagTekHID(rep []byte) (card.Read, error) {
 		if el > 0 {
 			enc := rep[hidEncT1+i*hidSlot : hidEncT1+i*hidSlot+el]
 			// At security level 2 the "encrypted" slots carry clear ASCII.
-			if el%8 != 0 || (len(enc) > 1 && (enc[0] == '%' || enc[0] == ';') && printable(enc)) {
+			if el%8 != 0 || looksLikeClearTrack(enc) {
 				return r, clearData("the reader sends track data in clear (security level below 3)")
 			}
 			encrypted = true
@@ -240,4 +240,15 @@ func allZero(b []byte) bool {
 		}
 	}
 	return true
+}
+
+// looksLikeClearTrack reports whether a ciphertext slot starts with a clear
+// track: a start sentinel, then at least 10 printable characters up to '?'.
+// Random ciphertext does that with negligible probability.
+func looksLikeClearTrack(b []byte) bool {
+	if len(b) < 12 || (b[0] != '%' && b[0] != ';' && b[0] != '+') {
+		return false
+	}
+	end := bytes.IndexByte(b, '?')
+	return end > 10 && printable(b[:end])
 }
