@@ -91,7 +91,7 @@ func runDecode(_ context.Context, args []string, stdin io.Reader, stdout, stderr
 		if code == "" {
 			code = decrypt.CodeMalformed
 		}
-		return fail(code, err.Error())
+		return fail(code, decrypt.MessageOf(err))
 	}
 	enc := json.NewEncoder(stdout)
 	enc.SetIndent("", "  ")

@@ -64,3 +64,16 @@ func CodeOf(err error) string {
 	}
 	return ""
 }
+
+// MessageOf returns the person-facing message of a decrypt error (without
+// its code), or err.Error() for other errors.
+func MessageOf(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		if e.Err != nil {
+			return e.Msg + ": " + e.Err.Error()
+		}
+		return e.Msg
+	}
+	return err.Error()
+}

@@ -48,10 +48,6 @@ func decodeHexInto(dst, src []byte) (int, bool) {
 	return len(src) / 2, true
 }
 
-func appendHexByte(dst []byte, b byte) []byte {
-	return append(dst, hexUpper[b>>4], hexUpper[b&0x0F])
-}
-
 func appendHex(dst, src []byte) []byte {
 	for _, b := range src {
 		dst = append(dst, hexUpper[b>>4], hexUpper[b&0x0F])
