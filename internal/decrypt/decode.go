@@ -123,7 +123,15 @@ func decodeAuto(in, bin []byte, isHexInput bool, o Options) (card.Read, error) {
 		case len(bin) == hidSizeV5 || len(bin) == hidSizeV5Long || len(bin) == hidSizeMT211:
 			return parseMagTekHID(bin)
 		case bin[0] == stx:
-			return ParseIDTech(bin)
+			r, err := ParseIDTech(bin)
+			if err != nil {
+				// A keyboard frame without masked tracks (raw encode type)
+				// is all hex too: try it as text before giving up.
+				if rt, errText := ParseIDTech(in); errText == nil {
+					return rt, nil
+				}
+			}
+			return r, err
 		}
 		if r, err := ParseVivopay(bin); err == nil || CodeOf(err) != CodeUnknownFormat {
 			return r, err
