@@ -1,0 +1,122 @@
+package reader
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/posagent/posagent/internal/card"
+)
+
+// Status is a reader's state as people see it.
+type Status string
+
+// Reader states.
+const (
+	StatusOK       Status = "ok"
+	StatusBroken   Status = "broken"   // present but unusable: Detail says why and what to do
+	StatusDetached Status = "detached" // was there, is gone
+)
+
+// Info describes a reader for status displays, the websocket and `posagent devices`.
+type Info struct {
+	// ID is stable while the device stays plugged in the same place, e.g.
+	// "hid:0801:0011:/dev/hidraw3", "serial:/dev/ttyACM0", "sim:1".
+	ID     string
+	Device card.DeviceInfo
+	Status Status
+	// Detail is the reason and the fix when Status is broken, in words a
+	// cashier can act on.
+	Detail string
+	// EMV is true for readers that take chip and tap (they need Arm).
+	EMV bool
+	// Simulated is true for the sim reader (the page may offer simulate buttons).
+	Simulated bool
+}
+
+// EventKind says what happened.
+type EventKind string
+
+// Event kinds.
+const (
+	EventAttached EventKind = "attached"
+	EventDetached EventKind = "detached"
+	EventBroken   EventKind = "broken"
+	EventCard     EventKind = "card"    // Read holds an encrypted read
+	EventRefused  EventKind = "refused" // a read arrived but cannot be used: Err says why (e.g. clear_track_data, bad LRC)
+	EventPrompt   EventKind = "prompt"  // an EMV reader asks the customer for something
+)
+
+// Prompt is what to ask the customer; the values are websocket protocol v1's.
+type Prompt string
+
+// Prompts.
+const (
+	PromptPresentCard Prompt = "present_card"
+	PromptUseChip     Prompt = "use_chip"
+	PromptRetry       Prompt = "retry"
+	PromptProcessing  Prompt = "processing"
+	PromptRemoveCard  Prompt = "remove_card"
+)
+
+// Event is one thing a reader reports. Read never holds clear card data:
+// only what internal/decrypt extracted (masked PAN, ciphertext envelope).
+type Event struct {
+	Kind   EventKind
+	Reader Info
+	Read   *card.Read // EventCard
+	Prompt Prompt     // EventPrompt
+	Err    error      // EventBroken, EventRefused
+	// Raw is the time the last byte of the read arrived (for latency measurement).
+	Time time.Time
+}
+
+// Transaction is what an EMV reader needs to start a transaction.
+type Transaction struct {
+	AmountCents int64
+	// Type is the EMV transaction type (9C): 0x00 purchase, 0x20 refund.
+	Type byte
+	// Timeout is how long the reader waits for a card.
+	Timeout time.Duration
+}
+
+// Reader is one opened reader.
+type Reader interface {
+	// Info names the reader.
+	Info() Info
+	// Run reads until ctx ends (returns nil) or the device goes away
+	// (returns an error wrapping ErrDetached), calling emit for each event.
+	// emit must not block for long.
+	Run(ctx context.Context, emit func(Event)) error
+	// Arm starts a transaction on an EMV reader; swipe-only readers accept
+	// it and do nothing (they always listen).
+	Arm(ctx context.Context, t Transaction) error
+	// Cancel stops a transaction in progress; a no-op for swipe readers.
+	Cancel(ctx context.Context) error
+	// Close releases the device.
+	Close() error
+}
+
+// Device is a reader found by a driver's scan, opened or not.
+type Device struct {
+	ID     string
+	Device card.DeviceInfo
+	// Broken, when set, says why the device cannot be used and how to fix it
+	// (permissions, keyboard-emulation mode, …); the manager lists it but
+	// does not open it.
+	Broken string
+}
+
+// Driver finds and opens the readers of one transport.
+type Driver interface {
+	// Name is the transport: hid, serial, sim, replay.
+	Name() string
+	// Scan lists the devices present now. It must be cheap: the manager
+	// calls it every poll interval.
+	Scan(ctx context.Context) ([]Device, error)
+	// Open opens a scanned device.
+	Open(ctx context.Context, d Device) (Reader, error)
+}
+
+// ErrDetached is wrapped by Run's error when the device went away.
+var ErrDetached = errors.New("reader detached")
