@@ -213,7 +213,19 @@ func parseMagTekHID(rep []byte) (card.Read, error) {
 	b.WriteByte('|')
 	writeHex(&b, rep[hidKSN:hidKSN+10])
 
-	r.Envelope = card.Envelope{Format: card.FormatMagneSafe, Data: b.String(), KSN: ksn}
+	data := b.String()
+	// The masked tracks must split the way the keyboard parser splits them,
+	// or the envelope would not parse at the gateway (or here, again).
+	var buf [3 * hidSlot]byte
+	masked := buf[:copy(buf[:], data[:strings.IndexByte(data, '|')])]
+	if len(masked) > 0 {
+		st, ok := splitTracks(masked)
+		if !ok {
+			return r, errorf(CodeMalformed, "MagTek HID report: masked tracks are not %%…?;…? track strings")
+		}
+		t = st
+	}
+	r.Envelope = card.Envelope{Format: card.FormatMagneSafe, Data: data, KSN: ksn}
 	r.Source = "magtek-hid"
 	r.EntryMode = card.EntrySwiped
 	for i := 0; i < 3; i++ {
