@@ -3,6 +3,7 @@ module github.com/posagent/posagent
 go 1.25.0
 
 require (
+	github.com/BurntSushi/toml v1.5.0 // indirect
 	github.com/creack/pty v1.1.24 // indirect
 	github.com/karalabe/hid v1.0.1-0.20240306101548-573246063e52 // indirect
 	go.bug.st/serial v1.8.0 // indirect

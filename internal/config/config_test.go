@@ -1,0 +1,221 @@
+package config
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+const full = `
+listen = "127.0.0.1:7390"
+allowed_origins = ["https://pos.example.com"]
+log_level = "debug"
+
+[gateway]
+kind = "paya"
+url = "https://api.sandbox.payaconnect.com"
+developer_id = "dev"
+user_id = "user"
+user_api_key = "key"
+location_id = "loc"
+product_transaction_id = "pt"
+timeout = "20s"
+
+[[readers]]
+kind = "serial"
+path = "/dev/ttyACM0"
+protocol = "vivopay"
+
+[[readers]]
+kind = "hid"
+vid = 0x0801
+pid = 0x0011
+
+[journal]
+path = "/var/lib/posagent/journal.db"
+`
+
+func TestLoadFull(t *testing.T) {
+	c, err := Load(strings.NewReader(full))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatalf("valid config rejected: %v", err)
+	}
+	if c.Listen != "127.0.0.1:7390" || c.Gateway.Timeout.Duration != 20*time.Second || c.Gateway.Kind != GatewayPaya {
+		t.Errorf("decoded %+v", c)
+	}
+	if len(c.Readers) != 2 || c.Readers[0].Baud != 115200 || c.Readers[1].VID != 0x0801 || c.Readers[1].PID != 0x0011 {
+		t.Errorf("readers %+v", c.Readers)
+	}
+	if c.Journal.Path != "/var/lib/posagent/journal.db" || c.AllowedOrigins[0] != "https://pos.example.com" {
+		t.Errorf("journal/origins %+v", c)
+	}
+}
+
+func TestDefaults(t *testing.T) {
+	for name, c := range map[string]*Config{"Default": Default(), "empty file": mustLoad(t, "")} {
+		if err := c.Validate(); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+		if c.Listen != DefaultListen || c.Gateway.Kind != GatewaySandbox || c.Gateway.Timeout.Duration != DefaultTimeout ||
+			len(c.Readers) != 1 || c.Readers[0].Kind != ReaderAuto || c.LogLevel != "info" {
+			t.Errorf("%s: %+v", name, c)
+		}
+	}
+}
+
+func mustLoad(t *testing.T, s string) *Config {
+	t.Helper()
+	c, err := Load(strings.NewReader(s))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestLoadErrors(t *testing.T) {
+	tests := []struct{ name, in, want string }{
+		{"syntax", "listen = ", "line 1"},
+		{"unknown key", "listne = \"x\"", "unknown setting listne"},
+		{"unknown nested key", "[gateway]\nkidn = \"paya\"", "gateway.kidn"},
+		{"bad duration", "[gateway]\ntimeout = \"soon\"", "not a duration"},
+		{"wrong type", "listen = 7380", "listen"},
+	}
+	for _, tc := range tests {
+		_, err := Load(strings.NewReader(tc.in))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: err = %v, want it to mention %q", tc.name, err, tc.want)
+		}
+	}
+}
+
+func TestValidate(t *testing.T) {
+	tests := []struct {
+		name   string
+		mutate func(c *Config)
+		field  string
+		hint   string
+	}{
+		{"listen not host:port", func(c *Config) { c.Listen = "7380" }, "listen", "host:port"},
+		{"listen on all interfaces", func(c *Config) { c.Listen = "0.0.0.0:7380" }, "listen", "--insecure-listen-any"},
+		{"origin with path", func(c *Config) { c.AllowedOrigins = []string{"https://pos.example.com/app"} }, "allowed_origins[0]", "without a path"},
+		{"origin not a URL", func(c *Config) { c.AllowedOrigins = []string{"pos.example.com"} }, "allowed_origins[0]", "https://pos.example.com"},
+		{"log level", func(c *Config) { c.LogLevel = "verbose" }, "log_level", "debug"},
+		{"gateway kind", func(c *Config) { c.Gateway.Kind = "stripe" }, "gateway.kind", "paya, paidyet, sandbox"},
+		{"plain http to the internet", func(c *Config) { c.Gateway.URL = "http://api.payaconnect.com" }, "gateway.url", "https://"},
+		{"missing key", func(c *Config) { c.Gateway.UserAPIKey = "" }, "gateway.user_api_key", "POSAGENT_USER_API_KEY"},
+		{"missing location", func(c *Config) { c.Gateway.LocationID = "" }, "gateway.location_id", "discover"},
+		{"timeout too long", func(c *Config) { c.Gateway.Timeout.Duration = time.Hour }, "gateway.timeout", "30s"},
+		{"serial without path", func(c *Config) { c.Readers = []Reader{{Kind: ReaderSerial, Protocol: "idtech", Baud: 9600}} }, "readers[0].path", "/dev/ttyACM0"},
+		{"serial protocol", func(c *Config) { c.Readers = []Reader{{Kind: ReaderSerial, Path: "/dev/ttyS0", Protocol: "ascii", Baud: 9600}} }, "readers[0].protocol", "vivopay"},
+		{"hid vid only", func(c *Config) { c.Readers = []Reader{{Kind: ReaderHID, VID: 0x0801}} }, "readers[0]", "both vid and pid"},
+		{"replay without file", func(c *Config) { c.Readers = []Reader{{Kind: ReaderReplay}} }, "readers[0].file", "transcript"},
+		{"reader kind", func(c *Config) { c.Readers = []Reader{{Kind: "usb"}} }, "readers[0].kind", "auto, sim, hid, serial, replay"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := mustLoad(t, full)
+			tc.mutate(c)
+			err := c.Validate()
+			var ve *ValidationError
+			if !errors.As(err, &ve) {
+				t.Fatalf("Validate = %v, want a ValidationError", err)
+			}
+			for _, p := range ve.Problems {
+				if p.Field == tc.field && strings.Contains(p.Message, tc.hint) {
+					return
+				}
+			}
+			t.Fatalf("problems %v lack %s with %q", ve.Problems, tc.field, tc.hint)
+		})
+	}
+	// Every problem is reported at once.
+	c := mustLoad(t, full)
+	c.Listen, c.LogLevel, c.Gateway.UserID = "x", "loud", ""
+	var ve *ValidationError
+	if err := c.Validate(); !errors.As(err, &ve) || len(ve.Problems) != 3 {
+		t.Fatalf("want 3 problems, got %v", err)
+	}
+	// Plain http to the loopback sandbox is fine.
+	c = mustLoad(t, full)
+	c.Gateway.URL = "http://127.0.0.1:7381"
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestApplyEnv(t *testing.T) {
+	c := mustLoad(t, full)
+	env := map[string]string{
+		"POSAGENT_USER_API_KEY":    "from-env",
+		"POSAGENT_GATEWAY_TIMEOUT": "45s",
+		"POSAGENT_ALLOWED_ORIGINS": "https://a.example, https://b.example",
+		"POSAGENT_LOCATION_ID":     "  ", // blank: ignored
+	}
+	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+	if err := c.ApplyEnv(lookup); err != nil {
+		t.Fatal(err)
+	}
+	if c.Gateway.UserAPIKey != "from-env" || c.Gateway.Timeout.Duration != 45*time.Second ||
+		len(c.AllowedOrigins) != 2 || c.AllowedOrigins[1] != "https://b.example" || c.Gateway.LocationID != "loc" {
+		t.Errorf("after env: %+v", c)
+	}
+	env["POSAGENT_GATEWAY_TIMEOUT"] = "soon"
+	if err := c.ApplyEnv(lookup); err == nil || !strings.Contains(err.Error(), "POSAGENT_GATEWAY_TIMEOUT") {
+		t.Errorf("bad env value: %v", err)
+	}
+	if len(EnvNames()) < 10 {
+		t.Error("EnvNames incomplete")
+	}
+}
+
+func TestLoopback(t *testing.T) {
+	for h, want := range map[string]bool{"127.0.0.1": true, "127.5.6.7": true, "::1": true, "[::1]": true, "localhost": true,
+		"LOCALHOST": true, "pos.localhost": true, "0.0.0.0": false, "10.0.0.1": false, "example.com": false, "localhost.evil.com": false, "": false} {
+		if IsLoopbackHost(h) != want {
+			t.Errorf("IsLoopbackHost(%q) != %v", h, want)
+		}
+	}
+}
+
+func TestPaths(t *testing.T) {
+	env := map[string]string{}
+	getenv := func(k string) string { return env[k] }
+	home := func() (string, error) { return "/home/c", nil }
+	if p := userPaths("linux", getenv, home); p.ConfigFile != "/home/c/.config/posagent/posagent.toml" || p.StateDir != "/home/c/.local/state/posagent" {
+		t.Errorf("linux %+v", p)
+	}
+	env["XDG_CONFIG_HOME"] = "/x"
+	if p := userPaths("linux", getenv, home); p.ConfigFile != "/x/posagent/posagent.toml" {
+		t.Errorf("xdg %+v", p)
+	}
+	if p := userPaths("darwin", getenv, home); !strings.Contains(p.StateDir, "Library/Application Support/posagent") {
+		t.Errorf("darwin %+v", p)
+	}
+	if p := systemPaths("linux", getenv); p.ConfigFile != "/etc/posagent/posagent.toml" || p.StateDir != "/var/lib/posagent" {
+		t.Errorf("system %+v", p)
+	}
+	env["STATE_DIRECTORY"] = "/run/state"
+	if p := systemPaths("linux", getenv); p.StateDir != "/run/state" {
+		t.Errorf("systemd state dir %+v", p)
+	}
+	if p := systemPaths("windows", getenv); !strings.Contains(p.ConfigFile, "posagent.toml") {
+		t.Errorf("windows %+v", p)
+	}
+}
+
+func FuzzLoad(f *testing.F) {
+	f.Add(full)
+	f.Add("")
+	f.Add("[[readers]]\nkind=\"serial\"")
+	f.Fuzz(func(t *testing.T, s string) {
+		c, err := Load(strings.NewReader(s))
+		if err != nil {
+			return
+		}
+		_ = c.Validate()
+	})
+}

@@ -1,0 +1,9 @@
+// Package config is posagent's typed configuration: the TOML file of
+// ARCHITECTURE §3.2, its defaults, POSAGENT_* environment overrides, per-OS
+// default paths and a Validate that says, for every problem at once, which
+// setting is wrong and what to write instead — the people who read these
+// messages are store managers and kiosk installers.
+//
+// It imports nothing internal. Secrets: user_api_key may come from the file,
+// from POSAGENT_USER_API_KEY, or (resolved by the caller) the OS keyring.
+package config
