@@ -7,5 +7,6 @@ require (
 	github.com/creack/pty v1.1.24 // indirect
 	github.com/karalabe/hid v1.0.1-0.20240306101548-573246063e52 // indirect
 	go.bug.st/serial v1.8.0 // indirect
-	golang.org/x/sys v0.43.0 // indirect
+	go.etcd.io/bbolt v1.5.0 // indirect
+	golang.org/x/sys v0.45.0 // indirect
 )

@@ -1,0 +1,10 @@
+// Package journal is the sale engine's durable record of every transaction
+// it starts: a bbolt file written before a request leaves for the gateway and
+// after every change of state, so that a crash, a kill or a power cut at any
+// moment leaves enough to find out what happened (by the transaction's
+// transaction_api_id) and to hand the outcome to the POS page that asked.
+//
+// The journal holds masked data and gateway ids only — never e_track_data,
+// a PAN, a track or a KSN. Put refuses a record in which any field looks
+// like a clear card number, as a last line of defence.
+package journal
