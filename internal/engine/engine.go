@@ -1,0 +1,294 @@
+package engine
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/posagent/posagent/internal/card"
+	"github.com/posagent/posagent/internal/engine/journal"
+	"github.com/posagent/posagent/internal/gateway"
+	"github.com/posagent/posagent/internal/reader"
+)
+
+// Readers is what the engine needs of the reader manager.
+type Readers interface {
+	Arm(ctx context.Context, readerID string, t reader.Transaction) error
+	Cancel(ctx context.Context, readerID string) error
+	Readers() []reader.Info
+}
+
+// Timing defaults.
+const (
+	DefaultCardTimeout = 60 * time.Second
+	// resolveInterval is how often transactions still unknown after the
+	// in-line backoff are looked up again.
+	resolveInterval = 30 * time.Second
+	// retryableSends bounds re-sends of a request that provably never
+	// reached the gateway (connection refused, DNS): the network is down.
+	retryableSends = 3
+	// maxAmount bounds a sale; a typo of 100x must not go through.
+	maxAmount gateway.Amount = 99_999_99
+	// subscriberBuffer is each subscriber's queue; results are also kept in
+	// the journal until acknowledged, so a slow subscriber loses nothing
+	// that matters by a dropped update.
+	subscriberBuffer = 256
+)
+
+// DefaultResolveBackoff is the in-line lookup schedule after an ambiguous
+// failure: about a minute in all, then the background resolver takes over.
+var DefaultResolveBackoff = []time.Duration{
+	500 * time.Millisecond, time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 15 * time.Second, 30 * time.Second,
+}
+
+// Config wires an Engine.
+type Config struct {
+	Gateway gateway.Gateway
+	Readers Readers
+	Journal *journal.Journal
+	Log     *slog.Logger
+	// AllowTestKeys accepts reads encrypted with the public ANSI test key:
+	// only the sandbox gateway can use them.
+	AllowTestKeys bool
+	// CardTimeout is how long a sale waits for a card.
+	CardTimeout time.Duration
+	// ResolveBackoff is the in-line lookup schedule (tests shorten it).
+	ResolveBackoff []time.Duration
+	// ResolveInterval is the background resolver's period.
+	ResolveInterval time.Duration
+	// NewID makes transaction_api_ids (default: 32 random hex digits).
+	NewID func() string
+}
+
+// Engine runs sales. It is safe for concurrent use.
+type Engine struct {
+	cfg   Config
+	log   *slog.Logger
+	gw    gateway.Gateway
+	rd    Readers
+	j     *journal.Journal
+	guard *ksnGuard
+
+	mu        sync.Mutex
+	active    map[string]*sale // by reader id: the sale waiting for or using a card
+	byAPIID   map[string]*sale // every in-memory sale by transaction_api_id
+	resolving map[string]bool  // transaction_api_ids with a resolver running
+	closed    bool
+
+	// subMu guards subs apart from mu, so that updates can be published,
+	// in order, while mu is held.
+	subMu sync.Mutex
+	subs  map[chan Update]struct{}
+
+	inflight sync.WaitGroup // sends and resolutions in progress
+	bg       context.Context
+	stopBG   context.CancelFunc
+}
+
+// sale is a transaction the engine is working on. read is the encrypted
+// envelope, kept in memory only (never journaled) so that a lookup proving
+// the gateway never got the request allows one re-send of the same read.
+type sale struct {
+	rec      journal.Record
+	readerID string
+	waiting  bool // waiting for a card
+	read     *card.Read
+	timer    *time.Timer
+	resent   bool
+	req      gateway.Request // follow-ups: the request to re-send when proven absent
+}
+
+// New makes an engine. Call Run to resolve what an earlier run left open.
+func New(cfg Config) (*Engine, error) {
+	if cfg.Gateway == nil || cfg.Journal == nil {
+		return nil, errors.New("engine: a gateway and a journal are required")
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.CardTimeout <= 0 {
+		cfg.CardTimeout = DefaultCardTimeout
+	}
+	if cfg.ResolveBackoff == nil {
+		cfg.ResolveBackoff = DefaultResolveBackoff
+	}
+	if cfg.ResolveInterval <= 0 {
+		cfg.ResolveInterval = resolveInterval
+	}
+	if cfg.NewID == nil {
+		cfg.NewID = randomID
+	}
+	bg, stop := context.WithCancel(context.Background())
+	return &Engine{
+		cfg: cfg, log: cfg.Log, gw: cfg.Gateway, rd: cfg.Readers, j: cfg.Journal, guard: newKSNGuard(),
+		active: map[string]*sale{}, byAPIID: map[string]*sale{}, resolving: map[string]bool{},
+		subs: map[chan Update]struct{}{}, bg: bg, stopBG: stop,
+	}, nil
+}
+
+func randomID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// Subscribe returns a channel of updates and a function to stop them.
+func (e *Engine) Subscribe() (<-chan Update, func()) {
+	ch := make(chan Update, subscriberBuffer)
+	e.subMu.Lock()
+	e.subs[ch] = struct{}{}
+	e.subMu.Unlock()
+	return ch, func() {
+		e.subMu.Lock()
+		if _, ok := e.subs[ch]; ok {
+			delete(e.subs, ch)
+			close(ch)
+		}
+		e.subMu.Unlock()
+	}
+}
+
+// publish fans an update out; a full subscriber queue drops the update for
+// that subscriber only (results stay re-deliverable from the journal).
+func (e *Engine) publish(u Update) {
+	e.subMu.Lock()
+	defer e.subMu.Unlock()
+	for ch := range e.subs {
+		select {
+		case ch <- u:
+		default:
+			e.log.Warn("update dropped for a slow subscriber", "kind", u.Kind, "transaction_api_id", u.TransactionAPIID)
+		}
+	}
+}
+
+// Run resolves the transactions an earlier run left unfinished, then keeps
+// resolving anything still unknown until ctx ends. Sales work without Run;
+// Run is the recovery and reconciliation loop.
+func (e *Engine) Run(ctx context.Context) error {
+	e.recover(ctx)
+	t := time.NewTicker(e.cfg.ResolveInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			e.resolveUnknown(ctx)
+		}
+	}
+}
+
+// recover finishes the journal's leftovers from a crash or kill: a sale that
+// was waiting for a card was never sent (cancelled); one that was sending or
+// unknown is looked up.
+func (e *Engine) recover(ctx context.Context) {
+	pending, err := e.j.Select(func(r *journal.Record) bool { return r.State == journal.StatePending })
+	if err != nil {
+		e.log.Error("journal read failed", "error", err)
+	}
+	for _, r := range pending {
+		r.State, r.Outcome = journal.StateDone, OutcomeCancelled
+		r.Error = "the agent stopped before a card was read: nothing was charged"
+		if err := e.j.Put(r); err != nil {
+			e.log.Error("journal write failed", "error", err)
+		}
+	}
+	e.resolveUnknown(ctx)
+}
+
+// resolveUnknown starts a resolver for every unfinished transaction that
+// does not have one.
+func (e *Engine) resolveUnknown(ctx context.Context) {
+	recs, err := e.j.Unfinished()
+	if err != nil {
+		e.log.Error("journal read failed", "error", err)
+		return
+	}
+	for _, r := range recs {
+		e.mu.Lock()
+		s, ok := e.byAPIID[r.TransactionAPIID]
+		busy := e.resolving[r.TransactionAPIID]
+		if !ok {
+			// Left by an earlier run: no envelope in memory, so a proven
+			// absence cannot be re-sent — the card must be presented again.
+			s = &sale{rec: r}
+			e.byAPIID[r.TransactionAPIID] = s
+		}
+		if busy || (ok && r.State == journal.StateSending) {
+			e.mu.Unlock()
+			continue // a send or resolver is working on it
+		}
+		e.resolving[r.TransactionAPIID] = true
+		e.inflight.Add(1)
+		e.mu.Unlock()
+		go func() {
+			defer e.inflight.Done()
+			e.resolveOnce(ctx, s)
+		}()
+	}
+}
+
+// Close stops background work and waits up to grace for sends and lookups
+// in flight; whatever is still unresolved stays in the journal for the next
+// start.
+func (e *Engine) Close(grace time.Duration) {
+	e.mu.Lock()
+	e.closed = true
+	for _, s := range e.active {
+		if s.timer != nil {
+			s.timer.Stop()
+		}
+	}
+	e.mu.Unlock()
+	done := make(chan struct{})
+	go func() { e.inflight.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(grace):
+		e.log.Warn("shutdown: transactions still in flight are journaled and will be resolved at next start")
+	}
+	e.stopBG()
+}
+
+// Unacked returns finished results no client has acknowledged.
+func (e *Engine) Unacked() ([]journal.Record, error) { return e.j.Unacked() }
+
+// Ack records that a client received a result.
+func (e *Engine) Ack(apiID string) error {
+	if err := e.j.Ack(apiID); err != nil {
+		return errorf(CodeNotFound, "no finished transaction %q to acknowledge", apiID)
+	}
+	return nil
+}
+
+// Get returns a transaction's record.
+func (e *Engine) Get(apiID string) (journal.Record, bool, error) { return e.j.Get(apiID) }
+
+// History returns journal records, newest first, for the UI.
+func (e *Engine) History(keep func(*journal.Record) bool) ([]journal.Record, error) {
+	return e.j.Select(keep)
+}
+
+// ReaderInfos lists the readers.
+func (e *Engine) ReaderInfos() []reader.Info {
+	if e.rd == nil {
+		return nil
+	}
+	return e.rd.Readers()
+}
+
+// Active lists the sales in progress.
+func (e *Engine) Active() []journal.Record {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out := make([]journal.Record, 0, len(e.active))
+	for _, s := range e.active {
+		out = append(out, s.rec)
+	}
+	return out
+}

@@ -1,0 +1,88 @@
+package engine
+
+import (
+	"context"
+
+	"github.com/posagent/posagent/internal/engine/journal"
+	"github.com/posagent/posagent/internal/gateway"
+)
+
+// FollowUpRequest changes an earlier transaction: refund, void, complete (an
+// authonly) or tip adjust. No card is needed.
+type FollowUpRequest struct {
+	ClientID string
+	Origin   string
+	// Action is refund, void, complete (authcomplete) or tipadjust.
+	Action        string
+	TransactionID string // the gateway id of the earlier transaction
+	// Amount: required for refund; the new total for tipadjust; optional
+	// for complete (default: the authorized amount); not used for void.
+	Amount           string
+	TransactionAPIID string
+}
+
+// FollowUp journals and sends a follow-up. The outcome arrives as updates
+// and in the returned record's later journal state.
+func (e *Engine) FollowUp(ctx context.Context, req FollowUpRequest) (journal.Record, error) {
+	var action gateway.Action
+	switch req.Action {
+	case "refund":
+		action = gateway.ActionRefund
+	case "void":
+		action = gateway.ActionVoid
+	case "complete", "authcomplete":
+		action = gateway.ActionAuthComplete
+	case "tipadjust":
+		action = gateway.ActionTipAdjust
+	default:
+		return journal.Record{}, errorf(CodeInvalid, "action %q: use refund, void, complete or tipadjust", req.Action)
+	}
+	if !e.gw.Capabilities().Actions[action] {
+		return journal.Record{}, errorf(CodeUnsupported, "the %s gateway cannot %s", e.gw.Name(), action)
+	}
+	if err := checkText("transaction_id", req.TransactionID, 64); err != nil || req.TransactionID == "" {
+		return journal.Record{}, errorf(CodeInvalid, "transaction_id: give the gateway id of the transaction to %s", req.Action)
+	}
+	var amount gateway.Amount
+	var err error
+	switch {
+	case action == gateway.ActionRefund || action == gateway.ActionTipAdjust:
+		if amount, err = parseAmount("amount", req.Amount, false); err != nil {
+			return journal.Record{}, err
+		}
+	case action == gateway.ActionAuthComplete && req.Amount != "":
+		if amount, err = parseAmount("amount", req.Amount, false); err != nil {
+			return journal.Record{}, err
+		}
+	}
+	apiID := req.TransactionAPIID
+	if apiID == "" {
+		apiID = e.cfg.NewID()
+	} else if err := checkText("transaction_api_id", apiID, 36); err != nil {
+		return journal.Record{}, err
+	}
+	if _, found, _ := e.j.Get(apiID); found {
+		return journal.Record{}, errorf(CodeDuplicateID, "transaction_api_id %q was used before", apiID)
+	}
+	rec := journal.Record{
+		TransactionAPIID: apiID, ClientID: req.ClientID, Origin: req.Origin, Action: string(action),
+		OrigTransaction: req.TransactionID, State: journal.StatePending,
+	}
+	if amount != 0 {
+		rec.Amount = amount.String()
+	}
+	s := &sale{rec: rec, req: gateway.Request{Action: action, Amount: amount, TransactionID: req.TransactionID}}
+	if action.CreatesTransaction() {
+		s.req.TransactionAPIID = apiID
+	}
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return journal.Record{}, errorf(CodeInvalid, "the agent is shutting down")
+	}
+	e.byAPIID[apiID] = s
+	e.mu.Unlock()
+	e.log.Info("follow-up started", "transaction_api_id", apiID, "action", action, "transaction_id", req.TransactionID)
+	e.send(s)
+	return rec, nil
+}

@@ -1,0 +1,568 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/posagent/posagent/internal/card"
+	"github.com/posagent/posagent/internal/decrypt"
+	"github.com/posagent/posagent/internal/engine/journal"
+	"github.com/posagent/posagent/internal/gateway"
+	"github.com/posagent/posagent/internal/reader"
+)
+
+// SaleRequest asks for a card sale or authorization.
+type SaleRequest struct {
+	ClientID string // the client's request id, echoed in every update
+	Origin   string
+	// Action is "sale" (default) or "authonly".
+	Action      string
+	Amount      string
+	TipAmount   string
+	OrderNum    string
+	Description string
+	// TransactionAPIID is optional: a client that supplies its own can
+	// look the sale up after losing the connection.
+	TransactionAPIID string
+	// ReaderID is optional: default is the first usable reader.
+	ReaderID string
+}
+
+// StartSale creates the sale, journals it, arms the reader and returns the
+// pending record. The outcome arrives as updates.
+func (e *Engine) StartSale(ctx context.Context, req SaleRequest) (journal.Record, error) {
+	action := gateway.Action(req.Action)
+	switch action {
+	case "":
+		action = gateway.ActionSale
+	case gateway.ActionSale, gateway.ActionAuthOnly:
+	default:
+		return journal.Record{}, errorf(CodeInvalid, "action %q: use sale or authonly", req.Action)
+	}
+	amount, err := parseAmount("amount", req.Amount, false)
+	if err != nil {
+		return journal.Record{}, err
+	}
+	var tip gateway.Amount
+	if req.TipAmount != "" {
+		if tip, err = parseAmount("tip_amount", req.TipAmount, true); err != nil {
+			return journal.Record{}, err
+		}
+	}
+	if err := checkText("order_num", req.OrderNum, 64); err != nil {
+		return journal.Record{}, err
+	}
+	if err := checkText("description", req.Description, 64); err != nil {
+		return journal.Record{}, err
+	}
+	if !e.gw.Capabilities().EncryptedCardPresent {
+		return journal.Record{}, errorf(CodeUnsupported, "the %s gateway cannot take card-present reads from a reader: %v", e.gw.Name(), e.gw.Capabilities().Limitations)
+	}
+
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return journal.Record{}, errorf(CodeNoReader, "the agent is shutting down")
+	}
+	readerID, info, err := e.pickReader(req.ReaderID)
+	if err != nil {
+		return journal.Record{}, err
+	}
+	if cur, ok := e.active[readerID]; ok {
+		return journal.Record{}, errorf(CodeBusy, "the reader is busy with sale %s (request %s): cancel it or wait for its result", cur.rec.TransactionAPIID, cur.rec.ClientID)
+	}
+	apiID := req.TransactionAPIID
+	if apiID == "" {
+		apiID = e.cfg.NewID()
+	} else if err := checkText("transaction_api_id", apiID, 36); err != nil {
+		return journal.Record{}, err
+	}
+	if _, found, _ := e.j.Get(apiID); found {
+		return journal.Record{}, errorf(CodeDuplicateID, "transaction_api_id %q was used before: ask for its status instead of starting it again", apiID)
+	}
+	rec := journal.Record{
+		TransactionAPIID: apiID, ClientID: req.ClientID, Origin: req.Origin, Action: string(action),
+		Amount: amount.String(), OrderNum: req.OrderNum, Description: req.Description,
+		ReaderID: readerID, State: journal.StatePending,
+	}
+	if tip != 0 {
+		rec.TipAmount = tip.String()
+	}
+	if err := e.j.Put(rec); err != nil {
+		return journal.Record{}, errorf(CodeJournal, "could not record the sale, nothing was started: %v", err)
+	}
+	s := &sale{rec: rec, readerID: readerID, waiting: true}
+	e.active[readerID] = s
+	e.byAPIID[apiID] = s
+	s.timer = time.AfterFunc(e.cfg.CardTimeout, func() { e.cardTimeout(apiID) })
+	if e.rd != nil && info.EMV {
+		t := reader.Transaction{AmountCents: int64(amount + tip), Timeout: e.cfg.CardTimeout}
+		if err := e.rd.Arm(ctx, readerID, t); err != nil {
+			e.log.Warn("arming the reader failed; it will be armed again when it reconnects", "reader", readerID, "error", err)
+		}
+	}
+	e.log.Info("sale started", "transaction_api_id", apiID, "action", action, "amount", rec.Amount, "reader", readerID)
+	e.publish(Update{Kind: UpdatePrompt, ClientID: rec.ClientID, Origin: rec.Origin, TransactionAPIID: apiID, Prompt: reader.PromptPresentCard})
+	return rec, nil
+}
+
+// pickReader returns the requested reader, or the first usable one.
+func (e *Engine) pickReader(id string) (string, reader.Info, error) {
+	if e.rd == nil {
+		return "", reader.Info{}, errorf(CodeNoReader, "no card reader is configured")
+	}
+	infos := e.rd.Readers()
+	for _, in := range infos {
+		if id != "" && in.ID != id {
+			continue
+		}
+		if in.Status == reader.StatusOK {
+			return in.ID, in, nil
+		}
+		if id != "" {
+			return "", reader.Info{}, errorf(CodeNoReader, "reader %s is %s: %s", id, in.Status, in.Detail)
+		}
+	}
+	if id != "" {
+		return "", reader.Info{}, errorf(CodeNoReader, "no reader %q is connected", id)
+	}
+	for _, in := range infos {
+		if in.Status == reader.StatusBroken {
+			return "", reader.Info{}, errorf(CodeNoReader, "the card reader cannot be used: %s", in.Detail)
+		}
+	}
+	return "", reader.Info{}, errorf(CodeNoReader, "no card reader is connected: plug one in (or run posagent demo for the simulator)")
+}
+
+func parseAmount(field, s string, zeroOK bool) (gateway.Amount, error) {
+	a, err := gateway.ParseAmount(s)
+	switch {
+	case err != nil:
+		return 0, errorf(CodeInvalid, "%s %q is not an amount like \"12.34\"", field, s)
+	case a < 0 || (a == 0 && !zeroOK):
+		return 0, errorf(CodeInvalid, "%s must be more than 0.00", field)
+	case a > maxAmount:
+		return 0, errorf(CodeInvalid, "%s %s is more than %s: check for a typo", field, a, maxAmount)
+	}
+	return a, nil
+}
+
+// checkText bounds client text and refuses anything shaped like a card
+// number: a page must never put a PAN where the agent would send or keep it.
+func checkText(field, s string, max int) error {
+	if len(s) > max {
+		return errorf(CodeInvalid, "%s is longer than %d characters", field, max)
+	}
+	run := 0
+	for i := 0; i <= len(s); i++ {
+		if i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			run++
+			continue
+		}
+		if run >= 13 && card.Luhn(s[i-run:i]) {
+			return errorf(CodeInvalid, "%s looks like a card number: never send card numbers to the agent", field)
+		}
+		run = 0
+	}
+	return nil
+}
+
+// Cancel cancels a sale still waiting for a card. A sale already sent
+// cannot be cancelled: void it once its result is in.
+func (e *Engine) Cancel(ctx context.Context, origin, clientID, apiID string) (journal.Record, error) {
+	e.mu.Lock()
+	var s *sale
+	if apiID != "" {
+		s = e.byAPIID[apiID]
+		// A page may cancel only its own sales; the cashier's UI any.
+		if s != nil && origin != OriginUI && s.rec.Origin != origin {
+			s = nil
+		}
+	} else {
+		for _, c := range e.byAPIID {
+			if c.rec.ClientID == clientID && c.rec.Origin == origin && c.rec.State != journal.StateDone {
+				s = c
+			}
+		}
+	}
+	if s == nil || s.rec.State == journal.StateDone {
+		e.mu.Unlock()
+		return journal.Record{}, errorf(CodeNotFound, "no sale in progress for request %q", clientID)
+	}
+	if !s.waiting {
+		e.mu.Unlock()
+		return journal.Record{}, errorf(CodeTooLate, "sale %s was already sent to the gateway: wait for its result and void it if needed", s.rec.TransactionAPIID)
+	}
+	readerID := s.readerID
+	rec := e.finishLocked(s, OutcomeCancelled, nil, "cancelled before a card was read: nothing was charged")
+	e.mu.Unlock()
+	if e.rd != nil {
+		if err := e.rd.Cancel(ctx, readerID); err != nil {
+			e.log.Debug("reader cancel", "reader", readerID, "error", err)
+		}
+	}
+	return rec, nil
+}
+
+func (e *Engine) cardTimeout(apiID string) {
+	e.mu.Lock()
+	s := e.byAPIID[apiID]
+	if s == nil || !s.waiting || s.rec.State == journal.StateDone {
+		e.mu.Unlock()
+		return
+	}
+	readerID := s.readerID
+	e.finishLocked(s, OutcomeCancelled, nil, "no card was presented in time: nothing was charged")
+	e.mu.Unlock()
+	if e.rd != nil {
+		_ = e.rd.Cancel(context.Background(), readerID)
+	}
+}
+
+// HandleReaderEvent takes an event from the reader manager.
+func (e *Engine) HandleReaderEvent(ev reader.Event) {
+	switch ev.Kind {
+	case reader.EventCard:
+		e.cardRead(ev)
+	case reader.EventRefused:
+		e.refusedRead(ev)
+	case reader.EventPrompt:
+		e.mu.Lock()
+		s := e.active[ev.Reader.ID]
+		e.mu.Unlock()
+		if s != nil {
+			e.publish(Update{Kind: UpdatePrompt, ClientID: s.rec.ClientID, Origin: s.rec.Origin, TransactionAPIID: s.rec.TransactionAPIID, Prompt: ev.Prompt})
+		}
+	case reader.EventAttached, reader.EventDetached, reader.EventBroken:
+		evc := ev
+		e.publish(Update{Kind: UpdateReader, Reader: &evc})
+		if ev.Kind == reader.EventAttached {
+			e.rearm(ev.Reader)
+		}
+	}
+}
+
+// rearm arms an EMV reader again for the sale that waited through its
+// unplug: the sale survives a replug.
+func (e *Engine) rearm(info reader.Info) {
+	e.mu.Lock()
+	s := e.active[info.ID]
+	var amount gateway.Amount
+	if s != nil && s.waiting {
+		a, _ := gateway.ParseAmount(s.rec.Amount)
+		t, _ := gateway.ParseAmount(s.rec.TipAmount)
+		amount = a + t
+	}
+	e.mu.Unlock()
+	if s == nil || amount == 0 || !info.EMV || e.rd == nil {
+		return
+	}
+	if err := e.rd.Arm(context.Background(), info.ID, reader.Transaction{AmountCents: int64(amount), Timeout: e.cfg.CardTimeout}); err != nil {
+		e.log.Warn("re-arming the reader after reconnect failed", "reader", info.ID, "error", err)
+	}
+}
+
+func (e *Engine) refusedRead(ev reader.Event) {
+	e.mu.Lock()
+	s := e.active[ev.Reader.ID]
+	e.mu.Unlock()
+	u := Update{Kind: UpdateWarning, Code: decrypt.CodeOf(ev.Err), Warning: decrypt.MessageOf(errOr(ev.Err))}
+	if u.Code == "" {
+		u.Code = "bad_read"
+	}
+	if s != nil {
+		u.ClientID, u.Origin, u.TransactionAPIID = s.rec.ClientID, s.rec.Origin, s.rec.TransactionAPIID
+	}
+	e.publish(u)
+	if s != nil {
+		e.publish(Update{Kind: UpdatePrompt, ClientID: s.rec.ClientID, Origin: s.rec.Origin, TransactionAPIID: s.rec.TransactionAPIID, Prompt: reader.PromptRetry})
+	}
+}
+
+func errOr(err error) error {
+	if err == nil {
+		return errors.New("the read could not be used")
+	}
+	return err
+}
+
+// cardRead runs the guards and sends the sale.
+func (e *Engine) cardRead(ev reader.Event) {
+	if ev.Read == nil {
+		return
+	}
+	read := ev.Read
+	e.mu.Lock()
+	s := e.active[ev.Reader.ID]
+	if s == nil || !s.waiting {
+		e.mu.Unlock()
+		e.publish(Update{Kind: UpdateWarning, Code: "no_sale", Warning: "a card was read but no sale is waiting for one: the read was discarded"})
+		return
+	}
+	if why, code := e.guardRead(read); why != "" {
+		e.mu.Unlock()
+		e.log.Warn("card read refused", "reason", code, "reader", ev.Reader.ID, "read", *read)
+		e.publish(Update{Kind: UpdateWarning, Code: code, Warning: why, ClientID: s.rec.ClientID, Origin: s.rec.Origin, TransactionAPIID: s.rec.TransactionAPIID})
+		e.publish(Update{Kind: UpdatePrompt, ClientID: s.rec.ClientID, Origin: s.rec.Origin, TransactionAPIID: s.rec.TransactionAPIID, Prompt: reader.PromptRetry})
+		return
+	}
+	s.waiting = false
+	if s.timer != nil {
+		s.timer.Stop()
+	}
+	s.read = read
+	r := &s.rec
+	r.MaskedPAN, r.LastFour, r.Brand = string(read.MaskedPAN), read.LastFour(), string(read.Brand())
+	r.EntryMode = string(read.EntryMode)
+	r.Receipt = journal.Receipt{TC: read.Receipt.TC, TVR: read.Receipt.TVR, AID: read.Receipt.AID, TSI: read.Receipt.TSI,
+		ATC: read.Receipt.ATC, APPLAB: read.Receipt.APPLAB, APPN: read.Receipt.APPN, CVM: read.Receipt.CVM}
+	rec := s.rec
+	e.mu.Unlock()
+
+	e.publish(Update{Kind: UpdateCard, ClientID: rec.ClientID, Origin: rec.Origin, TransactionAPIID: rec.TransactionAPIID,
+		Card: &Card{EntryMode: read.EntryMode, Brand: read.Brand(), MaskedPAN: read.MaskedPAN, LastFour: read.LastFour()}})
+	e.publish(Update{Kind: UpdatePrompt, ClientID: rec.ClientID, Origin: rec.Origin, TransactionAPIID: rec.TransactionAPIID, Prompt: reader.PromptProcessing})
+	e.send(s)
+}
+
+// guardRead applies the card-data guards. Clear reads never get here:
+// decrypt refuses them and the reader reports EventRefused.
+func (e *Engine) guardRead(r *card.Read) (why, code string) {
+	k := r.Envelope.KSN
+	switch {
+	case !r.Envelope.Format.Valid() || r.Envelope.Data == "" || !k.Valid():
+		return "the read carries no encrypted envelope: the reader is not encrypting", decrypt.CodeClearTrackData
+	case k.IsTestKey() && !e.cfg.AllowTestKeys:
+		return "this reader uses the public test key: it works with the sandbox only; ask your gateway for a production-keyed reader", "test_key"
+	}
+	if why := e.guard.check(k); why != "" {
+		return why, "replayed_read"
+	}
+	return "", ""
+}
+
+// send journals the attempt, then sends. The journal write comes first: if
+// it fails, nothing is sent.
+func (e *Engine) send(s *sale) {
+	e.mu.Lock()
+	s.rec.State = journal.StateSending
+	s.rec.Attempts++
+	rec := s.rec
+	e.mu.Unlock()
+	if err := e.j.Put(rec); err != nil {
+		e.log.Error("journal write failed before sending: the sale was not sent", "transaction_api_id", rec.TransactionAPIID, "error", err)
+		e.finish(s, OutcomeError, nil, "could not record the sale, so it was not sent: "+err.Error())
+		return
+	}
+	e.inflight.Add(1)
+	go func() {
+		defer e.inflight.Done()
+		e.doSend(s)
+	}()
+}
+
+func (e *Engine) request(s *sale) gateway.Request {
+	if s.req.Action != "" {
+		return s.req
+	}
+	amount, _ := gateway.ParseAmount(s.rec.Amount)
+	tip, _ := gateway.ParseAmount(s.rec.TipAmount)
+	return gateway.Request{
+		Action: gateway.Action(s.rec.Action), Amount: amount + tip, TransactionAPIID: s.rec.TransactionAPIID,
+		OrderNum: s.rec.OrderNum, Description: s.rec.Description, Read: s.read,
+	}
+}
+
+func (e *Engine) doSend(s *sale) {
+	ctx := context.WithoutCancel(e.bg)
+	req := e.request(s)
+	for attempt := 1; ; attempt++ {
+		start := time.Now()
+		res, err := e.gw.Do(ctx, req)
+		e.log.Debug("gateway answered", "transaction_api_id", req.TransactionAPIID, "latency", time.Since(start), "error", err)
+		switch {
+		case err == nil:
+			e.finish(s, OutcomeApproved, res, "")
+			return
+		case gateway.IsDeclined(err):
+			e.finish(s, OutcomeDeclined, res, "")
+			return
+		case gateway.NeedsResolve(err):
+			e.log.Warn("gateway outcome unknown: resolving by lookup, not re-sending", "transaction_api_id", req.TransactionAPIID, "error", err)
+			e.markUnknown(s, err)
+			e.resolve(ctx, s)
+			return
+		case gateway.IsRetryable(err) && attempt < retryableSends:
+			time.Sleep(time.Duration(attempt) * 500 * time.Millisecond)
+			e.mu.Lock()
+			s.rec.Attempts++
+			rec := s.rec
+			e.mu.Unlock()
+			if err := e.j.Put(rec); err != nil {
+				e.finish(s, OutcomeError, nil, "could not record the retry, so it was not sent: "+err.Error())
+				return
+			}
+			continue
+		case gateway.IsRetryable(err):
+			e.finish(s, OutcomeError, nil, "the gateway could not be reached, nothing was charged: "+err.Error())
+			return
+		default: // rejected or invalid: the gateway refused the request
+			e.finish(s, OutcomeError, res, "the gateway refused the request: "+err.Error())
+			return
+		}
+	}
+}
+
+func (e *Engine) markUnknown(s *sale, cause error) {
+	e.mu.Lock()
+	s.rec.State = journal.StateUnknown
+	s.rec.Error = "outcome being checked with the gateway: " + cause.Error()
+	e.resolving[s.rec.TransactionAPIID] = true
+	rec := s.rec
+	e.mu.Unlock()
+	if err := e.j.Put(rec); err != nil {
+		e.log.Error("journal write failed", "transaction_api_id", rec.TransactionAPIID, "error", err)
+	}
+}
+
+// resolve looks the transaction up on the backoff schedule. Found: that is
+// the outcome. Proven absent: the request never committed, so the same
+// request (same transaction_api_id) may be sent once more. Still unknown
+// after the schedule: the client hears "unknown" and the background
+// resolver keeps trying.
+func (e *Engine) resolve(ctx context.Context, s *sale) {
+	for _, wait := range e.cfg.ResolveBackoff {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		if done := e.lookupOnce(ctx, s); done {
+			return
+		}
+	}
+	e.mu.Lock()
+	delete(e.resolving, s.rec.TransactionAPIID)
+	rec := s.rec
+	e.mu.Unlock()
+	rec.Outcome = OutcomeUnknown
+	e.publish(Update{Kind: UpdateResult, ClientID: rec.ClientID, Origin: rec.Origin, TransactionAPIID: rec.TransactionAPIID, Result: &rec})
+}
+
+// resolveOnce is the background resolver's single lookup.
+func (e *Engine) resolveOnce(ctx context.Context, s *sale) {
+	if !e.lookupOnce(ctx, s) {
+		e.mu.Lock()
+		delete(e.resolving, s.rec.TransactionAPIID)
+		e.mu.Unlock()
+	}
+}
+
+// lookupOnce resolves s by one lookup and reports whether it is settled.
+func (e *Engine) lookupOnce(ctx context.Context, s *sale) bool {
+	e.mu.Lock()
+	rec := s.rec
+	e.mu.Unlock()
+	var res *gateway.Result
+	var err error
+	if gateway.Action(rec.Action).CreatesTransaction() {
+		res, err = e.gw.Resolve(ctx, rec.TransactionAPIID)
+	} else {
+		res, err = e.gw.Lookup(ctx, rec.OrigTransaction)
+		if err == nil && !effectVisible(gateway.Action(rec.Action), res) {
+			res, err = nil, gateway.ErrNotFound
+		}
+	}
+	switch {
+	case err == nil && res != nil:
+		outcome := OutcomeApproved
+		if res.Outcome == gateway.OutcomeDeclined {
+			outcome = OutcomeDeclined
+		} else if res.Outcome == gateway.OutcomeError {
+			outcome = OutcomeError
+		}
+		e.log.Info("outcome resolved by lookup", "transaction_api_id", rec.TransactionAPIID, "outcome", outcome)
+		e.finish(s, outcome, res, "")
+		return true
+	case errors.Is(err, gateway.ErrNotFound):
+		e.mu.Lock()
+		canResend := !s.resent && (s.read != nil || s.req.Action != "")
+		if canResend {
+			s.resent = true
+			delete(e.resolving, rec.TransactionAPIID)
+		}
+		e.mu.Unlock()
+		if canResend {
+			e.log.Info("lookup proves the gateway never got the request: sending it again with the same transaction_api_id", "transaction_api_id", rec.TransactionAPIID)
+			e.send(s)
+			return true
+		}
+		e.finish(s, OutcomeError, nil, "the gateway never received this transaction: nothing was charged; present the card again")
+		return true
+	default:
+		e.log.Debug("lookup inconclusive", "transaction_api_id", rec.TransactionAPIID, "error", err)
+		return false
+	}
+}
+
+// effectVisible tells from the original transaction whether a change to it
+// (void, completion, tip adjust) took effect.
+func effectVisible(a gateway.Action, r *gateway.Result) bool {
+	if r == nil {
+		return false
+	}
+	switch a {
+	case gateway.ActionVoid:
+		return r.StatusID == 201 || r.Status == "voided"
+	case gateway.ActionAuthComplete:
+		return r.StatusID == 101 || r.Status == "captured" || r.Status == "settled"
+	}
+	return false
+}
+
+// finish records the final outcome durably, then tells the clients.
+func (e *Engine) finish(s *sale, outcome string, res *gateway.Result, msg string) {
+	e.mu.Lock()
+	rec := e.finishLocked(s, outcome, res, msg)
+	e.mu.Unlock()
+	_ = rec
+}
+
+// finishLocked must be called with e.mu held.
+func (e *Engine) finishLocked(s *sale, outcome string, res *gateway.Result, msg string) journal.Record {
+	r := &s.rec
+	r.State, r.Outcome, r.Error = journal.StateDone, outcome, msg
+	if res != nil {
+		r.TransactionID, r.StatusID, r.ReasonCodeID, r.AuthCode = res.ID, res.StatusID, res.ReasonCode, res.AuthCode
+		r.Verbiage = gateway.Redact(res.Verbiage)
+		if res.AuthAmount != 0 {
+			r.AuthAmount = res.AuthAmount.String()
+		}
+		if r.LastFour == "" {
+			r.LastFour, r.MaskedPAN, r.Brand = res.LastFour, string(res.MaskedPAN), string(res.Brand)
+			r.EntryMode = string(res.EntryMode)
+		}
+	}
+	if s.timer != nil {
+		s.timer.Stop()
+	}
+	s.waiting = false
+	s.read = nil // the envelope is not needed any more: drop it
+	if err := e.j.Put(*r); err != nil {
+		e.log.Error("journal write of a final outcome failed", "transaction_api_id", r.TransactionAPIID, "error", err)
+	}
+	if e.active[s.readerID] == s {
+		delete(e.active, s.readerID)
+	}
+	delete(e.resolving, r.TransactionAPIID)
+	delete(e.byAPIID, r.TransactionAPIID)
+	rec := *r
+	e.log.Info("transaction finished", "transaction_api_id", rec.TransactionAPIID, "outcome", outcome, "transaction_id", rec.TransactionID)
+	e.publish(Update{Kind: UpdateResult, ClientID: rec.ClientID, Origin: rec.Origin, TransactionAPIID: rec.TransactionAPIID, Result: &rec})
+	return rec
+}
+
+// String for errors in logs.
+func (s *sale) String() string { return fmt.Sprintf("sale %s", s.rec.TransactionAPIID) }

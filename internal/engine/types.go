@@ -1,0 +1,80 @@
+package engine
+
+import (
+	"fmt"
+
+	"github.com/posagent/posagent/internal/card"
+	"github.com/posagent/posagent/internal/engine/journal"
+	"github.com/posagent/posagent/internal/reader"
+)
+
+// Error codes the bridge and UI show; they are protocol v1 error codes.
+const (
+	CodeBusy        = "busy"            // the reader already has a sale in progress
+	CodeNoReader    = "no_reader"       // no usable card reader
+	CodeInvalid     = "invalid_request" // a field is missing or wrong
+	CodeDuplicateID = "duplicate_id"    // transaction_api_id already used
+	CodeNotFound    = "not_found"       // no such sale
+	CodeTooLate     = "too_late"        // cancel after the sale was sent
+	CodeUnsupported = "unsupported"     // the gateway cannot do this
+	CodeJournal     = "journal_error"   // could not record the sale: nothing was sent
+)
+
+// Error is a refusal with a code and a message a person can act on.
+type Error struct {
+	Code    string
+	Message string
+}
+
+func (e *Error) Error() string { return e.Code + ": " + e.Message }
+
+func errorf(code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// OriginUI is the Origin of requests from the cashier's window.
+const OriginUI = "ui"
+
+// Outcomes of a result (protocol v1).
+const (
+	OutcomeApproved  = "approved"
+	OutcomeDeclined  = "declined"
+	OutcomeCancelled = "cancelled"
+	OutcomeError     = "error"
+	OutcomeUnknown   = "unknown" // still being resolved with the gateway
+)
+
+// UpdateKind says what an Update carries.
+type UpdateKind string
+
+// Update kinds.
+const (
+	UpdatePrompt  UpdateKind = "prompt"
+	UpdateCard    UpdateKind = "card"
+	UpdateResult  UpdateKind = "result"
+	UpdateReader  UpdateKind = "reader"
+	UpdateWarning UpdateKind = "warning" // a refused read, a guard, a damaged journal: tell the cashier
+)
+
+// Card is what may be shown of a read: masked only.
+type Card struct {
+	EntryMode card.EntryMode
+	Brand     card.Brand
+	MaskedPAN card.MaskedPAN
+	LastFour  string
+}
+
+// Update is one thing clients (websocket, UI) are told. Result updates carry
+// the journal record, which holds masked data only.
+type Update struct {
+	Kind             UpdateKind
+	ClientID         string // the request id the client chose
+	Origin           string // who asked: a web origin, "ui" or "cli"
+	TransactionAPIID string
+	Prompt           reader.Prompt
+	Card             *Card
+	Result           *journal.Record
+	Reader           *reader.Event
+	Warning          string
+	Code             string // warning code, e.g. clear_track_data, replayed_read
+}
