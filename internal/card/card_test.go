@@ -143,3 +143,38 @@ func TestEntryMode(t *testing.T) {
 		t.Error("validity wrong")
 	}
 }
+
+func TestRedactPANs(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"no card here 12345", "no card here 12345"},
+		{"pan 4111111111111111 end", "pan 411111******1111 end"},
+		{"not luhn 4111111111111112", "not luhn 4111111111111112"},
+		{"ts 1732250000000 id", "ts 1732250000000 id"},
+		{"t1 %B4111111111111111^X/Y^2112?rest", "t1 [track redacted]rest"},
+		{"t2 ;4111111111111111=2112101?rest", "t2 [track redacted]rest"},
+		{"50% off; ok", "50% off; ok"},
+	}
+	for _, tc := range tests {
+		if got := RedactPANs(tc.in); got != tc.want {
+			t.Errorf("RedactPANs(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+func FuzzRedactPANs(f *testing.F) {
+	f.Add("pan 4111111111111111 %B4111111111111111^X?")
+	f.Fuzz(func(t *testing.T, s string) {
+		out := RedactPANs(s)
+		run := 0
+		for i := 0; i <= len(out); i++ {
+			if i < len(out) && out[i] >= '0' && out[i] <= '9' {
+				run++
+				continue
+			}
+			if run >= 13 && run <= 19 && Luhn(out[i-run:i]) {
+				t.Fatalf("redacted output keeps a PAN-shaped run: %q", out)
+			}
+			run = 0
+		}
+	})
+}

@@ -1,0 +1,39 @@
+package logging
+
+import (
+	"bytes"
+	"errors"
+	"log/slog"
+	"strings"
+	"testing"
+)
+
+func TestRedactingHandler(t *testing.T) {
+	var buf bytes.Buffer
+	log := New(&buf, slog.LevelDebug)
+	log = log.With("ctx", "pan 5454545454545454")
+	log.Debug("read 4111111111111111", "err", errors.New("gateway echoed 371449635398431"),
+		slog.Group("g", "track", "%B4111111111111111^A/B^2512?"), "n", 42, "ok", "fine")
+	out := buf.String()
+	for _, leak := range []string{"4111111111111111", "5454545454545454", "371449635398431", "%B4"} {
+		if strings.Contains(out, leak) {
+			t.Errorf("log leaks %q: %s", leak, out)
+		}
+	}
+	for _, keep := range []string{`"n":42`, `"ok":"fine"`, "411111******1111", `"level":"DEBUG"`} {
+		if !strings.Contains(out, keep) {
+			t.Errorf("log lacks %q: %s", keep, out)
+		}
+	}
+}
+
+func TestParseLevel(t *testing.T) {
+	for in, want := range map[string]slog.Level{"debug": slog.LevelDebug, "": slog.LevelInfo, "WARN": slog.LevelWarn, "error": slog.LevelError} {
+		if got, err := ParseLevel(in); err != nil || got != want {
+			t.Errorf("ParseLevel(%q) = %v %v", in, got, err)
+		}
+	}
+	if _, err := ParseLevel("loud"); err == nil {
+		t.Error("bad level accepted")
+	}
+}
