@@ -19,7 +19,7 @@ import (
 type Readers interface {
 	Arm(ctx context.Context, readerID string, t reader.Transaction) error
 	Cancel(ctx context.Context, readerID string) error
-	Readers() []reader.Info
+	Devices() []reader.Info
 }
 
 // Timing defaults.
@@ -279,7 +279,7 @@ func (e *Engine) ReaderInfos() []reader.Info {
 	if e.rd == nil {
 		return nil
 	}
-	return e.rd.Readers()
+	return e.rd.Devices()
 }
 
 // Active lists the sales in progress.

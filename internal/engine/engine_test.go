@@ -117,7 +117,7 @@ func (f *fakeReaders) Cancel(context.Context, string) error {
 	f.cancel++
 	return nil
 }
-func (f *fakeReaders) Readers() []reader.Info {
+func (f *fakeReaders) Devices() []reader.Info {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return append([]reader.Info(nil), f.infos...)

@@ -113,7 +113,7 @@ func (e *Engine) pickReader(id string) (string, reader.Info, error) {
 	if e.rd == nil {
 		return "", reader.Info{}, errorf(CodeNoReader, "no card reader is configured")
 	}
-	infos := e.rd.Readers()
+	infos := e.rd.Devices()
 	for _, in := range infos {
 		if id != "" && in.ID != id {
 			continue
