@@ -4,8 +4,8 @@
 //
 // This is the only package of posagent that may hold decryption code. The
 // agent itself never decrypts: it forwards the reader's ciphertext to the
-// gateway. Only these may import this package, and internal/archtest fails the
-// build of anything else that reaches it:
+// gateway. Only these may import this package; the tests of internal/archtest
+// fail for any other package whose dependencies reach it:
 //
 //   - internal/gateway/sandbox/... — the embedded sandbox gateway, which plays
 //     the processor with the public ANSI test BDK;
@@ -27,20 +27,23 @@
 //     variant of the transaction key.
 //
 // The tests prove both rules on the vendor samples and the four seed samples
-// (shared/reference/card-formats.md §9). MagTek AES readers use the AES DUKPT
-// working key with usage 0x3002 (data, both ways); ID TECH AES readers the
-// 0x3000 key (data encryption).
+// (shared/reference/card-formats.md §9). ID TECH readers set to AES (field 8
+// bit 4 of the enhanced frame) keep TDES DUKPT and use the same 16-byte data
+// key as an AES-128 key, per ID TECH's manuals (no public sample confirms it).
+// MagTek AES DUKPT readers (12-byte KSN) use the AES working key with usage
+// 0x3002, data both ways (AESWorkingKey, verified on a MagTek sample).
 //
 // # Input checks
 //
-// Every function checks the lengths of its inputs and returns an error wrapping
-// ErrKeyLength, ErrKSNLength, ErrCounter or ErrDataLength; none panics on any
-// input. A KSN whose transaction counter is zero is refused (ErrCounter): a
-// device never encrypts under the initial key. A counter with more bits set
-// than a device may use (more than 10 for TDES, more than 16 for AES) is still
-// derived: the key is well defined, and a host's job is to derive what the
-// device sent rather than to police it. ValidDeviceKSN reports such counters
-// for callers that want to flag them.
+// Every function checks its inputs and returns an error wrapping ErrKeyLength,
+// ErrKSNLength, ErrCounter, ErrDataLength or ErrKind; none panics on any input
+// (the fuzz targets check this). A KSN whose transaction counter is zero is
+// refused (ErrCounter): a device never encrypts under the initial key. A
+// counter with more bits set than a device may use (more than 10 for TDES,
+// more than 16 for AES) is still derived: the key is well defined, and a
+// host's job is to derive what the device sent rather than to police it.
+// ValidDeviceKSN reports such counters for callers that want to flag them, and
+// NextKSN steps a simulated device through valid counters only.
 //
 // TestBDK and TestAESBDK128 are the public ANSI test keys. Production BDKs
 // never appear in posagent: only the gateway holds them.

@@ -214,7 +214,7 @@ func TestMagTekKBSample(t *testing.T) {
 		if !bytes.HasPrefix(p, []byte(tc.plain)) {
 			t.Errorf("%s = %q, want prefix %q", tc.name, p, tc.plain)
 		}
-		if wrong, _ := DecryptTDESCBC(dataKey, unhex(t, tc.enc)); bytes.HasPrefix(wrong, []byte(tc.plain[:1])) && bytes.Contains(wrong, []byte(tc.plain[1:8])) {
+		if wrong, _ := DecryptTDESCBC(dataKey, unhex(t, tc.enc)); bytes.HasPrefix(wrong, []byte(tc.plain)) {
 			t.Errorf("%s also decrypts with the data key", tc.name)
 		}
 	}
