@@ -1,0 +1,263 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/posagent/posagent/internal/config"
+	"github.com/posagent/posagent/internal/engine"
+	"github.com/posagent/posagent/internal/engine/journal"
+	"github.com/posagent/posagent/internal/gateway"
+	"github.com/posagent/posagent/internal/gateway/payaconnect"
+	"github.com/posagent/posagent/internal/gateway/sandbox"
+	"github.com/posagent/posagent/internal/reader"
+	"github.com/posagent/posagent/internal/reader/sim"
+)
+
+// Shutdown timing.
+const (
+	// shutdownGrace is how long a stop waits for a sale in flight to get
+	// its answer before leaving it to the journal and the next start.
+	shutdownGrace = 10 * time.Second
+	serverTimeout = 10 * time.Second
+)
+
+// Options configure an App.
+type Options struct {
+	Config   *config.Config
+	StateDir string
+	Log      *slog.Logger
+	// Demo runs the simulated reader whatever the config says.
+	Demo bool
+	// InsecureListenAny allows a non-loopback listen address.
+	InsecureListenAny bool
+	// GatewayWrap, when set, wraps the gateway client's transport (tests
+	// put the fault-injecting proxy in front of the sandbox this way).
+	GatewayTransport http.RoundTripper
+	// SandboxURLOverride points a sandbox-kind gateway at an external
+	// server (e.g. a fault proxy) instead of starting the embedded one.
+	SandboxURLOverride string
+}
+
+// App is a running agent.
+type App struct {
+	o       Options
+	log     *slog.Logger
+	journal *journal.Journal
+	gw      gateway.Gateway
+	manager *reader.Manager
+	engine  *engine.Engine
+	sim     *sim.Driver
+
+	sandboxURL string
+	sandboxSrv *http.Server
+
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	errMu  sync.Mutex
+	err    error
+}
+
+// New checks the options; Start does the work.
+func New(o Options) (*App, error) {
+	if o.Config == nil {
+		return nil, errors.New("app: no config")
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.StateDir == "" {
+		return nil, errors.New("app: no state directory")
+	}
+	return &App{o: o, log: o.Log}, nil
+}
+
+// Engine is the sale engine (after Start).
+func (a *App) Engine() *engine.Engine { return a.engine }
+
+// Sim is the simulated reader's driver, or nil.
+func (a *App) Sim() *sim.Driver { return a.sim }
+
+// SandboxURL is the embedded sandbox's base URL, or "".
+func (a *App) SandboxURL() string { return a.sandboxURL }
+
+// Manager is the reader manager.
+func (a *App) Manager() *reader.Manager { return a.manager }
+
+// Start opens the journal, the gateway and the readers and starts the
+// engine. On error everything started so far is stopped again.
+func (a *App) Start(ctx context.Context) (err error) {
+	ctx, a.cancel = context.WithCancel(ctx)
+	defer func() {
+		if err != nil {
+			a.Stop()
+		}
+	}()
+	cfg := a.o.Config
+	jpath := cfg.Journal.Path
+	if jpath == "" {
+		jpath = filepath.Join(a.o.StateDir, "journal.db")
+	}
+	if a.journal, err = journal.Open(jpath, a.log); err != nil {
+		return err
+	}
+	if a.gw, err = a.openGateway(ctx); err != nil {
+		return err
+	}
+	drivers, err := a.drivers()
+	if err != nil {
+		return err
+	}
+	a.manager = reader.NewManager(drivers, reader.Options{Logger: a.log.With("component", "readers")})
+	a.engine, err = engine.New(engine.Config{
+		Gateway: a.gw, Readers: a.manager, Journal: a.journal, Log: a.log.With("component", "engine"),
+		AllowTestKeys: cfg.Gateway.Kind == config.GatewaySandbox,
+	})
+	if err != nil {
+		return err
+	}
+	a.goRun("readers", func() error { return a.manager.Run(ctx) })
+	a.goRun("reader events", func() error {
+		for ev := range a.manager.Events() {
+			a.engine.HandleReaderEvent(ev)
+		}
+		return nil
+	})
+	a.goRun("engine", func() error { return a.engine.Run(ctx) })
+	if moved := a.journal.MovedAside(); moved != "" {
+		a.log.Error("the journal was damaged and moved aside", "file", moved)
+	}
+	a.log.Info("agent started", "gateway", cfg.Gateway.Kind, "journal", jpath)
+	return nil
+}
+
+func (a *App) goRun(name string, f func() error) {
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		if err := f(); err != nil && !errors.Is(err, context.Canceled) {
+			a.log.Error("component stopped", "component", name, "error", err)
+			a.errMu.Lock()
+			if a.err == nil {
+				a.err = fmt.Errorf("%s: %w", name, err)
+			}
+			a.errMu.Unlock()
+			a.cancel()
+		}
+	}()
+}
+
+// openGateway builds the client; for the sandbox kind it first starts the
+// embedded sandbox on a loopback port, so the agent talks real HTTP to it.
+func (a *App) openGateway(ctx context.Context) (gateway.Gateway, error) {
+	g := a.o.Config.Gateway
+	switch g.Kind {
+	case config.GatewaySandbox:
+		base := a.o.SandboxURLOverride
+		if base == "" {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				return nil, fmt.Errorf("embedded sandbox: %w", err)
+			}
+			a.sandboxSrv = &http.Server{Handler: sandbox.New(sandbox.Options{Logger: a.log.With("component", "sandbox")}),
+				ReadHeaderTimeout: serverTimeout}
+			go func() { _ = a.sandboxSrv.Serve(ln) }()
+			base = "http://" + ln.Addr().String()
+		}
+		a.sandboxURL = base
+		return payaconnect.New(payaconnect.Options{
+			BaseURL: base, DeveloperID: sandbox.DeveloperID, UserID: sandbox.UserID, UserAPIKey: sandbox.UserAPIKey,
+			LocationID: sandbox.LocationID, ProductTransactionID: sandbox.ProductCCID, Timeout: g.Timeout.Duration,
+			Transport: a.o.GatewayTransport, Logger: a.log.With("component", "gateway"),
+		})
+	case config.GatewayPaya:
+		return payaconnect.New(payaconnect.Options{
+			BaseURL: g.URL, DeveloperID: g.DeveloperID, UserID: g.UserID, UserAPIKey: g.UserAPIKey,
+			LocationID: g.LocationID, ProductTransactionID: g.ProductTransactionID, Timeout: g.Timeout.Duration,
+			Transport: a.o.GatewayTransport, Logger: a.log.With("component", "gateway"),
+		})
+	}
+	return nil, fmt.Errorf("gateway kind %q is not available in this build yet", g.Kind)
+}
+
+// drivers builds the reader drivers the config asks for.
+func (a *App) drivers() ([]reader.Driver, error) {
+	if a.o.Demo {
+		d, err := sim.NewDriver(sim.Options{})
+		if err != nil {
+			return nil, err
+		}
+		a.sim = d
+		return []reader.Driver{d}, nil
+	}
+	var out []reader.Driver
+	for _, r := range a.o.Config.Readers {
+		switch r.Kind {
+		case config.ReaderSim:
+			o := sim.Options{}
+			if r.Model != "" {
+				m, err := sim.ParseModel(r.Model)
+				if err != nil {
+					return nil, err
+				}
+				o.Model = m
+			}
+			d, err := sim.NewDriver(o)
+			if err != nil {
+				return nil, err
+			}
+			a.sim = d
+			out = append(out, d)
+		default:
+			return nil, fmt.Errorf("reader kind %q is not available in this build yet", r.Kind)
+		}
+	}
+	return out, nil
+}
+
+// Wait blocks until the app stops and returns the first component error.
+func (a *App) Wait() error {
+	a.wg.Wait()
+	a.errMu.Lock()
+	defer a.errMu.Unlock()
+	return a.err
+}
+
+// Stop stops the readers, lets a sale in flight finish (or leaves it
+// journaled), then closes the journal and the sandbox.
+func (a *App) Stop() {
+	if a.cancel != nil {
+		a.cancel()
+	}
+	if a.engine != nil {
+		a.engine.Close(shutdownGrace)
+	}
+	a.wg.Wait()
+	if a.sandboxSrv != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), serverTimeout)
+		_ = a.sandboxSrv.Shutdown(ctx)
+		cancel()
+	}
+	if a.journal != nil {
+		if err := a.journal.Close(); err != nil {
+			a.log.Error("journal close", "error", err)
+		}
+		a.journal = nil
+	}
+}
+
+// EnsureStateDir creates the state directory owner-only.
+func EnsureStateDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("state directory %s: %w", dir, err)
+	}
+	return nil
+}
