@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -42,6 +43,8 @@ type Options struct {
 	// GatewayWrap, when set, wraps the gateway client's transport (tests
 	// put the fault-injecting proxy in front of the sandbox this way).
 	GatewayTransport http.RoundTripper
+	// Stdout receives the lines a person starting the agent needs (URLs).
+	Stdout io.Writer
 	// SandboxURLOverride points a sandbox-kind gateway at an external
 	// server (e.g. a fault proxy) instead of starting the embedded one.
 	SandboxURLOverride string
@@ -73,6 +76,9 @@ func New(o Options) (*App, error) {
 	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.Stdout == nil {
+		o.Stdout = io.Discard
 	}
 	if o.StateDir == "" {
 		return nil, errors.New("app: no state directory")

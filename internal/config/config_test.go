@@ -110,7 +110,9 @@ func TestValidate(t *testing.T) {
 		{"missing location", func(c *Config) { c.Gateway.LocationID = "" }, "gateway.location_id", "discover"},
 		{"timeout too long", func(c *Config) { c.Gateway.Timeout.Duration = time.Hour }, "gateway.timeout", "30s"},
 		{"serial without path", func(c *Config) { c.Readers = []Reader{{Kind: ReaderSerial, Protocol: "idtech", Baud: 9600}} }, "readers[0].path", "/dev/ttyACM0"},
-		{"serial protocol", func(c *Config) { c.Readers = []Reader{{Kind: ReaderSerial, Path: "/dev/ttyS0", Protocol: "ascii", Baud: 9600}} }, "readers[0].protocol", "vivopay"},
+		{"serial protocol", func(c *Config) {
+			c.Readers = []Reader{{Kind: ReaderSerial, Path: "/dev/ttyS0", Protocol: "ascii", Baud: 9600}}
+		}, "readers[0].protocol", "vivopay"},
 		{"hid vid only", func(c *Config) { c.Readers = []Reader{{Kind: ReaderHID, VID: 0x0801}} }, "readers[0]", "both vid and pid"},
 		{"replay without file", func(c *Config) { c.Readers = []Reader{{Kind: ReaderReplay}} }, "readers[0].file", "transcript"},
 		{"reader kind", func(c *Config) { c.Readers = []Reader{{Kind: "usb"}} }, "readers[0].kind", "auto, sim, hid, serial, replay"},

@@ -1,0 +1,160 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/posagent/posagent/internal/app"
+	"github.com/posagent/posagent/internal/config"
+	"github.com/posagent/posagent/internal/logging"
+	"github.com/posagent/posagent/internal/secrets"
+)
+
+func init() {
+	register(command{name: "run", summary: "run the agent with the configured readers and gateway (the service runs this)", run: runRun})
+	register(command{name: "demo", summary: "run the agent with a simulated reader and the embedded sandbox gateway", run: runDemo})
+}
+
+// agentFlags are the flags run and demo share.
+type agentFlags struct {
+	headless, insecureAny bool
+	listen, stateDir      string
+	logLevel              string
+}
+
+func (f *agentFlags) register(fs interface {
+	BoolVar(*bool, string, bool, string)
+	StringVar(*string, string, string, string)
+}) {
+	fs.BoolVar(&f.headless, "headless", false, "no cashier window (kiosks, services)")
+	fs.BoolVar(&f.insecureAny, "insecure-listen-any", false, "allow a non-loopback listen address")
+	fs.StringVar(&f.listen, "listen", "", "address of the browser bridge (default "+config.DefaultListen+")")
+	fs.StringVar(&f.stateDir, "state-dir", "", "where the journal and pairings live (default: per-OS state directory)")
+	fs.StringVar(&f.logLevel, "log-level", "", "debug, info, warn or error (overrides the config)")
+}
+
+func runDemo(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
+	fs := newFlags("demo", stderr)
+	var f agentFlags
+	f.register(fs)
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	cfg := config.Default()
+	if f.stateDir == "" {
+		f.stateDir = filepath.Join(config.UserPaths().StateDir, "demo")
+	}
+	return runAgent(ctx, cfg, f, true, stdout, stderr)
+}
+
+func runRun(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
+	fs := newFlags("run", stderr)
+	var f agentFlags
+	f.register(fs)
+	cfgPath := fs.String("config", "", "config file (default: "+config.UserPaths().ConfigFile+")")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	paths := config.UserPaths()
+	if os.Geteuid() == 0 {
+		paths = config.SystemPaths() // the service
+	}
+	path := *cfgPath
+	if path == "" {
+		path = paths.ConfigFile
+	}
+	cfg, err := loadConfig(path)
+	if err != nil {
+		fmt.Fprintf(stderr, "posagent run: %v\n", err)
+		return 1
+	}
+	if f.stateDir == "" {
+		f.stateDir = paths.StateDir
+	}
+	if cfg.Gateway.Kind != config.GatewaySandbox && cfg.Gateway.UserAPIKey == "" {
+		if key, err := secrets.New(f.stateDir).Get("user_api_key"); err == nil {
+			cfg.Gateway.UserAPIKey = key
+		}
+	}
+	return runAgent(ctx, cfg, f, false, stdout, stderr)
+}
+
+// loadConfig reads the file (a missing file is an error that says what to
+// do), then applies POSAGENT_* overrides.
+func loadConfig(path string) (*config.Config, error) {
+	fh, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("no config file at %s: create one (see ARCHITECTURE §3.2 and docs/readers.md), pass --config, or try `posagent demo`", path)
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer fh.Close()
+	cfg, err := config.Load(fh)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if err := cfg.ApplyEnv(os.LookupEnv); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+func runAgent(ctx context.Context, cfg *config.Config, f agentFlags, demo bool, stdout, stderr io.Writer) int {
+	if f.listen != "" {
+		cfg.Listen = f.listen
+	}
+	if f.logLevel != "" {
+		cfg.LogLevel = f.logLevel
+	}
+	if err := cfg.Validate(); err != nil {
+		var ve *config.ValidationError
+		if errors.As(err, &ve) && f.insecureAny {
+			ve.Problems = dropListenProblem(ve.Problems)
+			if len(ve.Problems) == 0 {
+				err = nil
+			}
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "posagent: %v\n", err)
+			return 1
+		}
+	}
+	level, _ := logging.ParseLevel(cfg.LogLevel)
+	log := logging.New(os.Stderr, level)
+	if err := app.EnsureStateDir(f.stateDir); err != nil {
+		fmt.Fprintf(stderr, "posagent: %v\n", err)
+		return 1
+	}
+	a, err := app.New(app.Options{Config: cfg, StateDir: f.stateDir, Log: log, Demo: demo, InsecureListenAny: f.insecureAny, Stdout: stdout})
+	if err != nil {
+		fmt.Fprintf(stderr, "posagent: %v\n", err)
+		return 1
+	}
+	if err := a.Start(ctx); err != nil {
+		fmt.Fprintf(stderr, "posagent: %v\n", err)
+		return 1
+	}
+	<-ctx.Done()
+	log.Info("stopping: finishing or journaling any sale in flight")
+	a.Stop()
+	if err := a.Wait(); err != nil {
+		log.Error("agent stopped with an error", "error", err)
+		return 1
+	}
+	return 0
+}
+
+func dropListenProblem(ps []config.Problem) []config.Problem {
+	out := ps[:0]
+	for _, p := range ps {
+		if p.Field != "listen" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
