@@ -43,6 +43,8 @@ type Options struct {
 	// GatewayWrap, when set, wraps the gateway client's transport (tests
 	// put the fault-injecting proxy in front of the sandbox this way).
 	GatewayTransport http.RoundTripper
+	// StepHook is passed to the engine (crash tests only).
+	StepHook func(step, transactionAPIID string)
 	// Stdout receives the lines a person starting the agent needs (URLs).
 	Stdout io.Writer
 	// SandboxURLOverride points a sandbox-kind gateway at an external
@@ -125,7 +127,7 @@ func (a *App) Start(ctx context.Context) (err error) {
 	a.manager = reader.NewManager(drivers, reader.Options{Logger: a.log.With("component", "readers")})
 	a.engine, err = engine.New(engine.Config{
 		Gateway: a.gw, Readers: a.manager, Journal: a.journal, Log: a.log.With("component", "engine"),
-		AllowTestKeys: cfg.Gateway.Kind == config.GatewaySandbox,
+		AllowTestKeys: cfg.Gateway.Kind == config.GatewaySandbox, StepHook: a.o.StepHook,
 	})
 	if err != nil {
 		return err

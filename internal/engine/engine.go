@@ -62,6 +62,23 @@ type Config struct {
 	ResolveInterval time.Duration
 	// NewID makes transaction_api_ids (default: 32 random hex digits).
 	NewID func() string
+	// StepHook, when set, is called at each durable step of a sale
+	// (StepPending, StepSending, StepAnswered): crash tests kill the process
+	// there. Production leaves it nil.
+	StepHook func(step, transactionAPIID string)
+}
+
+// Steps reported to Config.StepHook.
+const (
+	StepPending  = "pending"  // journaled, waiting for a card
+	StepSending  = "sending"  // journaled as sending; the request has not left
+	StepAnswered = "answered" // the gateway answered; the outcome is not journaled yet
+)
+
+func (e *Engine) step(name, apiID string) {
+	if e.cfg.StepHook != nil {
+		e.cfg.StepHook(name, apiID)
+	}
 }
 
 // Engine runs sales. It is safe for concurrent use.

@@ -104,6 +104,7 @@ func (e *Engine) StartSale(ctx context.Context, req SaleRequest) (journal.Record
 		}
 	}
 	e.log.Info("sale started", "transaction_api_id", apiID, "action", action, "amount", rec.Amount, "reader", readerID)
+	e.step(StepPending, apiID)
 	e.publish(Update{Kind: UpdatePrompt, ClientID: rec.ClientID, Origin: rec.Origin, TransactionAPIID: apiID, Prompt: reader.PromptPresentCard})
 	return rec, nil
 }
@@ -356,6 +357,7 @@ func (e *Engine) send(s *sale) {
 		e.finish(s, OutcomeError, nil, "could not record the sale, so it was not sent: "+err.Error())
 		return
 	}
+	e.step(StepSending, rec.TransactionAPIID)
 	e.inflight.Add(1)
 	go func() {
 		defer e.inflight.Done()
@@ -382,6 +384,7 @@ func (e *Engine) doSend(s *sale) {
 		start := time.Now()
 		res, err := e.gw.Do(ctx, req)
 		e.log.Debug("gateway answered", "transaction_api_id", req.TransactionAPIID, "latency", time.Since(start), "error", err)
+		e.step(StepAnswered, s.rec.TransactionAPIID)
 		switch {
 		case err == nil:
 			e.finish(s, OutcomeApproved, res, "")

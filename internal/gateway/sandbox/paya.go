@@ -903,3 +903,12 @@ func (s *Sandbox) listTransactions(w http.ResponseWriter, r *http.Request) {
 		},
 	})
 }
+
+// Count returns how many Paya Connect transactions the sandbox holds. Chaos
+// and crash tests reconcile it with the agent's journal: every sale
+// attempted must appear at most once.
+func (s *Sandbox) Count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.order)
+}
