@@ -126,9 +126,9 @@ func TestCrashAtEveryStep(t *testing.T) {
 	}{
 		{engine.StepPending, 0, engine.OutcomeCancelled}, // no card read yet: nothing to charge
 		{engine.StepSending, 0, engine.OutcomeError},     // journaled, never sent: lookup proves absence
-		{"committed", 1, engine.OutcomeApproved},          // gateway has it, agent never heard: lookup finds it
-		{engine.StepAnswered, 1, engine.OutcomeApproved},  // answer received, not journaled: lookup finds it
-		{"none", 1, engine.OutcomeApproved},               // control: no crash
+		{"committed", 1, engine.OutcomeApproved},         // gateway has it, agent never heard: lookup finds it
+		{engine.StepAnswered, 1, engine.OutcomeApproved}, // answer received, not journaled: lookup finds it
+		{"none", 1, engine.OutcomeApproved},              // control: no crash
 	}
 	for _, tc := range tests {
 		t.Run(tc.killAt, func(t *testing.T) {
@@ -235,4 +235,3 @@ func TestCrashAtEveryStep(t *testing.T) {
 		})
 	}
 }
-
