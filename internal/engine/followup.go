@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"time"
 
 	"github.com/posagent/posagent/internal/engine/journal"
 	"github.com/posagent/posagent/internal/gateway"
@@ -66,7 +67,7 @@ func (e *Engine) FollowUp(ctx context.Context, req FollowUpRequest) (journal.Rec
 	}
 	rec := journal.Record{
 		TransactionAPIID: apiID, ClientID: req.ClientID, Origin: req.Origin, Action: string(action),
-		OrigTransaction: req.TransactionID, State: journal.StatePending,
+		OrigTransaction: req.TransactionID, State: journal.StatePending, Created: time.Now().UTC(),
 	}
 	if amount != 0 {
 		rec.Amount = amount.String()

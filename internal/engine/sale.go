@@ -85,7 +85,7 @@ func (e *Engine) StartSale(ctx context.Context, req SaleRequest) (journal.Record
 	rec := journal.Record{
 		TransactionAPIID: apiID, ClientID: req.ClientID, Origin: req.Origin, Action: string(action),
 		Amount: amount.String(), OrderNum: req.OrderNum, Description: req.Description,
-		ReaderID: readerID, State: journal.StatePending,
+		ReaderID: readerID, State: journal.StatePending, Created: time.Now().UTC(),
 	}
 	if tip != 0 {
 		rec.TipAmount = tip.String()
@@ -536,7 +536,7 @@ func (e *Engine) finish(s *sale, outcome string, res *gateway.Result, msg string
 // finishLocked must be called with e.mu held.
 func (e *Engine) finishLocked(s *sale, outcome string, res *gateway.Result, msg string) journal.Record {
 	r := &s.rec
-	r.State, r.Outcome, r.Error = journal.StateDone, outcome, msg
+	r.State, r.Outcome, r.Error, r.Updated = journal.StateDone, outcome, msg, time.Now().UTC()
 	if res != nil {
 		r.TransactionID, r.StatusID, r.ReasonCodeID, r.AuthCode = res.ID, res.StatusID, res.ReasonCode, res.AuthCode
 		r.Verbiage = gateway.Redact(res.Verbiage)

@@ -1,0 +1,154 @@
+package bridge
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+)
+
+// NativeOrigin names clients that send no Origin header: not a browser
+// (curl, a native POS, a script). Browsers always send Origin on a
+// websocket handshake, so a missing one cannot be a web page. Such clients
+// are treated as one more unknown origin: they must pair (`posagent pair
+// --origin native`) and present their token, because any local process
+// could otherwise drive sales — including, for a service, processes of
+// other users who cannot read the state dir.
+const NativeOrigin = "native"
+
+// originKind is how a connection's Origin was admitted at the handshake.
+type originKind int
+
+const (
+	originSelf    originKind = iota // the agent's own page
+	originAllowed                   // configured allowed_origins
+	originForeign                   // any other http(s) origin: must pair
+	originNative                    // no Origin header: must pair
+)
+
+func (k originKind) String() string {
+	return [...]string{"self", "allowed", "foreign", "native"}[k]
+}
+
+// NormalizeOrigin returns the canonical form of a web origin as browsers
+// send it: lower-case scheme://host[:port], no default port, no path. It
+// accepts NativeOrigin as is.
+func NormalizeOrigin(o string) (string, error) {
+	if o == NativeOrigin {
+		return o, nil
+	}
+	if o == "null" {
+		return "", errors.New(`origin "null" (a file:// page or a sandboxed frame) cannot be admitted: serve the POS page from http(s)`)
+	}
+	u, err := url.Parse(o)
+	if err != nil || u.Host == "" || u.Opaque != "" {
+		return "", fmt.Errorf("%q is not an origin like https://pos.example.com", clip(o, 100))
+	}
+	scheme := strings.ToLower(u.Scheme)
+	if scheme != "http" && scheme != "https" {
+		return "", fmt.Errorf("origin %q: only http and https pages can use the agent", clip(o, 100))
+	}
+	if (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.User != nil || u.ForceQuery {
+		return "", fmt.Errorf("origin %q: an origin is scheme://host[:port] only, without a path", clip(o, 100))
+	}
+	host, port := strings.ToLower(u.Hostname()), u.Port()
+	if host == "" {
+		return "", fmt.Errorf("origin %q has no host", clip(o, 100))
+	}
+	if port != "" {
+		p, err := strconv.Atoi(port)
+		if err != nil || p <= 0 || p > 65535 {
+			return "", fmt.Errorf("origin %q: bad port", clip(o, 100))
+		}
+		if (scheme == "http" && p == 80) || (scheme == "https" && p == 443) {
+			port = ""
+		} else {
+			port = strconv.Itoa(p)
+		}
+	}
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	if port != "" {
+		return scheme + "://" + host + ":" + port, nil
+	}
+	return scheme + "://" + host, nil
+}
+
+// loopbackNames are the only Host names the agent answers to. A DNS name
+// that resolves to 127.0.0.1 (DNS rebinding) is refused, and so is any
+// other spelling of loopback: browsers use these three.
+var loopbackNames = map[string]bool{"127.0.0.1": true, "localhost": true, "::1": true}
+
+// localPort is the port the request came in on.
+func localPort(r *http.Request) int {
+	if a, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
+		if t, ok := a.(*net.TCPAddr); ok {
+			return t.Port
+		}
+		if _, p, err := net.SplitHostPort(a.String()); err == nil {
+			n, _ := strconv.Atoi(p)
+			return n
+		}
+	}
+	return 0
+}
+
+// checkHost is the DNS-rebinding guard: Host must be 127.0.0.1:PORT,
+// localhost:PORT or [::1]:PORT with the port the agent listens on.
+func checkHost(r *http.Request) error {
+	host, port, err := net.SplitHostPort(r.Host)
+	if err != nil {
+		return fmt.Errorf("host %q: the agent answers only to 127.0.0.1:PORT, localhost:PORT or [::1]:PORT", clip(r.Host, 100))
+	}
+	if !loopbackNames[strings.ToLower(host)] {
+		return fmt.Errorf("host %q is not this computer's loopback name: the agent answers only to 127.0.0.1, localhost or [::1] (DNS rebinding guard)", clip(r.Host, 100))
+	}
+	if p, err := strconv.Atoi(port); err != nil || p != localPort(r) {
+		return fmt.Errorf("host %q names another port than the agent's", clip(r.Host, 100))
+	}
+	return nil
+}
+
+// selfOrigin is the canonical origin of the agent's own page on port:
+// pages loaded as localhost or [::1] are the same page, and share its
+// results and sales.
+func selfOrigin(port int) string { return "http://127.0.0.1:" + strconv.Itoa(port) }
+
+// isSelf reports whether a normalized origin is the agent's own page.
+func isSelf(origin string, port int) bool {
+	p := strconv.Itoa(port)
+	return origin == "http://127.0.0.1:"+p || origin == "http://localhost:"+p || origin == "http://[::1]:"+p
+}
+
+// classify admits or refuses a handshake's Origin. It returns the origin's
+// canonical name, which scopes tokens, sales and results.
+func (b *Bridge) classify(r *http.Request) (string, originKind, error) {
+	vals := r.Header.Values("Origin")
+	switch len(vals) {
+	case 0:
+		return NativeOrigin, originNative, nil
+	case 1:
+	default:
+		return "", 0, errors.New("more than one Origin header")
+	}
+	if vals[0] == NativeOrigin {
+		// "native" is our name for no Origin, never a browser's value.
+		return "", 0, errors.New(`origin "native" is not a web origin`)
+	}
+	o, err := NormalizeOrigin(vals[0])
+	if err != nil {
+		return "", 0, err
+	}
+	port := localPort(r)
+	if isSelf(o, port) {
+		return selfOrigin(port), originSelf, nil
+	}
+	if b.allowed[o] {
+		return o, originAllowed, nil
+	}
+	return o, originForeign, nil
+}

@@ -1,0 +1,382 @@
+package bridge
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"path"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/posagent/posagent/assets"
+	"github.com/posagent/posagent/internal/config"
+	"github.com/posagent/posagent/internal/reader"
+)
+
+// Timeouts and limits. Each is named for what it bounds.
+const (
+	// writeWait bounds writing one message to a client.
+	writeWait = 10 * time.Second
+	// pongWait is how long a connection may stay silent (no message, no
+	// pong) before it is considered dead.
+	pongWait = 60 * time.Second
+	// pingPeriod must be shorter than pongWait so that a live client's
+	// pong always arrives in time.
+	pingPeriod = pongWait * 9 / 10
+	// closeGrace bounds writing the close frame on the way out.
+	closeGrace = time.Second
+	// readHeaderTimeout bounds a request's headers (slowloris).
+	readHeaderTimeout = 5 * time.Second
+	// idleTimeout closes idle keep-alive HTTP connections.
+	idleTimeout = 60 * time.Second
+	// shutdownGrace bounds the HTTP server's shutdown.
+	shutdownGrace = 3 * time.Second
+	// requestTimeout bounds one engine call made for a request.
+	requestTimeout = 15 * time.Second
+	// simulateTimeout bounds handing a card to the simulated reader.
+	simulateTimeout = 10 * time.Second
+	// pairingTimeout is how long the cashier has to answer a pairing
+	// request; then it counts as denied.
+	pairingTimeout = 2 * time.Minute
+	// pairDenyCooldown: after a deny, the origin's hellos are refused
+	// without asking the cashier again, so that a page cannot flood the
+	// counter with dialogs.
+	pairDenyCooldown = time.Minute
+
+	// MaxMessageSize is the largest request; bigger ones get too_large and
+	// the connection stays usable.
+	MaxMessageSize = 16 << 10
+	// hardReadLimit: past it the connection is closed (1009), so that a
+	// client cannot make the agent read without end.
+	hardReadLimit = 1 << 20
+	// sendQueueLen is each connection's outgoing queue.
+	sendQueueLen = 64
+	// maxClients bounds concurrent websocket connections.
+	maxClients = 64
+)
+
+// timing holds the durations tests shorten.
+type timing struct {
+	writeWait, pongWait, pingPeriod, pairingTimeout, pairDenyCooldown time.Duration
+}
+
+var defaultTiming = timing{writeWait, pongWait, pingPeriod, pairingTimeout, pairDenyCooldown}
+
+// Bridge serves the websocket protocol, the demo page and the agent's
+// health and metrics on a loopback listener.
+type Bridge struct {
+	opts     Options
+	log      *slog.Logger
+	eng      Engine
+	pairings *Pairings
+	allowed  map[string]bool
+	metrics  *metrics
+	web      fs.FS
+	upgrader websocket.Upgrader
+	t        timing
+	now      func() time.Time
+
+	mu      sync.Mutex
+	ctx     context.Context // Serve's; nil before Serve
+	conns   map[*conn]struct{}
+	owners  map[ownerKey][]*conn // sales in progress → who gets their updates
+	cardAt  map[string]time.Time // transaction_api_id → card read (latency)
+	pairing map[string]*pairWait // origin → request waiting for the cashier
+	denied  map[string]time.Time // origin → last deny
+	once    map[string][]string  // origin → hashes of "once" tokens (memory only)
+
+	wg sync.WaitGroup // connections and the hub
+}
+
+// New makes a Bridge; Serve runs it.
+func New(o Options) (*Bridge, error) {
+	if o.Engine == nil {
+		return nil, errors.New("bridge: an engine is required")
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.SendQueue <= 0 {
+		o.SendQueue = sendQueueLen
+	}
+	if o.MaxClients <= 0 {
+		o.MaxClients = maxClients
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Version == "" {
+		o.Version = "dev"
+	}
+	allowed := map[string]bool{}
+	for _, a := range o.AllowedOrigins {
+		n, err := NormalizeOrigin(a)
+		if err != nil || n == NativeOrigin {
+			return nil, fmt.Errorf("bridge: allowed origin %q: %w", a, err)
+		}
+		allowed[n] = true
+	}
+	b := &Bridge{
+		opts: o, log: o.Log, eng: o.Engine, pairings: o.Pairings, allowed: allowed, metrics: newMetrics(),
+		web: assets.Web(), t: defaultTiming, now: o.Now,
+		conns: map[*conn]struct{}{}, owners: map[ownerKey][]*conn{}, cardAt: map[string]time.Time{},
+		pairing: map[string]*pairWait{}, denied: map[string]time.Time{}, once: map[string][]string{},
+	}
+	b.upgrader = websocket.Upgrader{
+		ReadBufferSize:  4096,
+		WriteBufferSize: 4096,
+		// The allowlist: own page, allowed origins, and http(s) origins
+		// that will have to pair (or present a token) in their hello.
+		CheckOrigin: func(r *http.Request) bool { _, _, err := b.classify(r); return err == nil },
+		Error: func(w http.ResponseWriter, r *http.Request, status int, reason error) {
+			code := "bad_request"
+			if status == http.StatusForbidden {
+				code = CodeForbiddenOrigin
+			}
+			writeJSONError(w, status, code, reason.Error())
+		},
+	}
+	return b, nil
+}
+
+// ObserveGatewayLatency records one gateway request's latency for /metrics;
+// the composition root calls it from the gateway client's wiring.
+func (b *Bridge) ObserveGatewayLatency(d time.Duration) { b.metrics.observeGateway(d) }
+
+// Serve serves on ln until ctx ends, then closes every connection and
+// returns nil once they are all gone. A non-loopback listener is refused
+// unless Options.InsecureListenAny is set.
+func (b *Bridge) Serve(ctx context.Context, ln net.Listener) error {
+	if !b.opts.InsecureListenAny {
+		host, _, err := net.SplitHostPort(ln.Addr().String())
+		if err != nil || !config.IsLoopbackHost(host) {
+			return fmt.Errorf("bridge: %s is not a loopback address: the agent serves card data to this computer only (set InsecureListenAny to override)", ln.Addr())
+		}
+	}
+	b.mu.Lock()
+	if b.ctx != nil {
+		b.mu.Unlock()
+		return errors.New("bridge: Serve called twice")
+	}
+	b.ctx = ctx
+	b.mu.Unlock()
+
+	updates, unsubscribe := b.eng.Subscribe()
+	b.wg.Add(1)
+	go func() {
+		defer b.wg.Done()
+		defer unsubscribe()
+		b.hub(ctx, updates)
+	}()
+
+	srv := &http.Server{
+		Handler:           b.Handler(),
+		ReadHeaderTimeout: readHeaderTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    16 << 10,
+		BaseContext:       func(net.Listener) context.Context { return ctx },
+		ErrorLog:          slog.NewLogLogger(b.log.Handler(), slog.LevelDebug),
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ln) }()
+	var err error
+	select {
+	case err = <-done:
+	case <-ctx.Done():
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
+		if serr := srv.Shutdown(sctx); serr != nil {
+			_ = srv.Close()
+		}
+		cancel()
+		err = <-done
+	}
+	// Websocket connections are hijacked: Shutdown does not wait for them.
+	// They stop on ctx; wait until they have.
+	if ctx.Err() == nil {
+		// Serve failed on its own: stop the connections anyway.
+		b.closeAll("the agent's server stopped")
+	}
+	b.wg.Wait()
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// Handler is the bridge's HTTP handler. Serve uses it; it is exported for
+// servers that own their listener (the Host check needs the local port
+// from http.LocalAddrContextKey, which net/http sets).
+func (b *Bridge) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/ws", b.serveWS)
+	mux.HandleFunc("GET /healthz", b.serveHealth)
+	mux.HandleFunc("GET /metrics", b.serveMetrics)
+	mux.HandleFunc("GET /{$}", b.serveStatic)
+	mux.HandleFunc("GET /{file}", b.serveStatic)
+	return b.guard(mux)
+}
+
+// guard sets the security headers on every response and refuses requests
+// whose Host is not this computer's loopback name.
+func (b *Bridge) guard(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
+		h.Set("Cross-Origin-Resource-Policy", "same-origin")
+		h.Set("Cache-Control", "no-store")
+		if err := checkHost(r); err != nil {
+			b.metrics.reject("bad_host")
+			b.log.Warn("request refused: bad Host header", "host", clip(r.Host, 100), "path", clip(r.URL.Path, 100), "remote", r.RemoteAddr)
+			// 421: this server is not the one the name was meant for.
+			writeJSONError(w, http.StatusMisdirectedRequest, "bad_host", err.Error())
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func writeJSONError(w http.ResponseWriter, status int, code, message string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]string{"error": code, "message": message})
+}
+
+// static files: name → content type and whether other origins may load it.
+var staticFiles = map[string]struct {
+	ctype string
+	cors  bool
+}{
+	"index.html":    {"text/html; charset=utf-8", false},
+	"app.js":        {"text/javascript; charset=utf-8", false},
+	"app.css":       {"text/css; charset=utf-8", false},
+	"favicon.svg":   {"image/svg+xml", false},
+	"posagent.js":   {"text/javascript; charset=utf-8", true},
+	"posagent.d.ts": {"text/plain; charset=utf-8", true},
+}
+
+func (b *Bridge) serveStatic(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("file")
+	if name == "" {
+		name = "index.html"
+	}
+	name = path.Clean(name)
+	f, ok := staticFiles[name]
+	if !ok {
+		writeJSONError(w, http.StatusNotFound, "not_found", "no such page: the demo POS page is at /, the websocket at /v1/ws")
+		return
+	}
+	data, err := fs.ReadFile(b.web, name)
+	if err != nil {
+		writeJSONError(w, http.StatusNotFound, "not_found", "this build has no "+name)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", f.ctype)
+	h.Set("Cache-Control", "no-cache")
+	if f.cors {
+		// posagent.js is public code: POS pages on other origins may load
+		// it (they should rather bundle it; see docs/protocol.md).
+		h.Set("Access-Control-Allow-Origin", "*")
+		h.Set("Cross-Origin-Resource-Policy", "cross-origin")
+	}
+	if name == "index.html" {
+		// The page talks to this agent only: ws:// on the Host it was
+		// loaded from (already checked to be loopback).
+		h.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "+
+			"connect-src 'self' ws://"+r.Host+"; frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
+	}
+	_, _ = w.Write(data)
+}
+
+func (b *Bridge) serveHealth(w http.ResponseWriter, _ *http.Request) {
+	readers := b.eng.ReaderInfos()
+	ok := 0
+	for _, r := range readers {
+		if r.Status == reader.StatusOK {
+			ok++
+		}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(map[string]any{
+		"status": "ok", "version": b.opts.Version, "protocol": ProtocolVersion,
+		"readers": len(readers), "readers_ok": ok, "clients": b.clientCount(),
+	})
+}
+
+func (b *Bridge) serveMetrics(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+	if err := b.metrics.write(w, b.eng.ReaderInfos(), b.clientCount()); err != nil {
+		b.log.Debug("metrics write", "error", err)
+	}
+}
+
+func (b *Bridge) clientCount() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.conns)
+}
+
+// agentInfo is the agent block of welcome and status.
+func (b *Bridge) agentInfo() AgentInfo {
+	return AgentInfo{Name: "posagent", Version: b.opts.Version, Protocol: ProtocolVersion, Simulate: b.simulateAvailable()}
+}
+
+func (b *Bridge) simulateAvailable() bool {
+	if b.opts.Simulator == nil || !b.opts.SandboxGateway {
+		return false
+	}
+	for _, r := range b.eng.ReaderInfos() {
+		if r.Simulated {
+			return true
+		}
+	}
+	return false
+}
+
+// Revoke removes an origin's pairing (store and "once" tokens) and closes
+// its open connections.
+func (b *Bridge) Revoke(origin string) error {
+	o, err := NormalizeOrigin(origin)
+	if err != nil {
+		return err
+	}
+	if b.pairings != nil {
+		if _, err := b.pairings.Revoke(o); err != nil {
+			return err
+		}
+	}
+	b.mu.Lock()
+	delete(b.once, o)
+	var victims []*conn
+	for c := range b.conns {
+		if c.origin == o && c.kind >= originForeign {
+			victims = append(victims, c)
+		}
+	}
+	b.mu.Unlock()
+	for _, c := range victims {
+		c.kill(websocket.ClosePolicyViolation, "pairing revoked")
+	}
+	return nil
+}
+
+func (b *Bridge) closeAll(reason string) {
+	b.mu.Lock()
+	all := make([]*conn, 0, len(b.conns))
+	for c := range b.conns {
+		all = append(all, c)
+	}
+	b.mu.Unlock()
+	for _, c := range all {
+		c.kill(websocket.CloseGoingAway, reason)
+	}
+}

@@ -1,0 +1,182 @@
+package gatewaytest
+
+import (
+	"bytes"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"time"
+)
+
+// Fault is what the proxy does to one request.
+type Fault int
+
+// Faults. "Commit" means the request was handed to the backend, which
+// processed it: from then on only a lookup can tell the client what happened.
+const (
+	FaultNone Fault = iota
+	// FaultDelayAfterCommit forwards, then holds the answer until the client
+	// gives up (its timeout) or MaxDelay passes.
+	FaultDelayAfterCommit
+	// Fault500AfterCommit forwards, then answers 500 instead of the backend's answer.
+	Fault500AfterCommit
+	// FaultResetAfterCommit forwards, then resets the connection.
+	FaultResetAfterCommit
+	// FaultResetBeforeCommit resets the connection after the request was
+	// read, without forwarding: ambiguous to the client, provably absent.
+	FaultResetBeforeCommit
+	// Fault429 answers 429 without forwarding.
+	Fault429
+)
+
+func (f Fault) String() string {
+	return [...]string{"none", "delay-after-commit", "500-after-commit", "reset-after-commit",
+		"reset-before-commit", "429"}[f]
+}
+
+// MaxDelay bounds FaultDelayAfterCommit so that a client without a timeout
+// cannot hang a test forever.
+const MaxDelay = 30 * time.Second
+
+// maxBody bounds a request body the proxy buffers.
+const maxBody = 1 << 20
+
+// Record is one request the proxy saw.
+type Record struct {
+	Method, Path, Query string
+	Fault               Fault
+	// Forwarded: the backend processed the request.
+	Forwarded     bool
+	BackendStatus int
+}
+
+type armed struct {
+	fault Fault
+	match func(*http.Request) bool
+}
+
+// Proxy is an http.Handler that forwards to a backend handler and injects
+// armed faults. It is safe for concurrent use.
+type Proxy struct {
+	backend http.Handler
+	mu      sync.Mutex
+	armed   []armed
+	records []Record
+}
+
+// NewProxy puts a proxy in front of backend.
+func NewProxy(backend http.Handler) *Proxy { return &Proxy{backend: backend} }
+
+// Arm makes the next request matching match (nil: any) suffer fault f, once.
+func (p *Proxy) Arm(f Fault, match func(*http.Request) bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.armed = append(p.armed, armed{f, match})
+}
+
+// Records returns a copy of what the proxy saw.
+func (p *Proxy) Records() []Record {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]Record(nil), p.records...)
+}
+
+// Count counts records for which match is true.
+func (p *Proxy) Count(match func(Record) bool) int {
+	n := 0
+	for _, r := range p.Records() {
+		if match(r) {
+			n++
+		}
+	}
+	return n
+}
+
+func (p *Proxy) take(r *http.Request) Fault {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for i, a := range p.armed {
+		if a.match == nil || a.match(r) {
+			p.armed = append(p.armed[:i], p.armed[i+1:]...)
+			return a.fault
+		}
+	}
+	return FaultNone
+}
+
+func (p *Proxy) record(rec Record) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.records = append(p.records, rec)
+}
+
+// ServeHTTP forwards r to the backend, applying an armed fault.
+func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody))
+	if err != nil {
+		http.Error(w, "proxy: cannot read request body", http.StatusBadRequest)
+		return
+	}
+	// The match function may read the body: give it a fresh copy.
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	f := p.take(r)
+	rec := Record{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Fault: f}
+	switch f {
+	case Fault429:
+		p.record(rec)
+		w.Header().Set("Retry-After", "1")
+		http.Error(w, `{"message":"too many requests"}`, http.StatusTooManyRequests)
+		return
+	case FaultResetBeforeCommit:
+		p.record(rec)
+		reset(w)
+		return
+	}
+	out := r.Clone(r.Context())
+	out.Body = io.NopCloser(bytes.NewReader(body))
+	out.ContentLength = int64(len(body))
+	rr := httptest.NewRecorder()
+	p.backend.ServeHTTP(rr, out)
+	rec.Forwarded, rec.BackendStatus = true, rr.Code
+	p.record(rec)
+	switch f {
+	case FaultDelayAfterCommit:
+		t := time.NewTimer(MaxDelay)
+		defer t.Stop()
+		select {
+		case <-r.Context().Done():
+		case <-t.C:
+		}
+	case Fault500AfterCommit:
+		http.Error(w, `{"message":"internal server error"}`, http.StatusInternalServerError)
+		return
+	case FaultResetAfterCommit:
+		reset(w)
+		return
+	}
+	for k, v := range rr.Header() {
+		w.Header()[k] = v
+	}
+	w.WriteHeader(rr.Code)
+	_, _ = w.Write(rr.Body.Bytes())
+}
+
+// reset closes the client's connection abruptly: with SO_LINGER 0 on TCP
+// the client sees a reset, not an orderly end.
+func reset(w http.ResponseWriter) {
+	hj, ok := w.(http.Hijacker)
+	if !ok {
+		// HTTP/2: net/http's own way to abort a response (the stream is reset).
+		panic(http.ErrAbortHandler)
+	}
+	conn, _, err := hj.Hijack()
+	if err != nil {
+		panic(http.ErrAbortHandler)
+	}
+	if tc, ok := conn.(*net.TCPConn); ok {
+		_ = tc.SetLinger(0)
+	}
+	_ = conn.Close()
+}

@@ -1,0 +1,366 @@
+package proto
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/posagent/posagent/internal/decrypt"
+	"github.com/posagent/posagent/internal/emv"
+	"github.com/posagent/posagent/internal/reader"
+)
+
+// IDG commands and response statuses (card-formats.md §3.2).
+const (
+	idgCmdActivate = 0x02
+	idgSubActivate = 0x01
+	idgCmdResult   = 0x03
+	idgCmdCancel   = 0x05
+	idgSubCancel   = 0x01
+	idgCmdSerial   = 0x12
+	idgSubSerial   = 0x01
+	idgCmdPing     = 0x18
+	idgSubPing     = 0x01
+
+	idgOK       = 0x00
+	idgTimeout  = 0x08
+	idgNACK     = 0x0A
+	idgGoOnline = 0x23
+)
+
+// Timing of IDG exchanges.
+const (
+	// ReplyTimeout is how long a command waits for its reply. The reader
+	// answers ping, serial and cancel at once; a second covers USB and a
+	// busy reader.
+	ReplyTimeout = 2 * time.Second
+	// defaultCardTimeout is the activate timeout when the transaction
+	// names none.
+	defaultCardTimeout = 30 * time.Second
+)
+
+// HID report IDs of IDG over HID: 01 a single report; 02 first, 03 middle
+// and 04 last of several (card-formats.md §3.1, from an older ViVOpay
+// driver: unverified on a VP3300 for frames longer than one report).
+const (
+	reportSingle = 0x01
+	reportFirst  = 0x02
+	reportMiddle = 0x03
+	reportLast   = 0x04
+)
+
+// ErrNoReply is wrapped when an IDG command gets no answer in time.
+var ErrNoReply = errors.New("the reader did not answer")
+
+// Errors of a transaction that ended without a card.
+var (
+	ErrCardTimeout = errors.New("the reader timed out waiting for a card")
+)
+
+var (
+	tagAmount   = emv.MustTag("9F02")
+	tagTxnType  = emv.MustTag("9C")
+	tagCurrency = emv.MustTag("5F2A")
+	tagDate     = emv.MustTag("9A")
+	tagTime     = emv.MustTag("9F21")
+	tagError    = emv.MustTag("FFEE1F")
+	currencyUSD = []byte{0x08, 0x40}
+)
+
+// vivopayHandler speaks the IDG protocol 2 of the VP3300 family: ping and
+// serial number at open, Activate Transaction on Arm, Cancel Transaction on
+// Cancel, card reads from the activate response.
+type vivopayHandler struct {
+	r          *Reader
+	split      IDGSplitter
+	reportSize int // > 0: IDG over HID reports with a report ID
+
+	mu      sync.Mutex
+	armed   bool
+	waiters map[byte]chan decrypt.IDGFrame
+}
+
+func (v *vivopayHandler) open(ctx context.Context) error {
+	if f, err := v.exchange(ctx, idgCmdPing, idgSubPing, nil); err != nil {
+		return fmt.Errorf("ping the reader (is it an ID TECH IDG reader, at the right baud rate?): %w", err)
+	} else if f.Sub != idgOK {
+		return fmt.Errorf("%w: ping answered with status %02X", ErrProtocol, f.Sub)
+	}
+	f, err := v.exchange(ctx, idgCmdSerial, idgSubSerial, nil)
+	switch {
+	case err != nil:
+		v.r.log.Info("reader did not report its serial number", "err", err)
+	case f.Sub != idgOK:
+		v.r.log.Info("reader did not report its serial number", "status", f.Sub)
+	default:
+		if s := cleanSerial(f.Data); s != "" {
+			v.r.setSerial(s)
+		}
+	}
+	return nil
+}
+
+// exchange sends a command and waits for the response with the same command
+// byte. Before Run starts it reads the transport itself; while Run runs, Run
+// reads and hands the response over.
+func (v *vivopayHandler) exchange(ctx context.Context, cmd, sub byte, data []byte) (decrypt.IDGFrame, error) {
+	ch := make(chan decrypt.IDGFrame, 1)
+	v.mu.Lock()
+	v.waiters[cmd] = ch
+	v.mu.Unlock()
+	defer func() {
+		v.mu.Lock()
+		if v.waiters[cmd] == ch {
+			delete(v.waiters, cmd)
+		}
+		v.mu.Unlock()
+	}()
+	if err := v.send(decrypt.AppendIDG(nil, cmd, sub, data)); err != nil {
+		return decrypt.IDGFrame{}, err
+	}
+	deadline := time.Now().Add(ReplyTimeout)
+	if v.r.readMu.TryLock() {
+		defer v.r.readMu.Unlock()
+		buf := make([]byte, readBufSize)
+		for time.Now().Before(deadline) {
+			select {
+			case f := <-ch:
+				return f, nil
+			default:
+			}
+			if err := ctx.Err(); err != nil {
+				return decrypt.IDGFrame{}, err
+			}
+			n, err := v.r.conn.Read(buf)
+			if n > 0 {
+				v.input(buf[:n], v.r.now())
+			}
+			if err != nil {
+				return decrypt.IDGFrame{}, fmt.Errorf("%w: %w", reader.ErrDetached, err)
+			}
+		}
+		select {
+		case f := <-ch:
+			return f, nil
+		default:
+		}
+		return decrypt.IDGFrame{}, fmt.Errorf("%w: command %02X-%02X, %v", ErrNoReply, cmd, sub, ReplyTimeout)
+	}
+	t := time.NewTimer(time.Until(deadline))
+	defer t.Stop()
+	select {
+	case f := <-ch:
+		return f, nil
+	case <-ctx.Done():
+		return decrypt.IDGFrame{}, ctx.Err()
+	case <-t.C:
+		return decrypt.IDGFrame{}, fmt.Errorf("%w: command %02X-%02X, %v", ErrNoReply, cmd, sub, ReplyTimeout)
+	}
+}
+
+// send writes a frame, wrapped in HID reports when the transport is HID.
+func (v *vivopayHandler) send(frame []byte) error {
+	if v.reportSize <= 0 {
+		return v.r.write(frame)
+	}
+	// One Write per report: a HID write sends exactly one report.
+	reps := appendReports(nil, frame, v.reportSize)
+	for len(reps) > 0 {
+		if err := v.r.write(reps[:v.reportSize]); err != nil {
+			return err
+		}
+		reps = reps[v.reportSize:]
+	}
+	return nil
+}
+
+// appendReports cuts frame into zero-filled output reports of size bytes
+// (report ID included).
+func appendReports(dst, frame []byte, size int) []byte {
+	per := size - 1
+	for i := 0; i < len(frame) || i == 0; i += per {
+		id := byte(reportMiddle)
+		switch {
+		case len(frame) <= per:
+			id = reportSingle
+		case i == 0:
+			id = reportFirst
+		case i+per >= len(frame):
+			id = reportLast
+		}
+		rep := make([]byte, size)
+		rep[0] = id
+		copy(rep[1:], frame[i:min(i+per, len(frame))])
+		dst = append(dst, rep...)
+	}
+	return dst
+}
+
+func (v *vivopayHandler) input(b []byte, t time.Time) {
+	if v.reportSize > 0 && len(b) > 0 {
+		b = b[1:] // report ID; the zero fill is skipped by the splitter
+	}
+	v.split.Feed(b, func(u Unit) { v.unit(u, t) })
+}
+
+func (v *vivopayHandler) stale(t time.Time) { v.split.Stale(func(u Unit) { v.unit(u, t) }) }
+
+func (v *vivopayHandler) unit(u Unit, t time.Time) {
+	if u.Err != nil {
+		// A damaged response while a transaction waits is a failed read;
+		// otherwise it is noise on the line.
+		if v.isArmed() {
+			v.r.refuse(u.Err, t)
+		} else {
+			v.r.log.Info("dropped a damaged IDG frame", "err", u.Err)
+		}
+		return
+	}
+	f, _, err := decrypt.ParseIDG(u.Frame)
+	if err != nil { // the splitter checked it; keep the guard cheap
+		return
+	}
+	v.mu.Lock()
+	ch := v.waiters[f.Cmd]
+	if ch != nil {
+		delete(v.waiters, f.Cmd)
+	}
+	v.mu.Unlock()
+	if ch != nil {
+		f.Data = append([]byte(nil), f.Data...) // Data aliases the splitter's buffer
+		ch <- f
+		return
+	}
+	switch f.Cmd {
+	case idgCmdActivate, idgCmdResult:
+		v.response(f, u.Frame, t)
+	default:
+		v.r.log.Debug("unsolicited IDG frame", "cmd", f.Cmd, "status", f.Sub)
+	}
+}
+
+// response handles the answer to Activate Transaction: it ends the
+// transaction either way.
+func (v *vivopayHandler) response(f decrypt.IDGFrame, frame []byte, t time.Time) {
+	v.mu.Lock()
+	armed := v.armed
+	v.armed = false
+	v.mu.Unlock()
+	switch f.Sub {
+	case idgOK, idgGoOnline:
+		if !armed {
+			// The sale was cancelled: a read that arrives now has no sale
+			// to go to, and charging it would surprise everyone.
+			v.r.log.Warn("card read arrived after the transaction was cancelled: dropped")
+			return
+		}
+		v.r.prompt(reader.PromptProcessing, t, nil)
+		read, err := decrypt.ParseVivopay(frame)
+		v.r.deliver(read, err, t)
+	case idgTimeout:
+		if armed {
+			v.r.prompt(reader.PromptRetry, t, ErrCardTimeout)
+		}
+	case idgNACK:
+		if armed {
+			v.r.refuse(nackError(f.Data), t)
+		}
+	default:
+		if armed {
+			v.r.refuse(fmt.Errorf("%w: the reader ended the transaction with IDG status %02X", ErrProtocol, f.Sub), t)
+		}
+	}
+}
+
+// nackError explains a status 0A response. Its data is the error code, SW1,
+// SW2 and RF state, bare or inside FFEE1F when encryption is on (§3.2); none
+// of them is card data.
+func nackError(data []byte) error {
+	if tlvs, _, err := emv.Decode(data); err == nil {
+		if t, ok := emv.Find(tlvs, tagError); ok {
+			data = t.Value
+		}
+	}
+	switch {
+	case len(data) >= 3:
+		return fmt.Errorf("the reader refused the transaction (IDG status 0A, error code %02X, SW %02X%02X)", data[0], data[1], data[2])
+	case len(data) >= 1:
+		return fmt.Errorf("the reader refused the transaction (IDG status 0A, error code %02X)", data[0])
+	}
+	return errors.New("the reader refused the transaction (IDG status 0A)")
+}
+
+func (v *vivopayHandler) isArmed() bool {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.armed
+}
+
+// arm sends Activate Transaction (02-01): timeout byte, then amount,
+// transaction type, currency (USD), date and time.
+func (v *vivopayHandler) arm(ctx context.Context, t reader.Transaction) error {
+	if v.isArmed() {
+		if err := v.cancel(ctx); err != nil {
+			return fmt.Errorf("cancel the transaction in progress: %w", err)
+		}
+	}
+	amount, err := emv.AmountN12(t.AmountCents)
+	if err != nil {
+		return err
+	}
+	timeout := t.Timeout
+	if timeout <= 0 {
+		timeout = defaultCardTimeout
+	}
+	secs := min(max(int(timeout/time.Second), 1), 255)
+	now := v.r.now()
+	data := []byte{byte(secs)}
+	data = emv.AppendTLV(data, tagAmount, amount)
+	data = emv.AppendTLV(data, tagTxnType, []byte{t.Type})
+	data = emv.AppendTLV(data, tagCurrency, currencyUSD)
+	data = emv.AppendTLV(data, tagDate, bcd(now.Year()%100, int(now.Month()), now.Day()))
+	data = emv.AppendTLV(data, tagTime, bcd(now.Hour(), now.Minute(), now.Second()))
+	v.mu.Lock()
+	v.armed = true
+	v.mu.Unlock()
+	// Queue the prompt before the command: a fast reader's answer must not
+	// overtake it.
+	v.r.prompt(reader.PromptPresentCard, now, nil)
+	if err := v.send(decrypt.AppendIDG(nil, idgCmdActivate, idgSubActivate, data)); err != nil {
+		v.mu.Lock()
+		v.armed = false
+		v.mu.Unlock()
+		return err
+	}
+	return nil
+}
+
+func bcd(vals ...int) []byte {
+	b := make([]byte, len(vals))
+	for i, x := range vals {
+		b[i] = byte(x/10%10<<4 | x%10)
+	}
+	return b
+}
+
+// cancel sends Cancel Transaction (05-01) and waits for its reply, as the
+// reader wants before any other command (§3.2).
+func (v *vivopayHandler) cancel(ctx context.Context) error {
+	v.mu.Lock()
+	armed := v.armed
+	v.armed = false
+	v.mu.Unlock()
+	if !armed {
+		return nil
+	}
+	f, err := v.exchange(ctx, idgCmdCancel, idgSubCancel, nil)
+	if err != nil {
+		return fmt.Errorf("cancel transaction: %w", err)
+	}
+	if f.Sub != idgOK {
+		return fmt.Errorf("%w: cancel transaction answered with status %02X", ErrProtocol, f.Sub)
+	}
+	return nil
+}
