@@ -97,6 +97,9 @@ func (a *App) Sim() *sim.Driver { return a.sim }
 // SandboxURL is the embedded sandbox's base URL, or "".
 func (a *App) SandboxURL() string { return a.sandboxURL }
 
+// Journal is the open journal.
+func (a *App) Journal() *journal.Journal { return a.journal }
+
 // Manager is the reader manager.
 func (a *App) Manager() *reader.Manager { return a.manager }
 

@@ -323,7 +323,7 @@ func (e *Engine) cardRead(ev reader.Event) {
 	e.mu.Unlock()
 
 	e.publish(Update{Kind: UpdateCard, ClientID: rec.ClientID, Origin: rec.Origin, TransactionAPIID: rec.TransactionAPIID,
-		Card: &Card{EntryMode: read.EntryMode, Brand: read.Brand(), MaskedPAN: read.MaskedPAN, LastFour: read.LastFour()}})
+		Card: &Card{EntryMode: read.EntryMode, Brand: read.Brand(), MaskedPAN: read.MaskedPAN, LastFour: read.LastFour()}, ReadAt: ev.Time})
 	e.publish(Update{Kind: UpdatePrompt, ClientID: rec.ClientID, Origin: rec.Origin, TransactionAPIID: rec.TransactionAPIID, Prompt: reader.PromptProcessing})
 	e.send(s)
 }

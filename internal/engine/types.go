@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/posagent/posagent/internal/card"
 	"github.com/posagent/posagent/internal/engine/journal"
@@ -77,4 +78,7 @@ type Update struct {
 	Reader           *reader.Event
 	Warning          string
 	Code             string // warning code, e.g. clear_track_data, replayed_read
+	// ReadAt is when the reader delivered the read's last byte (card
+	// updates): the start of the agent's own latency.
+	ReadAt time.Time
 }

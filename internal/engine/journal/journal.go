@@ -167,6 +167,10 @@ func (j *Journal) MovedAside() string { return j.movedAside }
 // Path is the journal file.
 func (j *Journal) Path() string { return j.path }
 
+// SetNoSync turns fsync on commit off (true) or on. Benchmarks use it to
+// measure the agent's own latency apart from the disk's; never in production.
+func (j *Journal) SetNoSync(v bool) { j.db.NoSync = v }
+
 // Close closes the file.
 func (j *Journal) Close() error { return j.db.Close() }
 

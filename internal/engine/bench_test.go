@@ -1,0 +1,47 @@
+package engine
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/posagent/posagent/internal/engine/journal"
+	"github.com/posagent/posagent/internal/reader"
+)
+
+// BenchmarkSalesThroughJournal runs whole sales (create, card, send, finish:
+// three durable journal writes each) against an instant gateway, so the
+// number is what the journal and the state machine allow per second.
+func BenchmarkSalesThroughJournal(b *testing.B) {
+	j, err := journal.Open(filepath.Join(b.TempDir(), "journal.db"), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer j.Close()
+	h := &harness{gw: newFakeGateway(), rd: &fakeReaders{infos: []reader.Info{simInfo}}, j: j}
+	e, err := New(Config{Gateway: h.gw, Readers: h.rd, Journal: j, AllowTestKeys: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer e.Close(time.Second)
+	h.e = e
+	upd, stop := e.Subscribe()
+	defer stop()
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := time.Now()
+	for i := 0; i < b.N; i++ {
+		rec, err := e.StartSale(context.Background(), SaleRequest{ClientID: "b", Amount: "1.00"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		h.swipe(h.read())
+		for u := range upd {
+			if u.Kind == UpdateResult && u.TransactionAPIID == rec.TransactionAPIID {
+				break
+			}
+		}
+	}
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "sales/s")
+}
