@@ -243,4 +243,3 @@ func TestRecord(t *testing.T) {
 		t.Errorf("replayed %v, live %v", again, got)
 	}
 }
-

@@ -263,3 +263,33 @@ func TestQueueBounded(t *testing.T) {
 		t.Errorf("%d events queued", len(r.queue))
 	}
 }
+
+// Status 23 (go online, an ARQC) carries a card read like status 00; a
+// response while nothing is armed is dropped.
+func TestVivopayGoOnline(t *testing.T) {
+	tlvs := load(t, "idtech_vp3300_contact_emv_tlv.hex")
+	c := &fakeConn{reads: [][]byte{response(0x18, 0, nil), response(0x12, 0, []byte("SN"))}}
+	r, err := Open(context.Background(), c, Options{Protocol: Vivopay, Log: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Arm(context.Background(), reader.Transaction{AmountCents: 1250}); err != nil {
+		t.Fatal(err)
+	}
+	c.mu.Lock()
+	c.reads = [][]byte{response(0x02, 0x23, tlvs), response(0x02, 0x00, tlvs)}
+	c.end = io.EOF
+	c.mu.Unlock()
+	evs, _ := runCollect(t, r, context.Background())
+	var got []string
+	for _, ev := range evs {
+		s := string(ev.Kind) + " " + string(ev.Prompt)
+		if ev.Read != nil {
+			s += string(ev.Read.EntryMode) + " " + ev.Read.Device.Serial
+		}
+		got = append(got, strings.TrimSpace(s))
+	}
+	if strings.Join(got, ",") != "prompt present_card,prompt processing,card C SN" {
+		t.Errorf("events %v", got)
+	}
+}

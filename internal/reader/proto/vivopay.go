@@ -39,6 +39,10 @@ const (
 	// defaultCardTimeout is the activate timeout when the transaction
 	// names none.
 	defaultCardTimeout = 30 * time.Second
+	// staleWindow is how long after a cancel an 08/0A answer is taken for
+	// the cancelled transaction's. A new transaction cannot time out that
+	// fast (its timeout is at least a second).
+	staleWindow = 500 * time.Millisecond
 )
 
 // HID report IDs of IDG over HID: 01 a single report; 02 first, 03 middle
@@ -80,6 +84,13 @@ type vivopayHandler struct {
 	mu      sync.Mutex
 	armed   bool
 	waiters map[byte]chan decrypt.IDGFrame
+	// staleUntil: a cancelled Activate may still answer (08 or 0A) after
+	// the cancel reply; such an answer arriving before this time belongs to
+	// the old transaction, not to one armed right after the cancel.
+	staleUntil time.Time
+	// answered: the cancelled Activate already answered (before the
+	// cancel reply), so no stale answer is due.
+	answered bool
 }
 
 func (v *vivopayHandler) open(ctx context.Context) error {
@@ -245,8 +256,16 @@ func (v *vivopayHandler) unit(u Unit, t time.Time) {
 // transaction either way.
 func (v *vivopayHandler) response(f decrypt.IDGFrame, frame []byte, t time.Time) {
 	v.mu.Lock()
+	if (f.Sub == idgTimeout || f.Sub == idgNACK) && t.Before(v.staleUntil) {
+		v.staleUntil = time.Time{}
+		v.mu.Unlock()
+		v.r.log.Debug("answer of the cancelled transaction", "status", f.Sub)
+		return
+	}
+	v.staleUntil = time.Time{}
 	armed := v.armed
 	v.armed = false
+	v.answered = true
 	v.mu.Unlock()
 	switch f.Sub {
 	case idgOK, idgGoOnline:
@@ -351,6 +370,7 @@ func (v *vivopayHandler) cancel(ctx context.Context) error {
 	v.mu.Lock()
 	armed := v.armed
 	v.armed = false
+	v.answered = false
 	v.mu.Unlock()
 	if !armed {
 		return nil
@@ -362,5 +382,10 @@ func (v *vivopayHandler) cancel(ctx context.Context) error {
 	if f.Sub != idgOK {
 		return fmt.Errorf("%w: cancel transaction answered with status %02X", ErrProtocol, f.Sub)
 	}
+	v.mu.Lock()
+	if !v.answered {
+		v.staleUntil = v.r.now().Add(staleWindow)
+	}
+	v.mu.Unlock()
 	return nil
 }

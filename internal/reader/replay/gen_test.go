@@ -119,10 +119,12 @@ var transcripts = map[string]func(t testing.TB) []byte{
 			copy(b[3:], data)
 			return b
 		}
-		r.sendFeature(req(0x00, 0x01), r.after(2))
+		r.after(2)
+		r.sendFeature(req(0x00, 0x01))
 		r.getFeature(reply([]byte("B27F1A0")...), r.after(3))
 		ksn, _ := hex.DecodeString("FFFF9876543210E00008")
-		r.sendFeature(req(0x09), r.after(2))
+		r.after(2)
+		r.sendFeature(req(0x09))
 		r.getFeature(reply(ksn...), r.after(3))
 		r.in(capture(t, "magtek_v5_hid_report_856.hex"), r.after(1500))
 		r.detach(r.after(900))

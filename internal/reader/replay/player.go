@@ -154,9 +154,9 @@ func (p *Player) read(b []byte, wait time.Duration) (int, error) {
 	}
 }
 
-// take marks the first unused event of kind (before any detach) used and
-// returns it.
-func (p *Player) take(kind string) (Event, bool) {
+// find returns the index of the first unused event of kind before any
+// detach, or -1.
+func (p *Player) find(kind string) int {
 	for i := p.next; i < len(p.events); i++ {
 		if p.used[i] {
 			continue
@@ -166,16 +166,14 @@ func (p *Player) take(kind string) (Event, bool) {
 			break
 		}
 		if e.Kind == kind {
-			p.used[i] = true
-			p.last = time.Now()
-			return e, true
+			return i
 		}
 	}
-	return Event{}, false
+	return -1
 }
 
 // Write implements both seams: the host's bytes must be the next recorded
-// "out".
+// "out". A mismatch consumes nothing.
 func (p *Player) Write(b []byte) (int, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -183,17 +181,19 @@ func (p *Player) Write(b []byte) (int, error) {
 		return 0, io.ErrClosedPipe
 	}
 	p.skip()
-	e, ok := p.take(KindOut)
-	if !ok {
+	i := p.find(KindOut)
+	if i < 0 {
 		return 0, fmt.Errorf("%w: host wrote %d bytes, the transcript has no more writes", ErrMismatch, len(b))
 	}
 	match := p.Match
 	if match == nil {
 		match = SameCommand
 	}
-	if !match(e.Data, b) {
+	if e := p.events[i]; !match(e.Data, b) {
 		return 0, fmt.Errorf("%w: host wrote %d bytes that differ from the recorded %d", ErrMismatch, len(b), len(e.Data))
 	}
+	p.used[i] = true
+	p.last = time.Now()
 	return len(b), nil
 }
 
@@ -215,7 +215,8 @@ func SameCommand(recorded, written []byte) bool {
 	return bytes.Equal(recorded[:i+12], written[:i+12])
 }
 
-// SendFeatureReport implements the HID seam.
+// SendFeatureReport implements the HID seam: b must be the request of the
+// next recorded feature line.
 func (p *Player) SendFeatureReport(b []byte) (int, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -223,27 +224,23 @@ func (p *Player) SendFeatureReport(b []byte) (int, error) {
 		return 0, io.ErrClosedPipe
 	}
 	p.skip()
-	for i := p.next; i < len(p.events); i++ {
-		e := p.events[i]
-		if p.used[i] || e.Kind != KindFeature || e.NoRequest {
-			if e.Kind == KindDetach {
-				break
-			}
-			continue
-		}
-		if !bytes.Equal(e.Data, b) {
-			return 0, fmt.Errorf("%w: feature report of %d bytes differs from the recorded one", ErrMismatch, len(b))
-		}
-		p.used[i] = true
-		p.last = time.Now()
-		p.feature, p.hasReply = e.Reply, !e.NoReply
-		return len(b), nil
+	i := p.find(KindFeature)
+	if i < 0 || p.events[i].NoRequest {
+		return 0, fmt.Errorf("%w: host sent a feature report the transcript does not have here", ErrMismatch)
 	}
-	return 0, fmt.Errorf("%w: the transcript has no more feature reports", ErrMismatch)
+	e := p.events[i]
+	if !bytes.Equal(e.Data, b) {
+		return 0, fmt.Errorf("%w: feature report of %d bytes differs from the recorded one", ErrMismatch, len(b))
+	}
+	p.used[i] = true
+	p.last = time.Now()
+	p.feature, p.hasReply = e.Reply, !e.NoReply
+	return len(b), nil
 }
 
 // GetFeatureReport implements the HID seam: the reply recorded with the
-// last sent feature report, or the next reply-only feature line.
+// last sent feature report, or else the next feature line when it is
+// reply-only.
 func (p *Player) GetFeatureReport(b []byte) (int, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -252,13 +249,10 @@ func (p *Player) GetFeatureReport(b []byte) (int, error) {
 	}
 	if !p.hasReply {
 		p.skip()
-		for i := p.next; i < len(p.events); i++ {
-			e := p.events[i]
-			if !p.used[i] && e.Kind == KindFeature && e.NoRequest {
-				p.used[i] = true
-				p.feature, p.hasReply = e.Reply, true
-				break
-			}
+		if i := p.find(KindFeature); i >= 0 && p.events[i].NoRequest && !p.events[i].NoReply {
+			p.used[i] = true
+			p.last = time.Now()
+			p.feature, p.hasReply = p.events[i].Reply, true
 		}
 	}
 	if !p.hasReply {

@@ -172,13 +172,14 @@ func (r *Recorder) out(b []byte, t time.Time) {
 	r.w.Flush()
 }
 
-func (r *Recorder) sendFeature(b []byte, t time.Time) {
+func (r *Recorder) sendFeature(b []byte) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.release()
 	r.flushSent()
+	// The feature line is written with the reply; its delay counts from
+	// the previous line, so the time before the request is kept.
 	r.sent, r.hasSent = bytes.Clone(b), true
-	r.last = t
 }
 
 func (r *Recorder) getFeature(reply []byte, t time.Time) {
@@ -274,7 +275,7 @@ func (c *recReports) Write(b []byte) (int, error) {
 func (c *recReports) SendFeatureReport(b []byte) (int, error) {
 	n, err := c.d.SendFeatureReport(b)
 	if err == nil {
-		c.r.sendFeature(b, c.r.now())
+		c.r.sendFeature(b)
 	}
 	return n, err
 }
