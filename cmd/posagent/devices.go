@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/posagent/posagent/internal/config"
 	"github.com/posagent/posagent/internal/reader"
+	"github.com/posagent/posagent/internal/reader/hid"
 	"github.com/posagent/posagent/internal/reader/serial"
 )
 
@@ -24,16 +26,19 @@ func init() {
 	register(command{name: "devices", summary: "list attached card readers and why any is unusable", run: runDevices})
 }
 
-// hardwareDrivers returns the drivers of real readers for the configured
-// serial ports, plus the transports this build cannot search yet (named in
-// the output, so that "no readers found" is not taken for more than it
-// means). internal/reader/hid plugs in here when it lands. A variable so
-// that tests can fake it.
+// hardwareDrivers returns the drivers of real readers: USB-HID, and serial
+// for the configured ports plus any vendor serial port (listed as broken with
+// the [[readers]] entry to add). Transports this build cannot search are
+// named in the output, so that "no readers found" is not taken for more than
+// it means. A variable so that tests can fake it.
 var hardwareDrivers = func(ports []serial.Port, log *slog.Logger) (drivers []reader.Driver, missing []string) {
-	// Enumerate lists vendor serial ports that no [[readers]] entry names,
-	// as broken with the entry to add.
 	sd := &serial.Driver{Ports: ports, Enumerate: true, Log: log}
-	return []reader.Driver{sd}, []string{"USB-HID"}
+	hd := hid.New()
+	hd.Log = log
+	if _, err := hd.Scan(context.Background()); errors.Is(err, hid.ErrNotCompiled) {
+		return []reader.Driver{sd}, []string{"USB-HID (this build has no cgo)"}
+	}
+	return []reader.Driver{hd, sd}, nil
 }
 
 // configuredPorts reads the serial [[readers]] entries of a config file.

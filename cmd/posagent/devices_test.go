@@ -155,7 +155,9 @@ func TestDevicesRealDrivers(t *testing.T) {
 		t.Fatal(err)
 	}
 	out, code := runDevicesCmd(t, "--config", cfg)
-	if code != 0 || !strings.Contains(out, "does not look for USB-HID readers yet") {
+	// With cgo the HID driver searches (this machine has no USB bus, so it
+	// finds nothing); without cgo the output must say HID was not searched.
+	if code != 0 || (!cgoEnabled && !strings.Contains(out, "does not look for USB-HID")) {
 		t.Errorf("exit %d, output %q", code, out)
 	}
 	if strings.Contains(out, missing) {

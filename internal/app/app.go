@@ -199,7 +199,8 @@ func (a *App) openGateway(ctx context.Context) (gateway.Gateway, error) {
 	return nil, fmt.Errorf("gateway kind %q is not available in this build yet", g.Kind)
 }
 
-// drivers builds the reader drivers the config asks for.
+// drivers builds the reader drivers: the simulator in demo mode, else
+// what the config's [[readers]] ask for.
 func (a *App) drivers() ([]reader.Driver, error) {
 	if a.o.Demo {
 		d, err := sim.NewDriver(sim.Options{})
@@ -209,29 +210,9 @@ func (a *App) drivers() ([]reader.Driver, error) {
 		a.sim = d
 		return []reader.Driver{d}, nil
 	}
-	var out []reader.Driver
-	for _, r := range a.o.Config.Readers {
-		switch r.Kind {
-		case config.ReaderSim:
-			o := sim.Options{}
-			if r.Model != "" {
-				m, err := sim.ParseModel(r.Model)
-				if err != nil {
-					return nil, err
-				}
-				o.Model = m
-			}
-			d, err := sim.NewDriver(o)
-			if err != nil {
-				return nil, err
-			}
-			a.sim = d
-			out = append(out, d)
-		default:
-			return nil, fmt.Errorf("reader kind %q is not available in this build yet", r.Kind)
-		}
-	}
-	return out, nil
+	ds, simd, err := Drivers(a.o.Config.Readers, a.log.With("component", "readers"))
+	a.sim = simd
+	return ds, err
 }
 
 // Wait blocks until the app stops and returns the first component error.

@@ -1,0 +1,118 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"text/tabwriter"
+
+	"github.com/posagent/posagent/internal/bridge"
+	"github.com/posagent/posagent/internal/config"
+)
+
+func init() {
+	register(command{name: "pair", summary: "approve a web origin for the browser bridge and print its token (--revoke, --list)", run: runPair})
+}
+
+// runPair edits the pairing store the running agent reads: approving ahead
+// of time, revoking and listing need no running agent, and a running one
+// sees the change at its next request.
+func runPair(_ context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
+	fs := newFlags("pair", stderr)
+	origin := fs.String("origin", "", "the POS page's origin, e.g. https://pos.example.com (or \"native\" for clients that send no Origin)")
+	revoke := fs.Bool("revoke", false, "remove the origin's pairing and all its tokens")
+	list := fs.Bool("list", false, "list the paired origins")
+	stateDir := fs.String("state-dir", "", "the agent's state directory (default: per-OS state directory, the service's when run as root)")
+	demo := fs.Bool("demo", false, "use the state directory of `posagent demo`")
+	fs.Usage = func() {
+		fmt.Fprint(stderr, "usage: posagent pair --origin URL [--revoke] | --list  [--state-dir DIR | --demo]\n\n"+
+			"Approves a web origin ahead of time: prints a token for clients that keep their own\n"+
+			"(native POS apps), and lets the origin's next page that says hello without a token\n"+
+			"pair without asking the cashier.\n\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() > 0 || (*origin == "") == !*list || (*revoke && *list) {
+		fs.Usage()
+		return 2
+	}
+	dir := pairStateDir(*stateDir, *demo)
+	store, err := bridge.OpenPairings(dir)
+	if err != nil {
+		fmt.Fprintf(stderr, "posagent pair: %v\n", err)
+		return 1
+	}
+	switch {
+	case *list:
+		return pairList(store, stdout, stderr)
+	case *revoke:
+		ok, err := store.Revoke(*origin)
+		if err != nil {
+			fmt.Fprintf(stderr, "posagent pair: %v\n", err)
+			return 1
+		}
+		if !ok {
+			fmt.Fprintf(stderr, "posagent pair: %s was not paired (see posagent pair --list)\n", *origin)
+			return 1
+		}
+		fmt.Fprintf(stdout, "revoked %s: its pages must pair again\n", *origin)
+		return 0
+	}
+	norm, err := bridge.NormalizeOrigin(*origin)
+	if err != nil {
+		fmt.Fprintf(stderr, "posagent pair: %v\n", err)
+		return 2
+	}
+	token, err := store.Approve(norm, true)
+	if err != nil {
+		fmt.Fprintf(stderr, "posagent pair: %v\n", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "paired %s\ntoken: %s\n\n"+
+		"A page of this origin that says hello without a token is now paired once without asking;\n"+
+		"a native client sends {\"type\":\"hello\",\"id\":\"1\",\"token\":\"...\"}. The token is shown only now\n"+
+		"(the store at %s keeps its SHA-256 hash). Revoke with: posagent pair --revoke --origin %s\n",
+		norm, token, store.Path(), norm)
+	return 0
+}
+
+func pairStateDir(flagDir string, demo bool) string {
+	switch {
+	case flagDir != "":
+		return flagDir
+	case demo:
+		return filepath.Join(config.UserPaths().StateDir, "demo")
+	case os.Geteuid() == 0:
+		return config.SystemPaths().StateDir // the service's
+	}
+	return config.UserPaths().StateDir
+}
+
+func pairList(store *bridge.Pairings, stdout, stderr io.Writer) int {
+	list, err := store.List()
+	if err != nil {
+		fmt.Fprintf(stderr, "posagent pair: %v\n", err)
+		return 1
+	}
+	if len(list) == 0 {
+		fmt.Fprintf(stdout, "no paired origins (%s)\n", store.Path())
+		return 0
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ORIGIN\tTOKENS\tPENDING\tSINCE")
+	for _, p := range list {
+		pending := "-"
+		if p.Claims > 0 {
+			pending = "next hello"
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\n", p.Origin, p.Tokens, pending, p.Created.Format("2006-01-02 15:04"))
+	}
+	if err := tw.Flush(); err != nil {
+		return 1
+	}
+	return 0
+}
