@@ -23,10 +23,8 @@ help: ## show this help
 	@awk 'BEGIN{FS=":.*## "} /^[a-zA-Z_-]+:.*## /{printf "  \033[1m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 .PHONY: demo
-demo: build ## run the product: decode a real reader sample (the full demo arrives with the sale engine)
-	@echo "posagent demo is not built yet; until it is, this decodes the ID TECH sample of the gateway's docs:"
-	@echo
-	$(BIN) decode testdata/samples/idtech_seed.txt
+demo: build ## run the product: simulated reader + embedded sandbox gateway; open the printed URL
+	$(BIN) demo --headless
 
 .PHONY: build
 build: ## build bin/posagent
@@ -55,7 +53,17 @@ lint: deps ## gofmt, go vet and staticcheck
 test: deps lint ## the whole test suite: installs what it needs, lints, runs every test (race detector on)
 	$(GO) test -race -count=1 -tags headless ./...
 	$(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZ_CI_TIME)
+	$(MAKE) --no-print-directory test-browser
 	@echo "make test: all passed"
+
+BROWSER_PORT ?= 7399
+.PHONY: test-browser
+test-browser: build ## the demo page in headless Chromium against a real `posagent demo --headless`
+	@state=$$(mktemp -d); \
+	$(BIN) demo --headless --listen 127.0.0.1:$(BROWSER_PORT) --state-dir $$state > $$state/demo.log 2>&1 & pid=$$!; \
+	trap "kill $$pid 2>/dev/null; wait $$pid 2>/dev/null" EXIT; \
+	for i in $$(seq 50); do curl -fs http://127.0.0.1:$(BROWSER_PORT)/healthz >/dev/null && break; sleep 0.1; done; \
+	BASE_URL=http://127.0.0.1:$(BROWSER_PORT)/ test/browser/run.sh
 
 .PHONY: fuzz
 fuzz: ## run every fuzz target for FUZZTIME each (default 10m; corpus kept in testdata/fuzz)

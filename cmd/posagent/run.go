@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/posagent/posagent/internal/app"
 	"github.com/posagent/posagent/internal/config"
@@ -130,7 +131,8 @@ func runAgent(ctx context.Context, cfg *config.Config, f agentFlags, demo bool, 
 		fmt.Fprintf(stderr, "posagent: %v\n", err)
 		return 1
 	}
-	a, err := app.New(app.Options{Config: cfg, StateDir: f.stateDir, Log: log, Demo: demo, InsecureListenAny: f.insecureAny, Stdout: stdout})
+	a, err := app.New(app.Options{Config: cfg, StateDir: f.stateDir, Log: log, Demo: demo, InsecureListenAny: f.insecureAny,
+		Stdout: stdout, Version: version})
 	if err != nil {
 		fmt.Fprintf(stderr, "posagent: %v\n", err)
 		return 1
@@ -139,6 +141,7 @@ func runAgent(ctx context.Context, cfg *config.Config, f agentFlags, demo bool, 
 		fmt.Fprintf(stderr, "posagent: %v\n", err)
 		return 1
 	}
+	printBanner(stdout, a, demo)
 	<-ctx.Done()
 	log.Info("stopping: finishing or journaling any sale in flight")
 	a.Stop()
@@ -157,4 +160,20 @@ func dropListenProblem(ps []config.Problem) []config.Problem {
 		}
 	}
 	return out
+}
+
+func printBanner(w io.Writer, a *app.App, demo bool) {
+	name := "posagent"
+	if demo {
+		name = "posagent demo"
+	}
+	fmt.Fprintf(w, "%s is running.\n  POS page:   %s\n  websocket:  %sv1/ws  (protocol: docs/protocol.md)\n",
+		name, a.URL(), "ws"+strings.TrimPrefix(a.URL(), "http"))
+	if u := a.SandboxURL(); u != "" {
+		fmt.Fprintf(w, "  sandbox:    %s  (Paya Connect v2 at /v2/, PaidYET v3 at /v3/; docs/sandbox.md)\n", u)
+	}
+	if demo {
+		fmt.Fprintln(w, "  reader:     simulated ID TECH VP3300 (swipe, chip, tap): use the page's test-card buttons")
+	}
+	fmt.Fprintln(w, "Stop with Ctrl-C.")
 }

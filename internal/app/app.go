@@ -11,8 +11,11 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/posagent/posagent/internal/bridge"
+	"github.com/posagent/posagent/internal/card"
 	"github.com/posagent/posagent/internal/config"
 	"github.com/posagent/posagent/internal/engine"
 	"github.com/posagent/posagent/internal/engine/journal"
@@ -43,6 +46,8 @@ type Options struct {
 	// GatewayWrap, when set, wraps the gateway client's transport (tests
 	// put the fault-injecting proxy in front of the sandbox this way).
 	GatewayTransport http.RoundTripper
+	// Version is reported by the bridge.
+	Version string
 	// StepHook is passed to the engine (crash tests only).
 	StepHook func(step, transactionAPIID string)
 	// Stdout receives the lines a person starting the agent needs (URLs).
@@ -64,6 +69,8 @@ type App struct {
 
 	sandboxURL string
 	sandboxSrv *http.Server
+	bridge     *bridge.Bridge
+	url        string
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -97,6 +104,9 @@ func (a *App) Sim() *sim.Driver { return a.sim }
 // SandboxURL is the embedded sandbox's base URL, or "".
 func (a *App) SandboxURL() string { return a.sandboxURL }
 
+// URL is the browser bridge's base URL (the demo POS page), after Start.
+func (a *App) URL() string { return a.url }
+
 // Journal is the open journal.
 func (a *App) Journal() *journal.Journal { return a.journal }
 
@@ -120,9 +130,12 @@ func (a *App) Start(ctx context.Context) (err error) {
 	if a.journal, err = journal.Open(jpath, a.log); err != nil {
 		return err
 	}
-	if a.gw, err = a.openGateway(ctx); err != nil {
+	gw, err := a.openGateway(ctx)
+	if err != nil {
 		return err
 	}
+	timed := &timedGateway{Gateway: gw}
+	a.gw = timed
 	drivers, err := a.drivers()
 	if err != nil {
 		return err
@@ -143,11 +156,70 @@ func (a *App) Start(ctx context.Context) (err error) {
 		return nil
 	})
 	a.goRun("engine", func() error { return a.engine.Run(ctx) })
+	if err := a.startBridge(ctx); err != nil {
+		return err
+	}
 	if moved := a.journal.MovedAside(); moved != "" {
 		a.log.Error("the journal was damaged and moved aside", "file", moved)
 	}
-	a.log.Info("agent started", "gateway", cfg.Gateway.Kind, "journal", jpath)
+	timed.observe.Store(a.bridge.ObserveGatewayLatency)
+	a.log.Info("agent started", "gateway", cfg.Gateway.Kind, "journal", jpath, "url", a.url)
 	return nil
+}
+
+// startBridge listens on the configured loopback address and serves the
+// websocket, the demo page and posagent.js.
+func (a *App) startBridge(ctx context.Context) error {
+	cfg := a.o.Config
+	host, _, err := net.SplitHostPort(cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen %q: %w", cfg.Listen, err)
+	}
+	if !config.IsLoopbackHost(host) && !a.o.InsecureListenAny {
+		return fmt.Errorf("listen %q is not a loopback address: refused (pass --insecure-listen-any if you really mean it)", cfg.Listen)
+	}
+	pairings, err := bridge.OpenPairings(a.o.StateDir)
+	if err != nil {
+		return err
+	}
+	opts := bridge.Options{
+		Engine: a.engine, Pairings: pairings, AllowedOrigins: cfg.AllowedOrigins, Version: a.o.Version,
+		Log: a.log.With("component", "bridge"), InsecureListenAny: a.o.InsecureListenAny,
+		SandboxGateway: cfg.Gateway.Kind == config.GatewaySandbox,
+	}
+	if a.sim != nil && opts.SandboxGateway {
+		simd := a.sim
+		opts.Simulator = bridge.SimulatorFunc(func(ctx context.Context, _, pan string, m card.EntryMode) error {
+			return simd.Simulate(ctx, sim.SimCard{PAN: pan, EntryMode: m})
+		})
+	}
+	if a.bridge, err = bridge.New(opts); err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w (is another posagent running? use --listen to pick another port)", cfg.Listen, err)
+	}
+	a.url = "http://" + ln.Addr().String() + "/"
+	a.goRun("bridge", func() error { return a.bridge.Serve(ctx, ln) })
+	return nil
+}
+
+// timedGateway reports each gateway call's duration to the metrics.
+// The observer is set once the bridge exists, while the engine may already
+// be resolving leftovers: hence the atomic.
+type timedGateway struct {
+	gateway.Gateway
+	observe atomic.Value // func(time.Duration)
+}
+
+func (t *timedGateway) Do(ctx context.Context, req gateway.Request) (*gateway.Result, error) {
+	start := time.Now()
+	res, err := t.Gateway.Do(ctx, req)
+	if f, ok := t.observe.Load().(func(time.Duration)); ok {
+		f(time.Since(start))
+	}
+	return res, err
 }
 
 func (a *App) goRun(name string, f func() error) {

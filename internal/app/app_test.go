@@ -14,7 +14,7 @@ import (
 
 func startDemo(t *testing.T) *App {
 	t.Helper()
-	a, err := New(Options{Config: config.Default(), StateDir: t.TempDir(), Demo: true})
+	a, err := New(Options{Config: testConfig(), StateDir: t.TempDir(), Demo: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,4 +90,11 @@ func TestDemoEndToEnd(t *testing.T) {
 			t.Errorf("%s: last four %q id %q", tc.amount, res.LastFour, res.TransactionID)
 		}
 	}
+}
+
+// testConfig is the demo config on a free port, so tests run side by side.
+func testConfig() *config.Config {
+	c := config.Default()
+	c.Listen = "127.0.0.1:0"
+	return c
 }

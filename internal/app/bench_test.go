@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/posagent/posagent/internal/card"
-	"github.com/posagent/posagent/internal/config"
 	"github.com/posagent/posagent/internal/engine"
 	"github.com/posagent/posagent/internal/gateway/sandbox"
 	"github.com/posagent/posagent/internal/reader/sim"
@@ -51,7 +50,7 @@ func benchLatency(b *testing.B, fsync bool) {
 	rec := &arrivals{next: sandbox.New(sandbox.Options{})}
 	srv := httptest.NewServer(rec)
 	defer srv.Close()
-	a, err := New(Options{Config: config.Default(), StateDir: b.TempDir(), Demo: true, SandboxURLOverride: srv.URL})
+	a, err := New(Options{Config: testConfig(), StateDir: b.TempDir(), Demo: true, SandboxURLOverride: srv.URL})
 	if err != nil {
 		b.Fatal(err)
 	}

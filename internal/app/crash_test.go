@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/posagent/posagent/internal/card"
-	"github.com/posagent/posagent/internal/config"
 	"github.com/posagent/posagent/internal/engine"
 	"github.com/posagent/posagent/internal/engine/journal"
 	"github.com/posagent/posagent/internal/gateway/sandbox"
@@ -53,7 +52,7 @@ func crashChild() int {
 			select {} // wait for SIGKILL
 		}
 	}
-	a, err := New(Options{Config: config.Default(), StateDir: os.Getenv("POSAGENT_STATE"), Demo: true,
+	a, err := New(Options{Config: testConfig(), StateDir: os.Getenv("POSAGENT_STATE"), Demo: true,
 		SandboxURLOverride: os.Getenv("POSAGENT_GATEWAY"), StepHook: hook})
 	if err != nil {
 		fmt.Println("ERR", err)
@@ -194,7 +193,7 @@ func TestCrashAtEveryStep(t *testing.T) {
 			proxy.hold = false
 
 			// Restart on the same journal: recovery must settle the sale.
-			a, err := New(Options{Config: config.Default(), StateDir: state, Demo: true, SandboxURLOverride: srv.URL})
+			a, err := New(Options{Config: testConfig(), StateDir: state, Demo: true, SandboxURLOverride: srv.URL})
 			if err != nil {
 				t.Fatal(err)
 			}

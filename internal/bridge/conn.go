@@ -33,7 +33,9 @@ type conn struct {
 	mu    sync.Mutex
 	token string // the token this connection was admitted with, checked again per request
 
-	closeOnce sync.Once
+	// closing, closeCode and closeWhy are guarded by mu: the first kill
+	// names the reason the writer puts in the close frame.
+	closing   bool
 	closeCode int
 	closeWhy  string
 }
@@ -49,8 +51,9 @@ func (b *Bridge) serveWS(w http.ResponseWriter, r *http.Request) {
 	b.mu.Lock()
 	ctx := b.ctx
 	full := len(b.conns) >= b.opts.MaxClients
+	stopping := b.stopping
 	b.mu.Unlock()
-	if ctx == nil || ctx.Err() != nil {
+	if ctx == nil || stopping || ctx.Err() != nil {
 		writeJSONError(w, http.StatusServiceUnavailable, "shutting_down", "the agent is stopping")
 		return
 	}
@@ -67,7 +70,7 @@ func (b *Bridge) serveWS(w http.ResponseWriter, r *http.Request) {
 	c := &conn{b: b, ws: ws, send: make(chan []byte, b.opts.SendQueue), ctx: cctx, cancel: cancel,
 		origin: origin, kind: kind, ua: clip(r.UserAgent(), 200)}
 	b.mu.Lock()
-	if b.ctx.Err() != nil {
+	if b.stopping || b.ctx.Err() != nil {
 		b.mu.Unlock()
 		cancel()
 		_ = ws.Close()
@@ -93,15 +96,29 @@ func (b *Bridge) serveWS(w http.ResponseWriter, r *http.Request) {
 	c.kill(websocket.CloseNormalClosure, "")
 	b.forget(c)
 	b.wg.Done()
-	b.log.Debug("websocket closed", "origin", origin, "reason", c.closeWhy)
+	_, why := c.closeReason()
+	b.log.Debug("websocket closed", "origin", origin, "reason", why)
 }
 
 // kill ends the connection with a close code and reason (first call wins).
 func (c *conn) kill(code int, why string) {
-	c.closeOnce.Do(func() {
-		c.closeCode, c.closeWhy = code, why
-		c.cancel()
-	})
+	c.mu.Lock()
+	if !c.closing {
+		c.closing, c.closeCode, c.closeWhy = true, code, why
+	}
+	c.mu.Unlock()
+	c.cancel()
+}
+
+// closeReason is the close frame to send; a connection whose context
+// ended without a kill was stopped by the server's shutdown.
+func (c *conn) closeReason() (int, string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.closing {
+		c.closing, c.closeCode, c.closeWhy = true, websocket.CloseGoingAway, "the agent is stopping"
+	}
+	return c.closeCode, c.closeWhy
 }
 
 // enqueue queues a message without blocking; a full queue means the client
@@ -152,12 +169,9 @@ func (c *conn) writeLoop() {
 				c.kill(closeSilently, "ping failed")
 			}
 		case <-c.ctx.Done():
-			code, why := c.closeCode, c.closeWhy
+			code, why := c.closeReason()
 			if code == closeSilently {
 				return
-			}
-			if c.b.ctx.Err() != nil && code == websocket.CloseNormalClosure {
-				code, why = websocket.CloseGoingAway, "the agent is stopping"
 			}
 			// Reasons are at most 123 bytes in a close frame.
 			if len(why) > 120 {

@@ -82,14 +82,15 @@ type Bridge struct {
 	t        timing
 	now      func() time.Time
 
-	mu      sync.Mutex
-	ctx     context.Context // Serve's; nil before Serve
-	conns   map[*conn]struct{}
-	owners  map[ownerKey][]*conn // sales in progress → who gets their updates
-	cardAt  map[string]time.Time // transaction_api_id → card read (latency)
-	pairing map[string]*pairWait // origin → request waiting for the cashier
-	denied  map[string]time.Time // origin → last deny
-	once    map[string][]string  // origin → hashes of "once" tokens (memory only)
+	mu       sync.Mutex
+	ctx      context.Context // Serve's; nil before Serve
+	stopping bool            // Serve is waiting for the connections to end
+	conns    map[*conn]struct{}
+	owners   map[ownerKey][]*conn // sales in progress → who gets their updates
+	cardAt   map[string]time.Time // transaction_api_id → card read (latency)
+	pairing  map[string]*pairWait // origin → request waiting for the cashier
+	denied   map[string]time.Time // origin → last deny
+	once     map[string][]string  // origin → hashes of "once" tokens (memory only)
 
 	wg sync.WaitGroup // connections and the hub
 }
@@ -159,12 +160,16 @@ func (b *Bridge) Serve(ctx context.Context, ln net.Listener) error {
 			return fmt.Errorf("bridge: %s is not a loopback address: the agent serves card data to this computer only (set InsecureListenAny to override)", ln.Addr())
 		}
 	}
+	// Connections and the hub run on sctx, which also ends when the HTTP
+	// server fails on its own, so that Serve never waits for them forever.
+	sctx, stopAll := context.WithCancel(ctx)
+	defer stopAll()
 	b.mu.Lock()
 	if b.ctx != nil {
 		b.mu.Unlock()
 		return errors.New("bridge: Serve called twice")
 	}
-	b.ctx = ctx
+	b.ctx = sctx
 	b.mu.Unlock()
 
 	updates, unsubscribe := b.eng.Subscribe()
@@ -172,7 +177,7 @@ func (b *Bridge) Serve(ctx context.Context, ln net.Listener) error {
 	go func() {
 		defer b.wg.Done()
 		defer unsubscribe()
-		b.hub(ctx, updates)
+		b.hub(sctx, updates)
 	}()
 
 	srv := &http.Server{
@@ -180,7 +185,7 @@ func (b *Bridge) Serve(ctx context.Context, ln net.Listener) error {
 		ReadHeaderTimeout: readHeaderTimeout,
 		IdleTimeout:       idleTimeout,
 		MaxHeaderBytes:    16 << 10,
-		BaseContext:       func(net.Listener) context.Context { return ctx },
+		BaseContext:       func(net.Listener) context.Context { return sctx },
 		ErrorLog:          slog.NewLogLogger(b.log.Handler(), slog.LevelDebug),
 	}
 	done := make(chan error, 1)
@@ -189,19 +194,19 @@ func (b *Bridge) Serve(ctx context.Context, ln net.Listener) error {
 	select {
 	case err = <-done:
 	case <-ctx.Done():
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
-		if serr := srv.Shutdown(sctx); serr != nil {
+		shctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
+		if serr := srv.Shutdown(shctx); serr != nil {
 			_ = srv.Close()
 		}
 		cancel()
 		err = <-done
 	}
 	// Websocket connections are hijacked: Shutdown does not wait for them.
-	// They stop on ctx; wait until they have.
-	if ctx.Err() == nil {
-		// Serve failed on its own: stop the connections anyway.
-		b.closeAll("the agent's server stopped")
-	}
+	// No new one may start now; the open ones stop on sctx.
+	b.mu.Lock()
+	b.stopping = true
+	b.mu.Unlock()
+	stopAll()
 	b.wg.Wait()
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil
@@ -211,7 +216,8 @@ func (b *Bridge) Serve(ctx context.Context, ln net.Listener) error {
 
 // Handler is the bridge's HTTP handler. Serve uses it; it is exported for
 // servers that own their listener (the Host check needs the local port
-// from http.LocalAddrContextKey, which net/http sets).
+// from http.LocalAddrContextKey, which net/http sets). The websocket works
+// only while Serve runs: Serve routes the engine's updates.
 func (b *Bridge) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/ws", b.serveWS)
@@ -367,16 +373,4 @@ func (b *Bridge) Revoke(origin string) error {
 		c.kill(websocket.ClosePolicyViolation, "pairing revoked")
 	}
 	return nil
-}
-
-func (b *Bridge) closeAll(reason string) {
-	b.mu.Lock()
-	all := make([]*conn, 0, len(b.conns))
-	for c := range b.conns {
-		all = append(all, c)
-	}
-	b.mu.Unlock()
-	for _, c := range all {
-		c.kill(websocket.CloseGoingAway, reason)
-	}
 }

@@ -45,7 +45,6 @@ type Engine struct {
 	readers []reader.Info
 	seq     int
 	held    []string
-	closed  bool
 }
 
 // New returns a fake with one simulated reader.

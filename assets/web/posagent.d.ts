@@ -1,0 +1,245 @@
+// Types for posagent.js, the client of the posagent websocket protocol v1.
+// The protocol is documented in docs/protocol.md.
+
+export declare const PROTOCOL: 1;
+export declare const DEFAULT_URL: string;
+
+export type ConnectionState = 'idle' | 'connecting' | 'pairing' | 'open' | 'unpaired' | 'closed';
+export type EntryMode = 'S' | 'C' | 'P' | 'F' | 'K';
+export type Outcome = 'approved' | 'declined' | 'cancelled' | 'error' | 'unknown';
+export type PromptCode = 'present_card' | 'use_chip' | 'retry' | 'processing' | 'remove_card';
+
+export interface AgentInfo {
+  name: 'posagent';
+  version: string;
+  protocol: number;
+  /** The simulate request is available (simulated reader + sandbox gateway). */
+  simulate: boolean;
+}
+
+export interface ReaderInfo {
+  id: string;
+  model: string;
+  serial: string;
+  transport: string;
+  status: 'ok' | 'broken' | 'detached';
+  /** Why a broken reader cannot be used, and the fix. */
+  detail: string;
+  emv: boolean;
+  simulated: boolean;
+}
+
+export interface WelcomeMessage {
+  type: 'welcome';
+  id: string;
+  origin: string;
+  agent: AgentInfo;
+  readers: ReaderInfo[];
+}
+
+export interface PairedMessage {
+  type: 'paired';
+  id: string;
+  origin: string;
+  token: string;
+  scope: 'once' | 'always';
+}
+
+export interface AcceptedMessage {
+  type: 'accepted';
+  id: string;
+  transaction_api_id: string;
+  action: string;
+  amount: string;
+}
+
+export interface ReaderMessage {
+  type: 'reader';
+  event: 'attached' | 'detached' | 'broken';
+  reader: ReaderInfo;
+}
+
+export interface PromptMessage {
+  type: 'prompt';
+  id: string;
+  transaction_api_id?: string;
+  prompt: PromptCode;
+}
+
+export interface CardMessage {
+  type: 'card';
+  id: string;
+  transaction_api_id?: string;
+  entry_mode: EntryMode;
+  brand: string;
+  /** First 6 and last 4 digits at most, e.g. "5428********0254". */
+  masked_pan: string;
+  last_four: string;
+}
+
+export interface Transaction {
+  id: string;
+  status_id: number;
+  reason_code_id: number;
+  auth_code: string;
+  amount: string;
+  auth_amount?: string;
+  entry_mode_id: string;
+  last_four: string;
+  verbiage: string;
+}
+
+export interface Receipt {
+  TC: string;
+  TVR: string;
+  AID: string;
+  TSI: string;
+  ATC: string;
+  APPLAB: string;
+  APPN: string;
+  CVM: string;
+}
+
+export interface ResultMessage {
+  type: 'result';
+  id: string;
+  transaction_api_id: string;
+  action: string;
+  outcome: Outcome;
+  message?: string;
+  /** Delivered again by status because it was not acknowledged. */
+  replay?: boolean;
+  card: { masked_pan: string; brand: string; last_four: string; entry_mode: string };
+  transaction: Transaction;
+  receipt: Receipt;
+}
+
+export interface ActiveSale {
+  id: string;
+  transaction_api_id: string;
+  action: string;
+  amount: string;
+  state: string;
+}
+
+export interface StatusMessage {
+  type: 'status';
+  id: string;
+  agent: AgentInfo;
+  readers: ReaderInfo[];
+  active: ActiveSale[];
+  /** How many unacknowledged results exist (up to 32 follow as replays). */
+  unacked: number;
+}
+
+export interface SimulatedMessage {
+  type: 'simulated';
+  id: string;
+  reader: string;
+  entry_mode: EntryMode;
+}
+
+export interface AckedMessage {
+  type: 'acked';
+  id: string;
+  transaction_api_ids: string[];
+}
+
+export interface ErrorMessage {
+  type: 'error';
+  id?: string;
+  code: string;
+  message: string;
+  transaction_api_id?: string;
+}
+
+export type AgentMessage =
+  | WelcomeMessage | PairedMessage | AcceptedMessage | ReaderMessage | PromptMessage | CardMessage
+  | ResultMessage | StatusMessage | SimulatedMessage | AckedMessage | ErrorMessage;
+
+export declare class PosAgentError extends Error {
+  /** The agent's error code (busy, no_reader, not_paired, …) or disconnected, closed, timeout. */
+  code: string;
+  id?: string;
+  transactionApiId?: string;
+}
+
+export interface PosAgentOptions {
+  url?: string;
+  storage?: Storage | null;
+  autoAck?: boolean;
+  reconnect?: boolean;
+  statusOnConnect?: boolean;
+  WebSocket?: typeof WebSocket;
+}
+
+export interface SaleRequest {
+  amount: string | number;
+  action?: 'sale' | 'authonly';
+  orderNum?: string;
+  transactionApiId?: string;
+  tipAmount?: string | number;
+  description?: string;
+  reader?: string;
+  id?: string;
+}
+
+export interface SaleHooks {
+  onAccepted?(m: AcceptedMessage): void;
+  onPrompt?(m: PromptMessage): void;
+  onCard?(m: CardMessage): void;
+  onWarning?(e: PosAgentError): void;
+}
+
+export interface FollowUpRequest {
+  transactionId: string;
+  amount?: string | number;
+  transactionApiId?: string;
+  id?: string;
+}
+
+/** A pending request: a Promise with the request id. */
+export type Pending<T> = Promise<T> & { id: string };
+
+export interface PosAgentEvents {
+  state: ConnectionState;
+  welcome: WelcomeMessage;
+  paired: PairedMessage;
+  reader: ReaderMessage;
+  status: StatusMessage;
+  prompt: PromptMessage;
+  card: CardMessage;
+  accepted: AcceptedMessage;
+  result: ResultMessage;
+  error: PosAgentError;
+  message: AgentMessage;
+}
+
+export declare class PosAgent {
+  constructor(options?: PosAgentOptions);
+  readonly url: string;
+  readonly state: ConnectionState;
+  agent: AgentInfo | null;
+  readers: ReaderInfo[];
+  origin: string | null;
+  token: string | null;
+  on<K extends keyof PosAgentEvents>(event: K, fn: (arg: PosAgentEvents[K]) => void): () => void;
+  connect(): Promise<WelcomeMessage>;
+  hello(): Promise<WelcomeMessage>;
+  close(): void;
+  nextId(kind?: string): string;
+  sale(sale: SaleRequest, hooks?: SaleHooks): Pending<ResultMessage>;
+  authOnly(sale: Omit<SaleRequest, 'action'>, hooks?: SaleHooks): Pending<ResultMessage>;
+  refund(o: FollowUpRequest): Pending<ResultMessage>;
+  void(o: FollowUpRequest): Pending<ResultMessage>;
+  complete(o: FollowUpRequest): Pending<ResultMessage>;
+  cancel(saleId: string): Promise<ResultMessage>;
+  status(o?: { transactionApiId?: string }): Pending<StatusMessage>;
+  simulate(o: { card: string; entryMode?: EntryMode; reader?: string }): Pending<SimulatedMessage>;
+  ack(transactionApiId: string): Pending<AckedMessage>;
+}
+
+/** Masks a card number for display: first 6 and last 4 digits. */
+export declare function maskPAN(pan: string): string;
+
+export default PosAgent;

@@ -1,0 +1,179 @@
+// End-to-end test of the demo POS page and posagent.js in headless Chromium.
+//
+//   BASE_URL=http://127.0.0.1:7380/ node e2e.mjs     # against posagent demo --headless
+//   FOREIGN_URL=...   also test pairing from another origin (the Go test's server)
+//   ARTIFACTS=dir     where screenshots go (default ../../artifacts/browser)
+//   CHROMIUM=path     the browser (default /usr/bin/chromium)
+//
+// Exit 0 when every step passed; 1 with the failing step otherwise.
+import { chromium } from 'playwright-core';
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const BASE_URL = process.env.BASE_URL || 'http://127.0.0.1:7380/';
+const FOREIGN_URL = process.env.FOREIGN_URL || '';
+const ARTIFACTS = process.env.ARTIFACTS || path.join(here, '..', '..', 'artifacts', 'browser');
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+const STEP_TIMEOUT = 15000;
+const CLEAR_PANS = ['4111111111111111', '5454545454545454', '6011000995500000', '371449635398431'];
+
+mkdirSync(ARTIFACTS, { recursive: true });
+const problems = [];
+let browser;
+
+function check(cond, what) {
+  if (!cond) throw new Error(`check failed: ${what}`);
+}
+
+async function step(name, fn) {
+  const t0 = Date.now();
+  await fn();
+  console.log(`ok   ${name} (${Date.now() - t0} ms)`);
+}
+
+async function waitText(page, selector, text) {
+  await page.waitForFunction(
+    ([s, t]) => document.querySelector(s)?.textContent.includes(t),
+    [selector, text],
+    { timeout: STEP_TIMEOUT },
+  );
+}
+
+async function outcome(page, want) {
+  await page.waitForSelector(`#result[data-outcome="${want}"]:not([hidden])`, { timeout: STEP_TIMEOUT });
+}
+
+async function noClearPAN(page) {
+  const text = await page.evaluate(() => document.documentElement.outerHTML + document.body.innerText);
+  for (const pan of CLEAR_PANS) check(!text.includes(pan), `the page shows a clear card number ending ${pan.slice(-4)}`);
+}
+
+async function typeAmount(page, digits) {
+  await page.focus('#amount');
+  await page.keyboard.press('Delete'); // clears
+  for (const d of digits) await page.keyboard.press(d);
+}
+
+async function presentCard(page, last4, mode) {
+  await page.check(`input[name=mode][value=${mode}]`);
+  await page.click(`.testcard[data-last4="${last4}"]`);
+}
+
+try {
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+      // playwright gives every launch a fresh profile (toolchain.md's --user-data-dir).
+      '--disable-component-update', '--disable-sync',
+    ],
+  });
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await context.newPage();
+  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  page.on('console', (m) => {
+    if (m.type() === 'error') problems.push(`console error: ${m.text()}`);
+  });
+
+  await step('the demo page loads and connects', async () => {
+    const res = await page.goto(BASE_URL);
+    check(res.ok(), `GET ${BASE_URL}: ${res.status()}`);
+    check((res.headers()['content-security-policy'] || '').includes("frame-ancestors 'none'"), 'the page has a CSP');
+    await waitText(page, '#conn', 'Connected');
+    await page.waitForSelector('#sim:not([hidden])', { timeout: STEP_TIMEOUT });
+    await waitText(page, '#reader', 'simulated');
+  });
+
+  await step('keypad entry', async () => {
+    for (const k of ['1', '2', '3', '4']) await page.click(`.keypad [data-key="${k}"]`);
+    check((await page.inputValue('#amount')) === '12.34', 'keypad 1 2 3 4 makes 12.34');
+  });
+
+  await step('a chip sale is approved with the masked card and the EMV receipt', async () => {
+    await page.click('#sale');
+    await waitText(page, '#prompt-text', 'Swipe, insert or tap card');
+    check(await page.isEnabled('#cancel'), 'cancel is enabled during the sale');
+    await presentCard(page, '1111', 'C');
+    await outcome(page, 'approved');
+    // Readers mask to first 4..6 / last 4 (ID TECH default 4/4, never more than 6/4).
+    const masked = /^4111\d{0,2}\*{6,8}1111$/;
+    check(masked.test((await page.textContent('#card-pan')).trim()), 'masked card on the display');
+    check(/4111\d{0,2}\*{6,8}1111/.test(await page.textContent('#r-card')), 'masked card in the result');
+    check((await page.textContent('#result-amount')) === '$12.34', 'amount in the result');
+    check(await page.isVisible('#receipt'), 'EMV receipt shown');
+    check((await page.textContent('#receipt')).includes('A0000000031010'), 'AID on the receipt');
+    check((await page.inputValue('#txid')) !== '', 'the transaction id is kept for follow-ups');
+    await noClearPAN(page);
+    await page.screenshot({ path: path.join(ARTIFACTS, 'approved.png'), fullPage: true });
+  });
+
+  await step('6.16 is declined (keyboard only)', async () => {
+    await typeAmount(page, '616');
+    check((await page.inputValue('#amount')) === '6.16', 'typed 6.16');
+    await page.keyboard.press('Enter');
+    await waitText(page, '#prompt-text', 'Swipe, insert or tap card');
+    await presentCard(page, '5454', 'S');
+    await outcome(page, 'declined');
+    check((await page.textContent('#r-codes')).includes('301'), 'decline status 301');
+    await noClearPAN(page);
+    await page.screenshot({ path: path.join(ARTIFACTS, 'declined.png'), fullPage: true });
+  });
+
+  await step('refund of the approved sale', async () => {
+    await typeAmount(page, '100');
+    await page.click('#refund');
+    await outcome(page, 'approved');
+    check((await page.textContent('#log')).includes('Refund: Approved'), 'refund logged');
+  });
+
+  await step('cancel a sale waiting for a card (Esc)', async () => {
+    await typeAmount(page, '500');
+    await page.click('#sale');
+    await waitText(page, '#prompt-text', 'Swipe, insert or tap card');
+    await page.keyboard.press('Escape');
+    await outcome(page, 'cancelled');
+  });
+
+  await step('reload during a sale: the new page finishes it', async () => {
+    await typeAmount(page, '300');
+    await page.click('#sale');
+    await waitText(page, '#prompt-text', 'Swipe, insert or tap card');
+    await page.reload();
+    await waitText(page, '#conn', 'Connected');
+    await waitText(page, '#prompt-text', 'started before the reload');
+    await presentCard(page, '0000', 'P');
+    await outcome(page, 'approved');
+    check((await page.textContent('#card-pan')).endsWith('0000'), 'the card reached the reloaded page');
+    await page.screenshot({ path: path.join(ARTIFACTS, 'after-reload.png'), fullPage: true });
+  });
+
+  if (FOREIGN_URL) {
+    await step('a foreign origin pairs, keeps its token and reuses it after a reload', async () => {
+      const p2 = await context.newPage();
+      p2.on('pageerror', (e) => problems.push(`foreign page error: ${e.message}`));
+      await p2.goto(FOREIGN_URL);
+      await p2.waitForFunction(() => window.__welcome, null, { timeout: STEP_TIMEOUT });
+      const first = await p2.evaluate(() => window.__events.filter((e) => e.ev === 'paired').length);
+      check(first === 1, `paired once on the first visit (got ${first})`);
+      const token = await p2.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith('posagent.token ')).length);
+      check(token === 1, 'the token is kept in localStorage');
+      await p2.reload();
+      await p2.waitForFunction(() => window.__welcome, null, { timeout: STEP_TIMEOUT });
+      const again = await p2.evaluate(() => window.__events.filter((e) => e.ev === 'paired').length);
+      check(again === 0, 'the second visit used the stored token');
+      await p2.close();
+    });
+  }
+
+  check(problems.length === 0, `no page errors: ${problems.join('; ')}`);
+  console.log(`PASS (screenshots in ${ARTIFACTS})`);
+} catch (e) {
+  console.error(`FAIL ${e.message}`);
+  for (const p of problems) console.error(`  ${p}`);
+  process.exitCode = 1;
+} finally {
+  await browser?.close();
+}
