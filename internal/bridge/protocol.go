@@ -179,24 +179,9 @@ func validID(id string) bool {
 			return false
 		}
 	}
-	return !hasCardNumber(id)
+	return !card.ContainsPAN(id)
 }
 
-// hasCardNumber reports a run of 13–19 digits that passes Luhn.
-func hasCardNumber(s string) bool {
-	run := 0
-	for i := 0; i <= len(s); i++ {
-		if i < len(s) && s[i] >= '0' && s[i] <= '9' {
-			run++
-			continue
-		}
-		if run >= 13 && card.Luhn(s[i-run:i]) {
-			return true
-		}
-		run = 0
-	}
-	return false
-}
 
 // clip bounds text echoed in a message and removes anything card-shaped.
 func clip(s string, n int) string {
@@ -207,7 +192,9 @@ func clip(s string, n int) string {
 		}
 		s += "…"
 	}
-	if hasCardNumber(s) {
+	// Echoed text gets the strict test (any Luhn-valid run), not the
+	// narrower ContainsPAN: mangling an echo costs nothing.
+	if card.RedactPANs(s) != s {
 		return "(redacted)"
 	}
 	return s

@@ -178,3 +178,22 @@ func FuzzRedactPANs(f *testing.F) {
 		}
 	})
 }
+
+func TestContainsPAN(t *testing.T) {
+	for s, want := range map[string]bool{
+		"4111111111111111":                     true,
+		"card 4111111111111111 here":           true,
+		"pan=5454545454545454;":                true,
+		"462442511882308b7ff622c6ffa2f204c":    false, // hex id: the run is glued to letters
+		"a4111111111111111":                    false,
+		"order 1732250000018":                  false, // ms timestamp: no card brand starts 17
+		"4111111111111112":                     false, // not Luhn
+		"41111111111111111111":                 false, // 20 digits
+		"3f2b6c0e-4624-4251-8823-083b7ff622c6": false, // UUID groups are at most 12 digits
+		"":                                     false,
+	} {
+		if got := ContainsPAN(s); got != want {
+			t.Errorf("ContainsPAN(%q) = %v, want %v", s, got, want)
+		}
+	}
+}

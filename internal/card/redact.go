@@ -66,3 +66,30 @@ func needsRedaction(s string) bool {
 	}
 	return false
 }
+
+// ContainsPAN reports whether s holds something shaped like a clear card
+// number: a whole run of 13–19 digits, not glued to letters (hex ids are
+// full of digit runs), that passes Luhn and starts like a card brand. Places
+// that must refuse card data (the journal, text a page sends) use it; it is
+// deliberately narrower than RedactPANs so that ids and timestamps never
+// block a sale, while every real PAN still matches.
+func ContainsPAN(s string) bool {
+	run := 0
+	for i := 0; i <= len(s); i++ {
+		if i < len(s) && isDigit(s[i]) {
+			run++
+			continue
+		}
+		if run >= 13 && run <= 19 {
+			start := i - run
+			glued := (start > 0 && isLetter(s[start-1])) || (i < len(s) && isLetter(s[i]))
+			if d := s[start:i]; !glued && Luhn(d) && BrandOf(d) != BrandUnknown {
+				return true
+			}
+		}
+		run = 0
+	}
+	return false
+}
+
+func isLetter(c byte) bool { return (c|0x20) >= 'a' && (c|0x20) <= 'z' }

@@ -60,7 +60,9 @@ type Config struct {
 	ResolveBackoff []time.Duration
 	// ResolveInterval is the background resolver's period.
 	ResolveInterval time.Duration
-	// NewID makes transaction_api_ids (default: 32 random hex digits).
+	// NewID makes transaction_api_ids (default: a random UUID, 36
+	// characters, the field's maximum; its dash-separated groups never hold a
+	// digit run long enough to look like a card number).
 	NewID func() string
 	// StepHook, when set, is called at each durable step of a sale
 	// (StepPending, StepSending, StepAnswered): crash tests kill the process
@@ -150,7 +152,10 @@ func New(cfg Config) (*Engine, error) {
 func randomID() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
+	b[6] = b[6]&0x0F | 0x40 // version 4
+	b[8] = b[8]&0x3F | 0x80 // RFC 4122 variant
+	h := hex.EncodeToString(b[:])
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
 }
 
 // Subscribe returns a channel of updates and a function to stop them.

@@ -369,7 +369,9 @@ func TestAmbiguousNotCommittedResent(t *testing.T) {
 // Lookups keep failing: the client hears "unknown", the background resolver
 // settles it later and the result is delivered again.
 func TestUnknownThenResolvedInBackground(t *testing.T) {
-	h := newHarness(t, nil)
+	// The background period is long enough that the in-line lookups surely
+	// end (and "unknown" is journaled and published) before it first runs.
+	h := newHarness(t, func(c *Config) { c.ResolveInterval = 300 * time.Millisecond })
 	h.gw.resolveFailures = 5
 	h.gw.script = func(n int, req gateway.Request) (bool, *gateway.Result, error) {
 		return true, nil, &gateway.Error{Class: gateway.Ambiguous, Err: errors.New("500")}

@@ -156,16 +156,8 @@ func checkText(field, s string, max int) error {
 	if len(s) > max {
 		return errorf(CodeInvalid, "%s is longer than %d characters", field, max)
 	}
-	run := 0
-	for i := 0; i <= len(s); i++ {
-		if i < len(s) && s[i] >= '0' && s[i] <= '9' {
-			run++
-			continue
-		}
-		if run >= 13 && card.Luhn(s[i-run:i]) {
-			return errorf(CodeInvalid, "%s looks like a card number: never send card numbers to the agent", field)
-		}
-		run = 0
+	if card.ContainsPAN(s) {
+		return errorf(CodeInvalid, "%s looks like a card number: never send card numbers to the agent", field)
 	}
 	return nil
 }

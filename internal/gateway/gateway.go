@@ -76,8 +76,10 @@ func (a Action) CreatesTransaction() bool {
 //     Read (encrypted card-present read) or Token (a gateway card token /
 //     account vault id).
 //   - authcomplete, authincrement, partialreversal, tipadjust, void: the
-//     earlier TransactionID; Amount is the new settle amount where the
-//     action takes one (zero on authcomplete means the authorized amount).
+//     earlier TransactionID; Amount is the new settle amount (the seed:
+//     transaction_amount "should always be the desired settle amount"), so
+//     a tip adjust sends sale + tip and an increment the new total. Zero on
+//     authcomplete completes the authorized amount.
 //   - refund: TransactionID of the sale and Amount.
 //   - force: Amount, AuthCode and a card source.
 type Request struct {

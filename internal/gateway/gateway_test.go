@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -71,7 +72,7 @@ func FuzzParseAmount(f *testing.F) {
 
 func TestErrorClasses(t *testing.T) {
 	tests := []struct {
-		err                                    error
+		err                                     error
 		ambiguous, retryable, declined, resolve bool
 	}{
 		{&Error{Class: Ambiguous}, true, false, false, true},
@@ -112,7 +113,7 @@ func TestRedact(t *testing.T) {
 		{"4111111111111111", "411111******1111"},
 		{"order 12345678901 ok", "order 12345678901 ok"}, // 11 digits: not a PAN
 		{"123456789012", "1234****9012"},
-		{"a5428377011880254b 371449635398431", "a542837*******0254b 371449*****8431"},
+		{"a5428377011880254b 371449635398431", "a542837******0254b 371449*****8431"},
 		{"no digits", "no digits"},
 	}
 	for _, tt := range tests {
@@ -178,6 +179,7 @@ func TestSendClassification(t *testing.T) {
 	ln.Close()
 
 	hang := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body) // then the server notices the client leave
 		<-r.Context().Done()
 	}))
 	defer hang.Close()

@@ -258,28 +258,8 @@ func (j *Journal) Ack(apiID string) error {
 	return j.Put(r)
 }
 
-// hasCardNumber reports whether b holds a track sentinel pattern or a run
-// of exactly 13–19 digits that passes Luhn and starts like a card brand: the
-// shape of a clear PAN. Requiring a whole run with a brand prefix keeps ids
-// and timestamps (a 13-digit Unix millisecond time passes Luhn one time in
-// ten) from being mistaken for card numbers.
+// hasCardNumber reports whether b holds a clear track start or a clear
+// card number (card.ContainsPAN).
 func hasCardNumber(b []byte) bool {
-	if bytes.Contains(b, []byte("%B")) {
-		return true
-	}
-	run := 0
-	for i := 0; i <= len(b); i++ {
-		if i < len(b) && b[i] >= '0' && b[i] <= '9' {
-			run++
-			continue
-		}
-		if run >= 13 && run <= 19 {
-			d := string(b[i-run : i])
-			if card.Luhn(d) && card.BrandOf(d) != card.BrandUnknown {
-				return true
-			}
-		}
-		run = 0
-	}
-	return false
+	return bytes.Contains(b, []byte("%B")) || card.ContainsPAN(string(b))
 }

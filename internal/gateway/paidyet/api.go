@@ -64,6 +64,7 @@ func decodeMessages(v json.RawMessage) []Message {
 	}
 	var strs []string
 	if json.Unmarshal(v, &strs) == nil {
+		list = nil // a failed decode above may have left empty entries
 		for _, s := range strs {
 			list = append(list, Message{Content: s})
 		}

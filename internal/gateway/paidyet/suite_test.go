@@ -20,9 +20,15 @@ func harness(backend http.Handler, subdomain, key, approved, declined string) ga
 		New: func(t testing.TB, url string, timeout time.Duration) gateway.Gateway {
 			return testClient(t, url, func(o *Options) { o.Timeout, o.Subdomain, o.Key = timeout, subdomain, key })
 		},
-		Approve:  func() gateway.Request { return gateway.Request{Action: gateway.ActionSale, Amount: 1234, Token: approved} },
-		Decline:  func() gateway.Request { return gateway.Request{Action: gateway.ActionSale, Amount: 1234, Token: declined} },
-		IsCommit: func(method, path string) bool { return method == http.MethodPost && strings.HasPrefix(path, "/v3/transaction") },
+		Approve: func() gateway.Request {
+			return gateway.Request{Action: gateway.ActionSale, Amount: 1234, Token: approved}
+		},
+		Decline: func() gateway.Request {
+			return gateway.Request{Action: gateway.ActionSale, Amount: 1234, Token: declined}
+		},
+		IsCommit: func(method, path string) bool {
+			return method == http.MethodPost && strings.HasPrefix(path, "/v3/transaction")
+		},
 	}
 }
 

@@ -2,6 +2,7 @@ package payaconnect
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -46,6 +47,11 @@ func BenchmarkBuildAndDecode(b *testing.B) {
 		}
 		if errs := validate(t); len(errs) > 0 {
 			b.Fatal(errs)
+		}
+		if _, err := json.Marshal(struct {
+			Transaction *TransactionRequest `json:"transaction"`
+		}{t}); err != nil {
+			b.Fatal(err)
 		}
 		tx, err := DecodeTransaction(body)
 		if err != nil {

@@ -30,7 +30,9 @@ func harness(backend http.Handler, locationID, productID string) gatewaytest.Har
 	}
 }
 
-func TestSuiteFake(t *testing.T) { gatewaytest.RunSuite(t, harness(newFake(), fakeLocationID, fakeProductID)) }
+func TestSuiteFake(t *testing.T) {
+	gatewaytest.RunSuite(t, harness(newFake(), fakeLocationID, fakeProductID))
+}
 
 // TestVoidFaultResolvedByLookup: a void (PUT) whose answer is lost is
 // ambiguous too, and Lookup of the transaction shows whether it happened.
