@@ -182,7 +182,6 @@ func validID(id string) bool {
 	return !card.ContainsPAN(id)
 }
 
-
 // clip bounds text echoed in a message and removes anything card-shaped.
 func clip(s string, n int) string {
 	if len(s) > n {
