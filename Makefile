@@ -10,7 +10,7 @@ BIN         := bin/posagent
 STATICCHECK := $(CURDIR)/bin/staticcheck
 STATICCHECK_VERSION := v0.8.2
 FUZZTIME    ?= 10m
-FUZZ_CI_TIME ?= 10s
+FUZZ_CI_TIME ?= 5s
 BENCHTIME   ?= 1s
 
 # Debian packages the build and tests need: the C toolchain and the GL/X11

@@ -774,10 +774,13 @@ func (s *Sandbox) applyUpdate(rec *record, action string, q payaReq, amount int6
 		if e := needAmount(); e != nil {
 			return e
 		}
-		if rec.amount+amount > maxAmount {
-			return bad("transaction_amount", "Transaction Amount is out of range.")
+		// transaction_amount is "the desired settle amount" (seed 002; its
+		// authincrement example answers with the amount it was sent): the
+		// new authorized total, which must be more than the current one.
+		if amount <= rec.amount {
+			return bad("transaction_amount", "Transaction Amount must be more than the current authorization ("+money(rec.amount)+"): it is the new total.")
 		}
-		rec.amount += amount
+		rec.amount = amount
 		rec.base = rec.amount
 		v.TransactionAmount, v.AuthAmount = money(rec.amount), money(rec.amount)
 		v.ReasonCodeID, v.Verbiage = reasonApproved, reasonText[reasonApproved]

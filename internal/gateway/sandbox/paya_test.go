@@ -563,8 +563,9 @@ func TestAuthCaptureRefundRules(t *testing.T) {
 		{method: "POST", action: "authonly", amount: "50.00", extra: cardFields(nil), code: 201, status: 102, name: "auth",
 			check: map[string]string{"type_id": "20", "auth_amount": "50.00"}},
 		{method: "POST", action: "refund", amount: "1.00", extra: cardFields(map[string]any{"previous_transaction_id": "$auth"}), code: 422},
-		{method: "PUT", target: "auth", action: "authincrement", amount: "10.00", code: 200, status: 102,
-			check: map[string]string{"auth_amount": "60.00"}},
+		{method: "PUT", target: "auth", action: "authincrement", amount: "10.00", code: 422}, // less than the authorization
+		{method: "PUT", target: "auth", action: "authincrement", amount: "60.00", code: 200, status: 102,
+			check: map[string]string{"auth_amount": "60.00", "transaction_amount": "60.00"}},
 		{method: "PUT", target: "auth", action: "authcomplete", amount: "55.00", code: 200, status: 101,
 			check: map[string]string{"reason_code_id": "1001", "transaction_amount": "55.00"}},
 		{method: "PUT", target: "auth", action: "authcomplete", code: 422},
