@@ -16,7 +16,7 @@ BENCHTIME   ?= 1s
 # Debian packages the build and tests need: the C toolchain and the GL/X11
 # headers fyne links against (toolchain.md lists the measured minimal set).
 APT_PACKAGES := gcc libc6-dev pkg-config libgl-dev libx11-dev libxcursor-dev libxrandr-dev \
-                libxinerama-dev libxi-dev libxxf86vm-dev
+                libxinerama-dev libxi-dev libxxf86vm-dev curl
 
 .PHONY: help
 help: ## show this help
@@ -52,9 +52,21 @@ lint: deps ## gofmt, go vet and staticcheck
 .PHONY: test
 test: deps lint ## the whole test suite: installs what it needs, lints, runs every test (race detector on)
 	$(GO) test -race -count=1 -tags headless ./...
+	$(GO) test -count=1 ./internal/ui/... ./cmd/...
 	$(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZ_CI_TIME)
 	$(MAKE) --no-print-directory test-browser
+	$(MAKE) --no-print-directory test-ui
 	@echo "make test: all passed"
+
+# The cashier window under Xvfb on a real `posagent demo`: keypad 1 2, Sale,
+# "Visa swipe" (coordinates of the 1024x600 layout), then the agent's log
+# must show the approved sale. Screenshot: artifacts/ui/smoke.png.
+UI_PORT ?= 7398
+.PHONY: test-ui
+test-ui: build ## the cashier window in a real X server (Xvfb): a simulated sale through the UI
+	@state=$$(mktemp -d); \
+	SMOKE_SETTLE=3 SMOKE_CLICKS="66,221 184,221 95,341 461,456" SMOKE_EXPECT='"outcome":"approved"' \
+	test/ui/smoke.sh $(BIN) demo --listen 127.0.0.1:$(UI_PORT) --state-dir $$state
 
 BROWSER_PORT ?= 7399
 .PHONY: test-browser

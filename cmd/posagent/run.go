@@ -8,11 +8,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 
 	"github.com/posagent/posagent/internal/app"
 	"github.com/posagent/posagent/internal/config"
 	"github.com/posagent/posagent/internal/logging"
 	"github.com/posagent/posagent/internal/secrets"
+	"github.com/posagent/posagent/internal/ui"
 )
 
 func init() {
@@ -25,6 +27,7 @@ type agentFlags struct {
 	headless, insecureAny bool
 	listen, stateDir      string
 	logLevel              string
+	configPath            string // where the settings window saves ("" in the demo)
 }
 
 func (f *agentFlags) register(fs interface {
@@ -76,6 +79,7 @@ func runRun(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.W
 	if f.stateDir == "" {
 		f.stateDir = paths.StateDir
 	}
+	f.configPath = path
 	if cfg.Gateway.Kind != config.GatewaySandbox && cfg.Gateway.UserAPIKey == "" {
 		if key, err := secrets.New(f.stateDir).Get("user_api_key"); err == nil {
 			cfg.Gateway.UserAPIKey = key
@@ -131,8 +135,21 @@ func runAgent(ctx context.Context, cfg *config.Config, f agentFlags, demo bool, 
 		fmt.Fprintf(stderr, "posagent: %v\n", err)
 		return 1
 	}
-	a, err := app.New(app.Options{Config: cfg, StateDir: f.stateDir, Log: log, Demo: demo, InsecureListenAny: f.insecureAny,
-		Stdout: stdout, Version: version})
+	// The window, when there is a display: its pairing dialog answers the
+	// bridge, so it is referenced before it exists (atomically).
+	var window atomic.Pointer[ui.UI]
+	withUI := !f.headless && ui.DisplayAvailable()
+	opts := app.Options{Config: cfg, StateDir: f.stateDir, Log: log, Demo: demo, InsecureListenAny: f.insecureAny,
+		Stdout: stdout, Version: version, ConfigPath: f.configPath}
+	if withUI {
+		opts.Pairer = app.UIPairer(func(ctx context.Context, origin string) (ui.Decision, error) {
+			if w := window.Load(); w != nil {
+				return w.AskPairing(ctx, origin)
+			}
+			return ui.DecisionDeny, errors.New("the cashier window is not open yet")
+		})
+	}
+	a, err := app.New(opts)
 	if err != nil {
 		fmt.Fprintf(stderr, "posagent: %v\n", err)
 		return 1
@@ -142,7 +159,23 @@ func runAgent(ctx context.Context, cfg *config.Config, f agentFlags, demo bool, 
 		return 1
 	}
 	printBanner(stdout, a, demo)
-	<-ctx.Done()
+	if withUI {
+		// fyne needs the main goroutine: the agent runs in the background
+		// and the window here, until the cashier quits or a signal comes.
+		w := ui.New(a.UIBackend(), ui.Options{Title: "posagent", Version: version, Logger: log})
+		window.Store(w)
+		ctx, cancel := context.WithCancel(ctx)
+		err := w.Run(ctx)
+		cancel()
+		if errors.Is(err, ui.ErrNoDisplay) || errors.Is(err, ui.ErrHeadless) {
+			log.Warn("no cashier window: running headless", "reason", err)
+			<-ctx.Done()
+		} else if err != nil {
+			log.Error("cashier window", "error", err)
+		}
+	} else {
+		<-ctx.Done()
+	}
 	log.Info("stopping: finishing or journaling any sale in flight")
 	a.Stop()
 	if err := a.Wait(); err != nil {

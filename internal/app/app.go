@@ -46,6 +46,11 @@ type Options struct {
 	// GatewayWrap, when set, wraps the gateway client's transport (tests
 	// put the fault-injecting proxy in front of the sandbox this way).
 	GatewayTransport http.RoundTripper
+	// Pairer asks the cashier about unknown web origins (the UI's dialog).
+	Pairer bridge.Pairer
+	// ConfigPath is where the settings window saves the configuration ("":
+	// settings are read-only, e.g. in the demo).
+	ConfigPath string
 	// Version is reported by the bridge.
 	Version string
 	// StepHook is passed to the engine (crash tests only).
@@ -70,6 +75,8 @@ type App struct {
 	sandboxURL string
 	sandboxSrv *http.Server
 	bridge     *bridge.Bridge
+	pairings   *bridge.Pairings
+	paya       *payaconnect.Client // for location discovery, when the gateway is Paya Connect
 	url        string
 
 	cancel context.CancelFunc
@@ -182,8 +189,9 @@ func (a *App) startBridge(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	a.pairings = pairings
 	opts := bridge.Options{
-		Engine: a.engine, Pairings: pairings, AllowedOrigins: cfg.AllowedOrigins, Version: a.o.Version,
+		Engine: a.engine, Pairings: pairings, Pairer: a.o.Pairer, AllowedOrigins: cfg.AllowedOrigins, Version: a.o.Version,
 		Log: a.log.With("component", "bridge"), InsecureListenAny: a.o.InsecureListenAny,
 		SandboxGateway: cfg.Gateway.Kind == config.GatewaySandbox,
 	}
@@ -256,17 +264,21 @@ func (a *App) openGateway(ctx context.Context) (gateway.Gateway, error) {
 			base = "http://" + ln.Addr().String()
 		}
 		a.sandboxURL = base
-		return payaconnect.New(payaconnect.Options{
+		c, err := payaconnect.New(payaconnect.Options{
 			BaseURL: base, DeveloperID: sandbox.DeveloperID, UserID: sandbox.UserID, UserAPIKey: sandbox.UserAPIKey,
 			LocationID: sandbox.LocationID, ProductTransactionID: sandbox.ProductCCID, Timeout: g.Timeout.Duration,
 			Transport: a.o.GatewayTransport, Logger: a.log.With("component", "gateway"),
 		})
+		a.paya = c
+		return c, err
 	case config.GatewayPaya:
-		return payaconnect.New(payaconnect.Options{
+		c, err := payaconnect.New(payaconnect.Options{
 			BaseURL: g.URL, DeveloperID: g.DeveloperID, UserID: g.UserID, UserAPIKey: g.UserAPIKey,
 			LocationID: g.LocationID, ProductTransactionID: g.ProductTransactionID, Timeout: g.Timeout.Duration,
 			Transport: a.o.GatewayTransport, Logger: a.log.With("component", "gateway"),
 		})
+		a.paya = c
+		return c, err
 	}
 	return nil, fmt.Errorf("gateway kind %q is not available in this build yet", g.Kind)
 }

@@ -59,7 +59,7 @@ type Gateway struct {
 	URL                  string   `toml:"url"`
 	DeveloperID          string   `toml:"developer_id"`
 	UserID               string   `toml:"user_id"`
-	UserAPIKey           string   `toml:"user_api_key"`
+	UserAPIKey           string   `toml:"user_api_key,omitempty"` // prefer the keyring / env
 	LocationID           string   `toml:"location_id"`
 	ProductTransactionID string   `toml:"product_transaction_id"`
 	Subdomain            string   `toml:"subdomain"` // PaidYET; its key is user_api_key

@@ -97,6 +97,7 @@ type Engine struct {
 	byAPIID   map[string]*sale // every in-memory sale by transaction_api_id
 	resolving map[string]bool  // transaction_api_ids with a resolver running
 	closed    bool
+	paused    bool
 
 	// subMu guards subs apart from mu, so that updates can be published,
 	// in order, while mu is held.
@@ -275,6 +276,23 @@ func (e *Engine) Close(grace time.Duration) {
 		e.log.Warn("shutdown: transactions still in flight are journaled and will be resolved at next start")
 	}
 	e.stopBG()
+}
+
+// SetPaused stops (true) or resumes new sales; sales in progress finish.
+// The cashier pauses the agent from the tray, e.g. while the reader is
+// being swapped.
+func (e *Engine) SetPaused(p bool) {
+	e.mu.Lock()
+	e.paused = p
+	e.mu.Unlock()
+	e.log.Info("new sales paused by the cashier", "paused", p)
+}
+
+// Paused reports whether new sales are refused.
+func (e *Engine) Paused() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.paused
 }
 
 // Unacked returns finished results no client has acknowledged.

@@ -551,3 +551,15 @@ func TestJournalHoldsNoCardData(t *testing.T) {
 		t.Error("journal lacks the masked PAN (test would prove nothing)")
 	}
 }
+
+func TestPause(t *testing.T) {
+	h := newHarness(t, nil)
+	h.e.SetPaused(true)
+	_, err := h.e.StartSale(context.Background(), SaleRequest{Amount: "1.00"})
+	var ee *Error
+	if !errors.As(err, &ee) || ee.Code != CodePaused || !h.e.Paused() {
+		t.Fatalf("paused sale: %v", err)
+	}
+	h.e.SetPaused(false)
+	h.sale("1.00")
+}

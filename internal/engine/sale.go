@@ -66,6 +66,9 @@ func (e *Engine) StartSale(ctx context.Context, req SaleRequest) (journal.Record
 	if e.closed {
 		return journal.Record{}, errorf(CodeNoReader, "the agent is shutting down")
 	}
+	if e.paused {
+		return journal.Record{}, errorf(CodePaused, "the cashier paused new sales at the counter: resume from the posagent window or tray")
+	}
 	readerID, info, err := e.pickReader(req.ReaderID)
 	if err != nil {
 		return journal.Record{}, err

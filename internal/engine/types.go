@@ -19,6 +19,7 @@ const (
 	CodeTooLate     = "too_late"        // cancel after the sale was sent
 	CodeUnsupported = "unsupported"     // the gateway cannot do this
 	CodeJournal     = "journal_error"   // could not record the sale: nothing was sent
+	CodePaused      = "paused"          // the cashier paused new sales
 )
 
 // Error is a refusal with a code and a message a person can act on.

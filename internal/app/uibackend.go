@@ -1,0 +1,296 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+
+	"github.com/posagent/posagent/internal/bridge"
+	"github.com/posagent/posagent/internal/card"
+	"github.com/posagent/posagent/internal/config"
+	"github.com/posagent/posagent/internal/engine"
+	"github.com/posagent/posagent/internal/engine/journal"
+	"github.com/posagent/posagent/internal/reader"
+	"github.com/posagent/posagent/internal/reader/sim"
+	"github.com/posagent/posagent/internal/secrets"
+	"github.com/posagent/posagent/internal/ui"
+)
+
+// UIBackend adapts the running agent to the cashier window's interface.
+// The window only ever sees masked card data: records and updates carry
+// nothing else.
+func (a *App) UIBackend() ui.Backend { return uiBackend{a} }
+
+type uiBackend struct{ a *App }
+
+// UIPairer adapts the window's pairing dialog to the bridge.
+func UIPairer(ask func(ctx context.Context, origin string) (ui.Decision, error)) bridge.Pairer {
+	return bridge.PairerFunc(func(ctx context.Context, req bridge.PairingRequest) (bridge.PairingDecision, error) {
+		d, err := ask(ctx, req.Origin)
+		switch {
+		case err != nil:
+			return bridge.PairDeny, err
+		case d == ui.DecisionAlways:
+			return bridge.PairAlways, nil
+		case d == ui.DecisionOnce:
+			return bridge.PairOnce, nil
+		}
+		return bridge.PairDeny, nil
+	})
+}
+
+func (b uiBackend) Status() ui.Status {
+	a := b.a
+	st := ui.Status{AgentURL: a.url, Paused: a.engine.Paused(), Version: a.o.Version}
+	for _, in := range a.engine.ReaderInfos() {
+		st.Readers = append(st.Readers, uiReader(in))
+	}
+	g := a.o.Config.Gateway
+	st.Gateway = ui.Gateway{Kind: g.Kind, URL: g.URL, Reachable: true}
+	if g.Kind == config.GatewaySandbox {
+		st.Gateway.URL = a.sandboxURL
+	}
+	return st
+}
+
+func uiReader(in reader.Info) ui.Reader {
+	return ui.Reader{ID: in.ID, Model: in.Device.Model, Serial: in.Device.Serial, Transport: in.Device.Transport,
+		State: ui.ReaderState(in.Status), Detail: in.Detail}
+}
+
+func (b uiBackend) Updates() (<-chan ui.Event, func()) {
+	src, stop := b.a.engine.Subscribe()
+	out := make(chan ui.Event, 64)
+	go func() {
+		defer close(out)
+		for u := range src {
+			if ev, ok := uiEvent(u); ok {
+				out <- ev
+			}
+		}
+	}()
+	return out, stop
+}
+
+func uiEvent(u engine.Update) (ui.Event, bool) {
+	ev := ui.Event{SaleID: u.TransactionAPIID}
+	switch u.Kind {
+	case engine.UpdatePrompt:
+		ev.Kind, ev.Prompt = ui.EventPrompt, ui.Prompt(u.Prompt)
+	case engine.UpdateCard:
+		ev.Kind = ui.EventCard
+		ev.Card = &ui.Card{EntryMode: string(u.Card.EntryMode), Brand: string(u.Card.Brand), MaskedPAN: string(u.Card.MaskedPAN), LastFour: u.Card.LastFour}
+	case engine.UpdateResult:
+		r := uiResult(*u.Result)
+		ev.Kind, ev.Result = ui.EventResult, &r
+	case engine.UpdateReader:
+		r := uiReader(u.Reader.Reader)
+		if u.Reader.Kind == reader.EventDetached {
+			r.State = ui.ReaderDetached
+		}
+		ev.Kind, ev.Reader = ui.EventReader, &r
+	case engine.UpdateWarning:
+		ev.Kind, ev.Message = ui.EventWarning, card.RedactPANs(u.Warning)
+	default:
+		return ev, false
+	}
+	return ev, true
+}
+
+func uiResult(r journal.Record) ui.Result {
+	action := r.Action
+	if action == "authcomplete" {
+		action = "complete"
+	}
+	res := ui.Result{Outcome: ui.Outcome(r.Outcome), Action: action, TransactionID: r.TransactionID, AuthCode: r.AuthCode,
+		Amount: r.Amount, EntryMode: r.EntryMode, Brand: r.Brand, MaskedPAN: r.MaskedPAN, LastFour: r.LastFour,
+		Verbiage: r.Verbiage, Message: r.Error, Time: r.Updated,
+		Receipt: ui.Receipt{TC: r.Receipt.TC, TVR: r.Receipt.TVR, AID: r.Receipt.AID, TSI: r.Receipt.TSI, ATC: r.Receipt.ATC,
+			APPLAB: r.Receipt.APPLAB, APPN: r.Receipt.APPN, CVM: r.Receipt.CVM}}
+	if r.StatusID != 0 {
+		res.StatusID = strconv.Itoa(r.StatusID)
+	}
+	if r.ReasonCodeID != 0 {
+		res.ReasonCode = strconv.Itoa(r.ReasonCodeID)
+	}
+	if r.State != journal.StateDone && res.Outcome == "" {
+		res.Outcome = ui.OutcomeUnknown
+	}
+	return res
+}
+
+func (b uiBackend) Sale(ctx context.Context, action, amount string) (string, error) {
+	rec, err := b.a.engine.StartSale(ctx, engine.SaleRequest{ClientID: "ui", Origin: engine.OriginUI, Action: action, Amount: amount})
+	return rec.TransactionAPIID, uiError(err)
+}
+
+func (b uiBackend) Cancel(ctx context.Context, saleID string) error {
+	_, err := b.a.engine.Cancel(ctx, engine.OriginUI, "", saleID)
+	return uiError(err)
+}
+
+func (b uiBackend) FollowUp(ctx context.Context, action, txID, amount string) (string, error) {
+	rec, err := b.a.engine.FollowUp(ctx, engine.FollowUpRequest{ClientID: "ui", Origin: engine.OriginUI, Action: action, TransactionID: txID, Amount: amount})
+	return rec.TransactionAPIID, uiError(err)
+}
+
+// uiError shows the engine's message without its code prefix.
+func uiError(err error) error {
+	var ee *engine.Error
+	if errors.As(err, &ee) {
+		return errors.New(ee.Message)
+	}
+	return err
+}
+
+func (b uiBackend) History(query string) []ui.HistoryItem {
+	q := strings.ToLower(strings.TrimSpace(query))
+	recs, err := b.a.engine.History(func(r *journal.Record) bool {
+		if q == "" {
+			return true
+		}
+		for _, f := range []string{r.TransactionID, r.TransactionAPIID, r.LastFour, r.Amount, r.Outcome, r.Action, r.AuthCode, r.OrderNum, r.Brand} {
+			if strings.Contains(strings.ToLower(f), q) {
+				return true
+			}
+		}
+		return false
+	})
+	if err != nil {
+		return nil
+	}
+	out := make([]ui.HistoryItem, 0, len(recs))
+	for _, r := range recs {
+		out = append(out, ui.HistoryItem{SaleID: r.TransactionAPIID, State: string(r.State), Result: uiResult(r)})
+	}
+	return out
+}
+
+func (b uiBackend) Simulator() ui.Simulator {
+	if b.a.sim == nil {
+		return nil
+	}
+	return simAdapter{b.a.sim}
+}
+
+type simAdapter struct{ d *sim.Driver }
+
+func (s simAdapter) Simulate(ctx context.Context, pan, mode string) error {
+	return s.d.Simulate(ctx, sim.SimCard{PAN: pan, EntryMode: card.EntryMode(mode)})
+}
+
+func (b uiBackend) SetPaused(p bool) error { b.a.engine.SetPaused(p); return nil }
+
+func (b uiBackend) PairedOrigins() []string {
+	if b.a.pairings == nil {
+		return nil
+	}
+	list, err := b.a.pairings.List()
+	if err != nil {
+		return nil
+	}
+	out := make([]string, 0, len(list))
+	for _, p := range list {
+		out = append(out, p.Origin)
+	}
+	return out
+}
+
+func (b uiBackend) RevokeOrigin(origin string) error {
+	if b.a.bridge == nil {
+		return errors.New("the browser bridge is not running")
+	}
+	return b.a.bridge.Revoke(origin)
+}
+
+func (b uiBackend) Settings() ui.SettingsModel {
+	c := b.a.o.Config
+	m := ui.SettingsModel{GatewayKind: c.Gateway.Kind, GatewayURL: c.Gateway.URL, DeveloperID: c.Gateway.DeveloperID,
+		UserID: c.Gateway.UserID, LocationID: c.Gateway.LocationID, ProductTransactionID: c.Gateway.ProductTransactionID,
+		AllowedOrigins: append([]string(nil), c.AllowedOrigins...), LogLevel: c.LogLevel,
+		ReaderChoices: []string{config.ReaderAuto, config.ReaderSim}, Reader: config.ReaderAuto,
+		APIKeySet: c.Gateway.UserAPIKey != ""}
+	if len(c.Readers) > 0 {
+		m.Reader = c.Readers[0].Kind
+	}
+	return m
+}
+
+// SaveSettings validates the model as a config, stores the API key in the
+// keyring (never in the file) and writes the file. It takes effect at the
+// next start.
+func (b uiBackend) SaveSettings(m ui.SettingsModel) error {
+	a := b.a
+	if a.o.ConfigPath == "" {
+		return &ui.ValidationError{Problems: []ui.Problem{{Message: "The demo does not save settings: run posagent run with a configuration file to change them."}}}
+	}
+	c := *a.o.Config
+	c.Gateway.Kind, c.Gateway.URL, c.Gateway.DeveloperID, c.Gateway.UserID = m.GatewayKind, m.GatewayURL, m.DeveloperID, m.UserID
+	c.Gateway.LocationID, c.Gateway.ProductTransactionID = m.LocationID, m.ProductTransactionID
+	c.AllowedOrigins, c.LogLevel = m.AllowedOrigins, m.LogLevel
+	if m.Reader != "" && (len(c.Readers) == 0 || c.Readers[0].Kind != m.Reader) {
+		c.Readers = []config.Reader{{Kind: m.Reader}}
+	}
+	if m.APIKey != "" {
+		c.Gateway.UserAPIKey = m.APIKey
+	}
+	if err := c.Validate(); err != nil {
+		var ve *config.ValidationError
+		if errors.As(err, &ve) {
+			out := &ui.ValidationError{}
+			for _, p := range ve.Problems {
+				field := p.Field
+				if strings.HasPrefix(field, "readers") {
+					field = ui.FieldReader
+				}
+				out.Problems = append(out.Problems, ui.Problem{Field: field, Message: p.Message})
+			}
+			return out
+		}
+		return err
+	}
+	if m.APIKey != "" {
+		if _, err := secrets.New(a.o.StateDir).Set("user_api_key", m.APIKey); err != nil {
+			return fmt.Errorf("the API key could not be stored: %w", err)
+		}
+	}
+	c.Gateway.UserAPIKey = "" // the key lives in the keyring, not in the file
+	if err := os.MkdirAll(filepath.Dir(a.o.ConfigPath), 0o700); err != nil {
+		return err
+	}
+	tmp := a.o.ConfigPath + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	if err := toml.NewEncoder(f).Encode(c); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	a.log.Info("settings saved; they take effect at the next start", "file", a.o.ConfigPath)
+	return os.Rename(tmp, a.o.ConfigPath)
+}
+
+func (b uiBackend) DiscoverLocation(ctx context.Context) ([]ui.Location, error) {
+	if b.a.paya == nil {
+		return nil, errors.New("location discovery needs the Paya Connect gateway")
+	}
+	locs, err := b.a.paya.LocationInfos(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("the gateway did not list your locations: %w", err)
+	}
+	out := make([]ui.Location, 0, len(locs))
+	for _, l := range locs {
+		out = append(out, ui.Location{ID: l.ID, Name: l.Name})
+	}
+	return out, nil
+}

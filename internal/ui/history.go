@@ -1,0 +1,200 @@
+//go:build !headless
+
+package ui
+
+import (
+	"strings"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+)
+
+// history is the list of past and in-flight sales with search and detail.
+type history struct {
+	u *UI
+
+	content fyne.CanvasObject
+	search  *widget.Entry
+	list    *widget.List
+	items   []HistoryItem
+	empty   *widget.Label
+
+	selected   int // index into items, -1 for none
+	detail     *widget.Label
+	receiptBtn *widget.Button
+	refundBtn  *widget.Button
+	voidBtn    *widget.Button
+	completeBt *widget.Button
+	tipBtn     *widget.Button
+}
+
+func newHistory(u *UI) *history {
+	h := &history{u: u, selected: -1}
+	h.search = widget.NewEntry()
+	h.search.SetPlaceHolder("Search: last four, amount, auth code or transaction id")
+	h.search.OnChanged = func(string) { h.reload() }
+	h.empty = widget.NewLabel("No sales yet.")
+	h.empty.Hide()
+
+	h.list = widget.NewList(
+		func() int { return len(h.items) },
+		func() fyne.CanvasObject { return widget.NewLabel("12:00 APPROVED $000.00 Mastercard ****0000") },
+		func(i widget.ListItemID, o fyne.CanvasObject) {
+			if i < len(h.items) {
+				o.(*widget.Label).SetText(historyLine(h.items[i]))
+			}
+		},
+	)
+	h.list.OnSelected = func(i widget.ListItemID) { h.selectItem(i) }
+
+	h.detail = widget.NewLabel("Choose a sale to see its details.")
+	h.detail.Wrapping = fyne.TextWrapWord
+	h.receiptBtn = widget.NewButtonWithIcon("Receipt", theme.DocumentPrintIcon(), func() {
+		if it, ok := h.current(); ok {
+			u.showReceipt(it.Result)
+		}
+	})
+	follow := func(action string) func() {
+		return func() {
+			if it, ok := h.current(); ok {
+				amount := it.Result.Amount
+				if action == "tipadjust" {
+					amount = ""
+				}
+				u.reg.askFollowUp(action, it.Result.TransactionID, amount)
+			}
+		}
+	}
+	h.refundBtn = widget.NewButton("Refund", follow("refund"))
+	h.voidBtn = widget.NewButton("Void", follow("void"))
+	h.completeBt = widget.NewButton("Complete", follow("complete"))
+	h.tipBtn = widget.NewButton("Tip adjust", follow("tipadjust"))
+	h.setActions(HistoryItem{}, false)
+
+	actions := container.NewGridWithColumns(3, h.receiptBtn, h.refundBtn, h.voidBtn, h.completeBt, h.tipBtn)
+	right := container.NewBorder(nil, actions, nil, nil, container.NewVScroll(h.detail))
+	left := container.NewBorder(container.NewVBox(h.search, h.empty), nil, nil, nil, h.list)
+	split := container.NewHSplit(left, container.NewPadded(right))
+	split.Offset = 0.55
+	h.content = split
+	return h
+}
+
+// reload asks the backend again with the current query.
+func (h *history) reload() {
+	h.items = h.u.b.History(strings.TrimSpace(h.search.Text))
+	if len(h.items) == 0 {
+		if h.search.Text != "" {
+			h.empty.SetText("No sale matches “" + h.search.Text + "”.")
+		} else {
+			h.empty.SetText("No sales yet.")
+		}
+		h.empty.Show()
+	} else {
+		h.empty.Hide()
+	}
+	h.list.UnselectAll()
+	h.selected = -1
+	h.detail.SetText("Choose a sale to see its details.")
+	h.setActions(HistoryItem{}, false)
+	h.list.Refresh()
+}
+
+func (h *history) current() (HistoryItem, bool) {
+	if h.selected < 0 || h.selected >= len(h.items) {
+		return HistoryItem{}, false
+	}
+	return h.items[h.selected], true
+}
+
+func (h *history) selectItem(i int) {
+	if i < 0 || i >= len(h.items) {
+		return
+	}
+	h.selected = i
+	it := h.items[i]
+	h.detail.SetText(safeText(historyDetail(it)))
+	h.setActions(it, true)
+}
+
+// setActions enables only the follow-ups that make sense for it.
+func (h *history) setActions(it HistoryItem, on bool) {
+	set := func(b *widget.Button, ok bool) {
+		if on && ok {
+			b.Enable()
+		} else {
+			b.Disable()
+		}
+	}
+	done := !it.Resolving() && it.Result.TransactionID != ""
+	approved := done && it.Result.Outcome == OutcomeApproved
+	set(h.receiptBtn, done)
+	set(h.refundBtn, approved && (it.Result.Action == "sale" || it.Result.Action == "complete" || it.Result.Action == ""))
+	set(h.voidBtn, approved && it.Result.Action != "void" && it.Result.Action != "refund")
+	set(h.completeBt, approved && it.Result.Action == "authonly")
+	set(h.tipBtn, approved && (it.Result.Action == "sale" || it.Result.Action == ""))
+}
+
+func historyState(it HistoryItem) string {
+	switch {
+	case it.State == "sending":
+		return "SENDING"
+	case it.Resolving():
+		return "RESOLVING"
+	}
+	return strings.ToUpper(string(it.Result.Outcome))
+}
+
+func historyLine(it HistoryItem) string {
+	r := it.Result
+	parts := []string{}
+	if !r.Time.IsZero() {
+		parts = append(parts, r.Time.Local().Format("01-02 15:04"))
+	}
+	parts = append(parts, historyState(it))
+	if r.Action != "" && r.Action != "sale" {
+		parts = append(parts, r.Action)
+	}
+	if r.Amount != "" {
+		parts = append(parts, "$"+r.Amount)
+	}
+	if l4 := lastFourOf(r); l4 != "" {
+		parts = append(parts, brandName(r.Brand)+" "+l4)
+	}
+	return safeText(strings.Join(parts, "  "))
+}
+
+func historyDetail(it HistoryItem) string {
+	r := it.Result
+	var b strings.Builder
+	b.WriteString(historyState(it) + "\n")
+	if it.Resolving() {
+		b.WriteString("The gateway has not confirmed this sale yet. The agent looks it up by its id and never sends it twice; do not charge the customer again.\n")
+	}
+	kv := func(k, v string) {
+		if v != "" {
+			b.WriteString(k + ": " + v + "\n")
+		}
+	}
+	if !r.Time.IsZero() {
+		kv("Time", r.Time.Local().Format("2006-01-02 15:04:05"))
+	}
+	kv("Action", r.Action)
+	if r.Amount != "" {
+		kv("Amount", "$"+r.Amount)
+	}
+	kv("Card", cardLine(r.Brand, r.MaskedPAN, r.LastFour, r.EntryMode))
+	kv("Auth code", r.AuthCode)
+	kv("Transaction", r.TransactionID)
+	kv("Sale id", it.SaleID)
+	kv("Status", r.StatusID)
+	kv("Reason", r.ReasonCode)
+	kv("Gateway says", r.Verbiage)
+	kv("Note", r.Message)
+	if e := emvLine(r.Receipt); e != "" {
+		kv("EMV", e)
+	}
+	return b.String()
+}

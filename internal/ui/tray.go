@@ -1,0 +1,80 @@
+//go:build !headless
+
+package ui
+
+import (
+	"fmt"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/driver/desktop"
+)
+
+// tray is the system tray icon and menu, where the driver has one.
+type tray struct {
+	u      *UI
+	desk   desktop.App
+	menu   *fyne.Menu
+	state  *fyne.MenuItem
+	pause  *fyne.MenuItem
+	paused bool
+}
+
+// newTray installs the tray menu, or returns nil when the driver has no
+// tray (the test driver, mobile): then closing the window quits.
+func newTray(u *UI) *tray {
+	desk, ok := u.app.(desktop.App)
+	if !ok {
+		return nil
+	}
+	t := &tray{u: u, desk: desk}
+	show := fyne.NewMenuItem("Show window", func() {
+		u.win.Show()
+		u.win.RequestFocus()
+	})
+	t.state = fyne.NewMenuItem("Starting…", nil)
+	t.state.Disabled = true
+	t.pause = fyne.NewMenuItem("Pause sales", t.togglePause)
+	quit := fyne.NewMenuItem("Quit", func() {
+		u.app.Quit()
+	})
+	quit.IsQuit = true
+	t.menu = fyne.NewMenu(u.opts.Title, show, t.state, fyne.NewMenuItemSeparator(), t.pause, fyne.NewMenuItemSeparator(), quit)
+	desk.SetSystemTrayMenu(t.menu)
+	// A left click on the icon shows the window where the OS supports it.
+	desk.SetSystemTrayWindow(u.win)
+	if icon := u.app.Icon(); icon != nil {
+		desk.SetSystemTrayIcon(icon)
+	}
+	return t
+}
+
+func (t *tray) togglePause() {
+	want := !t.paused
+	if err := t.u.b.SetPaused(want); err != nil {
+		t.u.reg.showError("Could not pause", err)
+		return
+	}
+	t.u.applyStatus(t.u.b.Status())
+}
+
+// update shows st in the menu.
+func (t *tray) update(st Status) {
+	t.paused = st.Paused
+	if st.Paused {
+		t.pause.Label = "Resume sales"
+	} else {
+		t.pause.Label = "Pause sales"
+	}
+	ready := 0
+	for _, r := range st.Readers {
+		if r.State == ReaderOK {
+			ready++
+		}
+	}
+	gw := "gateway reachable"
+	if !st.Gateway.Reachable {
+		gw = "gateway NOT reachable"
+	}
+	t.state.Label = fmt.Sprintf("%d of %d readers ready, %s", ready, len(st.Readers), gw)
+	t.menu.Refresh()
+}

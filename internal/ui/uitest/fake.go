@@ -1,0 +1,213 @@
+package uitest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/posagent/posagent/internal/ui"
+)
+
+// Call is one recorded command.
+type Call struct {
+	Method, Action, ID, Amount, PAN, EntryMode string
+}
+
+// Backend is a fake ui.Backend. The zero value is not usable: use New.
+type Backend struct {
+	mu       sync.Mutex
+	status   ui.Status
+	events   chan ui.Event
+	calls    []Call
+	history  []ui.HistoryItem
+	settings ui.SettingsModel
+	paired   []string
+	seq      int
+	emitted  atomic.Int64
+
+	// SaveErr, when set, is what SaveSettings returns (e.g. a
+	// *ui.ValidationError); nil saves.
+	SaveErr error
+	// SaleErr, when set, is what Sale returns.
+	SaleErr error
+	// Locations is what DiscoverLocation returns.
+	Locations []ui.Location
+	// Simulated makes Simulator return the fake itself.
+	Simulated bool
+}
+
+// New returns a fake with one healthy simulated reader and a reachable
+// sandbox gateway.
+func New() *Backend {
+	return &Backend{
+		events: make(chan ui.Event, 256),
+		status: ui.Status{
+			Readers:  []ui.Reader{{ID: "sim-1", Model: "Simulated reader", Serial: "SIM0001", Transport: "sim", State: ui.ReaderOK}},
+			Gateway:  ui.Gateway{Kind: "sandbox", URL: "http://127.0.0.1:7380/v2", Reachable: true},
+			AgentURL: "http://127.0.0.1:7380/",
+		},
+		settings: ui.SettingsModel{GatewayKind: "sandbox", GatewayURL: "http://127.0.0.1:7380/v2", Reader: "auto",
+			ReaderChoices: []string{"auto", "sim"}, LogLevel: "info"},
+	}
+}
+
+// Emit sends an agent event to the window.
+func (b *Backend) Emit(ev ui.Event) {
+	b.emitted.Add(1)
+	b.events <- ev
+}
+
+// Emitted is the number of events sent so far; compare it with what the
+// window reports as handled to know it has caught up.
+func (b *Backend) Emitted() int64 { return b.emitted.Load() }
+
+// SetStatus replaces the status snapshot.
+func (b *Backend) SetStatus(s ui.Status) { b.mu.Lock(); b.status = s; b.mu.Unlock() }
+
+// SetHistory replaces the history.
+func (b *Backend) SetHistory(items []ui.HistoryItem) { b.mu.Lock(); b.history = items; b.mu.Unlock() }
+
+// SetSettings replaces the stored settings.
+func (b *Backend) SetSettings(s ui.SettingsModel) { b.mu.Lock(); b.settings = s; b.mu.Unlock() }
+
+// SetPaired replaces the paired origins.
+func (b *Backend) SetPaired(o []string) { b.mu.Lock(); b.paired = o; b.mu.Unlock() }
+
+// Calls returns the recorded commands.
+func (b *Backend) Calls() []Call { b.mu.Lock(); defer b.mu.Unlock(); return slices.Clone(b.calls) }
+
+// LastSaved is the last model SaveSettings received.
+func (b *Backend) LastSaved() ui.SettingsModel { b.mu.Lock(); defer b.mu.Unlock(); return b.settings }
+
+func (b *Backend) record(c Call) { b.mu.Lock(); b.calls = append(b.calls, c); b.mu.Unlock() }
+
+// Status implements ui.Backend.
+func (b *Backend) Status() ui.Status { b.mu.Lock(); defer b.mu.Unlock(); return b.status }
+
+// Updates implements ui.Backend: one subscriber at a time.
+func (b *Backend) Updates() (<-chan ui.Event, func()) { return b.events, func() {} }
+
+// Sale implements ui.Backend; ids are s1, s2, ...
+func (b *Backend) Sale(_ context.Context, action, amount string) (string, error) {
+	if b.SaleErr != nil {
+		return "", b.SaleErr
+	}
+	b.mu.Lock()
+	b.seq++
+	id := fmt.Sprintf("s%d", b.seq)
+	b.mu.Unlock()
+	b.record(Call{Method: "Sale", Action: action, ID: id, Amount: amount})
+	return id, nil
+}
+
+// Cancel implements ui.Backend.
+func (b *Backend) Cancel(_ context.Context, id string) error {
+	b.record(Call{Method: "Cancel", ID: id})
+	return nil
+}
+
+// FollowUp implements ui.Backend; ids are f1, f2, ...
+func (b *Backend) FollowUp(_ context.Context, action, txn, amount string) (string, error) {
+	if txn == "" {
+		return "", errors.New("no transaction")
+	}
+	b.mu.Lock()
+	b.seq++
+	id := fmt.Sprintf("f%d", b.seq)
+	b.mu.Unlock()
+	b.record(Call{Method: "FollowUp", Action: action, ID: txn, Amount: amount})
+	return id, nil
+}
+
+// History implements ui.Backend: a case-insensitive substring match on the
+// transaction id, last four, amount and auth code.
+func (b *Backend) History(query string) []ui.HistoryItem {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	q := strings.ToLower(query)
+	var out []ui.HistoryItem
+	for _, it := range b.history {
+		r := it.Result
+		hay := strings.ToLower(strings.Join([]string{r.TransactionID, r.LastFour, r.Amount, r.AuthCode, it.SaleID}, " "))
+		if q == "" || strings.Contains(hay, q) {
+			out = append(out, it)
+		}
+	}
+	return out
+}
+
+// Simulator implements ui.Backend.
+func (b *Backend) Simulator() ui.Simulator {
+	if b.Simulated {
+		return b
+	}
+	return nil
+}
+
+// Simulate implements ui.Simulator.
+func (b *Backend) Simulate(_ context.Context, pan, mode string) error {
+	b.record(Call{Method: "Simulate", PAN: pan, EntryMode: mode})
+	return nil
+}
+
+// SetPaused implements ui.Backend.
+func (b *Backend) SetPaused(p bool) error {
+	b.mu.Lock()
+	b.status.Paused = p
+	b.mu.Unlock()
+	b.record(Call{Method: "SetPaused", Action: fmt.Sprint(p)})
+	return nil
+}
+
+// PairedOrigins implements ui.Backend.
+func (b *Backend) PairedOrigins() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return slices.Clone(b.paired)
+}
+
+// RevokeOrigin implements ui.Backend.
+func (b *Backend) RevokeOrigin(o string) error {
+	b.mu.Lock()
+	b.paired = slices.DeleteFunc(b.paired, func(p string) bool { return p == o })
+	b.mu.Unlock()
+	b.record(Call{Method: "RevokeOrigin", ID: o})
+	return nil
+}
+
+// Settings implements ui.Backend; the API key never comes back.
+func (b *Backend) Settings() ui.SettingsModel {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	s := b.settings
+	s.APIKey = ""
+	return s
+}
+
+// SaveSettings implements ui.Backend.
+func (b *Backend) SaveSettings(s ui.SettingsModel) error {
+	b.record(Call{Method: "SaveSettings"})
+	if b.SaveErr != nil {
+		return b.SaveErr
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if s.APIKey != "" {
+		s.APIKeySet = true
+	} else {
+		s.APIKeySet = b.settings.APIKeySet
+	}
+	b.settings = s
+	return nil
+}
+
+// DiscoverLocation implements ui.Backend.
+func (b *Backend) DiscoverLocation(context.Context) ([]ui.Location, error) {
+	return b.Locations, nil
+}
+
+var _ ui.Backend = (*Backend)(nil)
