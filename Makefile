@@ -87,6 +87,17 @@ fuzz: ## run every fuzz target for FUZZTIME each (default 10m; corpus kept in te
 		done; \
 	done
 
+LEAK_PORT ?= 7397
+.PHONY: leakscan
+leakscan: build ## scan a debug-level run (demo driven by the browser e2e, the whole test suite) for card data
+	@set -e; dir=$$(mktemp -d); echo "leakscan: working in $$dir"; \
+	$(BIN) demo --headless --log-level debug --listen 127.0.0.1:$(LEAK_PORT) --state-dir $$dir/state > $$dir/demo.log 2>&1 & pid=$$!; \
+	for i in $$(seq 50); do curl -fs http://127.0.0.1:$(LEAK_PORT)/healthz >/dev/null && break; sleep 0.1; done; \
+	BASE_URL=http://127.0.0.1:$(LEAK_PORT)/ test/browser/run.sh > $$dir/browser.log 2>&1 || { kill $$pid; cat $$dir/browser.log; exit 1; }; \
+	kill $$pid; wait $$pid 2>/dev/null || true; \
+	POSAGENT_LOG_LEVEL=debug $(GO) test -tags headless -count=1 -v ./... > $$dir/tests.log 2>&1 || { tail -30 $$dir/tests.log; exit 1; }; \
+	$(GO) run ./cmd/leakscan $$dir/demo.log $$dir/state/journal.db $$dir/browser.log $$dir/tests.log
+
 .PHONY: bench
 bench: ## run the Go benchmarks (allocations reported)
 	$(GO) test -tags headless -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./...
