@@ -1,15 +1,14 @@
 // The demo POS page: a register driving posagent through posagent.js.
-import { PosAgent, maskPAN } from './posagent.js';
+import { PosAgent } from './posagent.js';
 
-// Public sandbox test cards (ARCHITECTURE: gateway sandbox). They are only
-// ever shown masked; the number itself goes to the simulated reader.
+// Simulated cards by brand: the simulated reader makes up a fresh test
+// number on the brand's test BIN, so this page never holds a card number.
+// The sandbox approves or declines by the amount.
 const TEST_CARDS = [
-  { brand: 'Visa', pan: '4111111111111111' },
-  { brand: 'Visa', pan: '4012888888881881' },
-  { brand: 'Mastercard', pan: '5454545454545454' },
-  { brand: 'Mastercard', pan: '5405222222222226' },
-  { brand: 'Discover', pan: '6011000995500000' },
-  { brand: 'Amex', pan: '371449635398431' },
+  { brand: 'Visa', card: 'visa', bin: '411111' },
+  { brand: 'Mastercard', card: 'mc', bin: '545454' },
+  { brand: 'Discover', card: 'disc', bin: '601100' },
+  { brand: 'Amex', card: 'amex', bin: '371449' },
 ];
 
 const PROMPTS = {
@@ -283,9 +282,9 @@ for (const c of TEST_CARDS) {
   const b = document.createElement('button');
   b.type = 'button';
   b.className = 'testcard';
-  b.dataset.last4 = c.pan.slice(-4);
-  const masked = maskPAN(c.pan);
-  b.setAttribute('aria-label', `Present test ${c.brand} ending ${c.pan.slice(-4)}`);
+  b.dataset.card = c.card;
+  const masked = `${c.bin}…`;
+  b.setAttribute('aria-label', `Present a test ${c.brand} card`);
   const brand = document.createElement('span');
   brand.className = 'tc-brand';
   brand.textContent = c.brand;
@@ -296,7 +295,7 @@ for (const c of TEST_CARDS) {
   b.addEventListener('click', async () => {
     const entryMode = document.querySelector('input[name=mode]:checked')?.value || 'S';
     try {
-      await agent.simulate({ card: c.pan, entryMode });
+      await agent.simulate({ card: c.card, entryMode });
     } catch (e) {
       log(`Simulated card refused: ${e.message}`, true);
     }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/posagent/posagent/internal/card"
 	"github.com/posagent/posagent/internal/engine"
@@ -467,7 +468,7 @@ func (c *conn) simulate(req Request) {
 	}
 	if !testCardShape(req.Card) {
 		// Never echo the value: it is a card number.
-		c.sendError(req.ID, CodeInvalid, "card must be a test card number of 12 to 19 digits")
+		c.sendError(req.ID, CodeInvalid, "card must be a brand (visa, mc, amex, disc) or a test card number of 12 to 19 digits")
 		return
 	}
 	ctx, cancel := c.requestCtx(simulateTimeout)
@@ -480,6 +481,11 @@ func (c *conn) simulate(req Request) {
 }
 
 func testCardShape(s string) bool {
+	// A brand name ("visa", "mc", "amex", "disc"): the simulator makes up a
+	// test number of that brand, so pages need not carry card numbers.
+	if n := len(s); n >= 2 && n <= 10 && strings.Trim(strings.ToLower(s), "abcdefghijklmnopqrstuvwxyz") == "" {
+		return true
+	}
 	if len(s) < 12 || len(s) > 19 {
 		return false
 	}

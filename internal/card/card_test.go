@@ -197,3 +197,26 @@ func TestContainsPAN(t *testing.T) {
 		}
 	}
 }
+
+func TestTestPAN(t *testing.T) {
+	want := map[string]Brand{"visa": BrandVisa, "mc": BrandMC, "amex": BrandAmex, "disc": BrandDiscover}
+	for brand, b := range want {
+		seen := map[string]bool{}
+		for i := 0; i < 50; i++ {
+			pan, err := TestPAN(brand)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !Luhn(pan) || BrandOf(pan) != b {
+				t.Fatalf("%s: %s… is not a valid %s number", brand, pan[:6], b)
+			}
+			seen[pan] = true
+		}
+		if len(seen) < 40 {
+			t.Errorf("%s: only %d different numbers in 50", brand, len(seen))
+		}
+	}
+	if _, err := TestPAN("diners-club"); err == nil {
+		t.Error("unknown brand accepted")
+	}
+}

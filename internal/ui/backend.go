@@ -63,7 +63,7 @@ type Backend interface {
 type Simulator interface {
 	// Simulate presents pan (a test card number) with entry mode "S"
 	// (swipe), "C" (chip) or "P" (contactless). The UI only passes the
-	// well-known test numbers listed in SimCards and never displays them.
+	// brands listed in SimCards; the simulator makes up the numbers.
 	Simulate(ctx context.Context, pan, entryMode string) error
 }
 

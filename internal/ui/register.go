@@ -16,16 +16,16 @@ import (
 	"fyne.io/fyne/v2/widget"
 )
 
-// SimCards are the well-known public test card numbers the demo buttons
-// present to the simulated reader. They are never displayed: the buttons
-// name the brand and entry mode only.
+// SimCards are the demo buttons: a brand (the simulated reader makes up a
+// fresh test number of it, so the window never holds a card number) and an
+// entry mode.
 var SimCards = []struct {
 	Label, PAN, EntryMode string
 }{
-	{"Visa swipe", "4111111111111111", "S"},
-	{"Mastercard chip", "5413330089020011", "C"},
-	{"Visa tap", "4761739001010010", "P"},
-	{"Discover swipe", "6011111111111117", "S"},
+	{"Visa swipe", "visa", "S"},
+	{"Mastercard chip", "mc", "C"},
+	{"Visa tap", "visa", "P"},
+	{"Discover swipe", "disc", "S"},
 }
 
 // register is the main screen: status, amount keypad, actions, prompt and

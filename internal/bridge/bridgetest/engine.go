@@ -170,6 +170,13 @@ func (e *Engine) Simulate(_ context.Context, readerID, pan string, mode card.Ent
 	if rec.State != journal.StatePending {
 		return errors.New("the reader is processing a card already")
 	}
+	if pan != "" && (pan[0] < '0' || pan[0] > '9') { // a brand, as the demo page sends
+		p, err := card.TestPAN(pan)
+		if err != nil {
+			return err
+		}
+		pan = p
+	}
 	masked := card.Mask(pan)
 	rec.State, rec.MaskedPAN, rec.LastFour, rec.Brand, rec.EntryMode = journal.StateSending, string(masked), pan[len(pan)-4:], string(card.BrandOf(pan)), string(mode)
 	if mode == card.EntryChip || mode == card.EntryProximity {

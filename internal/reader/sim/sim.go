@@ -347,7 +347,16 @@ func (r *Reader) Cancel(ctx context.Context) error {
 // encrypted with the test BDK and parsed through internal/decrypt by Run,
 // which emits it (or its refusal) like any reader's. Simulate returns once
 // Run has accepted the card; chip and tap on the VP3300 need Arm first.
+// A PAN field that names a brand ("visa", "mc", "amex", "disc") instead of
+// giving a number gets a fresh test number of that brand (TestPAN).
 func (r *Reader) Simulate(ctx context.Context, c SimCard) error {
+	if c.PAN != "" && (c.PAN[0] < '0' || c.PAN[0] > '9') {
+		pan, err := card.TestPAN(c.PAN)
+		if err != nil {
+			return err
+		}
+		c.PAN = pan
+	}
 	return r.do(ctx, request{kind: reqSimulate, card: c})
 }
 
