@@ -56,6 +56,7 @@ test: deps lint ## the whole test suite: installs what it needs, lints, runs eve
 	$(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZ_CI_TIME)
 	$(MAKE) --no-print-directory test-browser
 	$(MAKE) --no-print-directory test-ui
+	$(MAKE) --no-print-directory chaos CHAOS_N=200
 	@echo "make test: all passed"
 
 # The cashier window under Xvfb on a real `posagent demo`: keypad 1 2, Sale,
@@ -86,6 +87,11 @@ fuzz: ## run every fuzz target for FUZZTIME each (default 10m; corpus kept in te
 			$(GO) test -tags headless -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) -parallel 1 $$pkg; \
 		done; \
 	done
+
+CHAOS_N ?= 2000
+.PHONY: chaos
+chaos: build ## CHAOS_N sales (default 2000) through the real binary with random gateway faults, client drops and SIGKILLs; reconciles
+	$(GO) run ./test/chaos -n $(CHAOS_N) -bin $(BIN)
 
 LEAK_PORT ?= 7397
 .PHONY: leakscan

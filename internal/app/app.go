@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -253,6 +254,9 @@ func (a *App) openGateway(ctx context.Context) (gateway.Gateway, error) {
 	switch g.Kind {
 	case config.GatewaySandbox:
 		base := a.o.SandboxURLOverride
+		if base == "" && g.URL != "" {
+			base = strings.TrimSuffix(g.URL, "/") // an external sandbox (e.g. `posagent sandbox`, or a fault proxy in front of one)
+		}
 		if base == "" {
 			ln, err := net.Listen("tcp", "127.0.0.1:0")
 			if err != nil {

@@ -231,6 +231,13 @@ func (c *Config) validateGateway(add func(string, string, ...any)) {
 	}
 	switch g.Kind {
 	case GatewaySandbox:
+		// url is optional: an external sandbox (`posagent sandbox`), which
+		// like the embedded one must be on this computer.
+		if g.URL != "" {
+			if u, err := url.Parse(g.URL); err != nil || !IsLoopbackHost(u.Hostname()) {
+				add("gateway.url", "%q: the sandbox gateway must run on this computer (http://127.0.0.1:PORT), or leave url empty for the embedded one", g.URL)
+			}
+		}
 		return
 	case GatewayPaya, GatewayPaidYET:
 	default:

@@ -557,6 +557,9 @@ func (e *Engine) finishLocked(s *sale, outcome string, res *gateway.Result, msg 
 	delete(e.resolving, r.TransactionAPIID)
 	delete(e.byAPIID, r.TransactionAPIID)
 	rec := *r
+	if outcome == OutcomeError {
+		e.log.Warn("transaction failed", "transaction_api_id", rec.TransactionAPIID, "reason", msg)
+	}
 	e.log.Info("transaction finished", "transaction_api_id", rec.TransactionAPIID, "outcome", outcome, "transaction_id", rec.TransactionID)
 	e.publish(Update{Kind: UpdateResult, ClientID: rec.ClientID, Origin: rec.Origin, TransactionAPIID: rec.TransactionAPIID, Result: &rec})
 	return rec

@@ -915,3 +915,25 @@ func (s *Sandbox) Count() int {
 	defer s.mu.Unlock()
 	return len(s.order)
 }
+
+// Summary is what reconciliation needs of a stored transaction.
+type Summary struct {
+	ID, TransactionAPIID, OrderNum string
+	StatusID                       int
+}
+
+// Summaries lists the Paya Connect transactions in creation order.
+func (s *Sandbox) Summaries() []Summary {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Summary, 0, len(s.order))
+	for _, r := range s.order {
+		v := &r.v
+		sum := Summary{ID: v.ID, OrderNum: v.OrderNum, StatusID: v.StatusID}
+		if v.TransactionAPIID != nil {
+			sum.TransactionAPIID = *v.TransactionAPIID
+		}
+		out = append(out, sum)
+	}
+	return out
+}

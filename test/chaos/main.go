@@ -1,0 +1,371 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"math/rand"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/posagent/posagent/internal/engine/journal"
+	"github.com/posagent/posagent/internal/gateway/gatewaytest"
+	"github.com/posagent/posagent/internal/gateway/sandbox"
+)
+
+// Run parameters.
+const (
+	resultTimeout = 60 * time.Second // a sale's final result, faults and restarts included
+	startTimeout  = 10 * time.Second
+)
+
+type opts struct {
+	n                             int
+	bin                           string
+	seed                          int64
+	faultRate, dropRate, killRate float64
+}
+
+func main() {
+	var o opts
+	flag.IntVar(&o.n, "n", 2000, "sales to attempt")
+	flag.StringVar(&o.bin, "bin", "bin/posagent", "the posagent binary")
+	flag.Int64Var(&o.seed, "seed", time.Now().UnixNano(), "random seed (printed, to replay a run)")
+	flag.Float64Var(&o.faultRate, "faults", 0.3, "share of sales whose gateway request suffers a fault")
+	flag.Float64Var(&o.dropRate, "drops", 0.05, "share of sales whose websocket client disconnects mid-sale")
+	flag.Float64Var(&o.killRate, "kills", 0.03, "share of sales during which the agent is killed (SIGKILL) and restarted")
+	flag.Parse()
+	rep, err := run(o)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "chaos:", err)
+		os.Exit(2)
+	}
+	fmt.Print(rep)
+	if !rep.ok() {
+		os.Exit(1)
+	}
+}
+
+type report struct {
+	seed                                  int64
+	attempted, charges, duplicates, lost  int
+	unresolved, phantom, faults, drops    int
+	kills, approved, declined, notCharged int
+	outcomes                              map[string]int
+}
+
+func (r report) ok() bool {
+	return r.duplicates == 0 && r.lost == 0 && r.unresolved == 0 && r.phantom == 0
+}
+
+func (r report) String() string {
+	verdict := "PASS"
+	if !r.ok() {
+		verdict = "FAIL"
+	}
+	return fmt.Sprintf(`chaos (seed %d): %s
+  sales attempted        %d
+  charges at the gateway %d
+  duplicates             %d   (must be 0: a sale charged more than once)
+  outcomes lost          %d   (must be 0: charged, but neither the client nor the journal knows)
+  outcomes unresolved    %d   (must be 0 after reconciliation)
+  phantom approvals      %d   (must be 0: told approved, not charged)
+  faults injected        %d gateway, %d client drops, %d agent kills
+  client results         %v
+`, r.seed, verdict, r.attempted, r.charges, r.duplicates, r.lost, r.unresolved, r.phantom, r.faults, r.drops, r.kills, r.outcomes)
+}
+
+// agent is the posagent process under test.
+type agent struct {
+	bin, cfg, state, log string
+	port                 int
+	cmd                  *exec.Cmd
+}
+
+func (a *agent) start() error {
+	logf, err := os.OpenFile(a.log, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	a.cmd = exec.Command(a.bin, "run", "--headless", "--config", a.cfg, "--state-dir", a.state)
+	a.cmd.Stdout, a.cmd.Stderr = logf, logf
+	if err := a.cmd.Start(); err != nil {
+		return err
+	}
+	deadline := time.Now().Add(startTimeout)
+	for time.Now().Before(deadline) {
+		if r, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/healthz", a.port)); err == nil {
+			r.Body.Close()
+			if r.StatusCode == 200 {
+				return nil
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return errors.New("the agent did not start listening; see " + a.log)
+}
+
+func (a *agent) kill() {
+	_ = a.cmd.Process.Signal(syscall.SIGKILL)
+	_ = a.cmd.Wait()
+}
+
+func (a *agent) stop() {
+	_ = a.cmd.Process.Signal(syscall.SIGTERM)
+	_ = a.cmd.Wait()
+}
+
+func freePort() int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func run(o opts) (report, error) {
+	rep := report{seed: o.seed, outcomes: map[string]int{}}
+	rng := rand.New(rand.NewSource(o.seed))
+	sb := sandbox.New(sandbox.Options{})
+	proxy := gatewaytest.NewProxy(sb)
+	gw := httptest.NewServer(proxy)
+	defer gw.Close()
+
+	dir, err := os.MkdirTemp("", "posagent-chaos-")
+	if err != nil {
+		return rep, err
+	}
+	a := &agent{bin: o.bin, state: filepath.Join(dir, "state"), log: filepath.Join(dir, "agent.log"), port: freePort()}
+	a.cfg = filepath.Join(dir, "posagent.toml")
+	cfg := fmt.Sprintf("listen = \"127.0.0.1:%d\"\n[gateway]\nkind = \"sandbox\"\nurl = %q\ntimeout = \"1s\"\n[[readers]]\nkind = \"sim\"\n", a.port, gw.URL)
+	if err := os.WriteFile(a.cfg, []byte(cfg), 0o600); err != nil {
+		return rep, err
+	}
+	fmt.Printf("chaos: %d sales, seed %d, agent log %s\n", o.n, o.seed, a.log)
+	if err := a.start(); err != nil {
+		return rep, err
+	}
+	c := &client{port: a.port}
+	if err := c.connect(); err != nil {
+		return rep, err
+	}
+	final := map[string]string{} // order_num -> last outcome the client got
+	isSale := func(r *http.Request) bool { return r.Method == http.MethodPost && r.URL.Path == "/v2/transactions" }
+	faults := []gatewaytest.Fault{gatewaytest.FaultDelayAfterCommit, gatewaytest.Fault500AfterCommit,
+		gatewaytest.FaultResetAfterCommit, gatewaytest.FaultResetBeforeCommit, gatewaytest.Fault429}
+
+	for i := 0; i < o.n; i++ {
+		order := fmt.Sprintf("chaos%d", i)
+		amount := fmt.Sprintf("%d.%02d", 1+rng.Intn(40), rng.Intn(100))
+		if rng.Intn(20) == 0 {
+			amount = "6.16" // a decline now and then
+		}
+		if rng.Float64() < o.faultRate {
+			proxy.Arm(faults[rng.Intn(len(faults))], isSale)
+			rep.faults++
+		}
+		rep.attempted++
+		id := "s" + order
+		if err := c.send(map[string]any{"type": "sale", "id": id, "amount": amount, "order_num": order}); err != nil {
+			return rep, err
+		}
+		if _, err := c.waitFor(func(m msg) bool { return m.is("prompt", id) || m.is("error", id) }, resultTimeout); err != nil {
+			return rep, fmt.Errorf("sale %d: %w", i, err)
+		}
+		if err := c.send(map[string]any{"type": "simulate", "id": "x" + order, "card": []string{"visa", "mc", "amex", "disc"}[rng.Intn(4)], "entry_mode": "S"}); err != nil {
+			return rep, err
+		}
+		switch r := rng.Float64(); {
+		case r < o.killRate:
+			time.Sleep(time.Duration(rng.Intn(40)) * time.Millisecond)
+			a.kill()
+			rep.kills++
+			if err := a.start(); err != nil {
+				return rep, err
+			}
+			if err := c.connect(); err != nil {
+				return rep, err
+			}
+			_ = c.send(map[string]any{"type": "status", "id": "q" + order})
+		case r < o.killRate+o.dropRate:
+			time.Sleep(time.Duration(rng.Intn(20)) * time.Millisecond)
+			c.close()
+			rep.drops++
+			if err := c.connect(); err != nil {
+				return rep, err
+			}
+			_ = c.send(map[string]any{"type": "status", "id": "q" + order})
+		}
+		// Wait for this sale's final result (replays and late results of
+		// earlier sales are recorded on the way).
+		m, err := c.waitFor(func(m msg) bool {
+			if m["type"] == "result" {
+				on := orderOf(m)
+				final[on] = str(m["outcome"])
+				c.ack(m)
+				return m["id"] == id && m["outcome"] != "unknown"
+			}
+			return m.is("error", id)
+		}, resultTimeout)
+		if err != nil {
+			// Still unknown: reconciliation at the end decides.
+			continue
+		}
+		_ = m
+	}
+	// Reconciliation: restart the agent once more so that it resolves what
+	// is still open, collect every unacknowledged result, stop it.
+	a.stop()
+	if err := a.start(); err != nil {
+		return rep, err
+	}
+	if err := c.connect(); err != nil {
+		return rep, err
+	}
+	time.Sleep(3 * time.Second)
+	_ = c.send(map[string]any{"type": "status", "id": "final"})
+	for {
+		m, err := c.waitFor(func(m msg) bool { return m["type"] == "result" }, 2*time.Second)
+		if err != nil {
+			break
+		}
+		final[orderOf(m)] = str(m["outcome"])
+		c.ack(m)
+	}
+	c.close()
+	a.stop()
+
+	// The gateway's view.
+	charged := map[string]int{}
+	approvedAt := map[string]bool{}
+	for _, s := range sb.Summaries() {
+		if !strings.HasPrefix(s.OrderNum, "chaos") {
+			continue
+		}
+		charged[s.OrderNum]++
+		rep.charges++
+		if s.StatusID == 101 {
+			approvedAt[s.OrderNum] = true
+		}
+	}
+	// The journal's view.
+	j, err := journal.Open(filepath.Join(a.state, "journal.db"), nil)
+	if err != nil {
+		return rep, err
+	}
+	defer j.Close()
+	recs, err := j.Select(nil)
+	if err != nil {
+		return rep, err
+	}
+	done := map[string]journal.Record{}
+	for _, r := range recs {
+		if r.State.Unfinished() {
+			rep.unresolved++
+		}
+		done[r.OrderNum] = r
+	}
+	for i := 0; i < o.n; i++ {
+		order := fmt.Sprintf("chaos%d", i)
+		if charged[order] > 1 {
+			rep.duplicates++
+		}
+		out := final[order]
+		rep.outcomes[out]++
+		rec, inJournal := done[order]
+		if approvedAt[order] && out != "approved" && !(inJournal && rec.Outcome == "approved") {
+			rep.lost++
+		}
+		if out == "approved" && !approvedAt[order] {
+			rep.phantom++
+		}
+	}
+	return rep, nil
+}
+
+// msg is one websocket message.
+type msg map[string]any
+
+func (m msg) is(typ, id string) bool { return m["type"] == typ && m["id"] == id }
+
+func str(v any) string {
+	s, _ := v.(string)
+	return s
+}
+
+// orderOf recovers the sale's order number from its request id.
+func orderOf(m msg) string { return strings.TrimPrefix(str(m["id"]), "s") }
+
+type client struct {
+	port int
+	ws   *websocket.Conn
+}
+
+func (c *client) connect() error {
+	origin := fmt.Sprintf("http://127.0.0.1:%d", c.port)
+	var err error
+	for try := 0; try < 50; try++ {
+		c.ws, _, err = websocket.DefaultDialer.Dial(fmt.Sprintf("ws://127.0.0.1:%d/v1/ws", c.port), http.Header{"Origin": {origin}})
+		if err == nil {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err != nil {
+		return err
+	}
+	if err := c.send(map[string]any{"type": "hello", "id": "h"}); err != nil {
+		return err
+	}
+	_, err = c.waitFor(func(m msg) bool { return m.is("welcome", "h") }, startTimeout)
+	return err
+}
+
+func (c *client) close() {
+	if c.ws != nil {
+		_ = c.ws.Close()
+		c.ws = nil
+	}
+}
+
+func (c *client) send(v map[string]any) error {
+	if c.ws == nil {
+		return errors.New("not connected")
+	}
+	return c.ws.WriteJSON(v)
+}
+
+func (c *client) ack(m msg) {
+	_ = c.send(map[string]any{"type": "ack", "id": "a" + str(m["id"]), "transaction_api_id": m["transaction_api_id"]})
+}
+
+// waitFor reads messages until match says yes or the time is up.
+func (c *client) waitFor(match func(msg) bool, d time.Duration) (msg, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	for {
+		if c.ws == nil {
+			return nil, errors.New("not connected")
+		}
+		dl, _ := ctx.Deadline()
+		_ = c.ws.SetReadDeadline(dl)
+		var m msg
+		if err := c.ws.ReadJSON(&m); err != nil {
+			return nil, err
+		}
+		if match(m) {
+			return m, nil
+		}
+	}
+}
