@@ -57,11 +57,11 @@ func main() {
 }
 
 type report struct {
-	seed                                  int64
-	attempted, charges, duplicates, lost  int
-	unresolved, phantom, faults, drops    int
-	kills, approved, declined, notCharged int
-	outcomes                              map[string]int
+	seed                                 int64
+	attempted, charges, duplicates, lost int
+	unresolved, phantom, faults, drops   int
+	kills                                int
+	outcomes                             map[string]int
 }
 
 func (r report) ok() bool {
