@@ -431,9 +431,7 @@ func (f *idtechFrame) textForm(in []byte) string {
 	w.hex([]byte{stx, byte(n), byte(n >> 8)})
 	w.lrc, w.sum = 0, 0 // STX and length are outside the LRC and checksum
 	w.hex(head)
-	for _, c := range masked {
-		w.char(c)
-	}
+	w.raw(masked)
 	w.hex(f.rest)
 	lrc, sum := w.lrc, w.sum
 	w.hex([]byte{lrc, sum})
@@ -468,9 +466,31 @@ func (w *textWriter) flush() {
 	w.n = 0
 }
 
+// raw writes ASCII as it is, in chunks.
+func (w *textWriter) raw(src []byte) {
+	for len(src) > 0 {
+		if w.n == len(w.buf) {
+			w.flush()
+		}
+		k := copy(w.buf[w.n:], src)
+		for _, c := range src[:k] {
+			w.lrc ^= c
+			w.sum += c
+		}
+		w.n += k
+		src = src[k:]
+	}
+}
+
 func (w *textWriter) hex(src []byte) {
 	for _, c := range src {
-		w.char(hexUpper[c>>4])
-		w.char(hexUpper[c&0x0F])
+		if w.n+2 > len(w.buf) {
+			w.flush()
+		}
+		hi, lo := hexUpper[c>>4], hexUpper[c&0x0F]
+		w.buf[w.n], w.buf[w.n+1] = hi, lo
+		w.n += 2
+		w.lrc ^= hi ^ lo
+		w.sum += hi + lo
 	}
 }
