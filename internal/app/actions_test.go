@@ -2,6 +2,8 @@ package app
 
 import (
 	"context"
+	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -131,5 +133,24 @@ func waitReader(t *testing.T, upd <-chan engine.Update, kind reader.EventKind) {
 		case <-deadline:
 			t.Fatalf("no reader %s event", kind)
 		}
+	}
+}
+
+// A sale the gateway's field rules would refuse is refused when it is asked
+// for, before the reader is armed and the customer presents a card.
+func TestSaleRefusedBeforeTheCard(t *testing.T) {
+	a := startDemo(t)
+	_, err := a.Engine().StartSale(context.Background(), engine.SaleRequest{ClientID: "p", Origin: "test", Amount: "5.55", OrderNum: "INV-1001"})
+	var ee *engine.Error
+	if !errors.As(err, &ee) || ee.Code != engine.CodeInvalid || !strings.Contains(ee.Message, "order_num") {
+		t.Fatalf("StartSale with order_num INV-1001: %v", err)
+	}
+	if len(a.Engine().Active()) != 0 {
+		t.Fatal("a refused sale is waiting for a card")
+	}
+	// The same sale with a valid order number goes through.
+	rec, err := a.Engine().StartSale(context.Background(), engine.SaleRequest{ClientID: "p", Origin: "test", Amount: "5.55", OrderNum: "INV1001"})
+	if err != nil || rec.OrderNum != "INV1001" {
+		t.Fatalf("valid order_num: %v", err)
 	}
 }

@@ -222,6 +222,14 @@ type timedGateway struct {
 	observe atomic.Value // func(time.Duration)
 }
 
+// Precheck passes through to a client that can check requests early.
+func (t *timedGateway) Precheck(req gateway.Request) error {
+	if pc, ok := t.Gateway.(gateway.Prechecker); ok {
+		return pc.Precheck(req)
+	}
+	return nil
+}
+
 func (t *timedGateway) Do(ctx context.Context, req gateway.Request) (*gateway.Result, error) {
 	start := time.Now()
 	res, err := t.Gateway.Do(ctx, req)

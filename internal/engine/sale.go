@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/posagent/posagent/internal/card"
@@ -56,6 +57,20 @@ func (e *Engine) StartSale(ctx context.Context, req SaleRequest) (journal.Record
 	}
 	if err := checkText("description", req.Description, 64); err != nil {
 		return journal.Record{}, err
+	}
+	if pc, ok := e.gw.(gateway.Prechecker); ok {
+		err := pc.Precheck(gateway.Request{Action: action, Amount: amount + tip, OrderNum: req.OrderNum,
+			Description: req.Description, TransactionAPIID: req.TransactionAPIID})
+		if err != nil {
+			var msgs []string
+			for _, f := range gateway.FieldErrors(err) {
+				msgs = append(msgs, f.Field+": "+f.Message)
+			}
+			if len(msgs) == 0 {
+				msgs = append(msgs, err.Error())
+			}
+			return journal.Record{}, errorf(CodeInvalid, "the gateway would refuse this sale (%s): nothing was started", strings.Join(msgs, "; "))
+		}
 	}
 	if !e.gw.Capabilities().EncryptedCardPresent {
 		return journal.Record{}, errorf(CodeUnsupported, "the %s gateway cannot take card-present reads from a reader: %v", e.gw.Name(), e.gw.Capabilities().Limitations)

@@ -33,6 +33,16 @@ type Gateway interface {
 	Resolve(ctx context.Context, transactionAPIID string) (*Result, error)
 }
 
+// Prechecker is implemented by clients that can check a request's fields
+// before its card is read, so that a sale the gateway would refuse (an
+// order_num with a dash, a description too long) is refused before the
+// customer presents a card rather than after.
+type Prechecker interface {
+	// Precheck validates everything in req except the card source; an
+	// error is Invalid with field errors.
+	Precheck(req Request) error
+}
+
 // Action is what a Request asks of the gateway. The names are Paya Connect's
 // action values; other gateways map them.
 type Action string

@@ -26,6 +26,27 @@ func (c *Client) Capabilities() gateway.Capabilities {
 	}
 }
 
+// precheckRead stands in for the card in Precheck: a well-formed envelope
+// that carries no card data.
+var precheckRead = &card.Read{Envelope: card.Envelope{Format: card.FormatKSN, Data: "precheck",
+	KSN: card.KSN{0x90, 0x11, 0x88, 0x0B, 0x50, 0x66, 0x82, 0x00, 0x00, 0x01}}, EntryMode: card.EntrySwiped}
+
+// Precheck implements gateway.Prechecker: the field rules of the request
+// with a stand-in for the card that will be read.
+func (c *Client) Precheck(req gateway.Request) error {
+	if req.Read == nil && req.Token == "" {
+		req.Read = precheckRead
+	}
+	t, err := c.BuildRequest(req)
+	if err != nil {
+		return err
+	}
+	if errs := validate(t); len(errs) > 0 {
+		return invalid(string(req.Action), "request fails the transactions endpoint's field rules", errs)
+	}
+	return nil
+}
+
 // Do implements gateway.Gateway.
 func (c *Client) Do(ctx context.Context, req gateway.Request) (*gateway.Result, error) {
 	t, err := c.BuildRequest(req)
