@@ -3,7 +3,10 @@
 package ui
 
 import (
+	"fmt"
+	"net"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -78,10 +81,24 @@ func TestReceiptText(t *testing.T) {
 }
 
 func TestDisplayAvailable(t *testing.T) {
+	// A live "X server" on TCP (DISPLAY host:N is port 6000+N) and a live
+	// Wayland socket; a display variable naming nothing reachable is false.
+	x, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	xDisplay := fmt.Sprintf("127.0.0.1:%d", x.Addr().(*net.TCPAddr).Port-6000)
+	wl := filepath.Join(t.TempDir(), "wayland-0")
+	w, err := net.Listen("unix", wl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
 	cases := []struct {
 		display, wayland string
 		want             bool
-	}{{"", "", false}, {":99", "", true}, {"", "wayland-0", true}}
+	}{{"", "", false}, {xDisplay, "", true}, {"", wl, true}, {":12345", "", false}, {"", "/nonexistent/wayland-0", false}}
 	for _, tc := range cases {
 		t.Setenv("DISPLAY", tc.display)
 		t.Setenv("WAYLAND_DISPLAY", tc.wayland)
@@ -114,5 +131,13 @@ func TestHeadlessLinksNoFyne(t *testing.T) {
 	}
 	if !strings.Contains(string(out), "fyne.io/fyne/v2/widget") {
 		t.Error("the window build does not list Fyne: the check above proves nothing")
+	}
+}
+
+func TestXReachable(t *testing.T) {
+	for _, d := range []string{"", "nonsense", ":12345", ":x", "localhost:12345.0"} {
+		if xReachable(d) {
+			t.Errorf("xReachable(%q) = true", d)
+		}
 	}
 }

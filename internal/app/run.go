@@ -1,0 +1,157 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync/atomic"
+
+	"github.com/posagent/posagent/internal/config"
+	"github.com/posagent/posagent/internal/logging"
+	"github.com/posagent/posagent/internal/secrets"
+	"github.com/posagent/posagent/internal/ui"
+)
+
+// RunOptions are the command-line choices of `posagent run` and `demo`.
+type RunOptions struct {
+	Demo, Headless, InsecureListenAny bool
+	// Listen and LogLevel override the config when set.
+	Listen, LogLevel string
+	StateDir         string
+	// ConfigPath is where the settings window saves ("" in the demo).
+	ConfigPath     string
+	Version        string
+	Stdout, Stderr io.Writer
+}
+
+// LoadConfig reads the file at path (a missing file is an error that says
+// what to do) and applies the POSAGENT_* overrides.
+func LoadConfig(path string) (*config.Config, error) {
+	fh, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("no config file at %s: create one (see ARCHITECTURE §3.2 and docs/readers.md), pass --config, or try `posagent demo`", path)
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer fh.Close()
+	cfg, err := config.Load(fh)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if err := cfg.ApplyEnv(os.LookupEnv); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// Run runs the agent until ctx ends (SIGINT/SIGTERM) or the cashier quits
+// the window, and returns the process exit code. With a display and without
+// Headless the cashier window runs on this goroutine, which must be the
+// main one (fyne needs it).
+func Run(ctx context.Context, cfg *config.Config, o RunOptions) int {
+	fail := func(err error) int {
+		fmt.Fprintf(o.Stderr, "posagent: %v\n", err)
+		return 1
+	}
+	if o.Listen != "" {
+		cfg.Listen = o.Listen
+	}
+	if o.LogLevel != "" {
+		cfg.LogLevel = o.LogLevel
+	}
+	if err := validate(cfg, o.InsecureListenAny); err != nil {
+		return fail(err)
+	}
+	if !o.Demo && cfg.Gateway.Kind != config.GatewaySandbox && cfg.Gateway.UserAPIKey == "" {
+		if key, err := secrets.New(o.StateDir).Get("user_api_key"); err == nil {
+			cfg.Gateway.UserAPIKey = key
+		}
+	}
+	level, _ := logging.ParseLevel(cfg.LogLevel)
+	log := logging.New(os.Stderr, level)
+	if err := EnsureStateDir(o.StateDir); err != nil {
+		return fail(err)
+	}
+	// The window's pairing dialog answers the bridge, so it is referenced
+	// before the window exists (atomically).
+	var window atomic.Pointer[ui.UI]
+	withUI := !o.Headless && ui.DisplayAvailable()
+	opts := Options{Config: cfg, StateDir: o.StateDir, Log: log, Demo: o.Demo, InsecureListenAny: o.InsecureListenAny,
+		Stdout: o.Stdout, Version: o.Version, ConfigPath: o.ConfigPath}
+	if withUI {
+		opts.Pairer = UIPairer(func(ctx context.Context, origin string) (ui.Decision, error) {
+			if w := window.Load(); w != nil {
+				return w.AskPairing(ctx, origin)
+			}
+			return ui.DecisionDeny, errors.New("the cashier window is not open yet")
+		})
+	}
+	a, err := New(opts)
+	if err != nil {
+		return fail(err)
+	}
+	if err := a.Start(ctx); err != nil {
+		return fail(err)
+	}
+	printBanner(o.Stdout, a, o.Demo)
+	if withUI {
+		w := ui.New(a.UIBackend(), ui.Options{Title: "posagent", Version: o.Version, Logger: log})
+		window.Store(w)
+		err := w.Run(ctx)
+		switch {
+		case errors.Is(err, ui.ErrNoDisplay) || errors.Is(err, ui.ErrHeadless):
+			log.Warn("no cashier window: running headless", "reason", err)
+			<-ctx.Done()
+		case err != nil:
+			log.Error("cashier window", "error", err)
+		}
+	} else {
+		<-ctx.Done()
+	}
+	log.Info("stopping: finishing or journaling any sale in flight")
+	a.Stop()
+	if err := a.Wait(); err != nil {
+		log.Error("agent stopped with an error", "error", err)
+		return 1
+	}
+	return 0
+}
+
+// validate checks the config; --insecure-listen-any waives the loopback rule.
+func validate(cfg *config.Config, insecureAny bool) error {
+	err := cfg.Validate()
+	var ve *config.ValidationError
+	if err == nil || !insecureAny || !errors.As(err, &ve) {
+		return err
+	}
+	kept := ve.Problems[:0]
+	for _, p := range ve.Problems {
+		if p.Field != "listen" {
+			kept = append(kept, p)
+		}
+	}
+	if ve.Problems = kept; len(kept) == 0 {
+		return nil
+	}
+	return ve
+}
+
+func printBanner(w io.Writer, a *App, demo bool) {
+	name := "posagent"
+	if demo {
+		name = "posagent demo"
+	}
+	fmt.Fprintf(w, "%s is running.\n  POS page:   %s\n  websocket:  %sv1/ws  (protocol: docs/protocol.md)\n",
+		name, a.URL(), "ws"+strings.TrimPrefix(a.URL(), "http"))
+	if u := a.SandboxURL(); u != "" {
+		fmt.Fprintf(w, "  sandbox:    %s  (Paya Connect v2 at /v2/, PaidYET v3 at /v3/; docs/sandbox.md)\n", u)
+	}
+	if demo {
+		fmt.Fprintln(w, "  reader:     simulated ID TECH VP3300 (swipe, chip, tap): use the page's test-card buttons")
+	}
+	fmt.Fprintln(w, "Stop with Ctrl-C.")
+}
