@@ -163,7 +163,13 @@ func atoi(s string) int {
 // Luhn reports whether digits is a Luhn-valid number of 13 to 19 digits: the
 // shape of a clear PAN. Leak scans use it.
 func Luhn(digits string) bool {
-	if len(digits) < 13 || len(digits) > 19 {
+	return len(digits) >= 13 && len(digits) <= 19 && Mod10(digits)
+}
+
+// Mod10 reports whether digits (any length, digits only) pass the Luhn
+// mod-10 check. Callers with their own length rules use it directly.
+func Mod10(digits string) bool {
+	if digits == "" {
 		return false
 	}
 	sum, alt := 0, false

@@ -1,6 +1,10 @@
 package decrypt
 
-import "bytes"
+import (
+	"bytes"
+
+	"github.com/posagent/posagent/internal/card"
+)
 
 // maskedTracks are the masked (or, for a non-encrypting reader, clear) track
 // strings of a read, as sub-slices of the input.
@@ -92,23 +96,7 @@ func looksClearPAN(pan []byte) bool {
 			return false
 		}
 	}
-	return luhn(pan)
-}
-
-func luhn(d []byte) bool {
-	sum, alt := 0, false
-	for i := len(d) - 1; i >= 0; i-- {
-		v := int(d[i] - '0')
-		if alt {
-			v *= 2
-			if v > 9 {
-				v -= 9
-			}
-		}
-		sum += v
-		alt = !alt
-	}
-	return sum%10 == 0
+	return card.Mod10(string(pan))
 }
 
 // printable reports whether b is printable ASCII: masked tracks must be, or

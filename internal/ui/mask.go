@@ -2,7 +2,11 @@
 
 package ui
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/posagent/posagent/internal/card"
+)
 
 // safeText masks every run of 13 to 19 digits (spaces and dashes inside
 // allowed, as card numbers are often grouped) down to its first six and last
@@ -38,7 +42,7 @@ func safeText(s string) string {
 		// A0000000041010, a transaction id), not a card number, unless it
 		// passes the Luhn check every card number passes.
 		glued := (i > 0 && isLetter(runes[i-1])) || (j < len(runes) && isLetter(runes[j]))
-		if len(digits) >= 13 && len(digits) <= 19 && (!glued || luhn(digits)) {
+		if len(digits) >= 13 && len(digits) <= 19 && (!glued || card.Mod10(string(digits))) {
 			b.WriteString(string(digits[:6]))
 			b.WriteString(strings.Repeat("*", len(digits)-10))
 			b.WriteString(string(digits[len(digits)-4:]))
@@ -53,19 +57,3 @@ func safeText(s string) string {
 func isDigit(r rune) bool { return r >= '0' && r <= '9' }
 
 func isLetter(r rune) bool { return (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') }
-
-// luhn reports whether digits pass the mod-10 check of card numbers.
-func luhn(digits []rune) bool {
-	sum := 0
-	for i := range digits {
-		d := int(digits[len(digits)-1-i] - '0')
-		if i%2 == 1 {
-			d *= 2
-			if d > 9 {
-				d -= 9
-			}
-		}
-		sum += d
-	}
-	return sum%10 == 0
-}

@@ -496,20 +496,3 @@ loop:
 func validTrackPAN(pan string) bool {
 	return len(pan) >= 12 && len(pan) <= 19 && digitsOnly(pan)
 }
-
-// luhnAny is the Luhn check for any length (card.Luhn needs 13 or more).
-func luhnAny(d string) bool {
-	sum, alt := 0, false
-	for i := len(d) - 1; i >= 0; i-- {
-		v := int(d[i] - '0')
-		if alt {
-			v *= 2
-			if v > 9 {
-				v -= 9
-			}
-		}
-		sum += v
-		alt = !alt
-	}
-	return sum%10 == 0
-}

@@ -247,7 +247,7 @@ func (s *Sandbox) create(w http.ResponseWriter, r *http.Request, action string, 
 		v.AVS, v.AVSEnhanced = av.avs, av.enhanced
 		switch {
 		case encErr != nil:
-		case haveCrd && !luhnAny(cd.pan):
+		case haveCrd && !card.Mod10(cd.pan):
 			p.out = outcome{reason: reasonAccountErr}
 			v.ResponseMessage = ptr("card number fails the Luhn check")
 		case haveCrd && keyed(q) && keyedExpired(q.str("exp_date"), now):
