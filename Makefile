@@ -7,6 +7,9 @@ VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo 
 COMMIT      ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS     := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 BIN         := bin/posagent
+# no_emoji leaves fyne's 4 MB colour-emoji font out of the window build (the
+# window shows no emoji): 19 MB less memory at the counter (docs/performance.md).
+GUI_TAGS    := no_emoji
 STATICCHECK := $(CURDIR)/bin/staticcheck
 STATICCHECK_VERSION := v0.8.2
 FUZZTIME    ?= 10m
@@ -24,14 +27,14 @@ help: ## show this help
 
 .PHONY: demo
 demo: apt-deps ## run the product: simulated reader + embedded sandbox gateway; open the printed URL (and the window, on a desktop)
-	@$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/posagent 2>/dev/null || { \
+	@$(GO) build -tags "$(GUI_TAGS)" -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/posagent 2>/dev/null || { \
 		echo "note: no GL/X11 headers (run make deps as root for them): building without the cashier window"; \
 		$(GO) build -tags headless -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/posagent; }
 	$(BIN) demo
 
 .PHONY: build
 build: ## build bin/posagent
-	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/posagent
+	$(GO) build -tags "$(GUI_TAGS)" -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/posagent
 
 .PHONY: apt-deps
 apt-deps: ## install the Debian packages the build needs (only when root)
@@ -62,6 +65,7 @@ test: deps lint ## the whole test suite: installs what it needs, lints, runs eve
 	$(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZ_CI_TIME)
 	$(MAKE) --no-print-directory test-browser
 	$(MAKE) --no-print-directory test-ui
+	$(MAKE) --no-print-directory test-package
 	$(MAKE) --no-print-directory chaos CHAOS_N=200
 	@echo "make test: all passed"
 
@@ -100,19 +104,97 @@ chaos: build ## CHAOS_N sales (default 2000) through the real binary with random
 	$(GO) run ./test/chaos -n $(CHAOS_N) -bin $(BIN)
 
 LEAK_PORT ?= 7397
+LEAK_CHAOS_N ?= 100
+# A fixed seed: the fault plan depends on it alone, and this one draws every gateway fault, drops and kills
+# within 100 sales, so the scanned logs always cover restarts and recovery.
+LEAK_CHAOS_SEED ?= 20261122
+# Everything comes from debug-level runs in one temporary directory:
+#   demo.log, state/journal.db        posagent demo, driven by the browser e2e
+#   browser.log, browser-ws.capture   the e2e's output; every websocket frame of its pages
+#   chaos.log, chaos/agent.log, chaos/state/journal.db, chaos/ws.capture, chaos/gateway-responses.capture
+#                                     a chaos run: its report, the agent's log over kills and restarts, the
+#                                     journal, every websocket frame, the sandbox's answer to every request
+#   tests.log                         the whole Go test suite, verbose
+# No -allow-ciphertext: none of these may hold ciphertext. Logs, journals and websocket messages carry
+# masked PANs and ids only, and the gateway's answers first six and last four; the one place e_track_data
+# belongs, the requests to the gateway, is deliberately not captured. Captures are plain text lines
+# (payloads unescaped), and cmd/leakscan refuses a missing or empty file.
 .PHONY: leakscan
-leakscan: build ## scan a debug-level run (demo driven by the browser e2e, the whole test suite) for card data
+leakscan: build ## scan debug-level runs (demo driven by the browser e2e, a chaos run, the test suite): logs, journals, websocket and gateway captures
 	@set -e; dir=$$(mktemp -d); echo "leakscan: working in $$dir"; \
 	$(BIN) demo --headless --log-level debug --listen 127.0.0.1:$(LEAK_PORT) --state-dir $$dir/state > $$dir/demo.log 2>&1 & pid=$$!; \
 	for i in $$(seq 50); do curl -fs http://127.0.0.1:$(LEAK_PORT)/healthz >/dev/null && break; sleep 0.1; done; \
-	BASE_URL=http://127.0.0.1:$(LEAK_PORT)/ test/browser/run.sh > $$dir/browser.log 2>&1 || { kill $$pid; cat $$dir/browser.log; exit 1; }; \
+	WS_CAPTURE=$$dir/browser-ws.capture BASE_URL=http://127.0.0.1:$(LEAK_PORT)/ test/browser/run.sh > $$dir/browser.log 2>&1 || { kill $$pid; cat $$dir/browser.log; exit 1; }; \
 	kill $$pid; wait $$pid 2>/dev/null || true; \
+	$(GO) run ./test/chaos -n $(LEAK_CHAOS_N) -seed $(LEAK_CHAOS_SEED) -bin $(BIN) -log-level debug -dir $$dir/chaos -capture > $$dir/chaos.log 2>&1 || { tail -30 $$dir/chaos.log; exit 1; }; \
 	POSAGENT_LOG_LEVEL=debug $(GO) test -tags headless -count=1 -v ./... > $$dir/tests.log 2>&1 || { tail -30 $$dir/tests.log; exit 1; }; \
-	$(GO) run ./cmd/leakscan $$dir/demo.log $$dir/state/journal.db $$dir/browser.log $$dir/tests.log
+	$(GO) run ./cmd/leakscan $$dir/demo.log $$dir/state/journal.db $$dir/browser.log $$dir/browser-ws.capture \
+		$$dir/chaos.log $$dir/chaos/agent.log $$dir/chaos/state/journal.db $$dir/chaos/ws.capture \
+		$$dir/chaos/gateway-responses.capture $$dir/tests.log
 
+# make bench: the Go benchmarks and the whole-process harness (test/bench: the
+# real bin/posagent driven over its websocket, a serial reader on a pty), each
+# BENCH_COUNT times, into BENCH_DIR (go.txt, process.txt, summary.txt, and
+# benchstat.txt). BENCH_BASE=DIR compares with a copy of an earlier BENCH_DIR;
+# BENCH_QUICK=1 is a quick check (one pass, small samples); BENCH_FLAGS go to
+# test/bench (e.g. -strict, -dir /path/on/the/disk/under/test).
+BENCHSTAT         := $(CURDIR)/bin/benchstat
+BENCHSTAT_VERSION := v0.0.0-20260908200009-22c9c6c9d4da
+BENCH_COUNT ?= 6
+BENCH_DIR   ?= artifacts/bench
+BENCH_BASE  ?=
+BENCH_QUICK ?=
+BENCH_FLAGS ?=
 .PHONY: bench
-bench: ## run the Go benchmarks (allocations reported)
-	$(GO) test -tags headless -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./...
+bench: build ## Go benchmarks + whole-process benchmarks of bin/posagent, benchstat summary in artifacts/bench (BENCH_BASE=dir compares, BENCH_QUICK=1)
+	@[ -x $(BENCHSTAT) ] || GOBIN=$(CURDIR)/bin $(GO) install golang.org/x/perf/cmd/benchstat@$(BENCHSTAT_VERSION)
+	@set -eo pipefail; mkdir -p $(BENCH_DIR); \
+	if [ -n "$(BENCH_QUICK)" ]; then count=1; benchtime=100ms; quick=-quick; else count=$(BENCH_COUNT); benchtime=$(BENCHTIME); quick=; fi; \
+	echo "bench: load average $$(cut -d' ' -f1-3 /proc/loadavg); Go benchmarks, -count $$count -> $(BENCH_DIR)/go.txt"; \
+	$(GO) test -tags headless -run '^$$' -bench . -benchmem -benchtime $$benchtime -count $$count ./... | tee $(BENCH_DIR)/go.txt; \
+	echo "bench: load average $$(cut -d' ' -f1-3 /proc/loadavg); whole process, -count $$count -> $(BENCH_DIR)/process.txt"; \
+	$(GO) run ./test/bench -bin $(BIN) -count $$count $$quick -o $(BENCH_DIR)/process.txt $(BENCH_FLAGS) | tee $(BENCH_DIR)/summary.txt; \
+	{ if [ -n "$(BENCH_BASE)" ]; then \
+		$(BENCHSTAT) old=$(BENCH_BASE)/go.txt new=$(BENCH_DIR)/go.txt; \
+		$(BENCHSTAT) old=$(BENCH_BASE)/process.txt new=$(BENCH_DIR)/process.txt; \
+	else \
+		$(BENCHSTAT) $(BENCH_DIR)/go.txt; \
+		$(BENCHSTAT) $(BENCH_DIR)/process.txt; \
+	fi; } | tee $(BENCH_DIR)/benchstat.txt
+
+# Release packages (packaging/package.sh builds them; packaging/*/README.md
+# say how to install each). DEB_VERSION is VERSION made into a Debian
+# version (it must start with a digit): v1.2.3 -> 1.2.3, a bare commit hash
+# -> 0.0.0~git<hash>. Signing the Windows exe: set SIGN_PKCS12 (path of a
+# .p12/.pfx) and SIGN_PASSWORD (+ SIGN_CAFILE to verify a private CA, and
+# SIGN_TIMESTAMP for an RFC 3161 server); unset, the exe is left unsigned.
+DIST         := dist
+DEB_VERSION  ?= $(shell packaging/linux/deb-version.sh '$(VERSION)')
+NFPM         := $(CURDIR)/bin/nfpm
+NFPM_VERSION := v2.45.2
+PACKAGE_APT_PACKAGES := gcc-mingw-w64-x86-64-win32 gcc-aarch64-linux-gnu libc6-dev-arm64-cross \
+                        systemd udev file osslsigncode openssl dpkg
+
+.PHONY: package-deps
+package-deps: apt-deps ## install what make package needs: mingw-w64 and arm64 cross compilers, osslsigncode (apt-get when root), nfpm
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		missing=$$(for p in $(PACKAGE_APT_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+		if [ -n "$$missing" ]; then \
+			echo "apt-get install: $$missing"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+		fi; \
+	else echo "not root: skipping apt-get (make package needs: $(PACKAGE_APT_PACKAGES))"; fi
+	@[ -x $(NFPM) ] || GOBIN=$(CURDIR)/bin $(GO) install github.com/goreleaser/nfpm/v2/cmd/nfpm@$(NFPM_VERSION)
+
+.PHONY: package
+package: package-deps ## build dist/: the .deb for amd64 (+arm64 where it builds), the Windows .exe, SHA256SUMS
+	@GO="$(GO)" VERSION="$(VERSION)" DEB_VERSION="$(DEB_VERSION)" LDFLAGS="$(LDFLAGS)" GUI_TAGS="$(GUI_TAGS)" \
+		DIST="$(DIST)" NFPM="$(NFPM)" packaging/package.sh
+
+.PHONY: test-package
+test-package: package ## check the packages: contents, systemd-analyze verify, udev rules, PE32+, install into a throwaway root
+	POSAGENT_DIST=$(CURDIR)/$(DIST) POSAGENT_VERSION="$(VERSION)" POSAGENT_DEB_VERSION="$(DEB_VERSION)" \
+		POSAGENT_GUI_TAGS="$(GUI_TAGS)" $(GO) test -count=1 ./packaging/...
 
 .PHONY: clean
 clean: ## remove build output

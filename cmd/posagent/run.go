@@ -10,6 +10,7 @@ import (
 
 	"github.com/posagent/posagent/internal/app"
 	"github.com/posagent/posagent/internal/config"
+	"github.com/posagent/posagent/internal/svc"
 )
 
 func init() {
@@ -31,7 +32,7 @@ func runDemo(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 	fs := newFlags("demo", stderr)
 	agentFlags(fs, &o)
 	if err := fs.Parse(args); err != nil {
-		return 2
+		return app.ExitUsage
 	}
 	if o.StateDir == "" {
 		o.StateDir = filepath.Join(config.UserPaths().StateDir, "demo")
@@ -48,8 +49,17 @@ func runRun(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.W
 		paths = config.SystemPaths() // the service
 	}
 	fs.StringVar(&o.ConfigPath, "config", paths.ConfigFile, "config file")
+	check := fs.Bool("check-config", false, "only load and validate the config: exit 0 when it is usable, 78 with the problems when not")
 	if err := fs.Parse(args); err != nil {
-		return 2
+		return app.ExitUsage
+	}
+	if *check {
+		if err := app.CheckConfig(o.ConfigPath); err != nil {
+			fmt.Fprintf(stderr, "posagent run: %v\n", err)
+			return app.ExitConfig
+		}
+		fmt.Fprintf(stdout, "config OK: %s\n", o.ConfigPath)
+		return app.ExitOK
 	}
 	if o.StateDir == "" {
 		o.StateDir = paths.StateDir
@@ -57,7 +67,15 @@ func runRun(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.W
 	cfg, err := app.LoadConfig(o.ConfigPath)
 	if err != nil {
 		fmt.Fprintf(stderr, "posagent run: %v\n", err)
-		return 1
+		return app.ExitConfig
+	}
+	if svc.Managed() {
+		// Started by the Windows SCM: answer it, and log to the event log
+		// (a service has no console).
+		return svc.RunManaged(func(ctx context.Context, log *svc.EventLogWriter) int {
+			o.LogWriter, o.Stdout, o.Headless = log, io.Discard, true
+			return app.Run(ctx, cfg, o)
+		})
 	}
 	return app.Run(ctx, cfg, o)
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/posagent/posagent/internal/config"
 	"github.com/posagent/posagent/internal/logging"
+	"github.com/posagent/posagent/internal/sdnotify"
 	"github.com/posagent/posagent/internal/secrets"
 	"github.com/posagent/posagent/internal/ui"
 )
@@ -25,7 +26,20 @@ type RunOptions struct {
 	ConfigPath     string
 	Version        string
 	Stdout, Stderr io.Writer
+	// LogWriter receives the log (default os.Stderr; the Windows service
+	// passes the event log).
+	LogWriter io.Writer
 }
+
+// Exit codes of run and demo, chosen so that service managers can act on
+// them: systemd's unit has RestartPreventExitStatus=78, because restarting
+// cannot fix a configuration error.
+const (
+	ExitOK      = 0
+	ExitFailure = 1  // a runtime failure: restarting may help
+	ExitUsage   = 2  // bad command-line flags
+	ExitConfig  = 78 // EX_CONFIG (sysexits.h): the configuration is wrong or missing
+)
 
 // LoadConfig reads the file at path (a missing file is an error that says
 // what to do) and applies the POSAGENT_* overrides.
@@ -48,6 +62,19 @@ func LoadConfig(path string) (*config.Config, error) {
 	return cfg, nil
 }
 
+// CheckConfig loads the config file at path and validates it as `run`
+// would: nil when the agent could start with it.
+func CheckConfig(path string) error {
+	cfg, err := LoadConfig(path)
+	if err != nil {
+		return err
+	}
+	if err := validate(cfg, false); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return nil
+}
+
 // Run runs the agent until ctx ends (SIGINT/SIGTERM) or the cashier quits
 // the window, and returns the process exit code. With a display and without
 // Headless the cashier window runs on this goroutine, which must be the
@@ -55,7 +82,7 @@ func LoadConfig(path string) (*config.Config, error) {
 func Run(ctx context.Context, cfg *config.Config, o RunOptions) int {
 	fail := func(err error) int {
 		fmt.Fprintf(o.Stderr, "posagent: %v\n", err)
-		return 1
+		return ExitFailure
 	}
 	if o.Listen != "" {
 		cfg.Listen = o.Listen
@@ -64,7 +91,8 @@ func Run(ctx context.Context, cfg *config.Config, o RunOptions) int {
 		cfg.LogLevel = o.LogLevel
 	}
 	if err := validate(cfg, o.InsecureListenAny); err != nil {
-		return fail(err)
+		fmt.Fprintf(o.Stderr, "posagent: %v\n", err)
+		return ExitConfig
 	}
 	if !o.Demo && cfg.Gateway.Kind != config.GatewaySandbox && cfg.Gateway.UserAPIKey == "" {
 		if key, err := secrets.New(o.StateDir).Get("user_api_key"); err == nil {
@@ -72,7 +100,11 @@ func Run(ctx context.Context, cfg *config.Config, o RunOptions) int {
 		}
 	}
 	level, _ := logging.ParseLevel(cfg.LogLevel)
-	log := logging.New(os.Stderr, level)
+	logOut := o.LogWriter
+	if logOut == nil {
+		logOut = os.Stderr
+	}
+	log := logging.New(logOut, level)
 	if err := EnsureStateDir(o.StateDir); err != nil {
 		return fail(err)
 	}
@@ -98,6 +130,12 @@ func Run(ctx context.Context, cfg *config.Config, o RunOptions) int {
 		return fail(err)
 	}
 	printBanner(o.Stdout, a, o.Demo)
+	// Under systemd (Type=notify) the unit counts as started only now,
+	// with the listener bound: a POS page started after it can connect.
+	notify := sdnotify.FromEnv()
+	if err := notify.Ready("listening on " + a.URL()); err != nil {
+		log.Warn("could not tell systemd the agent is ready", "error", err)
+	}
 	if withUI {
 		w := ui.New(a.UIBackend(), ui.Options{Title: "posagent", Version: o.Version, Logger: log})
 		window.Store(w)
@@ -113,12 +151,13 @@ func Run(ctx context.Context, cfg *config.Config, o RunOptions) int {
 		<-ctx.Done()
 	}
 	log.Info("stopping: finishing or journaling any sale in flight")
+	_ = notify.Stopping("finishing or journaling any sale in flight")
 	a.Stop()
 	if err := a.Wait(); err != nil {
 		log.Error("agent stopped with an error", "error", err)
-		return 1
+		return ExitFailure
 	}
-	return 0
+	return ExitOK
 }
 
 // validate checks the config; --insecure-listen-any waives the loopback rule.

@@ -150,6 +150,10 @@ func (p *Pairings) saveLocked() error {
 		tmp.Close()
 		return fmt.Errorf("pairing store: %w", err)
 	}
+	if err := matchDirOwner(tmp, filepath.Dir(p.path)); err != nil {
+		tmp.Close()
+		return fmt.Errorf("pairing store: giving the file to the state directory's owner: %w", err)
+	}
 	if _, err := tmp.Write(append(raw, '\n')); err != nil {
 		tmp.Close()
 		return fmt.Errorf("pairing store: write: %w", err)

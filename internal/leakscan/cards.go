@@ -19,3 +19,22 @@ var TestCards = []string{
 	"4000" + "100011112224",
 	"4000" + "300611112224",
 }
+
+// TestBIN is an issuer prefix on which card.TestPAN makes up numbers, with
+// the length of the brand's numbers.
+type TestBIN struct {
+	Prefix string
+	Length int
+}
+
+// TestBINs are the prefixes the simulated reader and the bridge's test
+// engine (card.TestPAN) make card numbers on: the demo and the chaos run
+// swipe fresh numbers, not the fixed ones above, so a Luhn-valid number of
+// the brand's length on one of these prefixes is a test card too.
+// TestSimulatedPANs ties this list to card.TestPAN.
+var TestBINs = []TestBIN{
+	{"411111", 16},
+	{"545454", 16},
+	{"371449", 15},
+	{"601100", 16},
+}

@@ -298,7 +298,7 @@ func TestAttachDetachReplug(t *testing.T) {
 
 func TestOpenFailsIsBrokenThenRecovers(t *testing.T) {
 	d := newFakeDriver("fake:1")
-	d.setOpenErr("fake:1", fmt.Errorf("open /dev/hidraw3: permission denied: add a udev rule for 0801 or join the plugdev group"))
+	d.setOpenErr("fake:1", fmt.Errorf("open /dev/hidraw3: permission denied: install posagent's udev rules"))
 	h := start(t, Options{RetryInterval: 2 * time.Second}, d)
 	ev := h.expect(EventBroken, "fake:1")
 	if ev.Reader.Status != StatusBroken || ev.Err == nil || ev.Reader.Detail == "" {

@@ -6,5 +6,7 @@
 //
 // Set BASE_URL to run the same script against a real agent, e.g. the one
 // `posagent demo --headless` starts; run.sh installs Chromium and
-// playwright-core when they are missing.
+// playwright-core when they are missing. Set WS_CAPTURE to a file to have
+// e2e.mjs write every websocket frame of its pages there, one plain text
+// line each, for make leakscan.
 package browser

@@ -4,10 +4,12 @@
 //   FOREIGN_URL=...   also test pairing from another origin (the Go test's server)
 //   ARTIFACTS=dir     where screenshots go (default ../../artifacts/browser)
 //   CHROMIUM=path     the browser (default /usr/bin/chromium)
+//   WS_CAPTURE=file   write every websocket frame of the pages to file, one plain text line each:
+//                     time, send|recv, socket URL, payload (make leakscan scans it)
 //
 // Exit 0 when every step passed; 1 with the failing step otherwise.
 import { chromium } from 'playwright-core';
-import { mkdirSync } from 'node:fs';
+import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -16,6 +18,7 @@ const BASE_URL = process.env.BASE_URL || 'http://127.0.0.1:7380/';
 const FOREIGN_URL = process.env.FOREIGN_URL || '';
 const ARTIFACTS = process.env.ARTIFACTS || path.join(here, '..', '..', 'artifacts', 'browser');
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+const WS_CAPTURE = process.env.WS_CAPTURE ? path.resolve(process.env.WS_CAPTURE) : '';
 const STEP_TIMEOUT = 15000;
 // A clear card number: a run of 13–19 digits that passes Luhn.
 function luhn(d) {
@@ -34,6 +37,25 @@ function clearPANs(text) {
 mkdirSync(ARTIFACTS, { recursive: true });
 const problems = [];
 let browser;
+let framesCaptured = 0;
+
+// captureFrames writes every websocket frame of page to WS_CAPTURE. The
+// payload is written as it went over the wire, only line breaks turned into
+// spaces: a capture that escaped or encoded it (JSON, base64) could hide a
+// card number from the leak scan.
+function captureFrames(page) {
+  if (!WS_CAPTURE) return;
+  page.on('websocket', (ws) => {
+    const write = (dir, payload) => {
+      const text = typeof payload === 'string' ? payload : Buffer.from(payload).toString('latin1');
+      appendFileSync(WS_CAPTURE, `${new Date().toISOString()} ${dir} ${ws.url()} ${text.replace(/[\r\n]/g, ' ')}\n`);
+      framesCaptured++;
+    };
+    ws.on('framesent', (f) => write('send', f.payload));
+    ws.on('framereceived', (f) => write('recv', f.payload));
+  });
+}
+if (WS_CAPTURE) writeFileSync(WS_CAPTURE, '');
 
 function check(cond, what) {
   if (!cond) throw new Error(`check failed: ${what}`);
@@ -86,6 +108,7 @@ try {
   });
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   const page = await context.newPage();
+  captureFrames(page);
   page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
   page.on('console', (m) => {
     if (m.type() === 'error') problems.push(`console error: ${m.text()}`);
@@ -166,6 +189,7 @@ try {
   if (FOREIGN_URL) {
     await step('a foreign origin pairs, keeps its token and reuses it after a reload', async () => {
       const p2 = await context.newPage();
+      captureFrames(p2);
       p2.on('pageerror', (e) => problems.push(`foreign page error: ${e.message}`));
       await p2.goto(FOREIGN_URL);
       await p2.waitForFunction(() => window.__welcome, null, { timeout: STEP_TIMEOUT });
@@ -182,6 +206,9 @@ try {
   }
 
   check(problems.length === 0, `no page errors: ${problems.join('; ')}`);
+  // An empty capture would make a clean leak scan prove nothing.
+  check(!WS_CAPTURE || framesCaptured > 0, `websocket frames captured to ${WS_CAPTURE}`);
+  if (WS_CAPTURE) console.log(`captured ${framesCaptured} websocket frames to ${WS_CAPTURE}`);
   console.log(`PASS (screenshots in ${ARTIFACTS})`);
 } catch (e) {
   console.error(`FAIL ${e.message}`);

@@ -1,10 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"math/rand"
 	"net"
 	"net/http"
@@ -27,6 +30,29 @@ import (
 const (
 	resultTimeout = 60 * time.Second // a sale's final result, faults and restarts included
 	startTimeout  = 10 * time.Second
+	// gatewayTimeout is the agent's per-request gateway timeout (config
+	// gateway.timeout; 1 s is the least it accepts). Short, so that a
+	// delayed answer costs a sale about a second, not the default 30.
+	gatewayTimeout = time.Second
+)
+
+// Slow answers are delayed uniformly between slowMin and slowMax: about
+// half finish under gatewayTimeout (a slow success), half over it (the agent
+// times out on a committed sale and must find it by lookup). The proxy drops
+// an answer as soon as the agent gives up, so no slow sale costs more than
+// the timeout plus one lookup.
+const (
+	slowMin = gatewayTimeout / 4
+	slowMax = gatewayTimeout * 7 / 4
+)
+
+// Files in the run's directory.
+const (
+	agentLogFile   = "agent.log"
+	wsCaptureFile  = "ws.capture"
+	gwCaptureFile  = "gateway-responses.capture"
+	configFile     = "posagent.toml"
+	stateDirectory = "state"
 )
 
 type opts struct {
@@ -34,6 +60,14 @@ type opts struct {
 	bin                           string
 	seed                          int64
 	faultRate, dropRate, killRate float64
+	// dir holds the config, the state (journal), the agent's log and the
+	// captures; "" makes a fresh temporary directory.
+	dir string
+	// logLevel is passed to the agent as --log-level ("": its default).
+	logLevel string
+	// capture writes every websocket frame and every gateway answer into
+	// dir, for make leakscan.
+	capture bool
 }
 
 func main() {
@@ -44,6 +78,9 @@ func main() {
 	flag.Float64Var(&o.faultRate, "faults", 0.3, "share of sales whose gateway request suffers a fault")
 	flag.Float64Var(&o.dropRate, "drops", 0.05, "share of sales whose websocket client disconnects mid-sale")
 	flag.Float64Var(&o.killRate, "kills", 0.03, "share of sales during which the agent is killed (SIGKILL) and restarted")
+	flag.StringVar(&o.dir, "dir", "", "directory for the config, state, agent log and captures (must be empty or absent; default: a new temporary directory)")
+	flag.StringVar(&o.logLevel, "log-level", "", "the agent's --log-level (debug, info, warn, error; default: the agent's own)")
+	flag.BoolVar(&o.capture, "capture", false, "capture every websocket frame ("+wsCaptureFile+") and every gateway answer ("+gwCaptureFile+") in the directory, as plain text lines for make leakscan")
 	flag.Parse()
 	rep, err := run(o)
 	if err != nil {
@@ -61,7 +98,13 @@ type report struct {
 	attempted, charges, duplicates, lost int
 	unresolved, phantom, faults, drops   int
 	kills                                int
-	outcomes                             map[string]int
+	// byFault counts the gateway faults by kind; slowUnder and slowOver
+	// split the slow answers by their delay against gatewayTimeout.
+	byFault             map[gatewaytest.Fault]int
+	slowUnder, slowOver int
+	// lookups counts the agent's lookups by transaction_api_id.
+	lookups  int
+	outcomes map[string]int
 }
 
 func (r report) ok() bool {
@@ -81,26 +124,52 @@ func (r report) String() string {
   outcomes unresolved    %d   (must be 0 after reconciliation)
   phantom approvals      %d   (must be 0: told approved, not charged)
   faults injected        %d gateway, %d client drops, %d agent kills
+  gateway faults         %s
+  slow answers           %d under the %v timeout, %d over it (the agent timed out; the sale exists)
+  lookups by api id      %d
   client results         %v
-`, r.seed, verdict, r.attempted, r.charges, r.duplicates, r.lost, r.unresolved, r.phantom, r.faults, r.drops, r.kills, r.outcomes)
+`, r.seed, verdict, r.attempted, r.charges, r.duplicates, r.lost, r.unresolved, r.phantom, r.faults, r.drops, r.kills,
+		r.faultCounts(), r.slowUnder, gatewayTimeout, r.slowOver, r.lookups, r.outcomes)
 }
+
+// faultCounts lists the gateway faults by kind in a fixed order.
+func (r report) faultCounts() string {
+	var b strings.Builder
+	for _, f := range chaosFaults {
+		if b.Len() > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%s %d", f, r.byFault[f])
+	}
+	return b.String()
+}
+
+// chaosFaults are the gateway faults drawn, with equal shares.
+var chaosFaults = []gatewaytest.Fault{gatewaytest.FaultDelayAfterCommit, gatewaytest.Fault500AfterCommit,
+	gatewaytest.FaultResetAfterCommit, gatewaytest.FaultResetBeforeCommit, gatewaytest.Fault429, gatewaytest.FaultSlow}
 
 // agent is the posagent process under test.
 type agent struct {
-	bin, cfg, state, log string
-	port                 int
-	cmd                  *exec.Cmd
+	bin, cfg, state, log, logLevel string
+	port                           int
+	cmd                            *exec.Cmd
 }
 
 func (a *agent) start() error {
 	logf, err := os.OpenFile(a.log, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
 	if err != nil {
-		return err
+		return fmt.Errorf("agent log: %w", err)
 	}
-	a.cmd = exec.Command(a.bin, "run", "--headless", "--config", a.cfg, "--state-dir", a.state)
+	// The child has its own copy of the descriptor.
+	defer logf.Close()
+	args := []string{"run", "--headless", "--config", a.cfg, "--state-dir", a.state}
+	if a.logLevel != "" {
+		args = append(args, "--log-level", a.logLevel)
+	}
+	a.cmd = exec.Command(a.bin, args...)
 	a.cmd.Stdout, a.cmd.Stderr = logf, logf
 	if err := a.cmd.Start(); err != nil {
-		return err
+		return fmt.Errorf("start %s: %w", a.bin, err)
 	}
 	deadline := time.Now().Add(startTimeout)
 	for time.Now().Before(deadline) {
@@ -134,36 +203,89 @@ func freePort() int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-func run(o opts) (report, error) {
-	rep := report{seed: o.seed, outcomes: map[string]int{}}
+// workDir returns the run's directory: dir, created if absent and refused
+// if it holds anything (an old journal would be reconciled as this run's),
+// or a fresh temporary one.
+func workDir(dir string) (string, error) {
+	if dir == "" {
+		d, err := os.MkdirTemp("", "posagent-chaos-")
+		if err != nil {
+			return "", fmt.Errorf("work directory: %w", err)
+		}
+		return d, nil
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", fmt.Errorf("work directory: %w", err)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return "", fmt.Errorf("work directory: %w", err)
+	}
+	if len(entries) > 0 {
+		return "", fmt.Errorf("work directory %s is not empty", dir)
+	}
+	return dir, nil
+}
+
+// createCapture opens a capture file of the run's directory.
+func createCapture(dir, name string) (*os.File, error) {
+	f, err := os.OpenFile(filepath.Join(dir, name), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("capture: %w", err)
+	}
+	return f, nil
+}
+
+func run(o opts) (rep report, err error) {
+	rep = report{seed: o.seed, outcomes: map[string]int{}, byFault: map[gatewaytest.Fault]int{}}
 	rng := rand.New(rand.NewSource(o.seed))
 	sb := sandbox.New(sandbox.Options{})
 	proxy := gatewaytest.NewProxy(sb)
 	gw := httptest.NewServer(proxy)
 	defer gw.Close()
 
-	dir, err := os.MkdirTemp("", "posagent-chaos-")
+	dir, err := workDir(o.dir)
 	if err != nil {
 		return rep, err
 	}
-	a := &agent{bin: o.bin, state: filepath.Join(dir, "state"), log: filepath.Join(dir, "agent.log"), port: freePort()}
-	a.cfg = filepath.Join(dir, "posagent.toml")
-	cfg := fmt.Sprintf("listen = \"127.0.0.1:%d\"\n[gateway]\nkind = \"sandbox\"\nurl = %q\ntimeout = \"1s\"\n[[readers]]\nkind = \"sim\"\n", a.port, gw.URL)
+	c := &client{}
+	if o.capture {
+		// Plain text lines, payloads as sent: a capture that escaped or
+		// encoded them could hide card data from the scan.
+		gwCap, err := createCapture(dir, gwCaptureFile)
+		if err != nil {
+			return rep, err
+		}
+		defer gwCap.Close()
+		proxy.CaptureResponses(gwCap)
+		wsCap, err := createCapture(dir, wsCaptureFile)
+		if err != nil {
+			return rep, err
+		}
+		defer wsCap.Close()
+		c.capture = wsCap
+		// A capture with holes would make a clean scan prove nothing.
+		defer func() {
+			err = errors.Join(err, proxy.CaptureErr(), c.capErr)
+		}()
+	}
+	a := &agent{bin: o.bin, state: filepath.Join(dir, stateDirectory), log: filepath.Join(dir, agentLogFile), port: freePort(), logLevel: o.logLevel}
+	a.cfg = filepath.Join(dir, configFile)
+	cfg := fmt.Sprintf("listen = \"127.0.0.1:%d\"\n[gateway]\nkind = \"sandbox\"\nurl = %q\ntimeout = %q\n[[readers]]\nkind = \"sim\"\n",
+		a.port, gw.URL, gatewayTimeout.String())
 	if err := os.WriteFile(a.cfg, []byte(cfg), 0o600); err != nil {
-		return rep, err
+		return rep, fmt.Errorf("config: %w", err)
 	}
 	fmt.Printf("chaos: %d sales, seed %d, agent log %s\n", o.n, o.seed, a.log)
 	if err := a.start(); err != nil {
 		return rep, err
 	}
-	c := &client{port: a.port}
+	c.port = a.port
 	if err := c.connect(); err != nil {
 		return rep, err
 	}
 	final := map[string]string{} // order_num -> last outcome the client got
 	isSale := func(r *http.Request) bool { return r.Method == http.MethodPost && r.URL.Path == "/v2/transactions" }
-	faults := []gatewaytest.Fault{gatewaytest.FaultDelayAfterCommit, gatewaytest.Fault500AfterCommit,
-		gatewaytest.FaultResetAfterCommit, gatewaytest.FaultResetBeforeCommit, gatewaytest.Fault429}
 
 	for i := 0; i < o.n; i++ {
 		order := fmt.Sprintf("chaos%d", i)
@@ -172,7 +294,19 @@ func run(o opts) (report, error) {
 			amount = "6.16" // a decline now and then
 		}
 		if rng.Float64() < o.faultRate {
-			proxy.Arm(faults[rng.Intn(len(faults))], isSale)
+			f := chaosFaults[rng.Intn(len(chaosFaults))]
+			if f == gatewaytest.FaultSlow {
+				d := slowMin + time.Duration(rng.Int63n(int64(slowMax-slowMin)))
+				proxy.ArmSlow(d, isSale)
+				if d < gatewayTimeout {
+					rep.slowUnder++
+				} else {
+					rep.slowOver++
+				}
+			} else {
+				proxy.Arm(f, isSale)
+			}
+			rep.byFault[f]++
 			rep.faults++
 		}
 		rep.attempted++
@@ -247,6 +381,9 @@ func run(o opts) (report, error) {
 	a.stop()
 
 	// The gateway's view.
+	rep.lookups = proxy.Count(func(r gatewaytest.Record) bool {
+		return r.Method == http.MethodGet && r.Path == "/v2/transactions" && strings.Contains(r.Query, "transaction_api_id")
+	})
 	charged := map[string]int{}
 	approvedAt := map[string]bool{}
 	for _, s := range sb.Summaries() {
@@ -310,6 +447,25 @@ func orderOf(m msg) string { return strings.TrimPrefix(str(m["id"]), "s") }
 type client struct {
 	port int
 	ws   *websocket.Conn
+	// capture, when set, gets every frame sent and received (captureFrame).
+	capture io.Writer
+	capErr  error
+}
+
+// captureFrame writes one frame as a plain text line: time, direction
+// (send, recv) and the payload as it went over the wire, with line breaks
+// turned into spaces and nothing else changed, so that the leak scan sees
+// exactly what the agent and the page exchanged.
+func (c *client) captureFrame(dir string, payload []byte) {
+	if c.capture == nil || c.capErr != nil {
+		return
+	}
+	line := fmt.Appendf(nil, "%s %s ", time.Now().UTC().Format(time.RFC3339Nano), dir)
+	line = append(line, bytes.TrimRight(bytes.ReplaceAll(bytes.ReplaceAll(payload, []byte{'\r'}, []byte{' '}), []byte{'\n'}, []byte{' '}), " ")...)
+	line = append(line, '\n')
+	if _, err := c.capture.Write(line); err != nil {
+		c.capErr = fmt.Errorf("websocket capture: %w", err)
+	}
 }
 
 func (c *client) connect() error {
@@ -343,7 +499,15 @@ func (c *client) send(v map[string]any) error {
 	if c.ws == nil {
 		return errors.New("not connected")
 	}
-	return c.ws.WriteJSON(v)
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("encode %v message: %w", v["type"], err)
+	}
+	c.captureFrame("send", b)
+	if err := c.ws.WriteMessage(websocket.TextMessage, b); err != nil {
+		return fmt.Errorf("send %v: %w", v["type"], err)
+	}
+	return nil
 }
 
 func (c *client) ack(m msg) {
@@ -360,9 +524,14 @@ func (c *client) waitFor(match func(msg) bool, d time.Duration) (msg, error) {
 		}
 		dl, _ := ctx.Deadline()
 		_ = c.ws.SetReadDeadline(dl)
+		_, b, err := c.ws.ReadMessage()
+		if err != nil {
+			return nil, fmt.Errorf("read: %w", err)
+		}
+		c.captureFrame("recv", b)
 		var m msg
-		if err := c.ws.ReadJSON(&m); err != nil {
-			return nil, err
+		if err := json.Unmarshal(b, &m); err != nil {
+			return nil, fmt.Errorf("decode message: %w", err)
 		}
 		if match(m) {
 			return m, nil

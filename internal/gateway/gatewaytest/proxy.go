@@ -2,6 +2,7 @@ package gatewaytest
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -29,16 +30,26 @@ const (
 	FaultResetBeforeCommit
 	// Fault429 answers 429 without forwarding.
 	Fault429
+	// FaultSlow forwards, then delivers the backend's answer unchanged after
+	// a delay (ArmSlow; DefaultSlowDelay when armed with Arm). Under the
+	// client's timeout it is only a slow success; over it the client times
+	// out on a committed request, and only a lookup can tell it that the
+	// transaction exists. The answer is dropped if the client has gone.
+	FaultSlow
 )
 
 func (f Fault) String() string {
 	return [...]string{"none", "delay-after-commit", "500-after-commit", "reset-after-commit",
-		"reset-before-commit", "429"}[f]
+		"reset-before-commit", "429", "slow"}[f]
 }
 
-// MaxDelay bounds FaultDelayAfterCommit so that a client without a timeout
-// cannot hang a test forever.
+// MaxDelay bounds FaultDelayAfterCommit and FaultSlow so that a client
+// without a timeout cannot hang a test forever.
 const MaxDelay = 30 * time.Second
+
+// DefaultSlowDelay is FaultSlow's delay when it is armed with Arm: well
+// under any client timeout a test would set.
+const DefaultSlowDelay = 200 * time.Millisecond
 
 // maxBody bounds a request body the proxy buffers.
 const maxBody = 1 << 20
@@ -50,10 +61,13 @@ type Record struct {
 	// Forwarded: the backend processed the request.
 	Forwarded     bool
 	BackendStatus int
+	// Delay is how long FaultSlow held the answer back.
+	Delay time.Duration
 }
 
 type armed struct {
 	fault Fault
+	delay time.Duration
 	match func(*http.Request) bool
 }
 
@@ -64,6 +78,11 @@ type Proxy struct {
 	mu      sync.Mutex
 	armed   []armed
 	records []Record
+
+	// capMu serializes capture writes without holding mu during I/O.
+	capMu   sync.Mutex
+	capture io.Writer
+	capErr  error
 }
 
 // NewProxy puts a proxy in front of backend.
@@ -71,9 +90,67 @@ func NewProxy(backend http.Handler) *Proxy { return &Proxy{backend: backend} }
 
 // Arm makes the next request matching match (nil: any) suffer fault f, once.
 func (p *Proxy) Arm(f Fault, match func(*http.Request) bool) {
+	d := time.Duration(0)
+	if f == FaultSlow {
+		d = DefaultSlowDelay
+	}
+	p.arm(armed{fault: f, delay: d, match: match})
+}
+
+// ArmSlow makes the next request matching match (nil: any) FaultSlow with
+// delay d (at most MaxDelay), once.
+func (p *Proxy) ArmSlow(d time.Duration, match func(*http.Request) bool) {
+	p.arm(armed{fault: FaultSlow, delay: min(max(d, 0), MaxDelay), match: match})
+}
+
+func (p *Proxy) arm(a armed) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.armed = append(p.armed, armed{f, match})
+	p.armed = append(p.armed, a)
+}
+
+// CaptureResponses makes the proxy write the backend's answer to every
+// request it forwarded to w, whether or not a fault then kept it from the
+// client: one line each, "time method request-uri status fault=F body",
+// with the body's line breaks turned into spaces and nothing else changed,
+// so that a scanner for card data reads the body as the backend sent it.
+//
+// Only answers are captured. Requests carry ciphertext (e_track_data) by
+// contract, so a capture of them could never be held to "no card data";
+// answers must hold none at all and are scanned strictly.
+func (p *Proxy) CaptureResponses(w io.Writer) {
+	p.capMu.Lock()
+	defer p.capMu.Unlock()
+	p.capture = w
+}
+
+// CaptureErr is the first error writing the capture, if any: a capture
+// with a hole would make a clean scan prove nothing.
+func (p *Proxy) CaptureErr() error {
+	p.capMu.Lock()
+	defer p.capMu.Unlock()
+	return p.capErr
+}
+
+func (p *Proxy) captureResponse(r *http.Request, f Fault, status int, body []byte) {
+	p.capMu.Lock()
+	defer p.capMu.Unlock()
+	if p.capture == nil || p.capErr != nil {
+		return
+	}
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "%s %s %s %d fault=%s ", time.Now().UTC().Format(time.RFC3339Nano), r.Method, r.URL.RequestURI(), status, f)
+	b.Write(bytes.TrimRight(oneLine(body), " "))
+	b.WriteByte('\n')
+	if _, err := p.capture.Write(b.Bytes()); err != nil {
+		p.capErr = fmt.Errorf("gatewaytest: response capture: %w", err)
+	}
+}
+
+// oneLine returns b with CR and LF turned into spaces.
+func oneLine(b []byte) []byte {
+	out := bytes.ReplaceAll(b, []byte{'\r'}, []byte{' '})
+	return bytes.ReplaceAll(out, []byte{'\n'}, []byte{' '})
 }
 
 // Records returns a copy of what the proxy saw.
@@ -94,16 +171,16 @@ func (p *Proxy) Count(match func(Record) bool) int {
 	return n
 }
 
-func (p *Proxy) take(r *http.Request) Fault {
+func (p *Proxy) take(r *http.Request) armed {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for i, a := range p.armed {
 		if a.match == nil || a.match(r) {
 			p.armed = append(p.armed[:i], p.armed[i+1:]...)
-			return a.fault
+			return a
 		}
 	}
-	return FaultNone
+	return armed{fault: FaultNone}
 }
 
 func (p *Proxy) record(rec Record) {
@@ -121,8 +198,9 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	// The match function may read the body: give it a fresh copy.
 	r.Body = io.NopCloser(bytes.NewReader(body))
-	f := p.take(r)
-	rec := Record{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Fault: f}
+	a := p.take(r)
+	f := a.fault
+	rec := Record{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Fault: f, Delay: a.delay}
 	switch f {
 	case Fault429:
 		p.record(rec)
@@ -141,12 +219,23 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p.backend.ServeHTTP(rr, out)
 	rec.Forwarded, rec.BackendStatus = true, rr.Code
 	p.record(rec)
+	p.captureResponse(r, f, rr.Code, rr.Body.Bytes())
 	switch f {
 	case FaultDelayAfterCommit:
 		t := time.NewTimer(MaxDelay)
 		defer t.Stop()
 		select {
 		case <-r.Context().Done():
+		case <-t.C:
+		}
+	case FaultSlow:
+		t := time.NewTimer(a.delay)
+		defer t.Stop()
+		select {
+		case <-r.Context().Done():
+			// The client gave up (its timeout, or it was killed): there is
+			// nobody to deliver to, and waiting on would only hold a test.
+			return
 		case <-t.C:
 		}
 	case Fault500AfterCommit:

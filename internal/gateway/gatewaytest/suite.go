@@ -51,9 +51,10 @@ func RunSuite(t *testing.T, h Harness) {
 	t.Run("InvalidNotSent", func(t *testing.T) { testInvalidNotSent(t, h) })
 	t.Run("UnsupportedNotSent", func(t *testing.T) { testUnsupportedNotSent(t, h) })
 	t.Run("ConnectionRefusedRetryable", func(t *testing.T) { testConnectionRefused(t, h) })
-	for _, f := range []Fault{FaultDelayAfterCommit, Fault500AfterCommit, FaultResetAfterCommit} {
+	for _, f := range []Fault{FaultDelayAfterCommit, Fault500AfterCommit, FaultResetAfterCommit, FaultSlow} {
 		t.Run("Fault/"+f.String(), func(t *testing.T) { testCommittedFault(t, h, f) })
 	}
+	t.Run("Fault/slow-within-timeout", func(t *testing.T) { testSlowWithinTimeout(t, h) })
 	t.Run("Fault/"+FaultResetBeforeCommit.String(), func(t *testing.T) { testAbsentFault(t, h) })
 	t.Run("Fault/"+Fault429.String(), func(t *testing.T) { test429(t, h) })
 }
@@ -272,7 +273,13 @@ func testCommittedFault(t *testing.T, h Harness, f Fault) {
 	e := newEnv(t, h, faultTimeout)
 	req := h.Approve()
 	req.TransactionAPIID = NewAPIID()
-	e.proxy.Arm(f, e.isCommit)
+	if f == FaultSlow {
+		// Slower than the client's timeout: the answer is on its way, but
+		// too late.
+		e.proxy.ArmSlow(MaxDelay, e.isCommit)
+	} else {
+		e.proxy.Arm(f, e.isCommit)
+	}
 	res, err := e.gw.Do(ctx(t), req)
 	if !gateway.IsAmbiguous(err) || !gateway.NeedsResolve(err) {
 		t.Fatalf("%s: got %+v, %v; want an ambiguous error", f, res, err)
@@ -289,6 +296,24 @@ func testCommittedFault(t *testing.T, h Harness, f Fault) {
 	}
 	if n := e.commits(); n != 1 {
 		t.Errorf("%s: after resolving, backend committed %d, want 1 (no second charge)", f, n)
+	}
+}
+
+// testSlowWithinTimeout: an answer that is slow but within the client's
+// timeout is an ordinary result, sent once.
+func testSlowWithinTimeout(t *testing.T, h Harness) {
+	e := newEnv(t, h, opTimeout)
+	e.proxy.ArmSlow(faultTimeout, e.isCommit)
+	start := time.Now()
+	res, _ := approve(t, e)
+	if d := time.Since(start); d < faultTimeout {
+		t.Errorf("answered in %v: the slow fault did not fire", d)
+	}
+	if !res.Approved() {
+		t.Errorf("outcome %q, want approved", res.Outcome)
+	}
+	if n := e.commits(); n != 1 {
+		t.Errorf("backend committed %d, want 1", n)
 	}
 }
 

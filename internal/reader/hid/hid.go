@@ -76,12 +76,13 @@ func (d *Driver) log() *slog.Logger {
 // ID is the reader ID of a HID interface.
 func ID(in Info) string { return fmt.Sprintf("hid:%04x:%04x:%s", in.VID, in.PID, in.Path) }
 
-// UdevAdvice is the fix for a reader the agent may not open on Linux.
+// UdevAdvice is the fix for a reader the agent may not open on Linux: the
+// packaged udev rules (packaging/linux/60-posagent.rules), which cover the
+// vendor's USB and hidraw nodes for the service's group and the desktop user.
 func UdevAdvice(vid uint16) string {
-	return fmt.Sprintf("no permission to open this reader: install a udev rule, e.g. /etc/udev/rules.d/70-posagent.rules with "+
-		`SUBSYSTEM=="hidraw", ATTRS{idVendor}=="%04x", MODE="0660", GROUP="plugdev" and `+
-		`SUBSYSTEM=="usb", ATTRS{idVendor}=="%04x", MODE="0660", GROUP="plugdev", `+
-		"add the agent's user to plugdev, run sudo udevadm control --reload && sudo udevadm trigger, and replug the reader", vid, vid)
+	return fmt.Sprintf("no permission to open this reader (vendor %04x): install posagent's udev rules "+
+		"(the .deb and `sudo posagent service install` do; by hand: copy packaging/linux/60-posagent.rules to /etc/udev/rules.d/), "+
+		"run `sudo udevadm control --reload-rules && sudo udevadm trigger`, and replug the reader", vid)
 }
 
 // Scan implements reader.Driver.

@@ -75,7 +75,7 @@ func TestScan(t *testing.T) {
 		"hid:0801:0011:magtek_dynamag_hid.txt": "",
 		"hid:0801:0001:kb":                     KeyboardAdvice,
 		"hid:0acd:2030:kb2":                    KeyboardAdvice,
-		"hid:0acd:3530:locked":                 `SUBSYSTEM=="hidraw", ATTRS{idVendor}=="0acd", MODE="0660", GROUP="plugdev"`,
+		"hid:0acd:3530:locked":                 "(vendor 0acd): install posagent's udev rules",
 		"hid:0acd:9999:new":                    "unsupported ID TECH product 0acd:9999",
 	}
 	if len(devs) != len(want) {

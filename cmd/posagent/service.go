@@ -1,0 +1,88 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/posagent/posagent/internal/app"
+	"github.com/posagent/posagent/internal/svc"
+)
+
+func init() {
+	register(command{name: "service", summary: "install|uninstall|start|stop|status the OS service (systemd, Windows SCM, launchd)", run: runService})
+}
+
+// Exit codes of the changing actions (status has its own, see svc.Report).
+const (
+	exitNoPermission = 77 // EX_NOPERM: run it as root / Administrator
+	exitNotInstalled = 4
+)
+
+func runService(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
+	fs := newFlags("service", stderr)
+	asJSON := fs.Bool("json", false, "status: print JSON")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: posagent service install|uninstall|start|stop|status [--json]")
+		fs.PrintDefaults()
+	}
+	if len(args) == 0 {
+		fs.Usage()
+		return app.ExitUsage
+	}
+	action := args[0]
+	if err := fs.Parse(args[1:]); err != nil {
+		return app.ExitUsage
+	}
+	o, err := svc.DefaultOptions(app.CheckConfig, stdout)
+	if err != nil {
+		fmt.Fprintf(stderr, "posagent service: %v\n", err)
+		return app.ExitFailure
+	}
+	c, err := svc.New(o)
+	if err != nil {
+		fmt.Fprintf(stderr, "posagent service: %v\n", err)
+		return app.ExitFailure
+	}
+	switch action {
+	case "status":
+		r := c.Status(ctx)
+		if *asJSON {
+			enc := json.NewEncoder(stdout)
+			enc.SetIndent("", "  ")
+			_ = enc.Encode(r)
+		} else {
+			r.Write(stdout)
+		}
+		return r.ExitCode()
+	case "install":
+		err = c.Install(ctx)
+	case "uninstall":
+		err = c.Uninstall(ctx)
+	case "start":
+		err = c.Start(ctx)
+	case "stop":
+		err = c.Stop(ctx)
+	default:
+		fmt.Fprintf(stderr, "posagent service: unknown action %q\n", action)
+		fs.Usage()
+		return app.ExitUsage
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "posagent service %s: %v\n", action, err)
+		var pe *svc.PrivilegeError
+		switch {
+		case errors.As(err, &pe):
+			return exitNoPermission
+		case errors.Is(err, svc.ErrNotInstalled):
+			return exitNotInstalled
+		}
+		return app.ExitFailure
+	}
+	if action == "start" || action == "stop" {
+		fmt.Fprintf(stdout, "posagent service: %sed\n", map[string]string{"start": "start", "stop": "stopp"}[action])
+	}
+	return app.ExitOK
+}

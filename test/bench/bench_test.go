@@ -1,0 +1,211 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/posagent/posagent/internal/decrypt"
+)
+
+// TestHarness runs every phase in a tiny mode against a freshly built
+// headless binary and checks that the harness measures what it says: every
+// interval positive, as many samples as asked, percentiles in order, the
+// sales approved, the benchmark lines well formed. It does not judge the
+// goals: a shared CI machine is too noisy for that.
+func TestHarness(t *testing.T) {
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go tool on PATH to build posagent")
+	}
+	bin := filepath.Join(t.TempDir(), "posagent")
+	build := exec.Command(goTool, "build", "-tags", "headless", "-o", bin, "./cmd/posagent")
+	build.Dir = filepath.Join("..", "..")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	o := opts{bin: bin, count: 1, starts: 3, sales: 10, latency: 10, hotplug: 2,
+		idle: time.Second, settle: 200 * time.Millisecond, dir: t.TempDir()}
+	env, reps, err := run(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(reps) != 1 {
+		t.Fatalf("%d repetitions, want 1", len(reps))
+	}
+	r := reps[0]
+	checkSample(t, "start to banner", r.banner, o.starts, startTimeout)
+	checkSample(t, "start to listening", r.start, o.starts, 2*startTimeout)
+	for i := range r.start {
+		if r.banner[i] > r.start[i] {
+			t.Errorf("start %d: banner after %v but /healthz answered after %v: /healthz is asked only after the banner", i, r.banner[i], r.start[i])
+		}
+	}
+	checkSample(t, "sale round trip", r.sales, o.sales, resultTimeout)
+	checkSample(t, "agent-added latency", r.latency, o.latency, resultTimeout)
+	checkSample(t, "hot-plug attach", r.attach, o.hotplug, eventTimeout)
+	checkSample(t, "hot-plug detach", r.detach, o.hotplug, eventTimeout)
+	checkSample(t, "fdatasync", r.fsync, o.latency, resultTimeout)
+	if got := r.saleOutcomes["approved"]; got != o.sales {
+		t.Errorf("demo sales approved: %d of %d (%v)", got, o.sales, r.saleOutcomes)
+	}
+	if got := r.latencyOutcomes["approved"]; got != o.latency {
+		t.Errorf("serial sales approved: %d of %d (%v): the gateway could not use the harness's frames", got, o.latency, r.latencyOutcomes)
+	}
+	m := r.idle.mem
+	if m.rss < 1<<20 || m.anon <= 0 || m.file <= 0 || m.anon+m.file > m.rss {
+		t.Errorf("idle memory %+v: want VmRSS > 1 MiB made of RssAnon and RssFile", m)
+	}
+	if r.afterSales.rss < 1<<20 {
+		t.Errorf("VmRSS after the sales %d", r.afterSales.rss)
+	}
+	if r.idle.window < o.idle || r.idle.ticks < 0 || r.idle.cpuPct < 0 || r.idle.cpuPct > 100*float64(env.cpus) {
+		t.Errorf("idle CPU %+v over a %v window", r.idle, o.idle)
+	}
+	if len(r.load) != 4 || !strings.Contains(r.load[0], "start: ") {
+		t.Errorf("load averages %q", r.load)
+	}
+
+	var sum bytes.Buffer
+	writeSummary(&sum, env, reps)
+	for _, want := range []string{"agent-added latency p99", "sale round trip p99", "idle RSS", "start to listening p99"} {
+		if !regexp.MustCompile(`(PASS|MISS) +` + regexp.QuoteMeta(want)).MatchString(sum.String()) {
+			t.Errorf("summary has no verdict for %q:\n%s", want, sum.String())
+		}
+	}
+	var bench bytes.Buffer
+	writeBench(&bench, env, reps)
+	checkBenchLines(t, bench.String(), map[string]int{
+		"start_to_banner": o.starts, "start_to_listening": o.starts, "idle": 1, "sale_round_trip": o.sales,
+		"after_sales": 1, "agent_added_latency": o.latency, "hotplug_attach": o.hotplug, "hotplug_detach": o.hotplug,
+		"fdatasync_4k": o.latency,
+	})
+}
+
+// checkSample: n intervals, each positive and under limit, p50 ≤ p99 ≤ max.
+func checkSample(t *testing.T, name string, s sample, n int, limit time.Duration) {
+	t.Helper()
+	if len(s) != n {
+		t.Errorf("%s: %d samples, want %d", name, len(s), n)
+	}
+	for i, d := range s {
+		if d <= 0 || d > limit {
+			t.Errorf("%s: sample %d is %v, want in (0, %v]", name, i, d, limit)
+		}
+	}
+	ss := s.sorted()
+	if p50, p99, mx := ss.pct(0.5), ss.pct(0.99), ss.pct(1); p50 <= 0 || p50 > p99 || p99 > mx {
+		t.Errorf("%s: p50 %v, p99 %v, max %v: want 0 < p50 ≤ p99 ≤ max", name, p50, p99, mx)
+	}
+}
+
+// benchLine is the benchmark format benchstat reads: name, iterations, then
+// value-unit pairs.
+var benchLine = regexp.MustCompile(`^BenchmarkProcess/([a-z0-9_]+)-[0-9]+\t([0-9]+)((\t[0-9.]+ [a-z0-9/-]+)+)$`)
+
+func checkBenchLines(t *testing.T, out string, want map[string]int) {
+	t.Helper()
+	seen := map[string]bool{}
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		if !strings.HasPrefix(line, "Benchmark") {
+			continue
+		}
+		m := benchLine.FindStringSubmatch(line)
+		if m == nil {
+			t.Errorf("not a benchmark line: %q", line)
+			continue
+		}
+		n, _ := strconv.Atoi(m[2])
+		if wn, ok := want[m[1]]; !ok || n != wn {
+			t.Errorf("%s: %d iterations, want %d", m[1], n, wn)
+		}
+		for _, pair := range strings.Split(strings.TrimPrefix(m[3], "\t"), "\t") {
+			v, _ := strconv.ParseFloat(strings.Fields(pair)[0], 64)
+			if v <= 0 && !strings.HasSuffix(pair, "cpu-pct") {
+				t.Errorf("%s: %q is not positive", m[1], pair)
+			}
+		}
+		seen[m[1]] = true
+	}
+	for name := range want {
+		if !seen[name] {
+			t.Errorf("no benchmark line for %s in:\n%s", name, out)
+		}
+	}
+}
+
+func TestPercentiles(t *testing.T) {
+	var s sample
+	for i := 1; i <= 500; i++ {
+		s = append(s, time.Duration(501-i)) // reversed: pct needs the sorted copy
+	}
+	s = s.sorted()
+	for _, tc := range []struct {
+		p    float64
+		want time.Duration
+	}{{0.5, 250}, {0.99, 495}, {1, 500}, {0.001, 1}} {
+		if got := s.pct(tc.p); got != tc.want {
+			t.Errorf("pct(%v) of 1..500 = %v, want %v", tc.p, got, tc.want)
+		}
+	}
+	twenty := sample{}
+	for i := 1; i <= 20; i++ {
+		twenty = append(twenty, time.Duration(i))
+	}
+	if got := twenty.pct(0.99); got != 20 {
+		t.Errorf("p99 of 20 values = %v, want the maximum", got)
+	}
+	if got := (sample{}).pct(0.5); got != 0 {
+		t.Errorf("p50 of nothing = %v", got)
+	}
+}
+
+// Each frame parses as an encrypting ID TECH read with a new KSN, and
+// carries only the masked number in the clear.
+func TestFramesHaveFreshKSNs(t *testing.T) {
+	c, err := newIDTechCard()
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for range 5 {
+		f, err := c.next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		rd, err := decrypt.ParseIDTech(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ksn := string(rd.Envelope.KSN)
+		if seen[ksn] || !rd.Envelope.KSN.Valid() {
+			t.Errorf("KSN %s reused or invalid", ksn)
+		}
+		seen[ksn] = true
+		if mp := string(rd.MaskedPAN); !strings.HasPrefix(mp, "4111") || !strings.Contains(mp, "****") {
+			t.Errorf("masked PAN %q", mp)
+		}
+	}
+}
+
+func TestProcReaders(t *testing.T) {
+	m, err := readMem(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.rss <= 0 || m.anon <= 0 {
+		t.Errorf("own memory %+v", m)
+	}
+	if _, err := readCPUTicks(os.Getpid()); err != nil {
+		t.Fatal(err)
+	}
+	if clockTicks() <= 0 {
+		t.Error("no clock tick rate")
+	}
+}
