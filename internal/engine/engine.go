@@ -73,7 +73,7 @@ type Config struct {
 // Steps reported to Config.StepHook.
 const (
 	StepPending  = "pending"  // journaled, waiting for a card
-	StepSending  = "sending"  // journaled as sending; the request has not left
+	StepSending  = "sending"  // about to send; the "sending" record follows the request
 	StepAnswered = "answered" // the gateway answered; the outcome is not journaled yet
 )
 
@@ -120,6 +120,18 @@ type sale struct {
 	timer    *time.Timer
 	resent   bool
 	req      gateway.Request // follow-ups: the request to re-send when proven absent
+	// journaling is closed once the "sending" write has landed (send
+	// starts it when the request is on the wire); nil before any send.
+	// Every later write of rec waits for it, so the writes land in order.
+	journaling chan struct{}
+}
+
+// waitJournal waits for the "sending" write send started; it needs no lock
+// (the write does not take e.mu), so callers may hold e.mu.
+func (s *sale) waitJournal() {
+	if s.journaling != nil {
+		<-s.journaling
+	}
 }
 
 // New makes an engine. Call Run to resolve what an earlier run left open.
@@ -206,17 +218,21 @@ func (e *Engine) Run(ctx context.Context) error {
 	}
 }
 
-// recover finishes the journal's leftovers from a crash or kill: a sale that
-// was waiting for a card was never sent (cancelled); one that was sending or
-// unknown is looked up.
+// recover finishes the journal's leftovers from a crash or kill. A sale
+// the earlier run left pending may have been sent: its "sending" write goes
+// after the request (see send), so a kill can leave the request at the
+// gateway and the record still pending. Pending, sending and unknown are all
+// looked up; one the gateway proves it never got and that was pending (no
+// attempt journaled) is cancelled, nothing charged.
 func (e *Engine) recover(ctx context.Context) {
 	pending, err := e.j.Select(func(r *journal.Record) bool { return r.State == journal.StatePending })
 	if err != nil {
 		e.log.Error("journal read failed", "error", err)
 	}
 	for _, r := range pending {
-		r.State, r.Outcome = journal.StateDone, OutcomeCancelled
-		r.Error = "the agent stopped before a card was read: nothing was charged"
+		r.State = journal.StateUnknown
+		r.Error = "the agent stopped before this sale's outcome was known: checking with the gateway"
+		r.Updated = time.Now().UTC()
 		if err := e.j.Put(r); err != nil {
 			e.log.Error("journal write failed", "error", err)
 		}

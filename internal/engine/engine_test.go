@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -404,14 +405,20 @@ func TestRetryableResentThenGivesUp(t *testing.T) {
 	}
 }
 
-// A previous run died with a sale in flight: the next run resolves it.
+// A previous run died with sales in flight: the next run resolves them by
+// lookup. "pending-but-sent" is the kill between the request leaving and
+// its "sending" record landing (send writes it after the request): still
+// pending in the journal, committed at the gateway — it must come back
+// approved, not cancelled.
 func TestRecoveryAfterRestart(t *testing.T) {
 	h := newHarness(t, nil)
 	h.gw.committed["was-sent"] = &gateway.Result{ID: "tx9", Outcome: gateway.OutcomeApproved, StatusID: 101, AuthCode: "Z9"}
+	h.gw.committed["pending-but-sent"] = &gateway.Result{ID: "tx10", Outcome: gateway.OutcomeApproved, StatusID: 101, AuthCode: "Z10"}
 	for _, r := range []journal.Record{
-		{TransactionAPIID: "was-sent", Action: "sale", Amount: "5.00", State: journal.StateSending, ClientID: "s1"},
-		{TransactionAPIID: "never-sent", Action: "sale", Amount: "6.00", State: journal.StateUnknown},
+		{TransactionAPIID: "was-sent", Action: "sale", Amount: "5.00", State: journal.StateSending, ClientID: "s1", Attempts: 1},
+		{TransactionAPIID: "never-sent", Action: "sale", Amount: "6.00", State: journal.StateUnknown, Attempts: 1},
 		{TransactionAPIID: "waiting", Action: "sale", Amount: "7.00", State: journal.StatePending},
+		{TransactionAPIID: "pending-but-sent", Action: "sale", Amount: "8.00", State: journal.StatePending},
 	} {
 		if err := h.j.Put(r); err != nil {
 			t.Fatal(err)
@@ -421,18 +428,27 @@ func TestRecoveryAfterRestart(t *testing.T) {
 	defer cancel()
 	go h.e.Run(ctx)
 	got := map[string]string{}
-	for len(got) < 2 {
+	for len(got) < 4 {
 		u := h.next(UpdateResult, "")
 		got[u.TransactionAPIID] = u.Result.Outcome
 	}
-	if got["was-sent"] != OutcomeApproved || got["never-sent"] != OutcomeError {
-		t.Fatalf("recovered %v", got)
+	want := map[string]string{"was-sent": OutcomeApproved, "never-sent": OutcomeError,
+		"waiting": OutcomeCancelled, "pending-but-sent": OutcomeApproved}
+	for id, o := range want {
+		if got[id] != o {
+			t.Errorf("%s recovered as %q, want %q", id, got[id], o)
+		}
+		if r := h.stored(id); r.State != journal.StateDone || r.Outcome != o {
+			t.Errorf("%s stored %+v", id, r)
+		}
 	}
-	if r := h.stored("waiting"); r.Outcome != OutcomeCancelled || r.State != journal.StateDone {
-		t.Fatalf("pending sale after restart %+v", r)
+	if r := h.stored("waiting"); !strings.Contains(r.Error, "nothing was charged") {
+		t.Errorf("cancelled pending sale says %q", r.Error)
 	}
-	if r := h.stored("was-sent"); r.AuthCode != "Z9" || r.TransactionID != "tx9" {
-		t.Fatalf("resolved record %+v", r)
+	for id, tx := range map[string]string{"was-sent": "tx9", "pending-but-sent": "tx10"} {
+		if r := h.stored(id); r.TransactionID != tx || r.AuthCode == "" {
+			t.Errorf("resolved record %+v", r)
+		}
 	}
 	if len(h.gw.calls) != 0 {
 		t.Fatal("recovery sent a request")

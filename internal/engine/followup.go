@@ -81,6 +81,11 @@ func (e *Engine) FollowUp(ctx context.Context, req FollowUpRequest) (journal.Rec
 		e.mu.Unlock()
 		return journal.Record{}, errorf(CodeInvalid, "the agent is shutting down")
 	}
+	// Durable before anything is sent; send writes "sending" after the request.
+	if err := e.j.Put(rec); err != nil {
+		e.mu.Unlock()
+		return journal.Record{}, errorf(CodeJournal, "could not record the %s, nothing was sent: %v", req.Action, err)
+	}
 	e.byAPIID[apiID] = s
 	e.mu.Unlock()
 	e.log.Info("follow-up started", "transaction_api_id", apiID, "action", action, "transaction_id", req.TransactionID)

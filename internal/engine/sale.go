@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http/httptrace"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/posagent/posagent/internal/card"
@@ -354,24 +356,43 @@ func (e *Engine) guardRead(r *card.Read) (why, code string) {
 	return "", ""
 }
 
-// send journals the attempt, then sends. The journal write comes first: if
-// it fails, nothing is sent.
+// send records the attempt and sends. The transaction is durable before
+// the request leaves: StartSale and FollowUp wrote it, transaction_api_id
+// and all, and recovery looks up whatever a previous run left pending. So
+// the "sending" write (the masked card, the attempt count) need not come
+// first: it starts once the request is on the wire (or the attempt has
+// ended), which takes a bbolt commit — two fdatasyncs and the CPU work —
+// off the path from the card to the gateway (docs/performance.md). Every
+// later write of the record waits for it (waitJournal), so they land in
+// order.
 func (e *Engine) send(s *sale) {
 	e.mu.Lock()
+	s.waitJournal()
 	s.rec.State = journal.StateSending
 	s.rec.Attempts++
 	rec := s.rec
+	done := make(chan struct{})
+	s.journaling = done
 	e.mu.Unlock()
-	if err := e.j.Put(rec); err != nil {
-		e.log.Error("journal write failed before sending: the sale was not sent", "transaction_api_id", rec.TransactionAPIID, "error", err)
-		e.finish(s, OutcomeError, nil, "could not record the sale, so it was not sent: "+err.Error())
-		return
+	var once sync.Once
+	record := func() {
+		once.Do(func() {
+			go func() {
+				defer e.inflight.Done()
+				defer close(done)
+				if err := e.j.Put(rec); err != nil {
+					// The pending record stands; if the agent stops before
+					// the outcome is written, the next start looks it up.
+					e.log.Error("journal write of a sale being sent failed", "transaction_api_id", rec.TransactionAPIID, "error", err)
+				}
+			}()
+		})
 	}
+	e.inflight.Add(2)
 	e.step(StepSending, rec.TransactionAPIID)
-	e.inflight.Add(1)
 	go func() {
 		defer e.inflight.Done()
-		e.doSend(s)
+		e.doSend(s, record)
 	}()
 }
 
@@ -387,12 +408,20 @@ func (e *Engine) request(s *sale) gateway.Request {
 	}
 }
 
-func (e *Engine) doSend(s *sale) {
-	ctx := context.WithoutCancel(e.bg)
+// doSend sends and handles the answer. record starts the "sending" write:
+// it is called when the request has been written to the connection (the
+// gateway clients are net/http clients, which report it through
+// httptrace), and after every attempt in case it never was; later calls
+// do nothing.
+func (e *Engine) doSend(s *sale, record func()) {
+	ctx := httptrace.WithClientTrace(context.WithoutCancel(e.bg), &httptrace.ClientTrace{
+		WroteRequest: func(httptrace.WroteRequestInfo) { record() },
+	})
 	req := e.request(s)
 	for attempt := 1; ; attempt++ {
 		start := time.Now()
 		res, err := e.gw.Do(ctx, req)
+		record()
 		e.log.Debug("gateway answered", "transaction_api_id", req.TransactionAPIID, "latency", time.Since(start), "error", err)
 		e.step(StepAnswered, s.rec.TransactionAPIID)
 		switch {
@@ -410,6 +439,7 @@ func (e *Engine) doSend(s *sale) {
 		case gateway.IsRetryable(err) && attempt < retryableSends:
 			time.Sleep(time.Duration(attempt) * 500 * time.Millisecond)
 			e.mu.Lock()
+			s.waitJournal()
 			s.rec.Attempts++
 			rec := s.rec
 			e.mu.Unlock()
@@ -433,6 +463,7 @@ func (e *Engine) markUnknown(s *sale, cause error) {
 	s.rec.State = journal.StateUnknown
 	s.rec.Error = "outcome being checked with the gateway: " + cause.Error()
 	e.resolving[s.rec.TransactionAPIID] = true
+	s.waitJournal()
 	rec := s.rec
 	e.mu.Unlock()
 	if err := e.j.Put(rec); err != nil {
@@ -512,6 +543,11 @@ func (e *Engine) lookupOnce(ctx context.Context, s *sale) bool {
 			e.send(s)
 			return true
 		}
+		if rec.Attempts == 0 {
+			// Left pending by an earlier run: it never reached the gateway.
+			e.finish(s, OutcomeCancelled, nil, "the agent stopped before the sale reached the gateway: nothing was charged; start it again")
+			return true
+		}
 		e.finish(s, OutcomeError, nil, "the gateway never received this transaction: nothing was charged; present the card again")
 		return true
 	default:
@@ -563,6 +599,7 @@ func (e *Engine) finishLocked(s *sale, outcome string, res *gateway.Result, msg 
 	}
 	s.waiting = false
 	s.read = nil // the envelope is not needed any more: drop it
+	s.waitJournal()
 	if err := e.j.Put(*r); err != nil {
 		e.log.Error("journal write of a final outcome failed", "transaction_api_id", r.TransactionAPIID, "error", err)
 	}

@@ -21,10 +21,15 @@ type State string
 
 // States. Only StateSending and StateUnknown are "unfinished": the gateway may
 // or may not have the transaction, and the engine must find out by lookup.
+// (A pending record is a live sale; on start, the engine turns those an
+// earlier run left into StateUnknown.)
 const (
-	// StatePending: created, not sent (waiting for a card). Safe to cancel.
+	// StatePending: created with its transaction_api_id, durable before any
+	// request; waiting for a card. The engine writes StateSending once the
+	// request is on the wire, not before, so a record an earlier run left
+	// pending may have been sent: recovery looks it up.
 	StatePending State = "pending"
-	// StateSending: written just before the request leaves.
+	// StateSending: the request has left (written once it is on the wire).
 	StateSending State = "sending"
 	// StateUnknown: the request may have been committed (timeout, 5xx,
 	// reset); resolution by lookup is in progress.
