@@ -17,7 +17,7 @@
 //     pseudo-terminal the harness holds, and the gateway (the sandbox
 //     handler) served by the harness. The harness writes a fresh encrypted
 //     enhanced frame (test BDK, new KSN each time) to the pty master and
-//     takes the time after the write returns; the gateway's connection
+//     takes the time just before the write; the gateway's connection
 //     wrapper takes the time its first read of the sale request returns.
 //     Both clocks are the harness's. -latency samples.
 //   - disk: a 4 KiB write plus fdatasync in the state dirs' filesystem,

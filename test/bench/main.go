@@ -384,8 +384,8 @@ func measureSerial(o opts, bin, dir string, r *repetition) error {
 }
 
 // serialSale sells with the serial reader: sale request, prompt, one frame
-// written to the pty, result. It returns the time from the write's return to
-// the sale request's first byte at the gateway.
+// written to the pty, result. It returns the time from just before the write
+// to the sale request's first byte at the gateway.
 func serialSale(c *client, gw *gateway, port *fakePort, cards *idtechCard, id string) (time.Duration, string, error) {
 	// Unique per run and per sale: the gateway is looked up by it.
 	apiID := fmt.Sprintf("bench-%d-%s", time.Now().UnixNano()%1e12, id)

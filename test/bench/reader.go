@@ -63,13 +63,18 @@ func (p *fakePort) closePTY() {
 	_ = p.slave.Close()
 }
 
-// write sends one frame and returns the time the write returned: the moment
-// the last byte left the device.
+// write sends one frame and returns the time just before the write. The
+// frame is readable on the agent's side as the write copies it, so the
+// time after the write can come later than the agent's request reaching
+// the gateway: with the journal off that path, a descheduled harness
+// measured negative latencies under the race detector. The time before
+// it adds the write's own few microseconds, against the agent.
 func (p *fakePort) write(frame []byte) (time.Time, error) {
+	start := time.Now()
 	if _, err := p.master.Write(frame); err != nil {
 		return time.Time{}, fmt.Errorf("write to the reader's pty: %w", err)
 	}
-	return time.Now(), nil
+	return start, nil
 }
 
 // idtechCard builds ID TECH enhanced binary frames as a SecureMag with
