@@ -71,13 +71,17 @@ test: deps lint ## the whole test suite: installs what it needs, lints, runs eve
 
 # The cashier window under Xvfb on a real `posagent demo`: keypad 1 2, Sale,
 # "Visa swipe" (coordinates of the 1024x600 layout), then the agent's log
-# must show the approved sale. Screenshot: artifacts/ui/smoke.png.
+# must show the approved sale, and SIGTERM must end it with status 0 (no
+# session bus there, so no tray). Screenshot: artifacts/ui/smoke.png. Then
+# test/ui/traytest: the tray icon and close button on a real D-Bus session
+# bus, with and without a tray host.
 UI_PORT ?= 7398
 .PHONY: test-ui
-test-ui: build ## the cashier window in a real X server (Xvfb): a simulated sale through the UI
+test-ui: build ## the cashier window in a real X server (Xvfb): a simulated sale through the UI; the tray on a real D-Bus session bus
 	@state=$$(mktemp -d); \
 	SMOKE_SETTLE=3 SMOKE_CLICKS="66,221 184,221 95,341 461,456" SMOKE_EXPECT='"outcome":"approved"' \
 	test/ui/smoke.sh $(BIN) demo --listen 127.0.0.1:$(UI_PORT) --state-dir $$state
+	$(GO) run ./test/ui/traytest -bin $(BIN)
 
 BROWSER_PORT ?= 7399
 .PHONY: test-browser

@@ -81,3 +81,23 @@ func NormalizeAmount(s string) (string, error) { return normalizeAmount(s) }
 
 // ReceiptText exposes the receipt renderer.
 func ReceiptText(r Result) string { return receiptText(r, "posagent") }
+
+// TrayState is what the desktop offers the tray icon, for SetTray.
+type TrayState = trayState
+
+const (
+	TrayNone   = trayNone
+	TrayHidden = trayHidden
+	TrayShown  = trayShown
+)
+
+// SetTray makes the desktop report st until the returned func restores
+// the real probe.
+func SetTray(st trayState) (restore func()) {
+	old := probeTray
+	probeTray = func(context.Context) (trayState, error) { return st, nil }
+	return func() { probeTray = old }
+}
+
+// RequestClose is the window's close button.
+func (h *Harness) RequestClose() { h.U.onClose() }

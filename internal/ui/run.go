@@ -57,7 +57,7 @@ func (u *UI) Run(ctx context.Context) error {
 	// frames are drawn (measured: docs/performance.md, "Cashier window").
 	trim := time.AfterFunc(3*time.Second, debug.FreeOSMemory)
 	defer trim.Stop()
-	if u.opts.StartHidden && u.tray != nil {
+	if u.opts.StartHidden && u.trayShown(ctx) {
 		a.Run()
 	} else {
 		w.ShowAndRun()

@@ -3,6 +3,7 @@
 package ui
 
 import (
+	"context"
 	"fmt"
 
 	"fyne.io/fyne/v2"
@@ -20,11 +21,18 @@ type tray struct {
 }
 
 // newTray installs the tray menu, or returns nil when the driver has no
-// tray (the test driver, mobile): then closing the window quits.
+// tray (the test driver, mobile) or the desktop cannot show one (no session
+// bus): then closing the window asks before quitting (onClose).
 func newTray(u *UI) *tray {
 	desk, ok := u.app.(desktop.App)
 	if !ok {
 		return nil
+	}
+	if st, err := probeTray(context.Background()); st == trayNone {
+		u.log.Info("no system tray on this desktop: closing the window will ask before quitting posagent", "reason", err)
+		return nil
+	} else if st == trayHidden {
+		u.log.Info("no tray host shows posagent's icon yet: closing the window asks before quitting until one does", "reason", err)
 	}
 	t := &tray{u: u, desk: desk}
 	show := fyne.NewMenuItem("Show window", func() {
@@ -46,6 +54,16 @@ func newTray(u *UI) *tray {
 		desk.SetSystemTrayIcon(icon)
 	}
 	return t
+}
+
+// trayShown reports whether the tray icon is on screen now, i.e. whether a
+// hidden window can be brought back from it.
+func (u *UI) trayShown(ctx context.Context) bool {
+	if u.tray == nil {
+		return false
+	}
+	st, _ := probeTray(ctx)
+	return st == trayShown
 }
 
 func (t *tray) togglePause() {

@@ -11,7 +11,9 @@ import (
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/dialog"
 	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
 )
 
 // The window is designed for a 1024x600 counter screen, the smallest common
@@ -88,14 +90,33 @@ func (u *UI) build(a fyne.App) fyne.Window {
 	u.win.SetContent(u.tabs)
 	u.win.Resize(windowSize)
 	u.tray = newTray(u)
-	if u.tray != nil {
-		// The agent keeps serving the POS page with the window closed:
-		// closing hides it to the tray; Quit is in the tray menu.
-		u.win.SetCloseIntercept(func() { u.win.Hide() })
-	}
+	u.win.SetCloseIntercept(u.onClose)
 	u.applyStatus(u.b.Status())
 	u.readyOnce.Do(func() { close(u.ready) })
 	return u.win
+}
+
+// onClose is the window's close button. The agent keeps serving the POS
+// page with the window closed, so where a tray host shows the icon (Show
+// window and Quit are in its menu) it only hides the window. Anywhere else
+// a hidden window could not be brought back, and quitting stops card
+// payments from the POS page, so it asks. UI goroutine only.
+func (u *UI) onClose() {
+	if u.trayShown(context.Background()) {
+		u.win.Hide()
+		return
+	}
+	msg := widget.NewLabel("There is no system tray on this desktop to keep posagent in.\n\n" +
+		"If you quit, the POS page cannot take card payments until posagent is started again.")
+	msg.Wrapping = fyne.TextWrapWord
+	d := dialog.NewCustomConfirm("Quit posagent?", "Quit", "Keep running", msg, func(quit bool) {
+		if quit {
+			u.app.Quit()
+		}
+	}, u.win)
+	d.SetConfirmImportance(widget.DangerImportance)
+	d.Resize(fyne.NewSize(480, 240))
+	d.Show()
 }
 
 // start runs the goroutines that feed the window: agent events and status

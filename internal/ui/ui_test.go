@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 	"unicode"
@@ -657,20 +658,48 @@ func capture(t *testing.T, w fyne.Window, name string) {
 	}
 }
 
-// trayApp gives the test app a system tray, as the desktop drivers have.
+// trayApp gives the test app a system tray, as the desktop drivers have,
+// and records what the window's close button does to the app and window.
 type trayApp struct {
 	fyne.App
-	menu *fyne.Menu
-	win  fyne.Window
+	menu  *fyne.Menu
+	win   fyne.Window
+	quits atomic.Int32
+	spy   *spyWindow
 }
 
 func (a *trayApp) SetSystemTrayMenu(m *fyne.Menu)    { a.menu = m }
 func (a *trayApp) SetSystemTrayIcon(fyne.Resource)   {}
 func (a *trayApp) SetSystemTrayWindow(w fyne.Window) { a.win = w }
+func (a *trayApp) Quit()                             { a.quits.Add(1) }
+func (a *trayApp) NewWindow(title string) fyne.Window {
+	a.spy = &spyWindow{Window: a.App.NewWindow(title)}
+	return a.spy
+}
+
+// spyWindow records Hide (the test driver's windows have no visibility).
+type spyWindow struct {
+	fyne.Window
+	hidden atomic.Bool
+}
+
+func (w *spyWindow) Hide() { w.hidden.Store(true); w.Window.Hide() }
+func (w *spyWindow) Show() { w.hidden.Store(false); w.Window.Show() }
+
+// newTrayApp is a desktop app whose tray shows st.
+func newTrayApp(t *testing.T, st ui.TrayState) *trayApp {
+	t.Helper()
+	restore := ui.SetTray(st)
+	a := &trayApp{App: test.NewApp()}
+	t.Cleanup(func() {
+		a.App.Quit()
+		restore()
+	})
+	return a
+}
 
 func TestTrayMenu(t *testing.T) {
-	a := &trayApp{App: test.NewApp()}
-	defer a.Quit()
+	a := newTrayApp(t, ui.TrayShown)
 	b := uitest.New()
 	var h *ui.Harness
 	fyne.DoAndWait(func() { h = ui.NewHarness(a, b) })
@@ -703,6 +732,58 @@ func TestTrayMenu(t *testing.T) {
 		t.Fatalf("calls %+v", c)
 	}
 	item("Pause sales")
+}
+
+// The close button hides the window only where the tray icon is on screen
+// to bring it back; anywhere else it asks, and only "Quit" quits.
+func TestCloseButton(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		tray     ui.TrayState
+		wantMenu bool
+		wantHide bool
+	}{
+		{"tray host shows the icon", ui.TrayShown, true, true},
+		{"session bus without a tray host", ui.TrayHidden, true, false},
+		{"no session bus", ui.TrayNone, false, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := newTrayApp(t, tc.tray)
+			b := uitest.New()
+			var h *ui.Harness
+			fyne.DoAndWait(func() { h = ui.NewHarness(a, b) })
+			defer h.Close()
+			if (a.menu != nil) != tc.wantMenu {
+				t.Fatalf("tray menu installed = %v, want %v", a.menu != nil, tc.wantMenu)
+			}
+			fyne.DoAndWait(h.RequestClose)
+			if got := a.spy.hidden.Load(); got != tc.wantHide {
+				t.Fatalf("window hidden = %v, want %v", got, tc.wantHide)
+			}
+			top := h.W.Canvas().Overlays().Top()
+			if tc.wantHide {
+				if top != nil || a.quits.Load() != 0 {
+					t.Fatalf("hiding to the tray showed a dialog (%v) or quit (%d)", top != nil, a.quits.Load())
+				}
+				return
+			}
+			if top == nil {
+				t.Fatal("no question before quitting")
+			}
+			if txt := strings.Join(allTexts(h.W), " "); !strings.Contains(txt, "POS page cannot take card payments") {
+				t.Errorf("the question does not say what quitting stops: %q", txt)
+			}
+			fyne.DoAndWait(func() { test.Tap(button(t, h.W, "Keep running")) })
+			if a.quits.Load() != 0 || h.W.Canvas().Overlays().Top() != nil {
+				t.Fatalf("Keep running: quits %d, dialog still up %v", a.quits.Load(), h.W.Canvas().Overlays().Top() != nil)
+			}
+			fyne.DoAndWait(h.RequestClose)
+			fyne.DoAndWait(func() { test.Tap(button(t, h.W, "Quit")) })
+			if a.quits.Load() != 1 {
+				t.Fatalf("Quit: app quit %d times, want 1", a.quits.Load())
+			}
+		})
+	}
 }
 
 func TestAskPairingBeforeWindow(t *testing.T) {

@@ -7,13 +7,14 @@
 # It starts Xvfb, runs the command, waits for a window titled "posagent",
 # takes a screenshot of the root window with `import -window root` (Fyne's
 # own Capture is black under Xvfb) into artifacts/ui/smoke.png, checks the
-# picture is not blank, and stops what it started (by PID only).
+# picture is not blank, stops the command with SIGTERM (it must exit 0)
+# and stops what it started (by PID only).
 # As root it installs xvfb xauth x11-utils imagemagick first.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-	missing=$(for p in xvfb xauth x11-utils imagemagick xdotool; do
+	missing=$(for p in xvfb xauth x11-utils imagemagick xdotool dbus-daemon; do
 		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || echo "$p"; done)
 	if [ -n "$missing" ]; then
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
@@ -47,7 +48,10 @@ pids+=($!)
 export DISPLAY=":$d"
 for _ in $(seq 50); do xwininfo -root >/dev/null 2>&1 && break; sleep 0.1; done
 
-"$@" >"$work/app.log" 2>&1 &
+# No session bus: the kiosk case, where there is no tray (test/ui/traytest
+# covers a desktop with one).
+mkdir -p "$work/run"
+env -u DBUS_SESSION_BUS_ADDRESS XDG_RUNTIME_DIR="$work/run" "$@" >"$work/app.log" 2>&1 &
 app=$!
 pids=("$app" "${pids[@]}")
 
@@ -81,5 +85,13 @@ kill -0 "$app" 2>/dev/null || { echo "smoke: the window quit early"; cat "$work/
 # agent's log line of an approved sale).
 if [ -n "${SMOKE_EXPECT:-}" ] && ! grep -q "$SMOKE_EXPECT" "$work/app.log"; then
 	echo "smoke: the output lacks $SMOKE_EXPECT"; tail -20 "$work/app.log"; exit 1
+fi
+# Stopping it (as systemd or Ctrl-C does) must be clean: exit status 0.
+kill -TERM "$app"
+status=0
+wait "$app" || status=$?
+pids=("${pids[@]:1}")
+if [ "$status" != 0 ] || grep -q '^panic:' "$work/app.log"; then
+	echo "smoke: SIGTERM ended the window with status $status"; tail -30 "$work/app.log"; exit 1
 fi
 echo "smoke: ok"
