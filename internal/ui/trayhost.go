@@ -2,8 +2,6 @@
 
 package ui
 
-import "context"
-
 // trayState is what the desktop offers the tray icon.
 type trayState int
 
@@ -18,4 +16,4 @@ const (
 )
 
 // probeTray is systemTray; tests replace it.
-var probeTray = func(ctx context.Context) (trayState, error) { return systemTray(ctx) }
+var probeTray = systemTray
