@@ -100,23 +100,29 @@ type menuEntry struct {
 
 // menu reads the icon's menu as a tray host draws it.
 func (w *watcher) menu(it item) ([]menuEntry, error) {
+	entries, _, err := w.menuAt(it)
+	return entries, err
+}
+
+// menuAt is menu plus the menu's object path, which clicks are sent to.
+func (w *watcher) menuAt(it item) ([]menuEntry, dbus.BusObject, error) {
 	mp, err := w.property(it, "Menu")
 	if err != nil {
-		return nil, fmt.Errorf("reading the icon's Menu property: %w", err)
+		return nil, nil, fmt.Errorf("reading the icon's Menu property: %w", err)
 	}
 	path, ok := mp.Value().(dbus.ObjectPath)
 	if !ok {
-		return nil, fmt.Errorf("the icon's Menu property is %v, not an object path", mp)
+		return nil, nil, fmt.Errorf("the icon's Menu property is %v, not an object path", mp)
 	}
+	obj := w.conn.Object(it.sender, path)
 	var rev uint32
 	var layout []any
-	call := w.conn.Object(it.sender, path).Call(dbusmenuFace+".GetLayout", 0, int32(0), int32(-1), []string{})
-	if err := call.Store(&rev, &layout); err != nil {
-		return nil, fmt.Errorf("GetLayout: %w", err)
+	if err := obj.Call(dbusmenuFace+".GetLayout", 0, int32(0), int32(-1), []string{}).Store(&rev, &layout); err != nil {
+		return nil, nil, fmt.Errorf("GetLayout: %w", err)
 	}
 	var out []menuEntry
 	walkLayout(layout, &out)
-	return out, nil
+	return out, obj, nil
 }
 
 // walkLayout flattens a (ia{sv}av) layout node.
@@ -143,7 +149,7 @@ func walkLayout(node []any, out *[]menuEntry) {
 // click clicks the menu entry whose label starts with label, as a tray
 // host does when the cashier picks it.
 func (w *watcher) click(it item, label string) error {
-	entries, err := w.menu(it)
+	entries, obj, err := w.menuAt(it)
 	if err != nil {
 		return err
 	}
@@ -151,12 +157,7 @@ func (w *watcher) click(it item, label string) error {
 	if i < 0 {
 		return fmt.Errorf("the tray menu has no %q entry: %v", label, labels(entries))
 	}
-	mp, err := w.property(it, "Menu")
-	if err != nil {
-		return err
-	}
-	path, _ := mp.Value().(dbus.ObjectPath)
-	return w.conn.Object(it.sender, path).Call(dbusmenuFace+".Event", 0,
+	return obj.Call(dbusmenuFace+".Event", 0,
 		entries[i].id, "clicked", dbus.MakeVariant(""), uint32(time.Now().Unix())).Err
 }
 
