@@ -20,6 +20,22 @@ BENCHTIME   ?= 1s
 # headers fyne links against (toolchain.md lists the measured minimal set).
 APT_PACKAGES := gcc libc6-dev pkg-config libgl-dev libx11-dev libxcursor-dev libxrandr-dev \
                 libxinerama-dev libxi-dev libxxf86vm-dev curl
+# And the ones the tests need: an X server and its tools for the window's
+# tests (test/bench measures the window during `go test`, test/ui drives it),
+# a D-Bus daemon for the tray test.
+TEST_APT_PACKAGES := xvfb xauth x11-utils imagemagick xdotool dbus-daemon
+
+# apt_install installs the Debian packages in $(1) that are missing, as root
+# only (a developer's own machine is theirs to change).
+define apt_install
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		missing=$$(for p in $(1); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+		if [ -n "$$missing" ]; then \
+			echo "apt-get install: $$missing"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+		fi; \
+	else echo "not root: skipping apt-get (needed: $(1))"; fi
+endef
 
 .PHONY: help
 help: ## show this help
@@ -38,29 +54,27 @@ build: ## build bin/posagent
 
 .PHONY: apt-deps
 apt-deps: ## install the Debian packages the build needs (only when root)
-	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-		missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
-		if [ -n "$$missing" ]; then \
-			echo "apt-get install: $$missing"; \
-			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
-		fi; \
-	else echo "not root: skipping apt-get (the full build needs: $(APT_PACKAGES))"; fi
+	$(call apt_install,$(APT_PACKAGES))
+
+.PHONY: test-deps
+test-deps: ## install the Debian packages the tests and benchmarks need: Xvfb and X tools, dbus-daemon (only when root)
+	$(call apt_install,$(TEST_APT_PACKAGES))
 
 .PHONY: deps
-deps: apt-deps ## install what the build and tests need (apt-get when root, Go modules, staticcheck)
+deps: apt-deps test-deps ## install what the build and tests need (apt-get when root, Go modules, staticcheck)
 	$(GO) mod download
 	@[ -x $(STATICCHECK) ] || GOBIN=$(CURDIR)/bin $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 
 .PHONY: lint
 lint: deps ## gofmt, go vet and staticcheck
-	@out=$$(gofmt -l cmd internal); if [ -n "$$out" ]; then echo "not gofmt-clean:"; echo "$$out"; exit 1; fi
+	@out=$$(gofmt -l cmd internal packaging test); if [ -n "$$out" ]; then echo "not gofmt-clean:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) vet -tags headless ./...
 	$(STATICCHECK) ./...
 
 .PHONY: test
 test: deps lint ## the whole test suite: installs what it needs, lints, runs every test (race detector on)
-	$(GO) test -race -count=1 -tags headless ./...
+	$(GO) test -race -count=1 -timeout 20m -tags headless ./...
 	$(GO) test -count=1 ./internal/ui/... ./cmd/...
 	$(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZ_CI_TIME)
 	$(MAKE) --no-print-directory test-browser
@@ -77,7 +91,7 @@ test: deps lint ## the whole test suite: installs what it needs, lints, runs eve
 # bus, with and without a tray host.
 UI_PORT ?= 7398
 .PHONY: test-ui
-test-ui: build ## the cashier window in a real X server (Xvfb): a simulated sale through the UI; the tray on a real D-Bus session bus
+test-ui: test-deps build ## the cashier window in a real X server (Xvfb): a simulated sale through the UI; the tray on a real D-Bus session bus
 	@state=$$(mktemp -d); \
 	SMOKE_SETTLE=3 SMOKE_CLICKS="66,221 184,221 95,341 461,456" SMOKE_EXPECT='"outcome":"approved"' \
 	test/ui/smoke.sh $(BIN) demo --listen 127.0.0.1:$(UI_PORT) --state-dir $$state
@@ -146,7 +160,7 @@ BENCH_BASE  ?=
 BENCH_QUICK ?=
 BENCH_FLAGS ?=
 .PHONY: bench
-bench: build ## Go benchmarks + whole-process benchmarks of bin/posagent, benchstat summary in artifacts/bench (BENCH_BASE=dir compares, BENCH_QUICK=1)
+bench: test-deps build ## Go benchmarks + whole-process benchmarks of bin/posagent, benchstat summary in artifacts/bench (BENCH_BASE=dir compares, BENCH_QUICK=1)
 	@[ -x $(BENCHSTAT) ] || GOBIN=$(CURDIR)/bin $(GO) install golang.org/x/perf/cmd/benchstat@$(BENCHSTAT_VERSION)
 	@set -eo pipefail; mkdir -p $(BENCH_DIR); \
 	if [ -n "$(BENCH_QUICK)" ]; then count=1; benchtime=100ms; quick=-quick; else count=$(BENCH_COUNT); benchtime=$(BENCHTIME); quick=; fi; \
@@ -177,13 +191,7 @@ PACKAGE_APT_PACKAGES := gcc-mingw-w64-x86-64-win32 gcc-aarch64-linux-gnu libc6-d
 
 .PHONY: package-deps
 package-deps: apt-deps ## install what make package needs: mingw-w64 and arm64 cross compilers, osslsigncode (apt-get when root), nfpm
-	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-		missing=$$(for p in $(PACKAGE_APT_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
-		if [ -n "$$missing" ]; then \
-			echo "apt-get install: $$missing"; \
-			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
-		fi; \
-	else echo "not root: skipping apt-get (make package needs: $(PACKAGE_APT_PACKAGES))"; fi
+	$(call apt_install,$(PACKAGE_APT_PACKAGES))
 	@[ -x $(NFPM) ] || GOBIN=$(CURDIR)/bin $(GO) install github.com/goreleaser/nfpm/v2/cmd/nfpm@$(NFPM_VERSION)
 
 .PHONY: package

@@ -43,8 +43,9 @@ type agent struct {
 }
 
 // startAgent runs bin with args, waits for its banner, then for /healthz on
-// port. The process's output goes to logPath.
-func startAgent(bin string, args []string, port int, logPath string) (*agent, error) {
+// port. The process's output goes to logPath. env is the process's
+// environment; nil is the harness's own.
+func startAgent(bin string, args, env []string, port int, logPath string) (*agent, error) {
 	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("agent log: %w", err)
@@ -58,6 +59,7 @@ func startAgent(bin string, args []string, port int, logPath string) (*agent, er
 	}
 	a := &agent{port: port, log: logPath, exited: make(chan struct{})}
 	a.cmd = exec.Command(bin, args...)
+	a.cmd.Env = env
 	a.cmd.Stdout, a.cmd.Stderr = pw, logf
 	bannerSeen := make(chan time.Time, 1)
 	a.exec = time.Now()
@@ -110,13 +112,13 @@ var errPortTaken = errors.New("port taken")
 
 // startOnFreePort starts an agent on a free port, with args(port), and
 // tries another port when the one it got was taken meanwhile.
-func startOnFreePort(bin string, args func(port int) []string, logPath string) (*agent, error) {
+func startOnFreePort(bin string, args func(port int) []string, env []string, logPath string) (*agent, error) {
 	for try := 0; ; try++ {
 		port, err := freePort()
 		if err != nil {
 			return nil, err
 		}
-		a, err := startAgent(bin, args(port), port, logPath)
+		a, err := startAgent(bin, args(port), env, port, logPath)
 		if errors.Is(err, errPortTaken) && try < 3 {
 			continue
 		}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/posagent/posagent/internal/decrypt"
+	"github.com/posagent/posagent/test/internal/xvfb"
 )
 
 // TestHarness runs every phase in a tiny mode against a freshly built
@@ -20,21 +21,17 @@ import (
 // sales approved, the benchmark lines well formed. It does not judge the
 // goals: a shared CI machine is too noisy for that.
 func TestHarness(t *testing.T) {
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("no go tool on PATH to build posagent")
-	}
-	bin := filepath.Join(t.TempDir(), "posagent")
-	build := exec.Command(goTool, "build", "-tags", "headless", "-o", bin, "./cmd/posagent")
-	build.Dir = filepath.Join("..", "..")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildAgent(t, "headless")
 	o := opts{bin: bin, count: 1, starts: 3, sales: 10, latency: 10, hotplug: 2,
-		idle: time.Second, settle: 200 * time.Millisecond, dir: t.TempDir()}
+		idle: time.Second, settle: 200 * time.Millisecond, dir: t.TempDir(), window: true}
 	env, reps, err := run(o)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// Asked for, but a headless build has no window to measure: said so,
+	// and no window numbers.
+	if !strings.Contains(env.windowSkip, "headless") {
+		t.Errorf("window phase on a headless build: skip reason %q, want one naming the headless build", env.windowSkip)
 	}
 	if len(reps) != 1 {
 		t.Fatalf("%d repetitions, want 1", len(reps))
@@ -72,8 +69,14 @@ func TestHarness(t *testing.T) {
 		t.Errorf("load averages %q", r.load)
 	}
 
+	if reps[0].window.mem.rss != 0 {
+		t.Errorf("window memory %+v measured on a headless build", reps[0].window.mem)
+	}
 	var sum bytes.Buffer
 	writeSummary(&sum, env, reps)
+	if !strings.Contains(sum.String(), "cashier window: not measured: "+env.windowSkip) {
+		t.Errorf("summary does not say why the window was not measured:\n%s", sum.String())
+	}
 	for _, want := range []string{"agent-added latency p99", "sale round trip p99", "idle RSS", "start to listening p99"} {
 		if !regexp.MustCompile(`(PASS|MISS) +` + regexp.QuoteMeta(want)).MatchString(sum.String()) {
 			t.Errorf("summary has no verdict for %q:\n%s", want, sum.String())
@@ -86,6 +89,108 @@ func TestHarness(t *testing.T) {
 		"after_sales": 1, "agent_added_latency": o.latency, "hotplug_attach": o.hotplug, "hotplug_detach": o.hotplug,
 		"fdatasync_4k": o.latency,
 	})
+}
+
+// buildAgent builds cmd/posagent with the build tags into a temporary dir.
+func buildAgent(t *testing.T, tags string) string {
+	t.Helper()
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go tool on PATH to build posagent")
+	}
+	bin := filepath.Join(t.TempDir(), "posagent")
+	build := exec.Command(goTool, "build", "-tags", tags, "-o", bin, "./cmd/posagent")
+	build.Dir = filepath.Join("..", "..")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build -tags %s: %v\n%s", tags, err, out)
+	}
+	return bin
+}
+
+// TestWindowPhase measures the real cashier window on Xvfb: a build with the
+// window (the tags make build uses), a GL driver loaded, memory that adds
+// up, a verdict against the 120 MB goal and a benchmark line. It does not
+// judge the goal. Then the same phase on a display that is gone: the agent
+// runs headless there, and the harness must say the window did not open
+// rather than report a headless agent's memory as the window's.
+func TestWindowPhase(t *testing.T) {
+	if !xvfb.Available() {
+		t.Skip("no Xvfb (make test installs it)")
+	}
+	bin := buildAgent(t, "no_emoji")
+	o := opts{window: true, idle: time.Second, windowSettle: 3 * time.Second}
+	display, skip, stop := setupWindow(o, "posagent dev (build tags: no_emoji)")
+	defer stop()
+	if skip != "" {
+		t.Fatalf("window phase skipped: %s", skip)
+	}
+	o.display = display
+	r := newRepetition()
+	if err := measureWindow(o, bin, t.TempDir(), r); err != nil {
+		t.Fatal(err)
+	}
+	m := r.window.mem
+	// The headless agent idles at about 25 MB; a window with a GL context
+	// is several times that under any driver.
+	if m.rss < 50e6 || m.anon <= 0 || m.file <= 0 || m.anon+m.file > m.rss {
+		t.Errorf("window memory %+v: want VmRSS > 50 MB made of RssAnon and RssFile", m)
+	}
+	if r.window.window < o.idle || r.window.cpuPct < 0 {
+		t.Errorf("window idle CPU %+v over a %v window", r.window, o.idle)
+	}
+	if r.renderer == "" {
+		t.Error("no renderer named")
+	}
+	var found bool
+	for _, v := range pool([]*repetition{r}).verdicts() {
+		if v.what == "idle RSS (cashier window)" {
+			found = true
+			if v.met != (m.rss <= goalWindowRSS) || !strings.Contains(v.got, r.renderer) {
+				t.Errorf("verdict %+v for VmRSS %d", v, m.rss)
+			}
+		}
+	}
+	if !found {
+		t.Error("no verdict for the window")
+	}
+	var bench bytes.Buffer
+	writeBench(&bench, environment{cpus: 2}, []*repetition{r})
+	line := regexp.MustCompile(`(?m)^BenchmarkProcess/window_idle-2\t1\t([0-9]+) rss-bytes\t([0-9]+) rss-anon-bytes\t([0-9]+) rss-file-bytes\t[0-9.]+ cpu-pct$`)
+	if g := line.FindStringSubmatch(bench.String()); g == nil || g[1] != strconv.FormatInt(m.rss, 10) {
+		t.Errorf("no window_idle line with VmRSS %d in:\n%s", m.rss, bench.String())
+	}
+
+	o.display, o.windowSettle = ":199", time.Second // no server
+	err := measureWindow(o, bin, t.TempDir(), newRepetition())
+	if err == nil || !strings.Contains(err.Error(), "the window did not open") {
+		t.Errorf("window phase on a display with no server: %v, want the window did not open", err)
+	}
+}
+
+func TestSoftwareGL(t *testing.T) {
+	for _, tc := range []struct {
+		libs []string
+		soft bool
+	}{
+		{[]string{"libLLVM-15.so.1", "swrast_dri.so"}, true},
+		{[]string{"iris_dri.so"}, false},
+		{[]string{"libLLVM-15.so.1", "radeonsi_dri.so"}, false},
+		{[]string{"libnvidia-glcore.so.550.54"}, false},
+	} {
+		if got := softwareGL(strings.Join(tc.libs, " ")); got != tc.soft {
+			t.Errorf("softwareGL(%v) = %v, want %v", tc.libs, got, tc.soft)
+		}
+		for _, l := range tc.libs {
+			if !isGLLibrary(l) {
+				t.Errorf("%s is not taken for a GL library", l)
+			}
+		}
+	}
+	for _, l := range []string{"libc.so.6", "libX11.so.6", "posagent"} {
+		if isGLLibrary(l) {
+			t.Errorf("%s taken for a GL library", l)
+		}
+	}
 }
 
 // checkSample: n intervals, each positive and under limit, p50 ≤ p99 ≤ max.

@@ -26,6 +26,16 @@
 //   - hot-plug: the reader's configured path (a symlink) is removed and the
 //     pty closed, then a new pty is linked in its place; the time from the
 //     new link to the websocket `reader` "attached" event. -hotplugs times.
+//   - cashier window: `posagent demo` with its window, on -display or a
+//     private Xvfb (1024x600) and with no D-Bus session bus, so no tray (a
+//     kiosk's X session); after -window-settle, VmRSS (RssAnon, RssFile)
+//     and CPU over the idle window, and the GL driver the process loaded
+//     (glxinfo's renderer string where mesa-utils is installed). Under
+//     Mesa's software renderer (swrast_dri.so: llvmpipe) most of that
+//     memory is the renderer's; on a desktop with a hardware GL driver,
+//     -display :0 measures the window as a counter PC runs it. Skipped,
+//     with the reason in the summary, for a headless build or with no X
+//     server.
 //
 // It prints a summary with PASS/MISS against the goals of
 // docs/performance.md and writes Go benchmark-format lines (-o) that

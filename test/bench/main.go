@@ -33,9 +33,14 @@ type opts struct {
 	count                           int
 	starts, sales, latency, hotplug int
 	idle, settle                    time.Duration
-	dir                             string // parent of the temporary state dirs ("" = os.TempDir)
-	out                             string // benchmark-format file ("" = none)
-	strict                          bool
+	// window: measure the cashier window too, on display ("" = a private
+	// Xvfb), windowSettle after its start.
+	window       bool
+	display      string
+	windowSettle time.Duration
+	dir          string // parent of the temporary state dirs ("" = os.TempDir)
+	out          string // benchmark-format file ("" = none)
+	strict       bool
 	// log receives progress lines (nil: none).
 	log io.Writer
 }
@@ -43,7 +48,7 @@ type opts struct {
 // quick is -quick: a check that everything works, in about ten seconds.
 func (o *opts) quick() {
 	o.starts, o.sales, o.latency, o.hotplug = 5, 50, 50, 3
-	o.idle, o.settle = 2*time.Second, time.Second
+	o.idle, o.settle, o.windowSettle = 2*time.Second, time.Second, 3*time.Second
 }
 
 func main() {
@@ -57,6 +62,9 @@ func main() {
 	flag.IntVar(&o.hotplug, "hotplugs", 20, "reader unplug/replug cycles")
 	flag.DurationVar(&o.idle, "idle", 10*time.Second, "idle window for the CPU measurement")
 	flag.DurationVar(&o.settle, "settle", 3*time.Second, "wait after the warm-up sale before the idle window")
+	flag.BoolVar(&o.window, "window", true, "measure the cashier window's idle memory and CPU too (needs a build with the window, and Xvfb or -display)")
+	flag.StringVar(&o.display, "display", "", "X display for the window (default: a private Xvfb 1024x600); a desktop's display measures its GL driver")
+	flag.DurationVar(&o.windowSettle, "window-settle", 10*time.Second, "wait after the window's start before its idle window")
 	flag.StringVar(&o.dir, "dir", "", "directory for the temporary state dirs (default: $TMPDIR); its filesystem sets the journal's fsync cost")
 	flag.StringVar(&o.out, "o", "", "write Go benchmark-format lines to this file (for benchstat)")
 	flag.BoolVar(&o.strict, "strict", false, "exit 1 when a goal is missed")
@@ -96,6 +104,7 @@ func main() {
 // environment describes what the numbers were measured on.
 type environment struct {
 	version, cpuModel, goVersion, goarch, stateFS string
+	windowSkip                                    string // why the window was not measured ("" = it was)
 	cpus                                          int
 }
 
@@ -126,6 +135,12 @@ func run(o opts) (environment, []*repetition, error) {
 	}
 	env.stateFS = fsType(dir)
 	o.logf("working in %s (%s)", dir, env.stateFS)
+	display, skip, stopX := setupWindow(o, env.version)
+	defer stopX()
+	o.display, o.window, env.windowSkip = display, skip == "", skip
+	if skip != "" {
+		o.logf("cashier window not measured: %s", skip)
+	}
 	var reps []*repetition
 	for i := range o.count {
 		r := newRepetition()
@@ -154,6 +169,12 @@ func runOnce(o opts, bin, dir string, r *repetition) error {
 	if err := measureFsync(o, dir, r); err != nil {
 		return fmt.Errorf("fdatasync: %w", err)
 	}
+	if o.window {
+		r.noteLoad("window")
+		if err := measureWindow(o, bin, dir, r); err != nil {
+			return fmt.Errorf("cashier window: %w", err)
+		}
+	}
 	r.noteLoad("serial")
 	if err := measureSerial(o, bin, dir, r); err != nil {
 		return fmt.Errorf("serial reader (latency, hot-plug): %w", err)
@@ -168,7 +189,7 @@ func runOnce(o opts, bin, dir string, r *repetition) error {
 func measureStarts(o opts, bin, dir string, r *repetition) error {
 	for i := range o.starts {
 		state := filepath.Join(dir, fmt.Sprintf("start%d", i))
-		a, err := startOnFreePort(bin, demoArgs(state), filepath.Join(dir, "starts.log"))
+		a, err := startOnFreePort(bin, demoArgs(state), nil, filepath.Join(dir, "starts.log"))
 		if err != nil {
 			return err
 		}
@@ -185,7 +206,7 @@ func measureStarts(o opts, bin, dir string, r *repetition) error {
 // measureDemo runs the headless demo: a warm-up sale, the idle window, then
 // the timed sales.
 func measureDemo(o opts, bin, dir string, r *repetition) error {
-	a, err := startOnFreePort(bin, demoArgs(filepath.Join(dir, "demo")), filepath.Join(dir, "demo.log"))
+	a, err := startOnFreePort(bin, demoArgs(filepath.Join(dir, "demo")), nil, filepath.Join(dir, "demo.log"))
 	if err != nil {
 		return err
 	}
@@ -319,7 +340,7 @@ func measureSerial(o opts, bin, dir string, r *repetition) error {
 	}
 	a, err := startOnFreePort(bin, func(p int) []string {
 		return []string{"run", "--headless", "--config", cfgPath, "--listen", fmt.Sprintf("127.0.0.1:%d", p), "--state-dir", filepath.Join(dir, "run")}
-	}, filepath.Join(dir, "run.log"))
+	}, nil, filepath.Join(dir, "run.log"))
 	if err != nil {
 		return err
 	}

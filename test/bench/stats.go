@@ -59,7 +59,9 @@ type repetition struct {
 	latency         sample
 	latencyOutcomes map[string]int
 	attach, detach  sample
-	fsync           sample // the disk's, for context
+	fsync           sample     // the disk's, for context
+	window          idleResult // the cashier window's idle, if measured
+	renderer        string     // the window's GL renderer
 }
 
 func newRepetition() *repetition {
@@ -77,6 +79,9 @@ type pooled struct {
 	idleRSS, idleAnon, idleFile                   int64 // worst repetition
 	cpuPct                                        float64
 	afterSales                                    int64
+	window                                        procMem // worst repetition
+	windowCPU                                     float64
+	renderer                                      string
 	saleOutcomes, latencyOutcomes                 map[string]int
 }
 
@@ -94,6 +99,10 @@ func pool(reps []*repetition) pooled {
 			p.idleRSS, p.idleAnon, p.idleFile = r.idle.mem.rss, r.idle.mem.anon, r.idle.mem.file
 		}
 		p.cpuPct = max(p.cpuPct, r.idle.cpuPct)
+		if r.window.mem.rss > p.window.rss {
+			p.window, p.renderer = r.window.mem, r.renderer
+		}
+		p.windowCPU = max(p.windowCPU, r.window.cpuPct)
 		p.afterSales = max(p.afterSales, r.afterSales.rss)
 		for k, v := range r.saleOutcomes {
 			p.saleOutcomes[k] += v
@@ -123,12 +132,16 @@ type verdict struct {
 }
 
 func (p pooled) verdicts() []verdict {
-	return []verdict{
+	v := []verdict{
 		{"agent-added latency p99", "≤ " + fmtDur(goalLatencyP99), fmtDur(p.latency.pct(0.99)), p.latency.pct(0.99) <= goalLatencyP99},
 		{"sale round trip p99", "≤ " + fmtDur(goalSaleP99), fmtDur(p.sales.pct(0.99)), p.sales.pct(0.99) <= goalSaleP99},
 		{"idle RSS (headless demo)", "≤ " + fmtMB(goalIdleRSS), fmtMB(p.idleRSS), p.idleRSS <= goalIdleRSS},
 		{"start to listening p99", "≤ " + fmtDur(goalStartP99), fmtDur(p.start.pct(0.99)), p.start.pct(0.99) <= goalStartP99},
 	}
+	if p.window.rss > 0 {
+		v = append(v, verdict{"idle RSS (cashier window)", "≤ " + fmtMB(goalWindowRSS), fmtMB(p.window.rss) + " (" + p.renderer + ")", p.window.rss <= goalWindowRSS})
+	}
+	return v
 }
 
 func fmtDur(d time.Duration) string {
@@ -164,6 +177,12 @@ func writeSummary(w io.Writer, env environment, reps []*repetition) {
 	row("disk: 4 KiB write + fdatasync (state dir)", p.fsync)
 	fmt.Fprintf(w, "\nidle (worst repetition): VmRSS %s (anon %s, file %s), CPU %.2f %% of one core; VmRSS after the sales %s\n",
 		fmtMB(p.idleRSS), fmtMB(p.idleAnon), fmtMB(p.idleFile), p.cpuPct, fmtMB(p.afterSales))
+	if env.windowSkip != "" {
+		fmt.Fprintf(w, "cashier window: not measured: %s\n", env.windowSkip)
+	} else {
+		fmt.Fprintf(w, "cashier window idle (worst repetition, no tray): VmRSS %s (anon %s, file %s), CPU %.2f %% of one core; GL: %s\n",
+			fmtMB(p.window.rss), fmtMB(p.window.anon), fmtMB(p.window.file), p.windowCPU, p.renderer)
+	}
 	fmt.Fprintf(w, "sale outcomes %v; latency-run outcomes %v\n\n", p.saleOutcomes, p.latencyOutcomes)
 	for _, v := range p.verdicts() {
 		mark := "PASS"
@@ -204,5 +223,10 @@ func writeBench(w io.Writer, env environment, reps []*repetition) {
 		intervals("hotplug_attach", r.attach)
 		intervals("hotplug_detach", r.detach)
 		intervals("fdatasync_4k", r.fsync)
+		if r.window.mem.rss > 0 {
+			fmt.Fprintf(w, "# cashier window GL: %s\n", r.renderer)
+			fmt.Fprintf(w, "%s\t1\t%d rss-bytes\t%d rss-anon-bytes\t%d rss-file-bytes\t%.3f cpu-pct\n", name("window_idle"),
+				r.window.mem.rss, r.window.mem.anon, r.window.mem.file, r.window.cpuPct)
+		}
 	}
 }

@@ -9,19 +9,12 @@
 # own Capture is black under Xvfb) into artifacts/ui/smoke.png, checks the
 # picture is not blank, stops the command with SIGTERM (it must exit 0)
 # and stops what it started (by PID only).
-# As root it installs xvfb xauth x11-utils imagemagick first.
+# `make test-deps` installs what it needs (Xvfb, x11-utils, imagemagick, xdotool).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-	missing=$(for p in xvfb xauth x11-utils imagemagick xdotool dbus-daemon; do
-		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || echo "$p"; done)
-	if [ -n "$missing" ]; then
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
-	fi
-fi
 for c in Xvfb xwininfo import identify; do
-	command -v "$c" >/dev/null || { echo "smoke: $c missing (apt-get install xvfb x11-utils imagemagick)"; exit 1; }
+	command -v "$c" >/dev/null || { echo "smoke: $c missing (make test-deps as root installs it)"; exit 1; }
 done
 
 out=artifacts/ui

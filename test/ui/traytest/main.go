@@ -23,7 +23,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"net"
@@ -33,6 +32,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/posagent/posagent/test/internal/xvfb"
 )
 
 func main() {
@@ -56,7 +57,7 @@ func run(bin string) error {
 	}
 	defer os.RemoveAll(dir)
 
-	display, stopX, err := startXvfb(dir)
+	display, stopX, err := xvfb.Start()
 	if err != nil {
 		return err
 	}
@@ -296,32 +297,6 @@ func freePort() (int, error) {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-// startXvfb starts an X server on a free display.
-func startXvfb(dir string) (string, func(), error) {
-	n := 110
-	for ; n < 200; n++ {
-		if _, err := os.Stat(fmt.Sprintf("/tmp/.X11-unix/X%d", n)); errors.Is(err, os.ErrNotExist) {
-			if _, err := os.Stat(fmt.Sprintf("/tmp/.X%d-lock", n)); errors.Is(err, os.ErrNotExist) {
-				break
-			}
-		}
-	}
-	display := fmt.Sprintf(":%d", n)
-	cmd := exec.Command("Xvfb", display, "-screen", "0", "1024x600x24", "-nolisten", "tcp")
-	if err := cmd.Start(); err != nil {
-		return "", nil, fmt.Errorf("starting Xvfb (apt-get install xvfb): %w", err)
-	}
-	stop := func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }
-	for i := 0; i < 100; i++ {
-		if _, err := os.Stat(fmt.Sprintf("/tmp/.X11-unix/X%d", n)); err == nil {
-			return display, stop, nil
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	stop()
-	return "", nil, fmt.Errorf("the X server (Xvfb %s) did not come up", display)
 }
 
 // busConfig is a session bus that lets every client own and call every
