@@ -6,6 +6,7 @@ import (
 	"context"
 
 	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/test"
 	"fyne.io/fyne/v2/widget"
 )
 
@@ -23,6 +24,39 @@ func NewHarness(a fyne.App, b Backend) *Harness {
 	return &Harness{U: u, W: w}
 }
 
+// ProgressShown reports whether the sale's progress bar is in the window,
+// visible and animating.
+func (h *Harness) ProgressShown() bool {
+	p := h.U.reg.progress
+	return p != nil && p.Visible() && p.Running()
+}
+
+// Animating reports whether any infinite progress bar in the window's
+// content runs its animation.
+func (h *Harness) Animating() bool {
+	found := false
+	var walk func(o fyne.CanvasObject)
+	walk = func(o fyne.CanvasObject) {
+		switch o := o.(type) {
+		case *widget.ProgressBarInfinite:
+			found = found || o.Running()
+		case *fyne.Container:
+			for _, c := range o.Objects {
+				walk(c)
+			}
+		}
+		if w, ok := o.(fyne.Widget); ok {
+			if _, isBar := o.(*widget.ProgressBarInfinite); !isBar {
+				for _, c := range test.WidgetRenderer(w).Objects() {
+					walk(c)
+				}
+			}
+		}
+	}
+	walk(h.W.Content())
+	return found
+}
+
 // Handled is the number of events the window has applied.
 func (h *Harness) Handled() int64 { return h.U.handled.Load() }
 
@@ -37,7 +71,6 @@ func (h *Harness) Refund() *widget.Button        { return h.U.reg.refundBtn }
 func (h *Harness) Void() *widget.Button          { return h.U.reg.voidBtn }
 func (h *Harness) Cancel() *widget.Button        { return h.U.reg.cancelBtn }
 func (h *Harness) Prompt() *widget.Label         { return h.U.reg.prompt }
-func (h *Harness) Progress() fyne.CanvasObject   { return h.U.reg.progress }
 func (h *Harness) Outcome() *widget.Label        { return h.U.reg.outcome }
 func (h *Harness) Card() *widget.Label           { return h.U.reg.card }
 func (h *Harness) Details() *widget.Label        { return h.U.reg.details }

@@ -45,8 +45,13 @@ type register struct {
 
 	saleBtn, authBtn, refundBtn, voidBtn, cancelBtn *widget.Button
 
-	prompt   *widget.Label
-	progress *widget.ProgressBarInfinite
+	prompt *widget.Label
+	// progress is in progressSlot only while a sale runs: fyne's infinite
+	// progress bar starts its animation whenever its renderer is made,
+	// hidden or not, and a hidden one then ticks sixty times a second for
+	// as long as the window is open.
+	progress     *widget.ProgressBarInfinite
+	progressSlot *fyne.Container
 
 	outcome    *widget.Label
 	card       *widget.Label
@@ -118,9 +123,7 @@ func newRegister(u *UI) *register {
 	r.prompt.TextStyle = fyne.TextStyle{Bold: true}
 	r.prompt.SizeName = theme.SizeNameSubHeadingText
 	r.prompt.Wrapping = fyne.TextWrapWord
-	r.progress = widget.NewProgressBarInfinite()
-	r.progress.Stop()
-	r.progress.Hide()
+	r.progressSlot = container.NewStack()
 
 	r.outcome = widget.NewLabel("")
 	r.outcome.SizeName = theme.SizeNameHeadingText
@@ -152,7 +155,7 @@ func newRegister(u *UI) *register {
 	r.right = container.NewVBox(
 		statusCard,
 		r.warning,
-		r.prompt, r.progress,
+		r.prompt, r.progressSlot,
 		widget.NewSeparator(),
 		resultBox,
 		simCard,
@@ -343,8 +346,10 @@ func (r *register) simulate(pan, mode string) {
 func (r *register) setBusy(id, prompt string, cancellable bool) {
 	r.current = id
 	r.prompt.SetText(prompt)
-	r.progress.Show()
-	r.progress.Start()
+	if r.progress == nil {
+		r.progress = widget.NewProgressBarInfinite()
+		r.progressSlot.Add(r.progress)
+	}
 	r.saleBtn.Disable()
 	r.authBtn.Disable()
 	r.refundBtn.Disable()
@@ -359,8 +364,11 @@ func (r *register) setBusy(id, prompt string, cancellable bool) {
 // setIdle ends the busy state.
 func (r *register) setIdle() {
 	r.current = ""
-	r.progress.Stop()
-	r.progress.Hide()
+	if r.progress != nil {
+		r.progress.Stop()
+		r.progressSlot.RemoveAll()
+		r.progress = nil
+	}
 	r.saleBtn.Enable()
 	r.authBtn.Enable()
 	r.refundBtn.Enable()

@@ -137,6 +137,37 @@ func approved() *ui.Result {
 	}
 }
 
+// An idle window animates nothing: fyne's infinite progress bar starts its
+// animation whenever its renderer is made, hidden or not, and it would tick
+// sixty times a second all day at an idle counter.
+func TestIdleWindowDoesNotAnimate(t *testing.T) {
+	h, b := setup(t)
+	fyne.DoAndWait(func() {
+		h.W.Resize(fyne.NewSize(1024, 600))
+		h.W.Canvas().Refresh(h.W.Content())
+	})
+	busy := func() bool { return h.Animating() }
+	ok := false
+	fyne.DoAndWait(func() { ok = !busy() })
+	if !ok {
+		t.Fatal("the idle window runs a progress animation")
+	}
+	// A sale shows and animates it; its end stops it again.
+	fyne.DoAndWait(func() {
+		test.Type(h.Amount(), "3")
+		test.Tap(h.Sale())
+	})
+	id := b.Calls()[0].ID
+	b.Emit(ui.Event{Kind: ui.EventPrompt, SaleID: id, Prompt: ui.PromptPresentCard})
+	eventually(t, h, b, "progress during the sale", busy)
+	b.Emit(ui.Event{Kind: ui.EventResult, SaleID: id, Result: approved()})
+	eventually(t, h, b, "result", func() bool { return h.Outcome().Text == "APPROVED" })
+	fyne.DoAndWait(func() { ok = !busy() })
+	if !ok {
+		t.Error("the progress animation runs on after the sale")
+	}
+}
+
 func TestSaleFlows(t *testing.T) {
 	cases := []struct {
 		name     string
@@ -182,7 +213,7 @@ func TestSaleFlows(t *testing.T) {
 
 			b.Emit(ui.Event{Kind: ui.EventPrompt, SaleID: id, Prompt: ui.PromptPresentCard})
 			eventually(t, h, b, "present card prompt", func() bool { return h.Prompt().Text == "Swipe, insert or tap card" })
-			if !h.Progress().Visible() || h.Cancel().Disabled() {
+			if !h.ProgressShown() || h.Cancel().Disabled() {
 				t.Error("while waiting for a card the progress shows and Cancel is enabled")
 			}
 			if tc.cancel {
@@ -202,7 +233,7 @@ func TestSaleFlows(t *testing.T) {
 			b.Emit(ui.Event{Kind: ui.EventResult, SaleID: id, Result: &res})
 			eventually(t, h, b, "result", func() bool { return h.Outcome().Text == tc.outcome })
 
-			if h.Progress().Visible() || h.Sale().Disabled() || !h.Cancel().Disabled() {
+			if h.ProgressShown() || h.Animating() || h.Sale().Disabled() || !h.Cancel().Disabled() {
 				t.Error("after the result the window must be idle again")
 			}
 			if got := strings.Contains(h.Card().Text, maskedMC); got != tc.wantCard {
