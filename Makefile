@@ -22,8 +22,9 @@ APT_PACKAGES := gcc libc6-dev pkg-config libgl-dev libx11-dev libxcursor-dev lib
                 libxinerama-dev libxi-dev libxxf86vm-dev curl
 # And the ones the tests need: an X server and its tools for the window's
 # tests (test/bench measures the window during `go test`, test/ui drives it),
-# a D-Bus daemon for the tray test.
-TEST_APT_PACKAGES := xvfb xauth x11-utils imagemagick xdotool dbus-daemon
+# a D-Bus daemon for the tray test, glxinfo to name the GL renderer the bench
+# measured the window on.
+TEST_APT_PACKAGES := xvfb xauth x11-utils imagemagick xdotool dbus-daemon mesa-utils
 
 # apt_install installs the Debian packages in $(1) that are missing, as root
 # only (a developer's own machine is theirs to change).
@@ -57,7 +58,7 @@ apt-deps: ## install the Debian packages the build needs (only when root)
 	$(call apt_install,$(APT_PACKAGES))
 
 .PHONY: test-deps
-test-deps: ## install the Debian packages the tests and benchmarks need: Xvfb and X tools, dbus-daemon (only when root)
+test-deps: ## install the Debian packages the tests and benchmarks need: Xvfb and X tools, dbus-daemon, glxinfo (only when root)
 	$(call apt_install,$(TEST_APT_PACKAGES))
 
 .PHONY: deps
