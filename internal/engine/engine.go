@@ -224,8 +224,18 @@ func (e *Engine) Run(ctx context.Context) error {
 // gateway and the record still pending. Pending, sending and unknown are all
 // looked up; one the gateway proves it never got and that was pending (no
 // attempt journaled) is cancelled, nothing charged.
+//
+// Run may start after this run's first sale (the app starts the engine in
+// a goroutine, and a page can ask for a sale at once), so the sweep skips
+// the sales this run holds in memory: they are live, not leftovers. It
+// holds e.mu throughout, because StartSale and FollowUp journal a record
+// and register it under e.mu, so each pending record is either registered
+// already or written after the sweep.
 func (e *Engine) recover(ctx context.Context) {
-	pending, err := e.j.Select(func(r *journal.Record) bool { return r.State == journal.StatePending })
+	e.mu.Lock()
+	pending, err := e.j.Select(func(r *journal.Record) bool {
+		return r.State == journal.StatePending && e.byAPIID[r.TransactionAPIID] == nil
+	})
 	if err != nil {
 		e.log.Error("journal read failed", "error", err)
 	}
@@ -237,6 +247,7 @@ func (e *Engine) recover(ctx context.Context) {
 			e.log.Error("journal write failed", "error", err)
 		}
 	}
+	e.mu.Unlock()
 	e.resolveUnknown(ctx)
 }
 
@@ -253,10 +264,19 @@ func (e *Engine) resolveUnknown(ctx context.Context) {
 		s, ok := e.byAPIID[r.TransactionAPIID]
 		busy := e.resolving[r.TransactionAPIID]
 		if !ok {
+			// The list was read without e.mu: a sale of this run may have
+			// finished (and left byAPIID) since. finishLocked journals the
+			// outcome under e.mu, so the journal read here is current.
+			cur, found, err := e.j.Get(r.TransactionAPIID)
+			if err != nil || !found || !cur.State.Unfinished() {
+				e.mu.Unlock()
+				continue
+			}
 			// Left by an earlier run: no envelope in memory, so a proven
 			// absence cannot be re-sent — the card must be presented again.
-			s = &sale{rec: r}
+			s = &sale{rec: cur}
 			e.byAPIID[r.TransactionAPIID] = s
+			r = cur
 		}
 		if busy || (ok && r.State == journal.StateSending) {
 			e.mu.Unlock()

@@ -45,16 +45,20 @@ func (g *fakeGateway) Capabilities() gateway.Capabilities { return g.caps }
 
 func (g *fakeGateway) Do(_ context.Context, req gateway.Request) (*gateway.Result, error) {
 	g.mu.Lock()
-	defer g.mu.Unlock()
 	n := len(g.calls)
 	g.calls = append(g.calls, req)
+	script := g.script
+	g.mu.Unlock()
 	if req.Read != nil && req.Read.Envelope.Data == "" {
 		return nil, errors.New("no envelope")
 	}
 	commit, res, err := true, (*gateway.Result)(nil), error(nil)
-	if g.script != nil {
-		commit, res, err = g.script(n, req)
+	if script != nil {
+		// Unlocked: a script may hold the answer while lookups go on.
+		commit, res, err = script(n, req)
 	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
 	if res == nil {
 		res = &gateway.Result{ID: fmt.Sprintf("tx%d", n), TransactionAPIID: req.TransactionAPIID, Outcome: gateway.OutcomeApproved,
 			StatusID: 101, ReasonCode: 1000, AuthCode: "A1B2C3", Amount: req.Amount}
@@ -452,6 +456,65 @@ func TestRecoveryAfterRestart(t *testing.T) {
 	}
 	if len(h.gw.calls) != 0 {
 		t.Fatal("recovery sent a request")
+	}
+}
+
+// TestRecoveryLeavesLiveSalesAlone: the app starts Run in a goroutine, so
+// a page's first sale can be journaled before the recovery sweep reads the
+// journal. The sweep must take only an earlier run's leftovers: when it
+// took this run's pending sale for one, it cancelled the sale waiting for
+// its card, or, with the card read, looked it up mid-send and sent it a
+// second time without its envelope (CI, 2026-12-06).
+func TestRecoveryLeavesLiveSalesAlone(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		cardRead bool // the card is read before the sweep, with the gateway still answering
+	}{
+		{"waiting for the card", false},
+		{"being sent", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, nil)
+			if err := h.j.Put(journal.Record{TransactionAPIID: "left-over", Action: "sale", Amount: "7.00", State: journal.StatePending}); err != nil {
+				t.Fatal(err)
+			}
+			release := make(chan struct{})
+			sending := make(chan struct{}, 1)
+			h.gw.script = func(int, gateway.Request) (bool, *gateway.Result, error) {
+				sending <- struct{}{}
+				<-release
+				return true, nil, nil
+			}
+			rec := h.sale("9.99")
+			if tc.cardRead {
+				h.swipe(h.read())
+				<-sending // the request is at the gateway, its answer held
+			}
+			h.e.recover(context.Background())
+			if u := h.next(UpdateResult, "left-over"); u.Result.Outcome != OutcomeCancelled {
+				t.Errorf("the earlier run's pending sale recovered as %q, want cancelled", u.Result.Outcome)
+			}
+			if !tc.cardRead {
+				h.swipe(h.read())
+			}
+			close(release)
+			u := h.next(UpdateResult, rec.TransactionAPIID)
+			if u.Result.Outcome != OutcomeApproved {
+				t.Fatalf("live sale finished %q (%s), want approved", u.Result.Outcome, u.Result.Error)
+			}
+			h.e.Close(time.Second)
+			if r := h.stored(rec.TransactionAPIID); r.State != journal.StateDone || r.Outcome != OutcomeApproved {
+				t.Errorf("journal holds %+v", r)
+			}
+			h.gw.mu.Lock()
+			defer h.gw.mu.Unlock()
+			if len(h.gw.calls) != 1 {
+				t.Errorf("the gateway got %d requests for one sale", len(h.gw.calls))
+			}
+			if h.gw.resolves != 1 {
+				t.Errorf("%d lookups, want 1 (the leftover only)", h.gw.resolves)
+			}
+		})
 	}
 }
 
