@@ -305,7 +305,7 @@ func (c *conn) followUp(req Request) {
 	defer cancel()
 	rec, err := b.eng.FollowUp(ctx, engine.FollowUpRequest{
 		ClientID: req.ID, Origin: c.origin, Action: req.Type, TransactionID: req.TransactionID,
-		Amount: req.Amount, TransactionAPIID: req.TransactionAPIID,
+		Amount: req.Amount, TransactionAPIID: req.TransactionAPIID, OwnPage: c.kind == originSelf,
 	})
 	if err != nil {
 		b.releaseOwner(key, c)
@@ -471,6 +471,13 @@ func (c *conn) simulate(req Request) {
 		c.sendError(req.ID, CodeInvalid, "card must be a brand (visa, mc, amex, disc) or a test card number of 12 to 19 digits")
 		return
 	}
+	// The card goes to the sale waiting on that reader: it must be one
+	// this page may act on (engine.MayAct), or a page could finish another
+	// page's sale with a card of its choosing.
+	if !c.waitingSaleOn(target.ID) {
+		c.sendError(req.ID, CodeNotFound, "no sale of this page is waiting for a card on "+target.ID+": start a sale first (simulate feeds only your own sale)")
+		return
+	}
 	ctx, cancel := c.requestCtx(simulateTimeout)
 	defer cancel()
 	if err := b.opts.Simulator.Simulate(ctx, target.ID, req.Card, mode); err != nil {
@@ -478,6 +485,17 @@ func (c *conn) simulate(req Request) {
 		return
 	}
 	c.sendMsg(SimulatedMsg{Type: TypeSimulated, ID: req.ID, Reader: target.ID, EntryMode: string(mode)})
+}
+
+// waitingSaleOn reports whether the sale waiting for a card on the reader
+// is one this connection's origin may act on.
+func (c *conn) waitingSaleOn(readerID string) bool {
+	for _, r := range c.b.eng.Active() {
+		if r.ReaderID == readerID && r.State == journal.StatePending {
+			return engine.MayAct(c.origin, c.kind == originSelf, r.Origin)
+		}
+	}
+	return false
 }
 
 func testCardShape(s string) bool {

@@ -190,6 +190,9 @@ func TestSimulateRefused(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			h := start(t, tt.opt)
 			c := h.open()
+			if tt.code == CodeSimulateFailed {
+				c.sale("s1", "1.00") // the simulator is asked only for a sale of this page
+			}
 			c.send(map[string]string{"type": "simulate", "id": "x", "card": visa, "entry_mode": "S"})
 			e := c.expectError(tt.code)
 			if strings.Contains(e.str("_raw"), visa) {

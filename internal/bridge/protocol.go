@@ -363,22 +363,26 @@ type ResultCard struct {
 
 // ResultMsg is the outcome of a sale or follow-up.
 type ResultMsg struct {
-	Type             string      `json:"type"`
-	ID               string      `json:"id"`
-	TransactionAPIID string      `json:"transaction_api_id"`
-	Action           string      `json:"action"`
-	Outcome          string      `json:"outcome"`
-	Message          string      `json:"message,omitempty"`
-	Replay           bool        `json:"replay,omitempty"`
-	Card             ResultCard  `json:"card"`
-	Transaction      Transaction `json:"transaction"`
-	Receipt          Receipt     `json:"receipt"`
+	Type             string `json:"type"`
+	ID               string `json:"id"`
+	TransactionAPIID string `json:"transaction_api_id"`
+	Action           string `json:"action"`
+	Outcome          string `json:"outcome"`
+	// Code names an error outcome's cause when it has a protocol code:
+	// duplicate_id (the gateway holds another transaction under this
+	// transaction_api_id).
+	Code        string      `json:"code,omitempty"`
+	Message     string      `json:"message,omitempty"`
+	Replay      bool        `json:"replay,omitempty"`
+	Card        ResultCard  `json:"card"`
+	Transaction Transaction `json:"transaction"`
+	Receipt     Receipt     `json:"receipt"`
 }
 
 func resultMsg(r *journal.Record, replay bool) ResultMsg {
 	return ResultMsg{
 		Type: TypeResult, ID: r.ClientID, TransactionAPIID: r.TransactionAPIID, Action: r.Action,
-		Outcome: r.Outcome, Message: card.RedactPANs(r.Error), Replay: replay,
+		Outcome: r.Outcome, Code: r.Code, Message: card.RedactPANs(r.Error), Replay: replay,
 		Card: ResultCard{MaskedPAN: r.MaskedPAN, Brand: r.Brand, LastFour: r.LastFour, EntryMode: r.EntryMode},
 		Transaction: Transaction{ID: r.TransactionID, StatusID: r.StatusID, ReasonCodeID: r.ReasonCodeID,
 			AuthCode: r.AuthCode, Amount: r.Amount, AuthAmount: r.AuthAmount, EntryModeID: r.EntryMode,

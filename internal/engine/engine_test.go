@@ -416,8 +416,8 @@ func TestRetryableResentThenGivesUp(t *testing.T) {
 // approved, not cancelled.
 func TestRecoveryAfterRestart(t *testing.T) {
 	h := newHarness(t, nil)
-	h.gw.committed["was-sent"] = &gateway.Result{ID: "tx9", Outcome: gateway.OutcomeApproved, StatusID: 101, AuthCode: "Z9"}
-	h.gw.committed["pending-but-sent"] = &gateway.Result{ID: "tx10", Outcome: gateway.OutcomeApproved, StatusID: 101, AuthCode: "Z10"}
+	h.gw.committed["was-sent"] = &gateway.Result{ID: "tx9", Outcome: gateway.OutcomeApproved, StatusID: 101, AuthCode: "Z9", Amount: 500}
+	h.gw.committed["pending-but-sent"] = &gateway.Result{ID: "tx10", Outcome: gateway.OutcomeApproved, StatusID: 101, AuthCode: "Z10", Amount: 800}
 	for _, r := range []journal.Record{
 		{TransactionAPIID: "was-sent", Action: "sale", Amount: "5.00", State: journal.StateSending, ClientID: "s1", Attempts: 1},
 		{TransactionAPIID: "never-sent", Action: "sale", Amount: "6.00", State: journal.StateUnknown, Attempts: 1},
@@ -585,7 +585,7 @@ func TestFollowUps(t *testing.T) {
 	rec := h.sale("20.00")
 	h.swipe(h.read())
 	sale := h.next(UpdateResult, rec.TransactionAPIID).Result
-	ref, err := h.e.FollowUp(context.Background(), FollowUpRequest{ClientID: "r1", Action: "refund", TransactionID: sale.TransactionID, Amount: "5.00"})
+	ref, err := h.e.FollowUp(context.Background(), FollowUpRequest{ClientID: "r1", Origin: rec.Origin, Action: "refund", TransactionID: sale.TransactionID, Amount: "5.00"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -596,7 +596,7 @@ func TestFollowUps(t *testing.T) {
 	if last.Action != gateway.ActionRefund || last.Amount != 500 || last.TransactionID != sale.TransactionID || last.TransactionAPIID != ref.TransactionAPIID {
 		t.Fatalf("refund request %+v", last)
 	}
-	v, err := h.e.FollowUp(context.Background(), FollowUpRequest{ClientID: "v1", Action: "void", TransactionID: sale.TransactionID})
+	v, err := h.e.FollowUp(context.Background(), FollowUpRequest{ClientID: "v1", Origin: rec.Origin, Action: "void", TransactionID: sale.TransactionID})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,6 +20,9 @@ type FollowUpRequest struct {
 	// for complete (default: the authorized amount); not used for void.
 	Amount           string
 	TransactionAPIID string
+	// OwnPage says the request comes from the agent's own page, which may
+	// act on the cashier window's transactions too (MayAct).
+	OwnPage bool
 }
 
 // FollowUp journals and sends a follow-up. The outcome arrives as updates
@@ -62,8 +65,11 @@ func (e *Engine) FollowUp(ctx context.Context, req FollowUpRequest) (journal.Rec
 	} else if err := checkText("transaction_api_id", apiID, 36); err != nil {
 		return journal.Record{}, err
 	}
-	if _, found, _ := e.j.Get(apiID); found {
-		return journal.Record{}, errorf(CodeDuplicateID, "transaction_api_id %q was used before", apiID)
+	if prev, found, _ := e.j.Get(apiID); found {
+		return journal.Record{}, duplicateIDError(apiID, req.Origin, prev.Origin)
+	}
+	if err := e.checkOwner(req); err != nil {
+		return journal.Record{}, err
 	}
 	rec := journal.Record{
 		TransactionAPIID: apiID, ClientID: req.ClientID, Origin: req.Origin, Action: string(action),
@@ -91,4 +97,24 @@ func (e *Engine) FollowUp(ctx context.Context, req FollowUpRequest) (journal.Rec
 	e.log.Info("follow-up started", "transaction_api_id", apiID, "action", action, "transaction_id", req.TransactionID)
 	e.send(s)
 	return rec, nil
+}
+
+// checkOwner refuses a follow-up on a transaction this agent made for
+// someone the caller may not act for (MayAct). The refusal says no more
+// than the caller sent: not whose it is, nor anything of it. A gateway id
+// this journal does not hold (a sale of another lane, or made in the
+// gateway's portal) is the gateway's to judge.
+func (e *Engine) checkOwner(req FollowUpRequest) error {
+	owners, err := e.j.Select(func(r *journal.Record) bool {
+		return r.TransactionID == req.TransactionID && gateway.Action(r.Action).CreatesTransaction()
+	})
+	if err != nil {
+		return errorf(CodeJournal, "could not check who made transaction %q, nothing was sent: %v", req.TransactionID, err)
+	}
+	for _, r := range owners {
+		if !MayAct(req.Origin, req.OwnPage, r.Origin) {
+			return errorf(CodeNotFound, "no transaction %q made from this page: %s it from the page that made it, or from the cashier's window", req.TransactionID, req.Action)
+		}
+	}
+	return nil
 }

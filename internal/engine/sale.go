@@ -54,6 +54,10 @@ func (e *Engine) StartSale(ctx context.Context, req SaleRequest) (journal.Record
 			return journal.Record{}, err
 		}
 	}
+	// The cap is on what is charged: the gateway is sent amount + tip.
+	if amount+tip > maxAmount {
+		return journal.Record{}, errorf(CodeInvalid, "amount %s plus tip_amount %s is %s, more than %s: check for a typo", amount, tip, amount+tip, maxAmount)
+	}
 	if err := checkText("order_num", req.OrderNum, 64); err != nil {
 		return journal.Record{}, err
 	}
@@ -91,7 +95,12 @@ func (e *Engine) StartSale(ctx context.Context, req SaleRequest) (journal.Record
 		return journal.Record{}, err
 	}
 	if cur, ok := e.active[readerID]; ok {
-		return journal.Record{}, errorf(CodeBusy, "the reader is busy with sale %s (request %s): cancel it or wait for its result", cur.rec.TransactionAPIID, cur.rec.ClientID)
+		// Name the sale only to the origin that owns it: another page's
+		// ids are not this page's business.
+		if cur.rec.Origin == req.Origin {
+			return journal.Record{}, errorf(CodeBusy, "the reader is busy with sale %s (request %s): cancel it or wait for its result", cur.rec.TransactionAPIID, cur.rec.ClientID)
+		}
+		return journal.Record{}, errorf(CodeBusy, "the reader is busy with another sale: wait for it to finish, then try again")
 	}
 	apiID := req.TransactionAPIID
 	if apiID == "" {
@@ -99,8 +108,8 @@ func (e *Engine) StartSale(ctx context.Context, req SaleRequest) (journal.Record
 	} else if err := checkText("transaction_api_id", apiID, 36); err != nil {
 		return journal.Record{}, err
 	}
-	if _, found, _ := e.j.Get(apiID); found {
-		return journal.Record{}, errorf(CodeDuplicateID, "transaction_api_id %q was used before: ask for its status instead of starting it again", apiID)
+	if prev, found, _ := e.j.Get(apiID); found {
+		return journal.Record{}, duplicateIDError(apiID, req.Origin, prev.Origin)
 	}
 	rec := journal.Record{
 		TransactionAPIID: apiID, ClientID: req.ClientID, Origin: req.Origin, Action: string(action),
@@ -170,6 +179,16 @@ func parseAmount(field, s string, zeroOK bool) (gateway.Amount, error) {
 	return a, nil
 }
 
+// duplicateIDError refuses a transaction_api_id this agent has journaled.
+// Only the origin that used it is pointed at its status; another origin
+// learns that the id is taken and nothing else.
+func duplicateIDError(apiID, caller, owner string) *Error {
+	if caller == owner {
+		return errorf(CodeDuplicateID, "transaction_api_id %q was used before: ask for its status instead of starting it again", apiID)
+	}
+	return errorf(CodeDuplicateID, "transaction_api_id %q is taken: a transaction_api_id must be unique across pages, lanes and installs; use a new one", apiID)
+}
+
 // checkText bounds client text and refuses anything shaped like a card
 // number: a page must never put a PAN where the agent would send or keep it.
 func checkText(field, s string, max int) error {
@@ -190,7 +209,7 @@ func (e *Engine) Cancel(ctx context.Context, origin, clientID, apiID string) (jo
 	if apiID != "" {
 		s = e.byAPIID[apiID]
 		// A page may cancel only its own sales; the cashier's UI any.
-		if s != nil && origin != OriginUI && s.rec.Origin != origin {
+		if s != nil && !MayAct(origin, false, s.rec.Origin) {
 			s = nil
 		}
 	} else {
@@ -431,6 +450,15 @@ func (e *Engine) doSend(s *sale, record func()) {
 		case gateway.IsDeclined(err):
 			e.finish(s, OutcomeDeclined, res, "")
 			return
+		case errors.Is(err, gateway.ErrDuplicate) && !e.attemptedBefore(s):
+			// The gateway holds a transaction with this id that no request
+			// of ours can have made: a page reused an id another lane,
+			// page or install used. It refused this request, so nothing
+			// was charged; its transaction is not ours to report.
+			e.log.Warn("the gateway already holds another transaction with this transaction_api_id: sale refused, nothing charged", "transaction_api_id", req.TransactionAPIID)
+			e.refuseForeign(s, fmt.Sprintf("a transaction with transaction_api_id %q already exists at the gateway (another lane, page or install used this id): "+
+				"this sale was refused and nothing was charged; start it again with a new transaction_api_id", req.TransactionAPIID))
+			return
 		case gateway.NeedsResolve(err):
 			e.log.Warn("gateway outcome unknown: resolving by lookup, not re-sending", "transaction_api_id", req.TransactionAPIID, "error", err)
 			e.markUnknown(s, err)
@@ -456,6 +484,52 @@ func (e *Engine) doSend(s *sale, record func()) {
 			return
 		}
 	}
+}
+
+// attemptedBefore reports whether an earlier request of ours carried this
+// sale's transaction_api_id: its record counts every send, and each
+// earlier send was journaled before this one left (send waits for the
+// previous write; a retry writes before it goes). Only then can a
+// "transaction_api_id already used" answer be our own earlier attempt.
+func (e *Engine) attemptedBefore(s *sale) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return s.rec.Attempts > 1
+}
+
+// refuseForeign ends a transaction whose transaction_api_id belongs to a
+// transaction the gateway holds that is not this one: an error with the
+// duplicate_id code, and nothing of the other transaction recorded.
+func (e *Engine) refuseForeign(s *sale, msg string) {
+	e.mu.Lock()
+	s.rec.Code = CodeDuplicateID
+	e.finishLocked(s, OutcomeError, nil, msg)
+	e.mu.Unlock()
+}
+
+// sameTransaction reports whether the transaction the gateway returned for
+// rec's transaction_api_id is rec's: the id, the amount charged (the sale
+// sends amount + tip as one transaction_amount, and Paya reports that
+// total back) and the card's last four, where both sides know it. Any
+// other transaction under our id is someone else's.
+func sameTransaction(rec journal.Record, res *gateway.Result) bool {
+	if res.TransactionAPIID != "" && res.TransactionAPIID != rec.TransactionAPIID {
+		return false
+	}
+	amount, err := gateway.ParseAmount(rec.Amount)
+	if err != nil {
+		return false
+	}
+	var tip gateway.Amount
+	if rec.TipAmount != "" {
+		if tip, err = gateway.ParseAmount(rec.TipAmount); err != nil {
+			return false
+		}
+	}
+	if res.Amount != amount+tip {
+		return false
+	}
+	return rec.LastFour == "" || res.LastFour == "" || rec.LastFour == res.LastFour
 }
 
 func (e *Engine) markUnknown(s *sale, cause error) {
@@ -520,6 +594,12 @@ func (e *Engine) lookupOnce(ctx context.Context, s *sale) bool {
 		}
 	}
 	switch {
+	case err == nil && res != nil && gateway.Action(rec.Action).CreatesTransaction() && !sameTransaction(rec, res):
+		e.log.Warn("the gateway holds a different transaction under this transaction_api_id: not adopted", "transaction_api_id", rec.TransactionAPIID)
+		e.refuseForeign(s, fmt.Sprintf("the gateway holds a different transaction under transaction_api_id %q (its amount or card is not this one's), "+
+			"so this transaction is not approved; the gateway refuses a second transaction with an id it holds, so this one was most likely not charged: "+
+			"check the gateway's transaction list before charging again, and use transaction_api_ids unique across lanes and installs", rec.TransactionAPIID))
+		return true
 	case err == nil && res != nil:
 		outcome := OutcomeApproved
 		if res.Outcome == gateway.OutcomeDeclined {

@@ -68,6 +68,7 @@ type Record struct {
 	Verbiage         string    `json:"verbiage,omitempty"`
 	Receipt          Receipt   `json:"receipt,omitempty"`
 	Error            string    `json:"error,omitempty"`
+	Code             string    `json:"code,omitempty"`     // the error's protocol code, when it has one (duplicate_id)
 	Attempts         int       `json:"attempts,omitempty"` // sends, counting the re-send a lookup allowed
 	Created          time.Time `json:"created"`
 	Updated          time.Time `json:"updated"`
