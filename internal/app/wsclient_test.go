@@ -37,7 +37,9 @@ func openPage(t *testing.T, base, origin string) *wsPage {
 	p := &wsPage{t: t, origin: origin, ws: ws}
 	t.Cleanup(func() { ws.Close() })
 	p.send(map[string]any{"type": "hello", "id": "hello"})
-	p.wait(func(m map[string]any) bool { return m["id"] == "hello" && (m["type"] == "welcome" || m["type"] == "error") }, "welcome")
+	p.wait(func(m map[string]any) bool {
+		return m["id"] == "hello" && (m["type"] == "welcome" || m["type"] == "error")
+	}, "welcome")
 	return p
 }
 
