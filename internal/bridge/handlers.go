@@ -443,17 +443,23 @@ func (c *conn) simulate(req Request) {
 		c.sendError(req.ID, CodeNotSimulated, "simulated cards go to the sandbox gateway only")
 		return
 	}
+	// The card goes to the sale waiting on the reader: it must be one this
+	// page may act on (engine.MayAct), or a page could finish another
+	// page's sale with a card of its choosing. So the target is the
+	// simulated reader where such a sale waits.
 	var target *reader.Info
+	simulated := false
 	for _, in := range b.eng.ReaderInfos() {
-		if !in.Simulated || (req.Reader != "" && in.ID != req.Reader) {
+		if !in.Simulated || (req.Reader != "" && in.ID != req.Reader) || in.Status != reader.StatusOK {
 			continue
 		}
-		if in.Status == reader.StatusOK {
+		simulated = true
+		if c.waitingSaleOn(in.ID) {
 			target = &in
 			break
 		}
 	}
-	if target == nil {
+	if !simulated {
 		c.sendError(req.ID, CodeNotSimulated, "no simulated reader is attached")
 		return
 	}
@@ -471,11 +477,8 @@ func (c *conn) simulate(req Request) {
 		c.sendError(req.ID, CodeInvalid, "card must be a brand (visa, mc, amex, disc) or a test card number of 12 to 19 digits")
 		return
 	}
-	// The card goes to the sale waiting on that reader: it must be one
-	// this page may act on (engine.MayAct), or a page could finish another
-	// page's sale with a card of its choosing.
-	if !c.waitingSaleOn(target.ID) {
-		c.sendError(req.ID, CodeNotFound, "no sale of this page is waiting for a card on "+target.ID+": start a sale first (simulate feeds only your own sale)")
+	if target == nil {
+		c.sendError(req.ID, CodeNotFound, "no sale of this page is waiting for a card on a simulated reader: start a sale first (simulate feeds only your own sale)")
 		return
 	}
 	ctx, cancel := c.requestCtx(simulateTimeout)
