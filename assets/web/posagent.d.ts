@@ -106,6 +106,8 @@ export interface ResultMessage {
   transaction_api_id: string;
   action: string;
   outcome: Outcome;
+  /** On an `error` outcome with a protocol code: `duplicate_id` (the gateway holds another transaction under this transaction_api_id; not approved). */
+  code?: string;
   message?: string;
   /** Delivered again by status because it was not acknowledged. */
   replay?: boolean;
