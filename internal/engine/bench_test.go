@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
@@ -44,4 +45,36 @@ func BenchmarkSalesThroughJournal(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "sales/s")
+}
+
+// BenchmarkOwnerCheck is the ownership check a refund, void or complete
+// makes before it is journaled: a scan of the journal for the transaction's
+// maker, here one of 10,000 sales.
+func BenchmarkOwnerCheck(b *testing.B) {
+	j, err := journal.Open(filepath.Join(b.TempDir(), "journal.db"), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer j.Close()
+	j.SetNoSync(true)
+	for i := 0; i < 10_000; i++ {
+		id := fmt.Sprintf("sale-%05d", i)
+		if err := j.Put(journal.Record{TransactionAPIID: id, Origin: "https://a.example", Action: "sale", Amount: "1.00",
+			State: journal.StateDone, Outcome: OutcomeApproved, TransactionID: "tx-" + id, AuthCode: "A1B2C3"}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	e, err := New(Config{Gateway: newFakeGateway(), Journal: j})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer e.Close(time.Second)
+	req := FollowUpRequest{Origin: "https://b.example", Action: "refund", TransactionID: "tx-sale-05000"}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if err := e.checkOwner(req); err == nil {
+			b.Fatal("another origin's transaction passed the check")
+		}
+	}
 }

@@ -105,14 +105,14 @@ func (e *Engine) FollowUp(ctx context.Context, req FollowUpRequest) (journal.Rec
 // this journal does not hold (a sale of another lane, or made in the
 // gateway's portal) is the gateway's to judge.
 func (e *Engine) checkOwner(req FollowUpRequest) error {
-	owners, err := e.j.Select(func(r *journal.Record) bool {
-		return r.TransactionID == req.TransactionID && gateway.Action(r.Action).CreatesTransaction()
-	})
+	recs, err := e.j.ByTransactionID(req.TransactionID)
 	if err != nil {
 		return errorf(CodeJournal, "could not check who made transaction %q, nothing was sent: %v", req.TransactionID, err)
 	}
-	for _, r := range owners {
-		if !MayAct(req.Origin, req.OwnPage, r.Origin) {
+	for _, r := range recs {
+		// The record that created the transaction names its maker; a
+		// void's record holds the same id but changed it.
+		if gateway.Action(r.Action).CreatesTransaction() && !MayAct(req.Origin, req.OwnPage, r.Origin) {
 			return errorf(CodeNotFound, "no transaction %q made from this page: %s it from the page that made it, or from the cashier's window", req.TransactionID, req.Action)
 		}
 	}

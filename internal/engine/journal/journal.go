@@ -197,7 +197,10 @@ func (j *Journal) Put(r Record) error {
 		return fmt.Errorf("%w (transaction %s)", ErrCardData, r.TransactionAPIID)
 	}
 	return j.db.Update(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketTx).Put([]byte(r.TransactionAPIID), b)
+		if err := tx.Bucket(bucketTx).Put([]byte(r.TransactionAPIID), b); err != nil {
+			return err
+		}
+		return indexPut(tx, &r)
 	})
 }
 
