@@ -117,6 +117,7 @@ type sale struct {
 	readerID string
 	waiting  bool // waiting for a card
 	read     *card.Read
+	complete reader.Completion // a chip card waits for the host response (complete.go)
 	timer    *time.Timer
 	resent   bool
 	req      gateway.Request // follow-ups: the request to re-send when proven absent
