@@ -3,6 +3,9 @@ package engine
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -169,5 +172,34 @@ func TestSwipeHasNoCompletion(t *testing.T) {
 		if u.Kind == UpdateResult {
 			return
 		}
+	}
+}
+
+// TestReadersDocHostResponse: the 8A table of docs/readers.md is hostARC.
+func TestReadersDocHostResponse(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "docs", "readers.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := map[string]string{
+		"| approved |":  OutcomeApproved,
+		"| declined |":  OutcomeDeclined,
+		"| error (":     OutcomeError,
+		"| **unknown**": OutcomeUnknown,
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimSpace(line)
+		for prefix, outcome := range rows {
+			if !strings.HasPrefix(line, prefix) {
+				continue
+			}
+			delete(rows, prefix)
+			if want := "`" + hostARC(outcome) + "`"; !strings.Contains(line, want) {
+				t.Errorf("docs row %q does not say %s", line, want)
+			}
+		}
+	}
+	for prefix := range rows {
+		t.Errorf("docs/readers.md has no 8A row %q", prefix)
 	}
 }
