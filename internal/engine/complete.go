@@ -58,6 +58,12 @@ func (s *sale) takeCompletion() reader.Completion {
 func (e *Engine) completeThenPublish(s *sale, rec journal.Record, result Update) bool {
 	c := s.takeCompletion()
 	if c == nil {
+		if d := s.cardDecision; d != nil {
+			// The card was told "unable to go online" while the answer
+			// was lost; the lookup (or a proven-absent re-send) decided
+			// the money since.
+			e.cardVersusGateway(rec, *d)
+		}
 		return false
 	}
 	e.inflight.Add(1)
@@ -77,9 +83,14 @@ func (e *Engine) tellUnknown(s *sale) {
 	c := s.takeCompletion()
 	rec := s.rec
 	e.mu.Unlock()
-	if c != nil {
-		rec.Outcome = OutcomeUnknown
-		e.tellCard(c, rec)
+	if c == nil {
+		return
+	}
+	rec.Outcome = OutcomeUnknown
+	if d, ok := e.tellCard(c, rec); ok {
+		e.mu.Lock()
+		s.cardDecision = &d
+		e.mu.Unlock()
 	}
 }
 
@@ -99,8 +110,8 @@ func (e *Engine) releaseCard(ev reader.Event) {
 
 // tellCard sends the host response for rec's outcome and logs the card's
 // decision; a card that declines an approved sale is also a warning to the
-// cashier.
-func (e *Engine) tellCard(c reader.Completion, rec journal.Record) {
+// cashier. ok is false when the card could not be told.
+func (e *Engine) tellCard(c reader.Completion, rec journal.Record) (d reader.CardDecision, ok bool) {
 	ctx, cancel := context.WithTimeout(e.bg, completeTimeout)
 	defer cancel()
 	arc := hostARC(rec.Outcome)
@@ -108,16 +119,25 @@ func (e *Engine) tellCard(c reader.Completion, rec journal.Record) {
 	log := e.log.With("transaction_api_id", rec.TransactionAPIID, "outcome", rec.Outcome, "host_response_8A", arc)
 	if err != nil {
 		log.Warn("could not tell the chip card the outcome; it decides by itself when the reader gives up", "error", err)
-		return
+		return reader.CardDecision{}, false
 	}
 	log.Info("chip card completed", "card_approved", d.Approved, "cryptogram", d.Cryptogram)
 	if rec.TransactionAPIID == "" {
-		return
+		return d, true
 	}
 	e.publish(Update{Kind: UpdatePrompt, ClientID: rec.ClientID, Origin: rec.Origin, TransactionAPIID: rec.TransactionAPIID, Prompt: reader.PromptRemoveCard})
-	if rec.Outcome == OutcomeApproved && !d.Approved {
-		log.Error("the chip card declined a sale the gateway approved: the charge stands and was NOT voided; void it by hand", "transaction_id", rec.TransactionID)
-		e.publish(Update{Kind: UpdateWarning, Code: CodeCardDeclinedAfterApproval, ClientID: rec.ClientID, Origin: rec.Origin, TransactionAPIID: rec.TransactionAPIID,
-			Warning: "the card declined the approved transaction at completion; the charge was not voided: void transaction " + rec.TransactionID + " from the history"})
+	e.cardVersusGateway(rec, d)
+	return d, true
+}
+
+// cardVersusGateway warns when the card declined a sale the gateway
+// approved: the charge stands (the automatic void is not built yet).
+func (e *Engine) cardVersusGateway(rec journal.Record, d reader.CardDecision) {
+	if rec.Outcome != OutcomeApproved || d.Approved {
+		return
 	}
+	e.log.Error("the chip card declined a sale the gateway approved: the charge stands and was NOT voided; void it by hand",
+		"transaction_api_id", rec.TransactionAPIID, "transaction_id", rec.TransactionID, "cryptogram", d.Cryptogram)
+	e.publish(Update{Kind: UpdateWarning, Code: CodeCardDeclinedAfterApproval, ClientID: rec.ClientID, Origin: rec.Origin, TransactionAPIID: rec.TransactionAPIID,
+		Warning: "the card declined the approved transaction at completion; the charge was not voided: void transaction " + rec.TransactionID + " from the history"})
 }
