@@ -25,6 +25,7 @@ func newContactRig(t *testing.T, hostTimeout time.Duration, f *fakeVP3300) *cont
 	f.master = master
 	f.swipe = readHex(t, "idtech_vp3350_0240_swipe_frame.hex")
 	f.contact = readHex(t, "idtech_vp3300_contact_emv_tlv.hex")
+	f.tap = readHexAt(t, filepath.Join("..", "..", "decrypt", "testdata", "idtech_neo2_ctls_mastercard_record.hex"))
 	go f.run()
 	d := &Driver{Ports: []Port{{Path: path, Protocol: "vivopay"}}, Log: quiet, HostResponseTimeout: hostTimeout}
 	return &contactRig{f: f, s: open(t, d, path)}
@@ -123,7 +124,6 @@ func TestVivopayContactCompletion(t *testing.T) {
 // first answer; none offers a completion.
 func TestVivopayOneStepReads(t *testing.T) {
 	c := newContactRig(t, time.Hour, &fakeVP3300{scenarios: []string{"swipe", "fallback", "tap"}})
-	c.f.tap = readHexAt(t, filepath.Join("..", "..", "decrypt", "testdata", "idtech_neo2_ctls_mastercard_record.hex"))
 	for _, want := range []string{"S", "F", "P"} {
 		c.arm(t)
 		ev := c.card(t)
