@@ -86,15 +86,16 @@ var (
 )
 
 var (
-	tagAmount   = emv.MustTag("9F02")
-	tagTxnType  = emv.MustTag("9C")
-	tagCurrency = emv.MustTag("5F2A")
-	tagDate     = emv.MustTag("9A")
-	tagTime     = emv.MustTag("9F21")
-	tagError    = emv.MustTag("FFEE1F")
-	tagARC      = emv.MustTag("8A")
-	tagIssuerAu = emv.MustTag("91")
-	tagCID      = emv.MustTag("9F27")
+	tagAmount    = emv.MustTag("9F02")
+	tagTxnType   = emv.MustTag("9C")
+	tagCurrency  = emv.MustTag("5F2A")
+	tagDate      = emv.MustTag("9A")
+	tagTime      = emv.MustTag("9F21")
+	tagError     = emv.MustTag("FFEE1F")
+	tagARC       = emv.MustTag("8A")
+	tagIssuerAu  = emv.MustTag("91")
+	tagCID       = emv.MustTag("9F27")
+	tagEntryMode = emv.MustTag("9F39")
 	// tagResponseCodes (DFEE1B) tells ID TECH's kernel which 8A values mean
 	// approved, referral and declined (ID TECH KB "Why is Tag 8A giving a Z3
 	// response code?"): "00", "01", "05", 2 bytes RFU.
@@ -363,6 +364,17 @@ func (v *vivopayHandler) read(f decrypt.IDGFrame, frame []byte, t time.Time) {
 	read, err := decrypt.ParseVivopay(frame)
 	if err != nil {
 		v.r.refuse(err, t)
+		if f.Sub == idgGoOnline && contactAnswer(f.Data) {
+			// The card waits for a host response although its read is
+			// unusable (e.g. not encrypted): decline it now. Run is
+			// calling us, and the answer comes through Run.
+			complete := v.awaitHost()
+			go func() {
+				if _, err := complete(context.Background(), reader.HostResponse{ARC: reader.ARCDeclined}); err != nil {
+					v.r.log.Warn("could not release the chip card of a refused read", "err", err)
+				}
+			}()
+		}
 		return
 	}
 	contact := read.EntryMode == card.EntryChip
@@ -389,6 +401,19 @@ func (v *vivopayHandler) read(f decrypt.IDGFrame, frame []byte, t time.Time) {
 		return
 	}
 	v.r.deliverCard(read, t, v.awaitHost())
+}
+
+// contactAnswer reports whether an answer's TLVs say contact chip (9F39
+// 05), with or without an attribution byte first.
+func contactAnswer(data []byte) bool {
+	for _, d := range [][]byte{data, data[min(1, len(data)):]} {
+		if tlvs, _, err := emv.Decode(d); err == nil {
+			if e, ok := emv.Find(tlvs, tagEntryMode); ok {
+				return len(e.Value) == 1 && e.Value[0] == 0x05
+			}
+		}
+	}
+	return false
 }
 
 // awaitHost marks the card as waiting for its host response and returns

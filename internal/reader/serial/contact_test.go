@@ -201,3 +201,25 @@ func TestVivopayReaderGaveUp(t *testing.T) {
 		t.Fatalf("Complete after the reader gave up: %v", err)
 	}
 }
+
+// TestVivopayRefusedChipReadReleased: a contact card whose read is refused
+// (here: not encrypted) still waits for a host response; it is declined at
+// once instead of waiting for the timeout.
+func TestVivopayRefusedChipReadReleased(t *testing.T) {
+	c := newContactRig(t, time.Hour, &fakeVP3300{scenarios: []string{"chip-clear", "swipe"}})
+	c.arm(t)
+	ev := c.s.next(t)
+	if ev.Kind != reader.EventRefused {
+		t.Fatalf("got %s", summary(ev))
+	}
+	if ev := c.s.next(t); summary(ev) != "prompt remove_card" {
+		t.Fatalf("after the refusal: %s", summary(ev))
+	}
+	if got := c.arcs(); !slices.Equal(got, []string{reader.ARCDeclined}) {
+		t.Errorf("the card was told %v, want [05]", got)
+	}
+	c.arm(t)
+	if ev := c.card(t); ev.Read.EntryMode != "S" {
+		t.Errorf("next read %s", summary(ev))
+	}
+}

@@ -410,6 +410,12 @@ func (f *fakeVP3300) handle(fr decrypt.IDGFrame) [][]byte {
 		case "chip-auth":
 			f.state = "auth"
 			return [][]byte{respond(0x02, 0x00, withoutCryptogram(f.contact))}
+		case "chip-clear":
+			// Encryption off: one clear 57, no KSN; the card waits all the same.
+			d := emv.AppendTLV(nil, emv.MustTag("9F39"), []byte{0x05})
+			d = emv.AppendTLV(d, emv.MustTag("57"), []byte{0x41, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0xD2, 0x51, 0x22, 0x01, 0x1F})
+			f.state, f.hostSince = "host", time.Now()
+			return [][]byte{respond(0x02, 0x23, d)}
 		case "tap":
 			return [][]byte{respond(0x02, 0x23, f.tap)} // online request, one step
 		case "timeout":
