@@ -117,17 +117,19 @@ type sale struct {
 	readerID string
 	waiting  bool // waiting for a card
 	read     *card.Read
-	complete reader.Completion // a chip card waits for the host response (complete.go)
-	// cardDecision is what the card decided when it was told "unable to go
-	// online" before the outcome was known (complete.go).
-	cardDecision *reader.CardDecision
-	timer        *time.Timer
-	resent       bool
-	req          gateway.Request // follow-ups: the request to re-send when proven absent
+	timer    *time.Timer
+	resent   bool
+	req      gateway.Request // follow-ups: the request to re-send when proven absent
 	// journaling is closed once the "sending" write has landed (send
 	// starts it when the request is on the wire); nil before any send.
 	// Every later write of rec waits for it, so the writes land in order.
 	journaling chan struct{}
+
+	// complete is set when a chip card waits for the host response;
+	// cardDecision is what the card decided when it was told "unable to go
+	// online" before the outcome was known (complete.go).
+	complete     reader.Completion
+	cardDecision *reader.CardDecision
 }
 
 // waitJournal waits for the "sending" write send started; it needs no lock
