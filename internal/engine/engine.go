@@ -124,6 +124,12 @@ type sale struct {
 	// starts it when the request is on the wire); nil before any send.
 	// Every later write of rec waits for it, so the writes land in order.
 	journaling chan struct{}
+
+	// complete is set when a chip card waits for the host response;
+	// cardDecision is what the card decided when it was told "unable to go
+	// online" before the outcome was known (complete.go).
+	complete     reader.Completion
+	cardDecision *reader.CardDecision
 }
 
 // waitJournal waits for the "sending" write send started; it needs no lock

@@ -330,11 +330,13 @@ func (e *Engine) cardRead(ev reader.Event) {
 	s := e.active[ev.Reader.ID]
 	if s == nil || !s.waiting {
 		e.mu.Unlock()
+		e.releaseCard(ev)
 		e.publish(Update{Kind: UpdateWarning, Code: "no_sale", Warning: "a card was read but no sale is waiting for one: the read was discarded"})
 		return
 	}
 	if why, code := e.guardRead(read); why != "" {
 		e.mu.Unlock()
+		e.releaseCard(ev)
 		e.log.Warn("card read refused", "reason", code, "reader", ev.Reader.ID, "read", *read)
 		e.publish(Update{Kind: UpdateWarning, Code: code, Warning: why, ClientID: s.rec.ClientID, Origin: s.rec.Origin, TransactionAPIID: s.rec.TransactionAPIID})
 		e.publish(Update{Kind: UpdatePrompt, ClientID: s.rec.ClientID, Origin: s.rec.Origin, TransactionAPIID: s.rec.TransactionAPIID, Prompt: reader.PromptRetry})
@@ -345,6 +347,7 @@ func (e *Engine) cardRead(ev reader.Event) {
 		s.timer.Stop()
 	}
 	s.read = read
+	s.complete = ev.Complete
 	r := &s.rec
 	r.MaskedPAN, r.LastFour, r.Brand = string(read.MaskedPAN), read.LastFour(), string(read.Brand())
 	r.EntryMode = string(read.EntryMode)
@@ -543,6 +546,7 @@ func (e *Engine) markUnknown(s *sale, cause error) {
 	if err := e.j.Put(rec); err != nil {
 		e.log.Error("journal write failed", "transaction_api_id", rec.TransactionAPIID, "error", err)
 	}
+	e.tellUnknown(s)
 }
 
 // resolve looks the transaction up on the backoff schedule. Found: that is
@@ -693,7 +697,10 @@ func (e *Engine) finishLocked(s *sale, outcome string, res *gateway.Result, msg 
 		e.log.Warn("transaction failed", "transaction_api_id", rec.TransactionAPIID, "reason", msg)
 	}
 	e.log.Info("transaction finished", "transaction_api_id", rec.TransactionAPIID, "outcome", outcome, "transaction_id", rec.TransactionID)
-	e.publish(Update{Kind: UpdateResult, ClientID: rec.ClientID, Origin: rec.Origin, TransactionAPIID: rec.TransactionAPIID, Result: &rec})
+	result := Update{Kind: UpdateResult, ClientID: rec.ClientID, Origin: rec.Origin, TransactionAPIID: rec.TransactionAPIID, Result: &rec}
+	if !e.completeThenPublish(s, rec, result) {
+		e.publish(result)
+	}
 	return rec
 }
 

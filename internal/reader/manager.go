@@ -34,6 +34,9 @@ const (
 	// context is cancelled; a driver that ignores cancellation is then
 	// abandoned (and logged) rather than hanging the manager.
 	closeTimeout = 5 * time.Second
+	// releaseTimeout bounds telling the chip card of a lost read that it
+	// is declined.
+	releaseTimeout = 15 * time.Second
 )
 
 // Manager errors.
@@ -553,6 +556,17 @@ func (m *Manager) send(ctx context.Context, ev Event) {
 		m.mu.Lock()
 		m.lost[ev.Reader.ID]++
 		m.mu.Unlock()
+		if ev.Complete != nil {
+			// The chip card waits for a host response nobody will send:
+			// decline it now rather than leave it in the slot.
+			go func() {
+				ctx, cancel := context.WithTimeout(context.Background(), releaseTimeout)
+				defer cancel()
+				if _, err := ev.Complete(ctx, HostResponse{ARC: ARCDeclined}); err != nil {
+					m.log.Warn("could not release the chip card of a lost read", "id", ev.Reader.ID, "err", err)
+				}
+			}()
+		}
 	default:
 		m.dropped.Add(1)
 		m.log.Warn("reader event dropped: event consumer too slow", "id", ev.Reader.ID, "kind", string(ev.Kind))

@@ -599,3 +599,36 @@ func TestProbe(t *testing.T) {
 		t.Errorf("probed reader closed %d times, want 1", c)
 	}
 }
+
+// TestLostChipReadReleasesTheCard: a chip read the consumer never gets is
+// declined to its card at once, not left waiting for a host response.
+func TestLostChipReadReleasesTheCard(t *testing.T) {
+	d := newFakeDriver("fake:1")
+	h := start(t, Options{EventBuffer: 1, SendTimeout: 10 * time.Millisecond}, d)
+	h.expect(EventAttached, "fake:1")
+	r := d.reader("fake:1")
+	told := make(chan string, 2)
+	complete := func(_ context.Context, hr HostResponse) (CardDecision, error) {
+		told <- hr.ARC
+		return CardDecision{Cryptogram: "AAC"}, nil
+	}
+	read := &card.Read{MaskedPAN: card.Mask("4000000000000002"), EntryMode: card.EntryChip}
+	r.emits <- Event{Kind: EventCard, Read: read, Complete: complete} // fills the buffer
+	r.emits <- Event{Kind: EventCard, Read: read, Complete: complete} // lost
+	select {
+	case arc := <-told:
+		if arc != ARCDeclined {
+			t.Errorf("the lost read's card was told %q, want 05", arc)
+		}
+	case <-time.After(waitLimit):
+		t.Fatal("the lost read's card was never released")
+	}
+	if ev := h.expect(EventCard, "fake:1"); ev.Complete == nil {
+		t.Error("the delivered chip read lost its completion")
+	}
+	select {
+	case arc := <-told:
+		t.Errorf("the delivered read's card was told %q by the manager", arc)
+	default:
+	}
+}

@@ -67,6 +67,11 @@ type Event struct {
 	Read   *card.Read // EventCard
 	Prompt Prompt     // EventPrompt
 	Err    error      // EventBroken, EventRefused
+	// Complete is set on an EventCard whose card waits for the host
+	// response (contact EMV that went online); nil for one-step reads
+	// (swipe, contactless). If nobody calls it, the reader tells the card
+	// "unable to go online" by itself after its host-response timeout.
+	Complete Completion
 	// Raw is the time the last byte of the read arrived (for latency measurement).
 	Time time.Time
 }

@@ -386,7 +386,7 @@ func readTracks(p1, p2 []byte, allowBCD bool) (cardData, bool) {
 	pan1, name, exp1, ok1 := parseTrack1(p1)
 	pan2, exp2, ok2 := parseTrack2(p2)
 	if !ok2 && allowBCD && len(p2) > 0 && p2[0] != ';' {
-		pan2, exp2, ok2 = parseBCDTrack2(p2)
+		pan2, exp2, ok2 = parseBCDTrack2(emvTag57(p2))
 	}
 	switch {
 	case ok1 && ok2:
@@ -450,6 +450,50 @@ func parseTrack1(p []byte) (pan, name, exp string, ok bool) {
 	}
 	return pan, strings.TrimSpace(string(parts[1])), string(parts[2][:4]), true
 }
+
+// emvTag57 returns the value of tag 57 when p is the whole TLV encrypted
+// (57, one length byte, the BCD value, then the cipher's zero padding), as
+// ID TECH VP3300 and NEO 2 readers encrypt it: the public VP3300 contact and
+// NEO 2 contactless captures decrypt to "57 13 …" and "57 12 …"
+// (captures.md §2, §3). Otherwise p is returned unchanged: the bare BCD
+// value, as the simulated reader and older tests send it.
+//
+// A bare value whose PAN starts with 57 also begins with the byte 57, so
+// the TLV reading is taken only when it fits exactly: the length covers at
+// most 19 bytes (track 2 holds 37 digits), an F pad nibble may only be the
+// value's last nibble, and nothing but less than one cipher block of zero
+// bytes follows. A bare track is F-padded and zero-filled right after its
+// last digit, so its bytes cannot also read as such a TLV.
+func emvTag57(p []byte) []byte {
+	const maxTrack2Equivalent = 19
+	if len(p) < 2 || p[0] != 0x57 {
+		return p
+	}
+	n := int(p[1])
+	if n == 0 || n > maxTrack2Equivalent || 2+n > len(p) {
+		return p
+	}
+	v, rest := p[2:2+n], p[2+n:]
+	if len(rest) >= dukptBlockMax {
+		return p
+	}
+	for _, b := range rest {
+		if b != 0 {
+			return p
+		}
+	}
+	for i, b := range v {
+		last := i == len(v)-1
+		if b>>4 == 0xF || (b&0x0F == 0xF && !last) {
+			return p
+		}
+	}
+	return v
+}
+
+// dukptBlockMax is the largest cipher block (AES): the zero padding after
+// a value is always shorter.
+const dukptBlockMax = 16
 
 // parseBCDTrack2 reads EMV track 2 equivalent data (tag 57): BCD digits, the
 // separator nibble D, expiry YYMM, service code and discretionary digits,

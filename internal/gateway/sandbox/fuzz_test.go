@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/http/httptest"
 	"strconv"
@@ -124,5 +125,20 @@ func FuzzTrackData(f *testing.F) {
 				t.Fatalf("error is not printable ASCII: %q", msg)
 			}
 		}
+	})
+}
+
+// FuzzEMVTag57: unwrapping never panics and returns the input or a part
+// of it that a TLV header framed.
+func FuzzEMVTag57(f *testing.F) {
+	f.Add([]byte{0x57, 0x03, 0x41, 0x11, 0xDF, 0, 0})
+	f.Add([]byte{0x57, 0x13})
+	f.Add([]byte{0x57, 0x12, 0x34, 0x56, 0xD2, 0x51, 0x2F, 0, 0, 0})
+	f.Fuzz(func(t *testing.T, p []byte) {
+		v := emvTag57(p)
+		if len(v) != len(p) && (len(p) < 2 || len(v) != int(p[1]) || !bytes.Equal(v, p[2:2+len(v)])) {
+			t.Fatalf("%X -> %X", p, v)
+		}
+		parseBCDTrack2(v)
 	})
 }

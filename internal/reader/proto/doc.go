@@ -20,4 +20,10 @@
 // junk between frames, reassemble frames split across reads and never hold
 // more than a frame's worth of bytes. Card data is parsed by
 // internal/decrypt only; nothing here logs, prints or keeps a clear track.
+//
+// The vivopay handler runs the contact EMV flow of the NEO 2 guide: a
+// contact card that asks to go online (status 23) stays in the reader, and
+// its card event carries a reader.Completion that sends Apply Host Response
+// (60-12) and returns the card's decision at the second GENERATE AC
+// (docs/readers.md, "Contact EMV flow").
 package proto

@@ -153,3 +153,18 @@ func BenchmarkIDTechSplitter(b *testing.B) {
 		b.Fatalf("%d frames, want %d", frames, 32*b.N)
 	}
 }
+
+// FuzzCardDecision: any completion answer a reader sends gives a decision
+// or an error, never a panic, and an approval only with a TC.
+func FuzzCardDecision(f *testing.F) {
+	f.Add([]byte{0x8A, 0x02, '0', '0', 0x9F, 0x27, 0x01, 0x40})
+	f.Add([]byte{0x8A, 0x02, 'Z', '3', 0x9F, 0x27, 0x01, 0x00})
+	f.Add([]byte{0xC0, 0x9F, 0x27, 0x01, 0x80})
+	f.Add([]byte{0x9F, 0x27, 0x05, 0x40})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		d, err := cardDecision(data)
+		if err == nil && d.Approved != (d.Cryptogram == "TC") {
+			t.Fatalf("decision %+v", d)
+		}
+	})
+}

@@ -80,6 +80,11 @@ type Options struct {
 	FeatureSize int
 	// Now is the clock (tests fix it); nil means time.Now.
 	Now func() time.Time
+	// HostResponseTimeout is how long a contact chip card that went online
+	// waits for the engine's host response before the reader handler tells
+	// it "unable to go online" by itself (vivopay); 0 means
+	// DefaultHostResponseTimeout.
+	HostResponseTimeout time.Duration
 }
 
 // Reader runs a device protocol over a Conn. It implements reader.Reader.
@@ -138,7 +143,10 @@ func Open(ctx context.Context, c Conn, o Options) (*Reader, error) {
 		}
 		r.h = &magtekHIDHandler{r: r, featureSize: size}
 	case Vivopay, VivopayHID:
-		v := &vivopayHandler{r: r, waiters: map[byte]chan decrypt.IDGFrame{}}
+		v := &vivopayHandler{r: r, waiters: map[byte]chan decrypt.IDGFrame{}, hostTimeout: o.HostResponseTimeout}
+		if v.hostTimeout <= 0 {
+			v.hostTimeout = DefaultHostResponseTimeout
+		}
 		if o.Protocol == VivopayHID {
 			v.reportSize = o.ReportSize
 			if v.reportSize <= 0 {
@@ -274,6 +282,12 @@ func (r *Reader) deliver(read card.Read, err error, t time.Time) {
 		r.refuse(err, t)
 		return
 	}
+	r.deliverCard(read, t, nil)
+}
+
+// deliverCard emits a card event; complete is set when the card waits for
+// the host response.
+func (r *Reader) deliverCard(read card.Read, t time.Time, complete reader.Completion) {
 	// The device's own answer (IDG 12-01, MagTek property) names the
 	// terminal; a serial inside the read is the fallback.
 	info := r.Info().Device
@@ -282,7 +296,7 @@ func (r *Reader) deliver(read card.Read, err error, t time.Time) {
 	}
 	read.Device = info
 	r.log.Info("card read", "read", read)
-	r.push(reader.Event{Kind: reader.EventCard, Read: &read, Time: t})
+	r.push(reader.Event{Kind: reader.EventCard, Read: &read, Time: t, Complete: complete})
 }
 
 func (r *Reader) refuse(err error, t time.Time) {

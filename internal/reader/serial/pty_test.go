@@ -3,6 +3,7 @@ package serial
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -17,6 +18,7 @@ import (
 	"github.com/creack/pty"
 
 	"github.com/posagent/posagent/internal/decrypt"
+	"github.com/posagent/posagent/internal/emv"
 	"github.com/posagent/posagent/internal/reader"
 	"github.com/posagent/posagent/internal/reader/replay"
 )
@@ -306,16 +308,37 @@ func TestClearTrackRefused(t *testing.T) {
 	}
 }
 
-// fakeVP3300 answers IDG commands on the pty master like a VP3300.
+// fakeVP3300 answers IDG commands on the pty master like a VP3300, with
+// the contact EMV state machine of the NEO 2 guide (card-formats.md §3.2):
+// idle -> (02-01) a card answer; a contact card that goes online (status
+// 23) leaves it waiting for Apply Host Response (60-12), refusing any other
+// transaction (status 0B) until the host response comes or hostTimeout
+// passes (then it is idle again and a late 60-12 is refused too).
+//
 // Each Activate Transaction takes the next scenario: "swipe" answers with
-// the VP3350 capture, "timeout" with status 08, "nack" with status 0A, and
-// "hold" waits for Cancel (answering 05 00, then 02 08 as the reader does).
+// the VP3350 capture, "fallback" with the same swipe flagged 9F39 80 (the
+// chip could not be read), "chip" with the VP3300 contact capture and status
+// 23 (auto-authenticate), "chip-auth" with a start answer without a
+// cryptogram, so that the host must send Authenticate (60-11), "timeout"
+// with status 08, "nack" with status 0A, and "hold" waits for Cancel
+// (answering 05 00, then 02 08 as the reader does).
 type fakeVP3300 struct {
 	master    *os.File
 	mu        sync.Mutex
 	scenarios []string
 	commands  []string
-	swipe     []byte
+	swipe     []byte // an IDG frame
+	contact   []byte // 02-40-style data: attribution byte, TLVs
+	// secondAC is the card's cryptogram type at the second GENERATE AC
+	// after an approval (8A "00"): 0x40 TC, 0x00 AAC (the card declines).
+	secondAC byte
+	// offline is the card's choice when told "unable to go online" (Z3).
+	offline     byte
+	hostTimeout time.Duration
+	state       string // "", "auth", "host"
+	hostSince   time.Time
+	arcs        []string // the 8A values of the host responses
+	tap         []byte   // contactless record TLVs
 }
 
 func respond(cmd, status byte, data []byte) []byte {
@@ -340,44 +363,136 @@ func (f *fakeVP3300) run() {
 				break
 			}
 			pending = pending[used:]
-			f.mu.Lock()
-			f.commands = append(f.commands, fmt.Sprintf("%02X-%02X", fr.Cmd, fr.Sub))
-			var sc string
-			if fr.Cmd == 0x02 && len(f.scenarios) > 0 {
-				sc, f.scenarios = f.scenarios[0], f.scenarios[1:]
-			}
-			f.mu.Unlock()
-			switch fr.Cmd {
-			case 0x18:
-				f.master.Write(respond(0x18, 0, nil))
-			case 0x12:
-				f.master.Write(respond(0x12, 0, []byte("630Z000001\x00\x00\x00\x00\x00")))
-			case 0x05:
-				f.master.Write(respond(0x05, 0, nil))
-				f.master.Write(respond(0x02, 0x08, nil))
-			case 0x02:
-				switch sc {
-				case "swipe":
-					f.master.Write(f.swipe)
-				case "timeout":
-					f.master.Write(respond(0x02, 0x08, nil))
-				case "nack":
-					f.master.Write(respond(0x02, 0x0A, []byte{0x20, 0x6A, 0x82, 0x00}))
-				}
+			for _, out := range f.handle(fr) {
+				f.master.Write(out)
 			}
 		}
 	}
 }
 
-func TestVivopayFakeVP3300(t *testing.T) {
-	master, path := newPTY(t)
-	swipe, err := os.ReadFile(filepath.Join("..", "replay", "testdata", "captures", "idtech_vp3350_0240_swipe_frame.hex"))
+// handle is the reader's state machine: one command in, its answers out.
+func (f *fakeVP3300) handle(fr decrypt.IDGFrame) [][]byte {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.commands = append(f.commands, fmt.Sprintf("%02X-%02X", fr.Cmd, fr.Sub))
+	if f.state == "host" && f.hostTimeout > 0 && time.Since(f.hostSince) > f.hostTimeout {
+		f.state = "" // the reader gave up on the host: the card decided alone
+	}
+	switch fr.Cmd {
+	case 0x18:
+		return [][]byte{respond(0x18, 0, nil)}
+	case 0x12:
+		return [][]byte{respond(0x12, 0, []byte("630Z000001\x00\x00\x00\x00\x00"))}
+	case 0x05:
+		if f.state == "host" {
+			return [][]byte{respond(0x05, 0x0B, nil)}
+		}
+		f.state = ""
+		return [][]byte{respond(0x05, 0, nil), respond(0x02, 0x08, nil)}
+	case 0x02:
+		if f.state != "" {
+			return [][]byte{respond(0x02, 0x0B, nil)} // command not allowed
+		}
+		var sc string
+		if len(f.scenarios) > 0 {
+			sc, f.scenarios = f.scenarios[0], f.scenarios[1:]
+		}
+		switch sc {
+		case "swipe":
+			return [][]byte{f.swipe}
+		case "fallback":
+			in, _, _ := decrypt.ParseIDG(f.swipe)
+			data := bytes.Replace(in.Data, []byte{0x9F, 0x39, 0x01, 0x90}, []byte{0x9F, 0x39, 0x01, 0x80}, 1)
+			return [][]byte{respond(0x02, 0x00, data)}
+		case "chip":
+			f.state, f.hostSince = "host", time.Now()
+			return [][]byte{respond(0x02, 0x23, f.contact)}
+		case "chip-auth":
+			f.state = "auth"
+			return [][]byte{respond(0x02, 0x00, withoutCryptogram(f.contact))}
+		case "chip-clear":
+			// Encryption off: one clear 57, no KSN; the card waits all the same.
+			d := emv.AppendTLV(nil, emv.MustTag("9F39"), []byte{0x05})
+			d = emv.AppendTLV(d, emv.MustTag("57"), []byte{0x41, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0xD2, 0x51, 0x22, 0x01, 0x1F})
+			f.state, f.hostSince = "host", time.Now()
+			return [][]byte{respond(0x02, 0x23, d)}
+		case "tap":
+			return [][]byte{respond(0x02, 0x23, f.tap)} // online request, one step
+		case "timeout":
+			return [][]byte{respond(0x02, 0x08, nil)}
+		case "nack":
+			return [][]byte{respond(0x02, 0x0A, []byte{0x20, 0x6A, 0x82, 0x00})}
+		}
+		return nil // hold
+	case 0x60:
+		switch {
+		case fr.Sub == 0x11 && f.state == "auth":
+			f.state, f.hostSince = "host", time.Now()
+			return [][]byte{respond(0x60, 0x23, f.contact)}
+		case fr.Sub == 0x12 && f.state == "host":
+			f.state = ""
+			tlvs, _, err := emv.Decode(fr.Data)
+			a, ok := emv.Find(tlvs, emv.MustTag("8A"))
+			if err != nil || !ok {
+				return [][]byte{respond(0x60, 0x05, nil)}
+			}
+			arc := string(a.Value)
+			f.arcs = append(f.arcs, arc)
+			cid := byte(0x00)
+			switch arc {
+			case "00":
+				cid = f.secondAC
+			case "Z3":
+				cid = f.offline
+			}
+			out := emv.AppendTLV(nil, emv.MustTag("8A"), a.Value)
+			out = emv.AppendTLV(out, emv.MustTag("9F27"), []byte{cid})
+			return [][]byte{respond(0x60, 0x00, out)}
+		}
+		return [][]byte{respond(0x60, 0x0B, nil)}
+	}
+	return [][]byte{respond(fr.Cmd, 0x02, nil)} // unknown command
+}
+
+// idgCommand parses a command frame as the fake receives it.
+func idgCommand(cmd, sub byte) decrypt.IDGFrame {
+	f, _, _ := decrypt.ParseIDG(decrypt.AppendIDG(nil, cmd, sub, nil))
+	return f
+}
+
+// withoutCryptogram drops 9F26 and 9F27 from the contact capture: a start
+// answer before the first GENERATE AC.
+func withoutCryptogram(d []byte) []byte {
+	h := strings.ToUpper(hex.EncodeToString(d))
+	for _, tlv := range []string{"9F260880E4775B5CB93C64", "9F270180"} {
+		h = strings.Replace(h, tlv, "", 1)
+	}
+	b, _ := hex.DecodeString(h)
+	return b
+}
+
+func readHex(t *testing.T, name string) []byte {
+	t.Helper()
+	return readHexAt(t, filepath.Join("..", "replay", "testdata", "captures", name))
+}
+
+func readHexAt(t *testing.T, path string) []byte {
+	t.Helper()
+	raw, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fakeVP3300{master: master, scenarios: []string{"hold", "swipe", "timeout", "nack"}}
-	f.swipe = make([]byte, len(swipe)/2)
-	fmt.Sscanf(strings.TrimSpace(string(swipe)), "%x", &f.swipe)
+	b, err := hex.DecodeString(strings.TrimSpace(string(raw)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestVivopayFakeVP3300(t *testing.T) {
+	master, path := newPTY(t)
+	f := &fakeVP3300{master: master, scenarios: []string{"hold", "swipe", "timeout", "nack"},
+		swipe: readHex(t, "idtech_vp3350_0240_swipe_frame.hex")}
 	go f.run()
 	d := &Driver{Ports: []Port{{Path: path, Protocol: "vivopay"}}, Log: quiet}
 	s := open(t, d, path)

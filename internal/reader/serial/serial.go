@@ -55,6 +55,9 @@ type Driver struct {
 	Log       *slog.Logger
 	// Record, when set, records every opened port's traffic.
 	Record Recorder
+	// HostResponseTimeout is proto.Options.HostResponseTimeout (vivopay);
+	// 0 means the default.
+	HostResponseTimeout time.Duration
 
 	// listPorts is the enumeration seam (tests replace it).
 	listPorts func() ([]*enumerator.PortDetails, error)
@@ -224,7 +227,7 @@ func (d *Driver) Open(ctx context.Context, dev reader.Device) (reader.Reader, er
 		}
 	}
 	info := reader.Info{ID: dev.ID, Device: p.info(), Status: reader.StatusOK, EMV: p.Protocol == proto.Vivopay}
-	r, err := proto.Open(ctx, conn, proto.Options{Protocol: p.Protocol, Info: info, Log: d.log()})
+	r, err := proto.Open(ctx, conn, proto.Options{Protocol: p.Protocol, Info: info, Log: d.log(), HostResponseTimeout: d.HostResponseTimeout})
 	if err != nil {
 		return nil, fmt.Errorf("serial: %s: %w", p.Path, err)
 	}

@@ -28,6 +28,10 @@ type SimCard struct {
 	// EntryMode is S (swipe), C (chip), P (tap) or F (fallback swipe);
 	// empty means S.
 	EntryMode card.EntryMode
+	// DeclinesAtCompletion makes a chip card answer the second GENERATE AC
+	// with an AAC even after an online approval, as a card whose issuer
+	// action codes refuse the transaction does (tests of the completion).
+	DeclinesAtCompletion bool
 }
 
 // ErrCard is wrapped by every error about a SimCard's content.
@@ -451,7 +455,11 @@ func vp3300Chip(t clearTracks, mode card.EntryMode, o emvOpts) ([]byte, error) {
 			return nil, fmt.Errorf("derive the data key: %w", err)
 		}
 		defer clearBytes(key)
-		enc, err := encrypt(key, clear57)
+		// The VP3300 encrypts tag 57 whole: tag, length, value (the public
+		// VP3300 capture decrypts to "57 13 …", captures.md §2).
+		tlv57 := emv.AppendTLV(nil, tagT2Eq, clear57)
+		defer clearBytes(tlv57)
+		enc, err := encrypt(key, tlv57)
 		if err != nil {
 			return nil, err
 		}

@@ -19,4 +19,9 @@
 // encrypting (its read is refused with clear_track_data), a damaged read
 // (refused with a retry prompt) and unplug/replug (Scan stops and starts
 // listing the device, and the open reader's Run returns ErrDetached).
+//
+// A simulated VP3300 chip read waits for its host response like a real
+// one: the card event carries a reader.Completion, nothing else starts
+// until it is called or HostResponseTimeout passes, and
+// SimCard.DeclinesAtCompletion makes the card decline an online approval.
 package sim

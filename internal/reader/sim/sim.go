@@ -104,7 +104,18 @@ var (
 	ErrNotArmed    = errors.New("arm the reader first: chip and tap reads need a transaction (start a sale)")
 	ErrSwipeOnly   = errors.New("this reader model reads swipes only: use entry mode S")
 	ErrNotRunning  = errors.New("the simulated reader is not running")
+	// ErrAwaitingHost refuses a transaction or a card while a chip card
+	// waits for its host response, as the VP3300 does.
+	ErrAwaitingHost = errors.New("the reader is waiting for the host response of the chip card in the slot")
+	// ErrNotWaiting is returned by a Completion whose card no longer waits
+	// (already told, timed out, or cancelled).
+	ErrNotWaiting = errors.New("the card is no longer waiting for a host response")
 )
+
+// DefaultHostResponseTimeout is how long a simulated chip card waits for
+// its host response before the reader gives up and the card declines by
+// itself (the agent's own IDG handler waits as long).
+const DefaultHostResponseTimeout = 60 * time.Second
 
 // Options configure the simulator. Zero values pick the defaults.
 type Options struct {
@@ -119,6 +130,8 @@ type Options struct {
 	Fault  Fault
 	// Now replaces time.Now (tests).
 	Now func() time.Time
+	// HostResponseTimeout: see DefaultHostResponseTimeout (0 picks it).
+	HostResponseTimeout time.Duration
 }
 
 // Driver is the "sim" transport with its one device. It holds the device's
@@ -126,9 +139,10 @@ type Options struct {
 // it survives the reader being closed and opened again, as a real device's
 // does.
 type Driver struct {
-	model  Model
-	serial string
-	now    func() time.Time
+	model       Model
+	serial      string
+	now         func() time.Time
+	hostTimeout time.Duration
 
 	mu      sync.Mutex
 	ksn     []byte // the last KSN used; the next read uses NextKSN(ksn)
@@ -165,7 +179,10 @@ func NewDriver(o Options) (*Driver, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &Driver{model: o.Model, serial: o.Serial, now: o.Now, ksn: ksn, fault: o.Fault, present: true}, nil
+	if o.HostResponseTimeout <= 0 {
+		o.HostResponseTimeout = DefaultHostResponseTimeout
+	}
+	return &Driver{model: o.Model, serial: o.Serial, now: o.Now, hostTimeout: o.HostResponseTimeout, ksn: ksn, fault: o.Fault, present: true}, nil
 }
 
 func printable(s string) bool {
@@ -296,6 +313,7 @@ const (
 	reqSimulate requestKind = iota
 	reqArm
 	reqCancel
+	reqComplete
 )
 
 type request struct {
@@ -303,6 +321,28 @@ type request struct {
 	card  SimCard
 	tx    reader.Transaction
 	reply chan error
+	// reqComplete: the card it is for, the host response, and where Run
+	// writes the card's decision before replying.
+	host     uint64
+	hr       reader.HostResponse
+	decision *reader.CardDecision
+}
+
+// simHost is the chip card in the slot waiting for its host response.
+type simHost struct {
+	id       uint64
+	declines bool // at the second GENERATE AC, even after an approval
+}
+
+// decide is the card's answer to a host response: an approval gives a TC
+// unless the card declines at completion; a decline or "unable to go
+// online" gives an AAC (the simulated card's issuer action codes decline
+// offline).
+func (h simHost) decide(arc string) reader.CardDecision {
+	if arc == reader.ARCApproved && !h.declines {
+		return reader.CardDecision{Approved: true, Cryptogram: "TC", ARC: arc}
+	}
+	return reader.CardDecision{Cryptogram: "AAC", ARC: arc}
 }
 
 func (r *Reader) end() { r.goneOnce.Do(func() { close(r.gone) }) }
@@ -390,7 +430,25 @@ func (r *Reader) Run(ctx context.Context, emit func(reader.Event)) error {
 		armed   *reader.Transaction
 		timer   *time.Timer
 		timeout <-chan time.Time
+		// The VP3300's contact flow: a chip card that went online waits
+		// for Apply Host Response; nothing else starts meanwhile.
+		host      *simHost
+		hosts     uint64
+		hostTimer *time.Timer
+		hostGone  <-chan time.Time
 	)
+	endHost := func() {
+		host, hostGone = nil, nil
+		if hostTimer != nil {
+			hostTimer.Stop()
+		}
+		emit(reader.Event{Kind: reader.EventPrompt, Prompt: reader.PromptRemoveCard, Time: r.d.now()})
+	}
+	defer func() {
+		if hostTimer != nil {
+			hostTimer.Stop()
+		}
+	}()
 	disarm := func() {
 		armed, timeout = nil, nil
 		if timer != nil {
@@ -407,6 +465,10 @@ func (r *Reader) Run(ctx context.Context, emit func(reader.Event)) error {
 				return fmt.Errorf("sim reader unplugged: %w", reader.ErrDetached)
 			}
 			return nil
+		case <-hostGone:
+			// No host response: the reader gives up and the card declines
+			// by itself.
+			endHost()
 		case <-timeout:
 			disarm()
 			// What a VP3300 answers when nobody presents a card in time.
@@ -417,6 +479,10 @@ func (r *Reader) Run(ctx context.Context, emit func(reader.Event)) error {
 		case req := <-r.reqs:
 			switch req.kind {
 			case reqArm:
+				if host != nil {
+					req.reply <- ErrAwaitingHost
+					continue
+				}
 				disarm()
 				t := req.tx
 				armed = &t
@@ -428,8 +494,23 @@ func (r *Reader) Run(ctx context.Context, emit func(reader.Event)) error {
 				emit(reader.Event{Kind: reader.EventPrompt, Prompt: reader.PromptPresentCard, Time: r.d.now()})
 			case reqCancel:
 				disarm()
+				if host != nil {
+					endHost() // told "unable to go online": it declines
+				}
+				req.reply <- nil
+			case reqComplete:
+				if host == nil || host.id != req.host {
+					req.reply <- ErrNotWaiting
+					continue
+				}
+				*req.decision = host.decide(req.hr.ARC)
+				endHost()
 				req.reply <- nil
 			case reqSimulate:
+				if host != nil {
+					req.reply <- ErrAwaitingHost
+					continue
+				}
 				raw, mode, err := r.build(req.card, armed)
 				req.reply <- err
 				if err != nil {
@@ -443,11 +524,30 @@ func (r *Reader) Run(ctx context.Context, emit func(reader.Event)) error {
 				if done {
 					disarm()
 				}
+				if mode == card.EntryChip && len(evs) == 1 && evs[0].Kind == reader.EventCard {
+					hosts++
+					host = &simHost{id: hosts, declines: req.card.DeclinesAtCompletion}
+					hostTimer = time.NewTimer(r.d.hostTimeout)
+					hostGone = hostTimer.C
+					evs[0].Complete = r.completion(host.id)
+				}
 				for _, ev := range evs {
 					emit(ev)
 				}
 			}
 		}
+	}
+}
+
+// completion is the Completion of chip card id: it hands the host response
+// to Run, which owns the card.
+func (r *Reader) completion(id uint64) reader.Completion {
+	return func(ctx context.Context, hr reader.HostResponse) (reader.CardDecision, error) {
+		var d reader.CardDecision
+		if err := r.do(ctx, request{kind: reqComplete, host: id, hr: hr, decision: &d}); err != nil {
+			return reader.CardDecision{}, err
+		}
+		return d, nil
 	}
 }
 

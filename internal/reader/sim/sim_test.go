@@ -40,6 +40,7 @@ type rig struct {
 	events chan reader.Event
 	runErr chan error
 	cancel context.CancelFunc
+	last   reader.Event // the last card event expectCard saw
 }
 
 func newRig(t *testing.T, o Options) *rig {
@@ -102,7 +103,22 @@ func (g *rig) expectCard() *card.Read {
 	if ev.Kind != reader.EventCard || ev.Read == nil {
 		g.t.Fatalf("got %s (err %v), want a card", ev.Kind, ev.Err)
 	}
+	g.last = ev
 	return ev.Read
+}
+
+// complete gives the last card its host response and expects remove_card.
+func (g *rig) complete(arc string) reader.CardDecision {
+	g.t.Helper()
+	if g.last.Complete == nil {
+		g.t.Fatal("the card offers no completion")
+	}
+	d, err := g.last.Complete(context.Background(), reader.HostResponse{ARC: arc})
+	if err != nil {
+		g.t.Fatalf("Complete: %v", err)
+	}
+	g.expectPrompt(reader.PromptRemoveCard)
+	return d
 }
 
 func (g *rig) quiet() {
@@ -431,7 +447,12 @@ func TestEMVChipAndTap(t *testing.T) {
 		if len(f) != 3 || f[1] != "" || strings.Contains(f[0], tc.pan) {
 			t.Fatalf("%s: ksn form has %d fields", tc.label, len(f))
 		}
-		bcd := strings.ToUpper(hex.EncodeToString(decryptField(t, rd.Envelope, f[2])))
+		// The VP3300 encrypts 57 whole: tag, length, value.
+		plain := decryptField(t, rd.Envelope, f[2])
+		if len(plain) < 2 || plain[0] != 0x57 || int(plain[1]) > len(plain)-2 {
+			t.Fatalf("%s: encrypted 57 is not a TLV", tc.label)
+		}
+		bcd := strings.ToUpper(hex.EncodeToString(plain[2 : 2+int(plain[1])]))
 		want := tc.pan + "D" + c.Expiry + "101"
 		if !strings.HasPrefix(bcd, want) {
 			t.Errorf("%s: 57 does not decrypt to the card's track 2 equivalent", tc.label)
@@ -439,6 +460,12 @@ func TestEMVChipAndTap(t *testing.T) {
 		body, _, padded := strings.Cut(bcd, "F")
 		if !padded || strings.Trim(body[len(want):], "0123456789") != "" {
 			t.Errorf("%s: 57 is not digits ending with an F pad nibble", tc.label)
+		}
+		if (g.last.Complete != nil) != (tc.mode == card.EntryChip) {
+			t.Errorf("%s: completion offered %v: contact chip only", tc.label, g.last.Complete != nil)
+		}
+		if tc.mode == card.EntryChip {
+			g.complete(reader.ARCApproved)
 		}
 	}
 }
@@ -762,4 +789,70 @@ func TestNoCardNumbersInSources(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestChipCompletion: the simulated VP3300 runs the contact flow of the
+// IDG reader: a chip card waits for its host response, refusing another
+// transaction or card meanwhile, decides at the second GENERATE AC, and
+// gives up (declining) when no host response comes.
+func TestChipCompletion(t *testing.T) {
+	tests := []struct {
+		name     string
+		declines bool
+		arc      string
+		approved bool
+	}{
+		{"approved", false, reader.ARCApproved, true},
+		{"card declines at completion", true, reader.ARCApproved, false},
+		{"gateway declined", false, reader.ARCDeclined, false},
+		{"unable to go online", false, reader.ARCUnableOnline, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			g := newRig(t, Options{Model: ModelVP3300})
+			ctx := context.Background()
+			if err := g.r.Arm(ctx, reader.Transaction{AmountCents: 1250, Timeout: time.Minute}); err != nil {
+				t.Fatal(err)
+			}
+			g.expectPrompt(reader.PromptPresentCard)
+			if err := g.r.Simulate(ctx, SimCard{PAN: visaPAN, EntryMode: card.EntryChip, DeclinesAtCompletion: tc.declines}); err != nil {
+				t.Fatal(err)
+			}
+			g.expectPrompt(reader.PromptProcessing)
+			g.expectCard()
+			if err := g.r.Arm(ctx, reader.Transaction{AmountCents: 100}); !errors.Is(err, ErrAwaitingHost) {
+				t.Errorf("Arm while the card waits: %v", err)
+			}
+			if err := g.r.Simulate(ctx, SimCard{PAN: visaPAN}); !errors.Is(err, ErrAwaitingHost) {
+				t.Errorf("swipe while the card waits: %v", err)
+			}
+			d := g.complete(tc.arc)
+			if d.Approved != tc.approved {
+				t.Errorf("decision %+v", d)
+			}
+			if _, err := g.last.Complete(ctx, reader.HostResponse{ARC: reader.ARCApproved}); !errors.Is(err, ErrNotWaiting) {
+				t.Errorf("second Complete: %v", err)
+			}
+			if err := g.r.Arm(ctx, reader.Transaction{AmountCents: 100, Timeout: time.Minute}); err != nil {
+				t.Errorf("Arm after completion: %v", err)
+			}
+		})
+	}
+	t.Run("no host response", func(t *testing.T) {
+		g := newRig(t, Options{Model: ModelVP3300, HostResponseTimeout: time.Millisecond})
+		ctx := context.Background()
+		if err := g.r.Arm(ctx, reader.Transaction{AmountCents: 1250, Timeout: time.Minute}); err != nil {
+			t.Fatal(err)
+		}
+		g.expectPrompt(reader.PromptPresentCard)
+		if err := g.r.Simulate(ctx, SimCard{PAN: visaPAN, EntryMode: card.EntryChip}); err != nil {
+			t.Fatal(err)
+		}
+		g.expectPrompt(reader.PromptProcessing)
+		g.expectCard()
+		g.expectPrompt(reader.PromptRemoveCard) // the reader gave up
+		if _, err := g.last.Complete(ctx, reader.HostResponse{ARC: reader.ARCApproved}); !errors.Is(err, ErrNotWaiting) {
+			t.Errorf("late Complete: %v", err)
+		}
+	})
 }

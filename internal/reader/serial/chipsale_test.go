@@ -1,0 +1,132 @@
+package serial
+
+import (
+	"context"
+	"net/http/httptest"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/posagent/posagent/internal/engine"
+	"github.com/posagent/posagent/internal/engine/journal"
+	"github.com/posagent/posagent/internal/gateway/payaconnect"
+	"github.com/posagent/posagent/internal/gateway/sandbox"
+	"github.com/posagent/posagent/internal/reader"
+)
+
+// oneReader is engine.Readers over one opened reader.
+type oneReader struct {
+	r reader.Reader
+}
+
+func (o oneReader) Arm(ctx context.Context, _ string, t reader.Transaction) error {
+	return o.r.Arm(ctx, t)
+}
+func (o oneReader) Cancel(ctx context.Context, _ string) error { return o.r.Cancel(ctx) }
+func (o oneReader) Devices() []reader.Info {
+	in := o.r.Info()
+	in.Status = reader.StatusOK
+	return []reader.Info{in}
+}
+
+// TestChipSaleOverPTY: chip sales end to end on the fake VP3300 over a real
+// pty, through the vivopay handler, the engine, the Paya Connect client and
+// the sandbox over HTTP (which decrypts the VP3300 capture with the test
+// BDK). The card is told the gateway's answer (8A) before the sale is
+// reported: 00 for an approval, 05 for a decline, Z3 (unable to go online)
+// when the gateway's answer is lost, after which the lookup decides. A
+// fallback swipe (9F39 80) goes out as entry mode F, with no completion.
+func TestChipSaleOverPTY(t *testing.T) {
+	tests := []struct {
+		name     string
+		scenario string
+		secondAC byte
+		amount   string
+		outcome  string
+		told     []string
+		warning  bool
+		entry    string
+	}{
+		{"approved, completed by the card", "chip", 0x40, "12.50", engine.OutcomeApproved, []string{"00"}, false, "C"},
+		{"approved, card declines at completion", "chip", 0x00, "12.50", engine.OutcomeApproved, []string{"00"}, true, "C"},
+		{"gateway declines: card told 05", "chip", 0x40, "5.00", engine.OutcomeDeclined, []string{"05"}, false, "C"},
+		// 8.03: the sandbox answers after 3 s, past the client's timeout:
+		// the answer is lost, the card hears Z3, the lookup finds the
+		// decline the sandbox committed first.
+		{"gateway timeout: unable to go online, then lookup", "chip", 0x40, "8.03", engine.OutcomeDeclined, []string{"Z3"}, false, "C"},
+		{"no auto-authenticate", "chip-auth", 0x40, "12.50", engine.OutcomeApproved, []string{"00"}, false, "C"},
+		{"fallback swipe", "fallback", 0x40, "12.50", engine.OutcomeApproved, nil, false, "F"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := newContactRig(t, time.Hour, &fakeVP3300{scenarios: []string{tc.scenario}, secondAC: tc.secondAC})
+			srv := httptest.NewServer(sandbox.New(sandbox.Options{}))
+			t.Cleanup(srv.Close)
+			gw, err := payaconnect.New(payaconnect.Options{BaseURL: srv.URL, DeveloperID: sandbox.DeveloperID, UserID: sandbox.UserID,
+				UserAPIKey: sandbox.UserAPIKey, LocationID: sandbox.LocationID, ProductTransactionID: sandbox.ProductCCID,
+				Timeout: 500 * time.Millisecond})
+			if err != nil {
+				t.Fatal(err)
+			}
+			j, err := journal.Open(filepath.Join(t.TempDir(), "journal.db"), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			e, err := engine.New(engine.Config{Gateway: gw, Readers: oneReader{c.s.r}, Journal: j, AllowTestKeys: true,
+				CardTimeout: time.Minute, ResolveBackoff: []time.Duration{100 * time.Millisecond, 500 * time.Millisecond, time.Second, 2 * time.Second, 4 * time.Second}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			upd, stop := e.Subscribe()
+			t.Cleanup(func() { e.Close(5 * time.Second); stop(); j.Close() })
+			go func() {
+				for ev := range c.s.events {
+					e.HandleReaderEvent(ev)
+				}
+			}()
+			rec, err := e.StartSale(context.Background(), engine.SaleRequest{ClientID: "s1", Origin: "test", Amount: tc.amount})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var prompts []reader.Prompt
+			warned := false
+			deadline := time.After(20 * time.Second)
+			for {
+				var u engine.Update
+				select {
+				case u = <-upd:
+				case <-deadline:
+					t.Fatalf("no result; prompts %v, reader saw %s", prompts, c.commands())
+				}
+				if u.TransactionAPIID != rec.TransactionAPIID {
+					continue
+				}
+				switch u.Kind {
+				case engine.UpdatePrompt:
+					prompts = append(prompts, u.Prompt)
+				case engine.UpdateWarning:
+					warned = warned || u.Code == engine.CodeCardDeclinedAfterApproval
+				}
+				if u.Kind != engine.UpdateResult || u.Result.Outcome == engine.OutcomeUnknown {
+					continue
+				}
+				// The card was told before the sale was reported.
+				if got := c.arcs(); !slices.Equal(got, tc.told) {
+					t.Errorf("when the result came the card had been told %v, want %v", got, tc.told)
+				}
+				if u.Result.Outcome != tc.outcome || u.Result.EntryMode != tc.entry {
+					t.Errorf("result %s entry %s, want %s %s", u.Result.Outcome, u.Result.EntryMode, tc.outcome, tc.entry)
+				}
+				break
+			}
+			if warned != tc.warning {
+				t.Errorf("card_declined_after_approval warning %v, want %v", warned, tc.warning)
+			}
+			wantRemove := tc.told != nil
+			if slices.Contains(prompts, reader.PromptRemoveCard) != wantRemove || !slices.Contains(prompts, reader.PromptProcessing) {
+				t.Errorf("prompts %v", prompts)
+			}
+		})
+	}
+}
