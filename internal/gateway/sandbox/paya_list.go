@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/posagent/posagent/internal/gateway/payaconnect/payarules"
 )
 
 // buildFilter turns the query string of GET /v2/transactions into a
@@ -13,8 +15,8 @@ import (
 // lookup after a timeout could find the wrong sale); names and texts match
 // "like" (case-insensitive substring), as the real API's filters do;
 // amounts take "from|to" ranges; created_ts takes today, yesterday or custom
-// with created_ts_from/created_ts_to (unix seconds). Unknown parameters are
-// ignored.
+// with created_ts_from/created_ts_to (unix seconds). Any other parameter is
+// a 422 naming it.
 func buildFilter(qs url.Values, now time.Time) (func(*payaTxn) bool, fieldErrors) {
 	type pred func(*payaTxn) bool
 	var preds []pred
@@ -56,6 +58,20 @@ func buildFilter(qs url.Values, now time.Time) (func(*payaTxn) bool, fieldErrors
 	}
 	errs := fieldErrors{}
 	for name, vals := range qs {
+		_, isExact := exact[name]
+		_, isLike := like[name]
+		_, isAmount := amounts[name]
+		switch {
+		case isExact || isLike || isAmount || listParams[name]:
+		case !payarules.SafeName(name):
+			errs.add("filter", "A query parameter is not a filter of the sandbox (not shown: it could hold card data).")
+			continue
+		default:
+			// Silently ignoring it would return every transaction, and a
+			// lookup by a misspelt filter would take another sale for its own.
+			errs.add(name, payarules.Label(name)+" is not a filter of GET /v2/transactions in the sandbox (docs/sandbox.md lists them).")
+			continue
+		}
 		want := vals[0]
 		if get, ok := exact[name]; ok {
 			// Several values (status_id=101,102 or repeated) match any.
@@ -76,7 +92,7 @@ func buildFilter(qs url.Values, now time.Time) (func(*payaTxn) bool, fieldErrors
 		if get, ok := amounts[name]; ok {
 			lo, hi, ok := amountRange(want)
 			if !ok {
-				errs.add(name, label(name)+" filter must be an amount or a range from|to.")
+				errs.add(name, payarules.Label(name)+" filter must be an amount or a range from|to.")
 				continue
 			}
 			preds = append(preds, func(v *payaTxn) bool {
@@ -106,6 +122,11 @@ func buildFilter(qs url.Values, now time.Time) (func(*payaTxn) bool, fieldErrors
 		return true
 	}, nil
 }
+
+// listParams are the query parameters of GET /v2/transactions that are not
+// filters: paging, and created_ts's bounds.
+var listParams = map[string]bool{"page": true, "page_size": true, "per-page": true,
+	"created_ts": true, "created_ts_from": true, "created_ts_to": true}
 
 func amountRange(s string) (lo, hi int64, ok bool) {
 	a, b, isRange := strings.Cut(s, "|")
