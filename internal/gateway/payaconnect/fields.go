@@ -84,9 +84,6 @@ func conditional(t *TransactionRequest, a gateway.Action, present map[string]boo
 	if !ach && present["account_number"] && !present["exp_date"] && a != gateway.ActionRefund {
 		add("exp_date", "required with a keyed card number")
 	}
-	if t.AuthCode != "" && !isAlnum(t.AuthCode) {
-		add("auth_code", "letters and digits only")
-	}
 	if ach {
 		if t.ACHSECCode == "" {
 			add("ach_sec_code", "required for ACH transactions")
