@@ -124,9 +124,10 @@ func buildFilter(qs url.Values, now time.Time) (func(*payaTxn) bool, fieldErrors
 }
 
 // listParams are the query parameters of GET /v2/transactions that are not
-// filters: paging, and created_ts's bounds.
+// filters: paging, created_ts's bounds, and expand (the sandbox keeps no
+// related records to add; ignoring it changes no match).
 var listParams = map[string]bool{"page": true, "page_size": true, "per-page": true,
-	"created_ts": true, "created_ts_from": true, "created_ts_to": true}
+	"created_ts": true, "created_ts_from": true, "created_ts_to": true, "expand": true}
 
 func amountRange(s string) (lo, hi int64, ok bool) {
 	a, b, isRange := strings.Cut(s, "|")

@@ -208,3 +208,25 @@ func (s *Sandbox) payaAuth(h http.HandlerFunc) http.HandlerFunc {
 func eq(got, want string) bool {
 	return subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1
 }
+
+// CheckPayaRequest applies every rule of the transactions endpoint that a
+// body alone decides — the wrapper, the seed's field table and the rules of
+// the e_ fields — to a POST /v2/transactions body (put false) or a PUT
+// /v2/transactions/{id} body (put true). It returns the 422 field messages
+// the sandbox would answer, or nil when the body passes; a body that is not
+// JSON at all (a 400) is reported under "body". The payaconnect client's
+// tests run every request it can build through it, so that the client never
+// sends what the sandbox refuses.
+func CheckPayaRequest(put bool, body []byte) map[string][]string {
+	q, ferrs, err := decodePaya(body)
+	switch {
+	case err != nil:
+		return map[string][]string{"body": {"Invalid JSON data in request body."}}
+	case len(ferrs) > 0:
+		return ferrs
+	}
+	if errs := checkPaya(put, q); errs != nil {
+		return errs
+	}
+	return nil
+}
