@@ -180,6 +180,10 @@ func (s *Sandbox) create(w http.ResponseWriter, r *http.Request, action string, 
 	if q.has("previous_transaction_id") {
 		p.prev = q.str("previous_transaction_id")
 	}
+	if p, ok := productByID(v.ProductTransactionID); ok && len(errs) == 0 {
+		// The merchant's settings on the product (merchant.go).
+		p.checkSettings(action, q, amount, q.has("previous_transaction_id"), errs)
+	}
 	if action == "force" {
 		if ac := q.str("auth_code"); ac == "" {
 			errs.add("auth_code", "Auth Code cannot be blank.")
@@ -283,10 +287,11 @@ func (s *Sandbox) commonFields(q payaReq, method string, errs fieldErrors, v *pa
 		v.ProductTransactionID = ProductACHID
 	}
 	if pt := q.str("product_transaction_id"); pt != "" {
+		p, known := productByID(pt)
 		switch {
-		case pt != ProductCCID && pt != ProductACHID:
+		case !known:
 			errs.add("product_transaction_id", "Product Transaction Id is invalid.")
-		case (pt == ProductACHID) != (method == "ach"):
+		case (p.method == "ach") != (method == "ach"):
 			errs.add("product_transaction_id", "The Product's method (cc/ach) has to match the action.")
 		default:
 			v.ProductTransactionID = pt
@@ -321,6 +326,14 @@ func (s *Sandbox) commonFields(q payaReq, method string, errs fieldErrors, v *pa
 	v.NotificationEmailAddress = optStr(q.str("notification_email_address"))
 	v.CustomData = q.customData
 	v.PaymentMethod = method
+	v.CheckinDate = optStr(q.str("checkin_date"))
+	v.CheckoutDate = optStr(q.str("checkout_date"))
+	v.RoomNum = optStr(q.str("room_num"))
+	if f := q.get("room_rate"); f.present() {
+		if c, err := parseAmount(f.str()); err == nil {
+			v.RoomRate = money(c)
+		}
+	}
 }
 
 // cardSource finds the card of a credit card request: encrypted track data,
@@ -460,7 +473,9 @@ func (s *Sandbox) fillCard(rec *record, now time.Time, amount int64) {
 		v.Tax = "0.00"
 	}
 	v.TipAmount = "0.00"
-	v.RoomRate = "0.00"
+	if v.RoomRate == "" {
+		v.RoomRate = "0.00"
+	}
 	v.CreatedTS, v.ModifiedTS = now.Unix(), now.Unix()
 	v.CreatedUserID, v.ModifiedUserID = sandboxUserRecord, sandboxUserRecord
 	v.TrxSourceID = trxSourceIntegration
@@ -479,6 +494,10 @@ func (s *Sandbox) commit(p *pending, action string, amount int64, now time.Time,
 			return http.StatusUnprocessableEntity, fieldErrors{"transaction_api_id": {
 				"Transaction Api Id has already been taken. GET /v2/transactions?transaction_api_id=... returns the first transaction."}}
 		}
+	}
+	if pr, _ := productByID(v.ProductTransactionID); pr.orderNumCheck && v.OrderNum != "" && s.orderNumTaken(pr.id, v.OrderNum) {
+		return http.StatusUnprocessableEntity, fieldErrors{"order_num": {
+			"Order Num has already been used in the current batch: the deposit account's duplicate check uses it."}}
 	}
 	if p.prev != "" {
 		prev, st := s.lookup(p.prev)
@@ -693,6 +712,12 @@ func (s *Sandbox) applyUpdate(rec *record, action string, q payaReq, amount int6
 			}
 		} else {
 			amount = rec.amount
+		}
+		if p, ok := productByID(v.ProductTransactionID); ok && p.amountsRequired(action) {
+			errs := fieldErrors{}
+			if p.checkAmounts(q, amount, errs); len(errs) > 0 {
+				return errs
+			}
 		}
 		v.StatusID, v.ReasonCodeID, v.Verbiage = statusSale, reasonCompleted, reasonText[reasonCompleted]
 		v.TransactionAmount = money(amount)

@@ -163,33 +163,52 @@ func timeRange(kind, from, to string, now time.Time) (lo, hi int64, ok bool) {
 	return 0, 0, false
 }
 
-// locationInfo is the one location of the sandbox with its two product
+// locationInfo is the one location of the sandbox with its product
 // transactions, in the shape of the seed's GET /v2/locationinfos sample.
+// The settings products (merchant.go) show their setting in the sample's
+// own fields: surcharge (an object like seed 002's expand sample),
+// vt_enable_sales_tax with tax_surcharge_config 2 (as the seed's sample
+// pairs them), industry_type lodging, vt_order_num.
 func locationInfo(base string) map[string]any {
-	product := func(id, method, processor, title, txType string) map[string]any {
-		return map[string]any{
-			"id": id, "payment_method": method, "processor": processor, "title": title,
+	var list []any
+	for _, p := range products {
+		txType, processor := "sale", "sandbox"
+		if p.method == "ach" {
+			txType, processor = "debit", "ach"
+		}
+		var surcharge any
+		if p.surcharge {
+			surcharge = map[string]any{
+				"id": p.id, "title": "Sandbox surcharge", "surcharge_rate": "3", "surcharge_fee": "0",
+				"min_fee_amount": "0", "max_fee_amount": "100", "max_transaction_amount": "10000",
+				"run_as_separate_transaction": false, "surcharge_on_recurring": false, "refund_surcharges": false,
+				"surcharge_label": "Surcharge",
+			}
+		}
+		taxConfig := 0
+		if p.autoTax {
+			taxConfig = 2
+		}
+		list = append(list, map[string]any{
+			"id": p.id, "payment_method": p.method, "processor": processor, "title": p.title,
 			"receipt_header": nil, "receipt_footer": nil, "receipt_logo": nil,
-			"receipt_show_contact_name": false, "industry_type": "retail", "partner": nil,
-			"vt_cvv": false, "vt_street": false, "vt_zip": false, "vt_order_num": false,
-			"display_avs": false, "vt_enable": true, "vt_enable_tip": 1, "surcharge": nil,
+			"receipt_show_contact_name": false, "industry_type": p.industry, "partner": nil,
+			"vt_cvv": false, "vt_street": false, "vt_zip": false, "vt_order_num": p.orderNumCheck,
+			"display_avs": false, "vt_enable": true, "vt_enable_tip": 1, "surcharge": surcharge,
 			"default_transaction_type": txType, "vt_require_street": false, "vt_require_zip": false,
-			"vt_enable_sales_tax": false, "vt_override_sales_tax_allowed": false, "current_batch": 1,
+			"vt_enable_sales_tax": p.autoTax, "vt_override_sales_tax_allowed": false, "current_batch": 1,
 			"vt_billing_phone": 0, "vt_clerk_number": 0, "quick_invoice_allow": 0, "active": 1,
 			"hosted_payment_page_max_allowed": 0, "hosted_payment_page_allow": 0, "auto_decline_cvv": 0,
-			"level3_allow": 0, "level3_default": nil, "tax_surcharge_config": 0,
-			"_links": selfLinks{Self: link{Href: base + "/v2/producttransactions/" + id}},
-		}
+			"level3_allow": 0, "level3_default": nil, "tax_surcharge_config": taxConfig,
+			"_links": selfLinks{Self: link{Href: base + "/v2/producttransactions/" + p.id}},
+		})
 	}
 	return map[string]any{
 		"id": LocationID, "name": "posagent sandbox location",
 		"address1": "5800 NW 39th AVE", "address2": "", "city": "Gainesville", "state": "FL", "zip": "32606",
 		"office_phone": "", "office_ext_phone": "", "fax": "", "tz": "America/New_York",
-		"product_transactions": []any{
-			product(ProductCCID, "cc", "sandbox", "Sandbox Credit Card", "sale"),
-			product(ProductACHID, "ach", "ach", "Sandbox ACH", "debit"),
-		},
-		"default_cc": ProductCCID, "default_ach": ProductACHID,
+		"product_transactions": list,
+		"default_cc":           ProductCCID, "default_ach": ProductACHID,
 		"terminals": []any{}, "tags": []any{},
 		"_links": map[string]any{
 			"self":     link{Href: base + "/v2/locationinfos/" + LocationID},

@@ -727,13 +727,26 @@ func TestLocationInfos(t *testing.T) {
 	if str(loc, "id") != LocationID || str(loc, "default_cc") != ProductCCID || str(loc, "default_ach") != ProductACHID {
 		t.Errorf("location %v", loc)
 	}
-	methods := map[string]string{}
+	byID := map[string]map[string]any{}
 	for _, p := range loc["product_transactions"].([]any) {
 		pm := p.(map[string]any)
-		methods[str(pm, "payment_method")] = str(pm, "id")
+		byID[str(pm, "id")] = pm
 	}
-	if methods["cc"] != ProductCCID || methods["ach"] != ProductACHID || len(methods) != 2 {
-		t.Errorf("products %v", methods)
+	if len(byID) != 6 || str(byID[ProductCCID], "payment_method") != "cc" || str(byID[ProductACHID], "payment_method") != "ach" {
+		t.Errorf("products %v", byID)
+	}
+	// Each settings product shows its setting in the sample's own fields.
+	if byID[ProductSurchargeID]["surcharge"] == nil || byID[ProductCCID]["surcharge"] != nil {
+		t.Errorf("surcharge: %v / %v", byID[ProductSurchargeID]["surcharge"], byID[ProductCCID]["surcharge"])
+	}
+	if byID[ProductAutoTaxID]["vt_enable_sales_tax"] != true || num(byID[ProductAutoTaxID], "tax_surcharge_config") != 2 {
+		t.Errorf("auto tax: %v", byID[ProductAutoTaxID])
+	}
+	if str(byID[ProductLodgingID], "industry_type") != "lodging" || str(byID[ProductCCID], "industry_type") != "retail" {
+		t.Errorf("lodging: %v", byID[ProductLodgingID]["industry_type"])
+	}
+	if byID[ProductOrderNumID]["vt_order_num"] != true || byID[ProductCCID]["vt_order_num"] != false {
+		t.Errorf("order_num: %v", byID[ProductOrderNumID]["vt_order_num"])
 	}
 	if code, m := h.paya("GET", "/v2/locationinfos/"+LocationID, nil); code != 200 || str(m["locationinfo"].(map[string]any), "id") != LocationID {
 		t.Errorf("single: %d %v", code, m)

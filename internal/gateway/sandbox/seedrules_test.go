@@ -319,3 +319,83 @@ func TestSeedRulesNoEcho(t *testing.T) {
 		t.Errorf("unknown filter named like a card: %d %s", code, raw)
 	}
 }
+
+// TestMerchantSettings: the settings products of GET /v2/locationinfos
+// refuse what the seeds say their settings require, and take a request
+// that has it.
+func TestMerchantSettings(t *testing.T) {
+	s := newRuleServer(t)
+	on := func(product string, extra map[string]any) map[string]any {
+		f := keyed(extra)
+		f["product_transaction_id"] = product
+		return wrap(f)
+	}
+	type tc struct {
+		name   string
+		body   map[string]any
+		fields []string // the 422's fields; none: 201
+	}
+	tests := []tc{
+		{"surcharge/missing", on(sandbox.ProductSurchargeID, nil), []string{"subtotal_amount", "surcharge_amount"}},
+		{"surcharge/ok", on(sandbox.ProductSurchargeID, map[string]any{"transaction_amount": "10.30", "subtotal_amount": "10.00", "surcharge_amount": "0.30"}), nil},
+		{"surcharge/sum", on(sandbox.ProductSurchargeID, map[string]any{"transaction_amount": "10.00", "subtotal_amount": "10.00", "surcharge_amount": "0.30"}), []string{"transaction_amount"}},
+		{"surcharge/with-tax", on(sandbox.ProductSurchargeID, map[string]any{"transaction_amount": "11.10", "subtotal_amount": "10.00", "surcharge_amount": "0.30", "tax": "0.80"}), nil},
+		{"surcharge/refund-needs-none", on(sandbox.ProductSurchargeID, map[string]any{"action": "refund"}), nil},
+		{"surcharge/default-product-needs-none", wrap(keyed(nil)), nil},
+		{"autotax/missing", on(sandbox.ProductAutoTaxID, nil), []string{"subtotal_amount", "tax"}},
+		{"autotax/ok", on(sandbox.ProductAutoTaxID, map[string]any{"transaction_amount": "10.80", "subtotal_amount": "10.00", "tax": "0.80"}), nil},
+		{"lodging/missing", on(sandbox.ProductLodgingID, nil), []string{"checkin_date", "checkout_date", "room_rate"}},
+		{"lodging/ok", on(sandbox.ProductLodgingID, map[string]any{"checkin_date": "2026-03-10", "checkout_date": "2026-03-14", "room_rate": "120.00"}), nil},
+		{"lodging/100-days", on(sandbox.ProductLodgingID, map[string]any{"checkin_date": "2026-01-01", "checkout_date": "2026-04-11", "room_rate": "1"}), []string{"checkout_date"}},
+		{"lodging/backwards", on(sandbox.ProductLodgingID, map[string]any{"checkin_date": "2026-03-14", "checkout_date": "2026-03-10", "room_rate": "1"}), []string{"checkout_date"}},
+		{"ordernum/missing", on(sandbox.ProductOrderNumID, nil), []string{"order_num"}},
+		{"ordernum/ok", on(sandbox.ProductOrderNumID, map[string]any{"order_num": "INV1001"}), nil},
+		{"ordernum/duplicate", on(sandbox.ProductOrderNumID, map[string]any{"order_num": "INV1001"}), []string{"order_num"}},
+		{"ordernum/other-product-reuses", wrap(keyed(map[string]any{"order_num": "INV1001"})), nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s.t = t
+			code, m, raw := s.send("POST", "/v2/transactions", tc.body)
+			if len(tc.fields) == 0 {
+				if code != http.StatusCreated {
+					t.Fatalf("status %d, want 201: %s", code, raw)
+				}
+				return
+			}
+			errs, _ := m["errors"].(map[string]any)
+			if code != http.StatusUnprocessableEntity || len(errs) != len(tc.fields) {
+				t.Fatalf("status %d, want 422 on %v: %s", code, tc.fields, raw)
+			}
+			for _, f := range tc.fields {
+				if errs[f] == nil {
+					t.Errorf("no message for %s: %s", f, raw)
+				}
+			}
+		})
+	}
+	t.Run("lodging/echoed", func(t *testing.T) {
+		s.t = t
+		_, m, _ := s.send("POST", "/v2/transactions", on(sandbox.ProductLodgingID, map[string]any{"checkin_date": "2026-03-10", "checkout_date": "2026-03-14", "room_rate": "120", "room_num": "12B"}))
+		v, _ := m["transaction"].(map[string]any)
+		if v["checkin_date"] != "2026-03-10" || v["checkout_date"] != "2026-03-14" || v["room_rate"] != "120.00" || v["room_num"] != "12B" {
+			t.Errorf("stay not in the answer: %v", v)
+		}
+	})
+	t.Run("surcharge/authcomplete", func(t *testing.T) {
+		s.t = t
+		code, m, raw := s.send("POST", "/v2/transactions", on(sandbox.ProductSurchargeID, map[string]any{"action": "authonly",
+			"transaction_amount": "10.30", "subtotal_amount": "10.00", "surcharge_amount": "0.30"}))
+		if code != 201 {
+			t.Fatalf("authonly: %d %s", code, raw)
+		}
+		id := m["transaction"].(map[string]any)["id"].(string)
+		if code, _, raw := s.send("PUT", "/v2/transactions/"+id, wrap(map[string]any{"action": "authcomplete", "transaction_amount": "8.24"})); code != 422 {
+			t.Errorf("authcomplete without the breakdown: %d %s", code, raw)
+		}
+		if code, _, raw := s.send("PUT", "/v2/transactions/"+id, wrap(map[string]any{"action": "authcomplete", "transaction_amount": "8.24",
+			"subtotal_amount": "8.00", "surcharge_amount": "0.24"})); code != 200 {
+			t.Errorf("authcomplete with it: %d %s", code, raw)
+		}
+	})
+}
