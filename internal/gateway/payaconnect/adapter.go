@@ -6,6 +6,7 @@ import (
 
 	"github.com/posagent/posagent/internal/card"
 	"github.com/posagent/posagent/internal/gateway"
+	"github.com/posagent/posagent/internal/gateway/payaconnect/payarules"
 )
 
 // Capabilities implements gateway.Gateway: Paya Connect takes every action
@@ -20,7 +21,7 @@ func (c *Client) Capabilities() gateway.Capabilities {
 		ResolveByAPIID:       true,
 		ACH:                  true,
 		Limitations: []string{
-			"e_serial_number holds at most 20 hex digits: a 24-digit AES DUKPT KSN is refused",
+			"e_serial_number holds at most 20 hex digits: a ksn or ksnpin read with a 24-digit AES DUKPT KSN is refused (idtech and magnesafe data carry their own KSN)",
 			"avsonly is not available with all processors",
 		},
 	}
@@ -130,7 +131,7 @@ func (c *Client) Resolve(ctx context.Context, transactionAPIID string) (*gateway
 // go only on POSTs (the table allows neither on a PUT).
 func (c *Client) BuildRequest(req gateway.Request) (*TransactionRequest, error) {
 	a := req.Action
-	if column(a) < 0 || a == ActionEdit {
+	if !payarules.Known(string(a)) || a == ActionEdit {
 		return nil, &gateway.Error{Class: gateway.Invalid, Kind: gateway.ErrUnsupported, Gateway: Name, Op: string(a),
 			Message: "unknown action"}
 	}
@@ -178,8 +179,14 @@ func (c *Client) BuildRequest(req gateway.Request) (*TransactionRequest, error) 
 		}
 		t.EFormat = string(r.Envelope.Format)
 		t.EncTrackData = r.Envelope.Data
-		if len(r.Envelope.KSN) > 0 {
-			t.ESerialNumber = r.Envelope.KSN.String()
+		// e_serial_number is the KSN, at most 20 hex digits. idtech and
+		// magnesafe data carry their own KSN (the sandbox checks that a
+		// serial sent beside it is that one), so a 24-digit AES KSN stays
+		// out; ksn and ksnpin have nowhere else for it, and such a read is
+		// refused by the field's length before sending.
+		if k := r.Envelope.KSN.String(); k != "" && (len(k) <= payarules.Fields["e_serial_number"].Max ||
+			r.Envelope.Format == card.FormatKSN || r.Envelope.Format == card.FormatKSNPIN) {
+			t.ESerialNumber = k
 		}
 		t.EntryModeID = string(r.EntryMode)
 		t.TerminalSerialNumber = r.Device.Serial

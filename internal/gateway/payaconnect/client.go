@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/posagent/posagent/internal/gateway"
+	"github.com/posagent/posagent/internal/gateway/payaconnect/payarules"
 )
 
 // Name is the gateway name in results and errors.
@@ -340,7 +341,7 @@ func (c *Client) List(ctx context.Context, f Filter) ([]Transaction, Pagination,
 // proves there is none. Filters match "like", so results are checked for
 // an exact match and every page is read (up to maxResolvePages).
 func (c *Client) FindByAPIID(ctx context.Context, apiID string) (*Transaction, error) {
-	if apiID == "" || len(apiID) > rules["transaction_api_id"].max {
+	if apiID == "" || len(apiID) > payarules.Fields["transaction_api_id"].Max {
 		return nil, invalid("resolve", "", []gateway.FieldError{{Field: "transaction_api_id", Message: "1 to 64 characters"}})
 	}
 	f := Filter{TransactionAPIID: apiID, LocationID: c.opts.LocationID, PageSize: resolvePageSize}

@@ -240,9 +240,9 @@ func TestValidationNotSent(t *testing.T) {
 		{"negative amount", gateway.Request{Action: gateway.ActionSale, Amount: -5, Read: seedRead()}, []string{"transaction_amount"}},
 		{"force without auth code", gateway.Request{Action: gateway.ActionForce, Amount: 100, Read: seedRead()}, []string{"auth_code"}},
 		{"force short auth code", gateway.Request{Action: gateway.ActionForce, Amount: 100, Read: seedRead(), AuthCode: "12"}, []string{"auth_code"}},
-		{"aes ksn over 20", gateway.Request{Action: gateway.ActionSale, Amount: 100, Read: func() *card.Read {
+		{"aes ksn over 20 in the ksn form", gateway.Request{Action: gateway.ActionSale, Amount: 100, Read: func() *card.Read {
 			r := seedRead()
-			r.Envelope.KSN = aesKSN
+			r.Envelope.Format, r.Envelope.Data, r.Envelope.KSN = card.FormatKSN, "masked|00|00", aesKSN
 			return r
 		}()}, []string{"e_serial_number"}},
 		{"description too long", gateway.Request{Action: gateway.ActionSale, Amount: 100, Read: seedRead(), Description: strings.Repeat("d", 65)}, []string{"description"}},

@@ -9,16 +9,7 @@ import (
 	"time"
 
 	"github.com/posagent/posagent/internal/card"
-)
-
-// Actions of the transactions endpoint. The first group creates a
-// transaction (POST); the second changes an existing one (PUT
-// /v2/transactions/{id}, or POST with previous_transaction_id).
-var (
-	createActions = map[string]bool{"sale": true, "authonly": true, "force": true, "avsonly": true,
-		"refund": true, "debit": true, "credit": true}
-	updateActions = map[string]bool{"authcomplete": true, "authincrement": true, "void": true,
-		"partialreversal": true, "tipadjust": true, "edit": true}
+	"github.com/posagent/posagent/internal/gateway/payaconnect/payarules"
 )
 
 func (s *Sandbox) handleTransactions(w http.ResponseWriter, r *http.Request) {
@@ -49,20 +40,13 @@ func (s *Sandbox) handleTransaction(w http.ResponseWriter, r *http.Request) {
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"transaction": v})
 	case http.MethodPut:
-		q, ok := s.readPaya(w, r)
+		// The seed's field table has checked the action: it is one that
+		// changes a transaction.
+		q, ok := s.readPaya(w, r, true)
 		if !ok {
 			return
 		}
-		action := strings.ToLower(q.str("action"))
-		if action == "" {
-			payaError(w, http.StatusUnprocessableEntity, "action", "Action cannot be blank.")
-			return
-		}
-		if !updateActions[action] {
-			payaError(w, http.StatusUnprocessableEntity, "action", "Action \""+safeWord(action)+"\" is not allowed on an existing transaction.")
-			return
-		}
-		s.update(w, r, id, action, q)
+		s.update(w, r, id, q.str("action"), q)
 	default:
 		methodNotAllowed(w, "GET, PUT")
 	}
@@ -102,8 +86,9 @@ func (s *Sandbox) MarkDeleted(id string) bool {
 	return ok
 }
 
-// readPaya reads and decodes a v2 body, answering 400/413/422 itself.
-func (s *Sandbox) readPaya(w http.ResponseWriter, r *http.Request) (payaReq, bool) {
+// readPaya reads, decodes and checks a v2 body against the field table
+// (put: a PUT on an existing transaction), answering 400/413/422 itself.
+func (s *Sandbox) readPaya(w http.ResponseWriter, r *http.Request, put bool) (payaReq, bool) {
 	body, err := readBody(w, r)
 	if err != nil {
 		var tooBig *http.MaxBytesError
@@ -119,6 +104,9 @@ func (s *Sandbox) readPaya(w http.ResponseWriter, r *http.Request) (payaReq, boo
 		payaError(w, http.StatusBadRequest, "body", "Invalid JSON data in request body.")
 		return payaReq{}, false
 	}
+	if len(ferrs) == 0 {
+		ferrs = checkPaya(put, q)
+	}
 	if len(ferrs) > 0 {
 		payaErrors(w, http.StatusUnprocessableEntity, ferrs)
 		return payaReq{}, false
@@ -126,43 +114,16 @@ func (s *Sandbox) readPaya(w http.ResponseWriter, r *http.Request) (payaReq, boo
 	return q, true
 }
 
-// safeWord keeps an echoed token short and free of digits runs and markup,
-// so that an error message can never carry card data back.
-func safeWord(s string) string {
-	var b strings.Builder
-	for i := 0; i < len(s) && b.Len() < 24; i++ {
-		if c := s[i]; c >= 'a' && c <= 'z' || c == '_' {
-			b.WriteByte(c)
-		}
-	}
-	return b.String()
-}
-
 func (s *Sandbox) postTransaction(w http.ResponseWriter, r *http.Request) {
-	q, ok := s.readPaya(w, r)
+	// The field table has checked the action: it creates a transaction.
+	// authcomplete and void are PUTs on the id (seed 002); the integration
+	// guide's POST samples for them name no transaction at all, and the
+	// table marks previous_transaction_id N for both (docs/sandbox.md).
+	q, ok := s.readPaya(w, r, false)
 	if !ok {
 		return
 	}
-	action := strings.ToLower(q.str("action"))
-	switch {
-	case action == "":
-		payaError(w, http.StatusUnprocessableEntity, "action", "Action cannot be blank.")
-		return
-	case updateActions[action]:
-		// The integration guide shows authcomplete and void as POSTs naming
-		// the transaction in previous_transaction_id; take that form too.
-		if !q.has("previous_transaction_id") {
-			payaError(w, http.StatusUnprocessableEntity, "previous_transaction_id",
-				"Previous Transaction Id cannot be blank for action "+action+".")
-			return
-		}
-		s.update(w, r, q.str("previous_transaction_id"), action, q)
-		return
-	case !createActions[action]:
-		payaError(w, http.StatusUnprocessableEntity, "action", "Action is invalid.")
-		return
-	}
-	s.create(w, r, action, q)
+	s.create(w, r, q.str("action"), q)
 }
 
 // pending is a transaction being created: validated and priced, not yet
@@ -180,12 +141,8 @@ func (s *Sandbox) create(w http.ResponseWriter, r *http.Request, action string, 
 	p := pending{rec: &record{}, apiID: q.str("transaction_api_id")}
 	v := &p.rec.v
 
-	method := strings.ToLower(q.str("payment_method"))
+	method := q.str("payment_method") // the table: required, exactly cc or ach
 	switch {
-	case method == "":
-		errs.add("payment_method", "Payment Method cannot be blank.")
-	case method != "cc" && method != "ach":
-		errs.add("payment_method", "Payment Method must be cc or ach.")
 	case (action == "debit" || action == "credit") && method != "ach",
 		(action == "sale" || action == "authonly" || action == "force" || action == "avsonly") && method != "cc":
 		errs.add("payment_method", "The Product's method (cc/ach) has to match the action.")
@@ -223,6 +180,10 @@ func (s *Sandbox) create(w http.ResponseWriter, r *http.Request, action string, 
 	if q.has("previous_transaction_id") {
 		p.prev = q.str("previous_transaction_id")
 	}
+	if p, ok := productByID(v.ProductTransactionID); ok && len(errs) == 0 {
+		// The merchant's settings on the product (merchant.go).
+		p.checkSettings(action, q, amount, q.has("previous_transaction_id"), errs)
+	}
 	if action == "force" {
 		if ac := q.str("auth_code"); ac == "" {
 			errs.add("auth_code", "Auth Code cannot be blank.")
@@ -250,7 +211,8 @@ func (s *Sandbox) create(w http.ResponseWriter, r *http.Request, action string, 
 		case haveCrd && !card.Mod10(cd.pan):
 			p.out = outcome{reason: reasonAccountErr}
 			v.ResponseMessage = ptr("card number fails the Luhn check")
-		case haveCrd && keyed(q) && keyedExpired(q.str("exp_date"), now):
+		case haveCrd && cd.expired(keyed(q), now):
+			// Keyed or read: a card past its expiry month declines 1622.
 			p.out = outcome{reason: reasonExpired}
 		case av.decline:
 			p.out = outcome{reason: reasonDeny}
@@ -325,33 +287,18 @@ func (s *Sandbox) commonFields(q payaReq, method string, errs fieldErrors, v *pa
 		v.ProductTransactionID = ProductACHID
 	}
 	if pt := q.str("product_transaction_id"); pt != "" {
+		p, known := productByID(pt)
 		switch {
-		case pt != ProductCCID && pt != ProductACHID:
+		case !known:
 			errs.add("product_transaction_id", "Product Transaction Id is invalid.")
-		case (pt == ProductACHID) != (method == "ach"):
+		case (p.method == "ach") != (method == "ach"):
 			errs.add("product_transaction_id", "The Product's method (cc/ach) has to match the action.")
 		default:
 			v.ProductTransactionID = pt
 		}
 	}
-	if em := q.str("entry_mode_id"); em != "" {
-		if em != "B" && !card.EntryMode(em).Valid() {
-			errs.add("entry_mode_id", "Entry Mode Id must be one of B, S, K, C, P, F.")
-		}
-		v.EntryModeID = em
-	}
-	lim := map[string]int{"transaction_api_id": 64, "order_num": 32, "description": 64, "terminal_serial_number": 24,
-		"transaction_c1": 128, "transaction_c2": 128, "transaction_c3": 128, "clerk_number": 16, "po_number": 24,
-		"billing_street": 32, "billing_zip": 12, "billing_city": 36, "billing_state": 26, "billing_phone": 10,
-		"account_holder_name": 32, "customer_id": 64, "contact_id": 36, "cvv": 4}
-	for name, n := range lim {
-		if len(q.str(name)) > n {
-			errs.add(name, fmt.Sprintf("%s should contain at most %d characters.", label(name), n))
-		}
-	}
-	if c := q.str("cvv"); c != "" && !digitsOnly(c) {
-		errs.add("cvv", "Cvv must be 3 or 4 digits.")
-	}
+	// Lengths, formats and enums are the field table's (checkPaya).
+	v.EntryModeID = q.str("entry_mode_id")
 	if t := q.get("tax"); t.present() {
 		if c, err := parseAmount(t.str()); err != nil {
 			errs.add("tax", "Tax "+err.Error()+".")
@@ -379,6 +326,14 @@ func (s *Sandbox) commonFields(q payaReq, method string, errs fieldErrors, v *pa
 	v.NotificationEmailAddress = optStr(q.str("notification_email_address"))
 	v.CustomData = q.customData
 	v.PaymentMethod = method
+	v.CheckinDate = optStr(q.str("checkin_date"))
+	v.CheckoutDate = optStr(q.str("checkout_date"))
+	v.RoomNum = optStr(q.str("room_num"))
+	if f := q.get("room_rate"); f.present() {
+		if c, err := parseAmount(f.str()); err == nil {
+			v.RoomRate = money(c)
+		}
+	}
 }
 
 // cardSource finds the card of a credit card request: encrypted track data,
@@ -390,15 +345,7 @@ func (s *Sandbox) cardSource(q payaReq, errs fieldErrors, v *payaTxn) (cd cardDa
 	switch {
 	case q.has("e_track_data"):
 		entry = "S"
-		f := card.Format(strings.ToLower(q.str("e_format")))
-		if !q.has("e_format") {
-			errs.add("e_format", "E Format cannot be blank when e_track_data is sent.")
-			return cardData{}, false, nil
-		}
-		if !f.Valid() {
-			errs.add("e_format", "E Format must be one of ksn, ksnpin, idtech, magnesafe.")
-			return cardData{}, false, nil
-		}
+		f := card.Format(q.str("e_format")) // exact: checked by the field table
 		sealed, err := cutEnvelope(f, q.get("e_track_data").V, q.str("e_serial_number"))
 		if err == nil {
 			cd, err = sealed.open()
@@ -526,7 +473,9 @@ func (s *Sandbox) fillCard(rec *record, now time.Time, amount int64) {
 		v.Tax = "0.00"
 	}
 	v.TipAmount = "0.00"
-	v.RoomRate = "0.00"
+	if v.RoomRate == "" {
+		v.RoomRate = "0.00"
+	}
 	v.CreatedTS, v.ModifiedTS = now.Unix(), now.Unix()
 	v.CreatedUserID, v.ModifiedUserID = sandboxUserRecord, sandboxUserRecord
 	v.TrxSourceID = trxSourceIntegration
@@ -545,6 +494,10 @@ func (s *Sandbox) commit(p *pending, action string, amount int64, now time.Time,
 			return http.StatusUnprocessableEntity, fieldErrors{"transaction_api_id": {
 				"Transaction Api Id has already been taken. GET /v2/transactions?transaction_api_id=... returns the first transaction."}}
 		}
+	}
+	if pr, _ := productByID(v.ProductTransactionID); pr.orderNumCheck && v.OrderNum != "" && s.orderNumTaken(pr.id, v.OrderNum) {
+		return http.StatusUnprocessableEntity, fieldErrors{"order_num": {
+			"Order Num has already been used in the current batch: the deposit account's duplicate check uses it."}}
 	}
 	if p.prev != "" {
 		prev, st := s.lookup(p.prev)
@@ -698,10 +651,6 @@ func (s *Sandbox) update(w http.ResponseWriter, r *http.Request, id, action stri
 	rec, st := s.lookup(id)
 	if rec == nil {
 		s.mu.Unlock()
-		if action != "" && r.Method == http.MethodPost && st == http.StatusNotFound {
-			payaError(w, http.StatusUnprocessableEntity, "previous_transaction_id", "Previous Transaction Id is invalid.")
-			return
-		}
 		recordError(w, st)
 		return
 	}
@@ -764,6 +713,12 @@ func (s *Sandbox) applyUpdate(rec *record, action string, q payaReq, amount int6
 		} else {
 			amount = rec.amount
 		}
+		if p, ok := productByID(v.ProductTransactionID); ok && p.amountsRequired(action) {
+			errs := fieldErrors{}
+			if p.checkAmounts(q, amount, errs); len(errs) > 0 {
+				return errs
+			}
+		}
 		v.StatusID, v.ReasonCodeID, v.Verbiage = statusSale, reasonCompleted, reasonText[reasonCompleted]
 		v.TransactionAmount = money(amount)
 		rec.captured, rec.base = amount, amount
@@ -811,17 +766,7 @@ func (s *Sandbox) applyUpdate(rec *record, action string, q payaReq, amount int6
 			return bad("id", "Only an approved card sale (status_id 101) can be tip adjusted.")
 		}
 		total := amount
-		if !hasAmount {
-			tip := q.get("tip_amount")
-			if !tip.present() {
-				return bad("transaction_amount", "Transaction Amount cannot be blank.")
-			}
-			t, err := parseAmount(tip.str())
-			if err != nil {
-				return bad("tip_amount", "Tip Amount "+err.Error()+".")
-			}
-			total = rec.base + t
-		}
+		// transaction_amount (required by the table) is the new total.
 		if total < rec.base {
 			return bad("transaction_amount", "Transaction Amount cannot be less than the amount before the tip ("+money(rec.base)+").")
 		}
@@ -832,14 +777,10 @@ func (s *Sandbox) applyUpdate(rec *record, action string, q payaReq, amount int6
 		v.TransactionAmount = money(total)
 		v.TipAmount = money(total - rec.base)
 	case "edit":
+		// The table's Edit column allows description and tags (and moves
+		// of account vaults, which the sandbox does not keep).
 		if q.has("description") {
-			if len(q.str("description")) > 64 {
-				return bad("description", "Description should contain at most 64 characters.")
-			}
 			v.Description = optStr(q.str("description"))
-		}
-		if f := q.get("contact_id"); f.Set {
-			v.ContactID = optStr(f.str())
 		}
 	}
 	return nil
@@ -853,7 +794,7 @@ func (s *Sandbox) listTransactions(w http.ResponseWriter, r *http.Request) {
 		if v := qs.Get(name); v != "" {
 			n, err := strconv.Atoi(v)
 			if err != nil || n < 1 {
-				payaError(w, http.StatusUnprocessableEntity, name, label(name)+" must be a positive integer.")
+				payaError(w, http.StatusUnprocessableEntity, name, payarules.Label(name)+" must be a positive integer.")
 				return
 			}
 			*dst = n

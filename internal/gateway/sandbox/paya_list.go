@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/posagent/posagent/internal/gateway/payaconnect/payarules"
 )
 
 // buildFilter turns the query string of GET /v2/transactions into a
@@ -13,8 +15,8 @@ import (
 // lookup after a timeout could find the wrong sale); names and texts match
 // "like" (case-insensitive substring), as the real API's filters do;
 // amounts take "from|to" ranges; created_ts takes today, yesterday or custom
-// with created_ts_from/created_ts_to (unix seconds). Unknown parameters are
-// ignored.
+// with created_ts_from/created_ts_to (unix seconds). Any other parameter is
+// a 422 naming it.
 func buildFilter(qs url.Values, now time.Time) (func(*payaTxn) bool, fieldErrors) {
 	type pred func(*payaTxn) bool
 	var preds []pred
@@ -56,6 +58,20 @@ func buildFilter(qs url.Values, now time.Time) (func(*payaTxn) bool, fieldErrors
 	}
 	errs := fieldErrors{}
 	for name, vals := range qs {
+		_, isExact := exact[name]
+		_, isLike := like[name]
+		_, isAmount := amounts[name]
+		switch {
+		case isExact || isLike || isAmount || listParams[name]:
+		case !payarules.SafeName(name):
+			errs.add("filter", "A query parameter is not a filter of the sandbox (not shown: it could hold card data).")
+			continue
+		default:
+			// Silently ignoring it would return every transaction, and a
+			// lookup by a misspelt filter would take another sale for its own.
+			errs.add(name, payarules.Label(name)+" is not a filter of GET /v2/transactions in the sandbox (docs/sandbox.md lists them).")
+			continue
+		}
 		want := vals[0]
 		if get, ok := exact[name]; ok {
 			// Several values (status_id=101,102 or repeated) match any.
@@ -76,7 +92,7 @@ func buildFilter(qs url.Values, now time.Time) (func(*payaTxn) bool, fieldErrors
 		if get, ok := amounts[name]; ok {
 			lo, hi, ok := amountRange(want)
 			if !ok {
-				errs.add(name, label(name)+" filter must be an amount or a range from|to.")
+				errs.add(name, payarules.Label(name)+" filter must be an amount or a range from|to.")
 				continue
 			}
 			preds = append(preds, func(v *payaTxn) bool {
@@ -106,6 +122,12 @@ func buildFilter(qs url.Values, now time.Time) (func(*payaTxn) bool, fieldErrors
 		return true
 	}, nil
 }
+
+// listParams are the query parameters of GET /v2/transactions that are not
+// filters: paging, created_ts's bounds, and expand (the sandbox keeps no
+// related records to add; ignoring it changes no match).
+var listParams = map[string]bool{"page": true, "page_size": true, "per-page": true,
+	"created_ts": true, "created_ts_from": true, "created_ts_to": true, "expand": true}
 
 func amountRange(s string) (lo, hi int64, ok bool) {
 	a, b, isRange := strings.Cut(s, "|")
@@ -141,33 +163,52 @@ func timeRange(kind, from, to string, now time.Time) (lo, hi int64, ok bool) {
 	return 0, 0, false
 }
 
-// locationInfo is the one location of the sandbox with its two product
+// locationInfo is the one location of the sandbox with its product
 // transactions, in the shape of the seed's GET /v2/locationinfos sample.
+// The settings products (merchant.go) show their setting in the sample's
+// own fields: surcharge (an object like seed 002's expand sample),
+// vt_enable_sales_tax with tax_surcharge_config 2 (as the seed's sample
+// pairs them), industry_type lodging, vt_order_num.
 func locationInfo(base string) map[string]any {
-	product := func(id, method, processor, title, txType string) map[string]any {
-		return map[string]any{
-			"id": id, "payment_method": method, "processor": processor, "title": title,
+	var list []any
+	for _, p := range products {
+		txType, processor := "sale", "sandbox"
+		if p.method == "ach" {
+			txType, processor = "debit", "ach"
+		}
+		var surcharge any
+		if p.surcharge {
+			surcharge = map[string]any{
+				"id": p.id, "title": "Sandbox surcharge", "surcharge_rate": "3", "surcharge_fee": "0",
+				"min_fee_amount": "0", "max_fee_amount": "100", "max_transaction_amount": "10000",
+				"run_as_separate_transaction": false, "surcharge_on_recurring": false, "refund_surcharges": false,
+				"surcharge_label": "Surcharge",
+			}
+		}
+		taxConfig := 0
+		if p.autoTax {
+			taxConfig = 2
+		}
+		list = append(list, map[string]any{
+			"id": p.id, "payment_method": p.method, "processor": processor, "title": p.title,
 			"receipt_header": nil, "receipt_footer": nil, "receipt_logo": nil,
-			"receipt_show_contact_name": false, "industry_type": "retail", "partner": nil,
-			"vt_cvv": false, "vt_street": false, "vt_zip": false, "vt_order_num": false,
-			"display_avs": false, "vt_enable": true, "vt_enable_tip": 1, "surcharge": nil,
+			"receipt_show_contact_name": false, "industry_type": p.industry, "partner": nil,
+			"vt_cvv": false, "vt_street": false, "vt_zip": false, "vt_order_num": p.orderNumCheck,
+			"display_avs": false, "vt_enable": true, "vt_enable_tip": 1, "surcharge": surcharge,
 			"default_transaction_type": txType, "vt_require_street": false, "vt_require_zip": false,
-			"vt_enable_sales_tax": false, "vt_override_sales_tax_allowed": false, "current_batch": 1,
+			"vt_enable_sales_tax": p.autoTax, "vt_override_sales_tax_allowed": false, "current_batch": 1,
 			"vt_billing_phone": 0, "vt_clerk_number": 0, "quick_invoice_allow": 0, "active": 1,
 			"hosted_payment_page_max_allowed": 0, "hosted_payment_page_allow": 0, "auto_decline_cvv": 0,
-			"level3_allow": 0, "level3_default": nil, "tax_surcharge_config": 0,
-			"_links": selfLinks{Self: link{Href: base + "/v2/producttransactions/" + id}},
-		}
+			"level3_allow": 0, "level3_default": nil, "tax_surcharge_config": taxConfig,
+			"_links": selfLinks{Self: link{Href: base + "/v2/producttransactions/" + p.id}},
+		})
 	}
 	return map[string]any{
 		"id": LocationID, "name": "posagent sandbox location",
 		"address1": "5800 NW 39th AVE", "address2": "", "city": "Gainesville", "state": "FL", "zip": "32606",
 		"office_phone": "", "office_ext_phone": "", "fax": "", "tz": "America/New_York",
-		"product_transactions": []any{
-			product(ProductCCID, "cc", "sandbox", "Sandbox Credit Card", "sale"),
-			product(ProductACHID, "ach", "ach", "Sandbox ACH", "debit"),
-		},
-		"default_cc": ProductCCID, "default_ach": ProductACHID,
+		"product_transactions": list,
+		"default_cc":           ProductCCID, "default_ach": ProductACHID,
 		"terminals": []any{}, "tags": []any{},
 		"_links": map[string]any{
 			"self":     link{Href: base + "/v2/locationinfos/" + LocationID},

@@ -3,15 +3,20 @@ package sandbox
 import (
 	"bytes"
 	"crypto/subtle"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"net/http"
 	"sort"
 	"strings"
+
+	"github.com/posagent/posagent/internal/card"
+	"github.com/posagent/posagent/internal/gateway/payaconnect/payarules"
 )
 
-// payaReq is one decoded transaction request: the known fields by name.
-// Unknown fields are ignored, as the real API ignores them.
+// payaReq is one decoded transaction request: the fields by name. Every
+// field has passed the seed's field table (payarules) before the handlers
+// read it.
 type payaReq struct {
 	f          map[string]field
 	customData json.RawMessage
@@ -21,22 +26,6 @@ func (q payaReq) get(name string) field  { return q.f[name] }
 func (q payaReq) str(name string) string { return q.f[name].str() }
 func (q payaReq) has(name string) bool   { return q.f[name].present() }
 
-// payaFields are the request fields the sandbox reads. Each must be a JSON
-// string, number, boolean or null.
-var payaFields = map[string]bool{}
-
-func init() {
-	for _, n := range strings.Fields(`action payment_method account_number account_holder_name account_type
-		account_vault_id account_vault_api_id ach_sec_code auth_code billing_street billing_zip billing_city
-		billing_state billing_phone cvv description e_format e_track_data e_serial_number entry_mode_id exp_date
-		location_id location_api_id order_num previous_transaction_id product_transaction_id routing tax
-		terminal_serial_number tip_amount track_data transaction_amount transaction_api_id transaction_c1
-		transaction_c2 transaction_c3 clerk_number customer_id po_number contact_id notification_email_address
-		allow_partial_authorization_override check_number customer_ip`) {
-		payaFields[n] = true
-	}
-}
-
 // fieldErrors are 422 field messages.
 type fieldErrors map[string][]string
 
@@ -45,10 +34,10 @@ func (e fieldErrors) add(field, msg string) { e[field] = append(e[field], msg) }
 // errBadJSON marks a body that is not a JSON object: HTTP 400.
 var errBadJSON = errors.New("invalid JSON")
 
-// decodePaya decodes a request body. The body is {"transaction": {...}} as
-// in every seed sample; a bare object is accepted too, because the real API
-// takes both. Syntax errors are errBadJSON (400); fields of the wrong type
-// are field errors (422).
+// decodePaya decodes a request body. The body is {"transaction": {...}}, as
+// every request of the seeds is; anything else is a 422 on "transaction".
+// Syntax errors are errBadJSON (400); fields of the wrong type are field
+// errors (422). Field rules are checkPaya's.
 func decodePaya(body []byte) (payaReq, fieldErrors, error) {
 	body = bytes.TrimSpace(body)
 	if len(body) == 0 {
@@ -58,34 +47,44 @@ func decodePaya(body []byte) (payaReq, fieldErrors, error) {
 	if err := json.Unmarshal(body, &top); err != nil || top == nil {
 		return payaReq{}, nil, errBadJSON
 	}
-	if inner, ok := top["transaction"]; ok {
-		top = nil
-		if err := json.Unmarshal(inner, &top); err != nil || top == nil {
-			return payaReq{}, fieldErrors{"transaction": {"Transaction must be a JSON object."}}, nil
-		}
+	inner, ok := top["transaction"]
+	if !ok || len(top) != 1 {
+		return payaReq{}, fieldErrors{"transaction": {
+			`The request body must be {"transaction": {...}} with the fields inside, and nothing beside it.`}}, nil
 	}
-	q := payaReq{f: make(map[string]field, len(top))}
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(inner, &fields); err != nil || fields == nil {
+		return payaReq{}, fieldErrors{"transaction": {"Transaction must be a JSON object."}}, nil
+	}
+	q := payaReq{f: make(map[string]field, len(fields))}
 	errs := fieldErrors{}
-	for name, raw := range top {
-		switch {
-		case name == "custom_data":
-			if string(bytes.TrimSpace(raw)) == "null" {
+	for name, raw := range fields {
+		raw = bytes.TrimSpace(raw)
+		if payarules.Fields[name].Format == payarules.Object {
+			if string(raw) == "null" {
 				continue
 			}
-			var obj map[string]any
-			if json.Unmarshal(raw, &obj) != nil || obj == nil || len(raw) > 512 {
-				errs.add(name, "Custom Data must be a JSON object of at most 512 characters.")
+			var obj any
+			if json.Unmarshal(raw, &obj) != nil {
+				errs.add(name, payarules.Label(name)+" must be a JSON object or array.")
 				continue
 			}
-			q.customData = append(json.RawMessage(nil), raw...)
-		case payaFields[name]:
-			var v field
-			if err := json.Unmarshal(raw, &v); err != nil {
-				errs.add(name, label(name)+" must be a string, number or boolean.")
-				continue
+			q.f[name] = field{Set: true, V: string(raw)}
+			if name == "custom_data" {
+				if _, isObj := obj.(map[string]any); !isObj {
+					errs.add(name, "Custom Data must be a JSON object.")
+					continue
+				}
+				q.customData = append(json.RawMessage(nil), raw...)
 			}
-			q.f[name] = v
+			continue
 		}
+		var v field
+		if err := json.Unmarshal(raw, &v); err != nil {
+			errs.add(name, payarules.Label(name)+" must be a string, number or boolean.")
+			continue
+		}
+		q.f[name] = v
 	}
 	if len(errs) > 0 {
 		return payaReq{}, errs, nil
@@ -93,16 +92,63 @@ func decodePaya(body []byte) (payaReq, fieldErrors, error) {
 	return q, nil, nil
 }
 
-// label turns a field name into the API's message label:
-// transaction_amount -> "Transaction Amount".
-func label(name string) string {
-	parts := strings.Split(name, "_")
-	for i, p := range parts {
-		if p != "" {
-			parts[i] = strings.ToUpper(p[:1]) + p[1:]
+// checkPaya applies the seed's field table to q (put: a PUT on an existing
+// transaction), then the rules on encrypted card data that need no stored
+// state. A field sent blank or null counts as not sent.
+func checkPaya(put bool, q payaReq) fieldErrors {
+	values := make(map[string]string, len(q.f))
+	for name, f := range q.f {
+		if f.present() {
+			values[name] = f.V
 		}
 	}
-	return strings.Join(parts, " ")
+	errs := fieldErrors{}
+	for _, v := range payarules.Check(put, values) {
+		errs.add(v.Field, v.Message)
+	}
+	if len(errs) == 0 {
+		checkEncrypted(q, errs)
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	return errs
+}
+
+// checkEncrypted holds the rules of the e_ fields beyond their formats:
+// e_format and e_track_data go together, and an e_serial_number sent with
+// a format whose data carries its own KSN (idtech, magnesafe) must be that
+// KSN. The seed calls e_serial_number "Encrypted Track Data KSN"; a
+// different one beside the data's could only be a mix-up of two reads.
+func checkEncrypted(q payaReq, errs fieldErrors) {
+	data, format, serial := q.has("e_track_data"), q.has("e_format"), q.str("e_serial_number")
+	switch {
+	case data && !format:
+		errs.add("e_format", "E Format cannot be blank when e_track_data is sent.")
+		return
+	case format && !data:
+		errs.add("e_track_data", "E Track Data cannot be blank when e_format is sent.")
+		return
+	case serial != "" && !data:
+		errs.add("e_serial_number", "E Serial Number goes only with e_track_data.")
+		return
+	case !data || serial == "":
+		return
+	}
+	f := card.Format(q.str("e_format"))
+	if f != card.FormatIDTech && f != card.FormatMagneSafe {
+		return
+	}
+	// Only the KSN is read here; data that cannot be cut declines later
+	// with reason 1621, as before.
+	sealed, err := cutEnvelope(f, q.get("e_track_data").V, "")
+	if err != nil || len(sealed.ksn) == 0 {
+		return
+	}
+	if !strings.EqualFold(hex.EncodeToString(sealed.ksn), serial) {
+		errs.add("e_serial_number", "E Serial Number is not the KSN inside e_track_data ("+string(f)+
+			" data carries its own): send that KSN or leave the field out.")
+	}
 }
 
 // payaErrorBody is the error shape of the v2 API: the framework's name,
@@ -161,4 +207,26 @@ func (s *Sandbox) payaAuth(h http.HandlerFunc) http.HandlerFunc {
 // eq compares secrets in constant time.
 func eq(got, want string) bool {
 	return subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1
+}
+
+// CheckPayaRequest applies every rule of the transactions endpoint that a
+// body alone decides — the wrapper, the seed's field table and the rules of
+// the e_ fields — to a POST /v2/transactions body (put false) or a PUT
+// /v2/transactions/{id} body (put true). It returns the 422 field messages
+// the sandbox would answer, or nil when the body passes; a body that is not
+// JSON at all (a 400) is reported under "body". The payaconnect client's
+// tests run every request it can build through it, so that the client never
+// sends what the sandbox refuses.
+func CheckPayaRequest(put bool, body []byte) map[string][]string {
+	q, ferrs, err := decodePaya(body)
+	switch {
+	case err != nil:
+		return map[string][]string{"body": {"Invalid JSON data in request body."}}
+	case len(ferrs) > 0:
+		return ferrs
+	}
+	if errs := checkPaya(put, q); errs != nil {
+		return errs
+	}
+	return nil
 }
