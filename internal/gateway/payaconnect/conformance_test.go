@@ -110,6 +110,14 @@ func nextRead(t *testing.T, ctx context.Context, events <-chan reader.Event) *ca
 		case ev := <-events:
 			switch ev.Kind {
 			case reader.EventCard:
+				// A contact chip card waits for the host response and the
+				// reader takes no other transaction until it has one: this
+				// test only collects reads, so the card is let go.
+				if ev.Complete != nil {
+					if _, err := ev.Complete(ctx, reader.HostResponse{ARC: reader.ARCDeclined}); err != nil {
+						t.Fatalf("complete the chip read: %v", err)
+					}
+				}
 				return ev.Read
 			case reader.EventRefused, reader.EventBroken:
 				t.Fatalf("reader: %s %v", ev.Kind, ev.Err)

@@ -201,12 +201,22 @@ func cvvResult(cvv string, brand card.Brand) string {
 	return "N"
 }
 
-// seedSampleCard is the SHA-256 of the card in the seed's "Encryption
-// Examples" (542837…0254, a Mastercard gift card whose tracks say it
-// expired 09/21). The seed presents those samples as what the endpoint
-// accepts, so the sandbox keeps approving them; every other read card is
-// checked for expiry.
-const seedSampleCard = "4d468af44846ff8810b6f61300fa76a24a34a2606c8960dc0218f2a8a6bb240c"
+// publishedTestCards are the SHA-256 of the cards in the only encrypted
+// reads an integrator has before a reader is injected with their own keys:
+// the seed's "Encryption Examples" (542837…0254, a Mastercard gift card
+// whose tracks say it expired 09/21) and the vendors' public captures in
+// shared/reference/captures (ID TECH's VP3300 contact 476173…0119 exp
+// 12/22, VP3350 swipe 476173…0043 exp 12/24, NEO 2 tap 541333…1513 exp
+// 12/20). All were past their expiry when published; the seed presents its
+// samples as what the endpoint accepts, so the sandbox keeps approving
+// these reads by card number and amount. Every other read card is checked
+// for expiry (docs/sandbox.md, "Expired cards").
+var publishedTestCards = map[string]bool{
+	"4d468af44846ff8810b6f61300fa76a24a34a2606c8960dc0218f2a8a6bb240c": true, // seed samples
+	"b8abf4ef1d3aad7fb9b46b042f6052fd3c299509da69188dde5ad35bb233bd3f": true, // VP3300 contact capture
+	"3e52e56c52db0b78f0536bb138e8dc3eabd82ec3a74c30fedc0df00ff901ee21": true, // VP3350 swipe capture
+	"f5745821052f6c68d3bd33f8a66c4611c7aa45036941bd58ba94fb78d3c79328": true, // NEO 2 tap capture
+}
 
 // expired reports whether the card of cd is past its expiry month: keyed
 // cards carry MMYY (exp_date), track and chip reads YYMM. A malformed or
@@ -214,7 +224,7 @@ const seedSampleCard = "4d468af44846ff8810b6f61300fa76a24a34a2606c8960dc0218f2a8
 // a track without one cannot be judged.
 func (cd cardData) expired(keyed bool, now time.Time) bool {
 	e := cd.exp
-	if len(e) != 4 || !digitsOnly(e) || !keyed && panHash(cd.pan) == seedSampleCard {
+	if len(e) != 4 || !digitsOnly(e) || !keyed && publishedTestCards[panHash(cd.pan)] {
 		return false
 	}
 	mm, yy := e[:2], e[2:]
