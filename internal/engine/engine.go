@@ -51,9 +51,11 @@ type Config struct {
 	Readers Readers
 	Journal *journal.Journal
 	Log     *slog.Logger
-	// AllowTestKeys accepts reads encrypted with the public ANSI test key:
-	// only the sandbox gateway can use them.
-	AllowTestKeys bool
+	// LiveHost is the gateway's host when it is live (gateway.LiveHost):
+	// reads encrypted under the public ANSI test key are refused there,
+	// naming it. Empty — a gateway's sandbox host, loopback, the embedded
+	// sandbox — allows them: that is how demo readers certify.
+	LiveHost string
 	// CardTimeout is how long a sale waits for a card.
 	CardTimeout time.Duration
 	// ResolveBackoff is the in-line lookup schedule (tests shorten it).
