@@ -57,6 +57,9 @@ type Options struct {
 	Version string
 	// StepHook is passed to the engine (crash tests only).
 	StepHook func(step, transactionAPIID string)
+	// ResolveBackoff, when set, is the engine's in-line lookup schedule
+	// (tests shorten it).
+	ResolveBackoff []time.Duration
 	// Stdout receives the lines a person starting the agent needs (URLs).
 	Stdout io.Writer
 	// SandboxURLOverride points a sandbox-kind gateway at an external
@@ -152,7 +155,7 @@ func (a *App) Start(ctx context.Context) (err error) {
 	a.manager = reader.NewManager(drivers, reader.Options{Logger: a.log.With("component", "readers")})
 	a.engine, err = engine.New(engine.Config{
 		Gateway: a.gw, Readers: a.manager, Journal: a.journal, Log: a.log.With("component", "engine"),
-		LiveHost: a.liveHost(), StepHook: a.o.StepHook,
+		LiveHost: a.liveHost(), StepHook: a.o.StepHook, ResolveBackoff: a.o.ResolveBackoff,
 	})
 	if err != nil {
 		return err

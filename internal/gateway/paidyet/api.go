@@ -230,6 +230,9 @@ type Transaction struct {
 	OrderID      flexString     `json:"order_id"`
 	Invoice      string         `json:"invoice"`
 	Comments     string         `json:"comments"`
+	Email        string         `json:"email"`
+	MobilePhone  string         `json:"mobile_phone"`
+	SendReceipt  bool           `json:"send_receipt"`
 	DateCreated  string         `json:"date_created"`
 	// Batch is set once the transaction is in a batch: a sale at once, an
 	// auth only when captured (seed 003).
