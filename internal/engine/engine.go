@@ -122,6 +122,10 @@ type sale struct {
 	timer    *time.Timer
 	resent   bool
 	req      gateway.Request // follow-ups: the request to re-send when proven absent
+	// unprovableTries and nextTry pace the background lookups of an action
+	// the gateway cannot prove absent (see unprovable).
+	unprovableTries int
+	nextTry         time.Time
 	// journaling is closed once the "sending" write has landed (send
 	// starts it when the request is on the wire); nil before any send.
 	// Every later write of rec waits for it, so the writes land in order.
@@ -283,6 +287,10 @@ func (e *Engine) resolveUnknown(ctx context.Context) {
 		if busy || (ok && r.State == journal.StateSending) {
 			e.mu.Unlock()
 			continue // a send or resolver is working on it
+		}
+		if time.Now().Before(s.nextTry) {
+			e.mu.Unlock()
+			continue // unprovable: looked up on its own, slower schedule
 		}
 		e.resolving[r.TransactionAPIID] = true
 		e.inflight.Add(1)

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/posagent/posagent/internal/gateway"
 )
@@ -13,6 +14,17 @@ import (
 // background resolver keep looking, and adopt it if it shows.
 func (e *Engine) unprovable(s *sale) {
 	e.mu.Lock()
+	// A miss proves nothing and may never turn into a hit: looking every
+	// ResolveInterval would spend the gateway's call budget (PaidYET: 7000
+	// a day, shared with sales) on it forever. The background resolver
+	// waits 5 min after the first miss and twice as long after each
+	// further one (the in-line lookups count), at most an hour.
+	s.unprovableTries++
+	wait := unprovableMaxWait
+	if n := s.unprovableTries - 1; n < 4 {
+		wait = unprovableFirstWait << n
+	}
+	s.nextTry = time.Now().Add(wait)
 	r := &s.rec
 	msg := unprovableMessage(e.gw.Name(), gateway.Action(r.Action), r.OrigTransaction, r.Amount, r.TransactionAPIID)
 	if r.Error == msg {
@@ -28,6 +40,12 @@ func (e *Engine) unprovable(s *sale) {
 		e.log.Error("journal write failed", "transaction_api_id", rec.TransactionAPIID, "error", err)
 	}
 }
+
+// The background schedule of an unprovable action's lookups.
+const (
+	unprovableFirstWait = 5 * time.Minute
+	unprovableMaxWait   = time.Hour
+)
 
 // unprovableMessage tells the cashier what to look for at the gateway
 // before doing anything again.

@@ -68,3 +68,49 @@ func TestUnprovableAfterRestart(t *testing.T) {
 		t.Fatal("recovery sent a request")
 	}
 }
+
+// The background resolver does not spend the gateway's call budget on an
+// unprovable action every interval: after a miss it waits (5 min, doubling
+// to an hour) before looking again.
+func TestUnprovableBacksOff(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.ResolveInterval = time.Hour })
+	h.gw.caps.NoAbsenceProof = gateway.NewActionSet(gateway.ActionRefund)
+	h.gw.script = func(int, gateway.Request) (bool, *gateway.Result, error) {
+		return false, nil, &gateway.Error{Class: gateway.Ambiguous, Err: errors.New("timeout")}
+	}
+	rec, err := h.e.FollowUp(context.Background(), FollowUpRequest{ClientID: "r", Origin: "o", Action: "refund", TransactionID: "tx1", Amount: "5.00"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res := h.next(UpdateResult, rec.TransactionAPIID).Result; res.Outcome != OutcomeUnknown {
+		t.Fatalf("result %+v", res)
+	}
+	h.e.inflight.Wait()
+	lookups := func() int {
+		h.gw.mu.Lock()
+		defer h.gw.mu.Unlock()
+		return h.gw.resolves
+	}
+	before := lookups()
+	h.e.resolveUnknown(context.Background())
+	h.e.inflight.Wait()
+	if n := lookups(); n != before {
+		t.Fatalf("the background resolver looked an unprovable refund up again at once (%d lookups)", n-before)
+	}
+	h.e.mu.Lock()
+	s := h.e.byAPIID[rec.TransactionAPIID]
+	wait := time.Until(s.nextTry)
+	s.nextTry = time.Time{} // its wait is over
+	h.e.mu.Unlock()
+	if wait < 4*time.Minute {
+		t.Errorf("next background lookup in %v, want the 5 min schedule or longer", wait)
+	}
+	h.e.resolveUnknown(context.Background())
+	h.e.inflight.Wait()
+	if n := lookups(); n != before+1 {
+		t.Fatalf("%d lookups once the wait is over, want 1", n-before)
+	}
+	if r := h.stored(rec.TransactionAPIID); r.State != journal.StateUnknown {
+		t.Errorf("record %+v", r)
+	}
+}
