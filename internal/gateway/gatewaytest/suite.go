@@ -399,7 +399,10 @@ func test429(t *testing.T, h Harness) {
 // refunds unprovable (Capabilities.NoAbsenceProof): a Resolve that answers
 // "not found" for a refund that exists would make its caller send it again.
 func testChangeFault(t *testing.T, h Harness, a gateway.Action, f Fault) {
-	e := newEnv(t, h, faultTimeout)
+	// The original and the checks go through a client with the generous
+	// timeout; only the faulted request through one with the short one.
+	e := newEnv(t, h, opTimeout)
+	faulted := h.New(t, e.url, faultTimeout)
 	caps := e.gw.Capabilities()
 	if !caps.Supports(a) {
 		t.Skipf("%s not supported", a)
@@ -421,7 +424,7 @@ func testChangeFault(t *testing.T, h Harness, a gateway.Action, f Fault) {
 	if a == gateway.ActionRefund {
 		req.Amount, req.TransactionAPIID = tx.Amount, NewAPIID()
 	}
-	_, err = e.gw.Do(ctx(t), req)
+	_, err = faulted.Do(ctx(t), req)
 	switch f {
 	case Fault429:
 		if !gateway.IsRetryable(err) {
