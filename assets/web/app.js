@@ -29,7 +29,7 @@ const el = {
   card: $('card'), cardBrand: $('card-brand'), cardPan: $('card-pan'), cardMode: $('card-mode'),
   result: $('result'), outcome: $('outcome'), resultAmount: $('result-amount'), resultMessage: $('result-message'),
   rCard: $('r-card'), rAuth: $('r-auth'), rTx: $('r-tx'), rCodes: $('r-codes'), receipt: $('receipt'),
-  sale: $('sale'), auth: $('auth'), cancel: $('cancel'), txid: $('txid'), refund: $('refund'), void: $('void'),
+  sale: $('sale'), auth: $('auth'), cancel: $('cancel'), txid: $('txid'), cardtoken: $('cardtoken'), refund: $('refund'), void: $('void'),
   complete: $('complete'), sim: $('sim'), testcards: $('testcards'), log: $('log'),
 };
 
@@ -242,7 +242,10 @@ function startSale(action) {
   clearDisplay();
   const amount = formatCents(cents);
   log(`${action === 'authonly' ? 'Authorization' : 'Sale'} of $${amount} started`);
-  run(action === 'authonly' ? 'Authorization' : 'Sale', agent.sale({ amount, action }));
+  // A stored card token (PaidYET takes no reader sales) replaces the reader.
+  const cardToken = el.cardtoken.value.trim();
+  const sale = cardToken ? { amount, action, cardToken } : { amount, action };
+  run(action === 'authonly' ? 'Authorization' : 'Sale', agent.sale(sale));
 }
 
 async function cancelSale() {

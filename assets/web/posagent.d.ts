@@ -183,6 +183,14 @@ export interface SaleRequest {
   tipAmount?: string | number;
   description?: string;
   reader?: string;
+  /** Charge a stored card (PaidYET card token, Paya Connect account_vault_id)
+   *  instead of asking the reader for one; sent as `card_token`. The only
+   *  way to sell on PaidYET, whose v3 API takes no reader data. */
+  cardToken?: string;
+  /** The gateway emails / texts the customer a receipt (PaidYET only);
+   *  sent as `receipt_email` / `receipt_phone`. */
+  receiptEmail?: string;
+  receiptPhone?: string;
   id?: string;
 }
 

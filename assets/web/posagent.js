@@ -288,7 +288,8 @@ export class PosAgent {
    * (approved, declined, cancelled, error, unknown); rejects when the agent
    * refuses the request (busy, no_reader, invalid_request, …). The returned
    * promise has an `id` for cancel().
-   * @param {object} sale {amount, action?, orderNum?, transactionApiId?, tipAmount?, description?, reader?}
+   * @param {object} sale {amount, action?, orderNum?, transactionApiId?, tipAmount?, description?, reader?,
+   *   cardToken?, receiptEmail?, receiptPhone?}
    * @param {object} [hooks] {onPrompt, onCard, onAccepted, onWarning}
    */
   sale(sale, hooks) {
@@ -302,6 +303,9 @@ export class PosAgent {
     if (sale.tipAmount) msg.tip_amount = String(sale.tipAmount);
     if (sale.description) msg.description = String(sale.description);
     if (sale.reader) msg.reader = sale.reader;
+    if (sale.cardToken) msg.card_token = String(sale.cardToken);
+    if (sale.receiptEmail) msg.receipt_email = String(sale.receiptEmail);
+    if (sale.receiptPhone) msg.receipt_phone = String(sale.receiptPhone);
     if (sale.id) msg.id = sale.id;
     return this._request('sale', msg, { timeout: 0, hooks });
   }

@@ -31,13 +31,19 @@ func runDemo(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 	o := app.RunOptions{Demo: true, Version: version, Stdout: stdout, Stderr: stderr}
 	fs := newFlags("demo", stderr)
 	agentFlags(fs, &o)
+	gw := fs.String("gateway", config.GatewaySandbox, "the embedded sandbox's API: sandbox (Paya Connect v2) or paidyet (PaidYET v3, stored cards only)")
 	if err := fs.Parse(args); err != nil {
+		return app.ExitUsage
+	}
+	cfg, err := app.DemoConfig(*gw)
+	if err != nil {
+		fmt.Fprintf(stderr, "posagent demo: %v\n", err)
 		return app.ExitUsage
 	}
 	if o.StateDir == "" {
 		o.StateDir = filepath.Join(config.UserPaths().StateDir, "demo")
 	}
-	return app.Run(ctx, config.Default(), o)
+	return app.Run(ctx, cfg, o)
 }
 
 func runRun(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {

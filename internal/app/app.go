@@ -21,6 +21,7 @@ import (
 	"github.com/posagent/posagent/internal/engine"
 	"github.com/posagent/posagent/internal/engine/journal"
 	"github.com/posagent/posagent/internal/gateway"
+	"github.com/posagent/posagent/internal/gateway/paidyet"
 	"github.com/posagent/posagent/internal/gateway/payaconnect"
 	"github.com/posagent/posagent/internal/gateway/sandbox"
 	"github.com/posagent/posagent/internal/reader"
@@ -56,6 +57,9 @@ type Options struct {
 	Version string
 	// StepHook is passed to the engine (crash tests only).
 	StepHook func(step, transactionAPIID string)
+	// ResolveBackoff, when set, is the engine's in-line lookup schedule
+	// (tests shorten it).
+	ResolveBackoff []time.Duration
 	// Stdout receives the lines a person starting the agent needs (URLs).
 	Stdout io.Writer
 	// SandboxURLOverride points a sandbox-kind gateway at an external
@@ -151,7 +155,7 @@ func (a *App) Start(ctx context.Context) (err error) {
 	a.manager = reader.NewManager(drivers, reader.Options{Logger: a.log.With("component", "readers")})
 	a.engine, err = engine.New(engine.Config{
 		Gateway: a.gw, Readers: a.manager, Journal: a.journal, Log: a.log.With("component", "engine"),
-		AllowTestKeys: cfg.Gateway.Kind == config.GatewaySandbox, StepHook: a.o.StepHook,
+		LiveHost: a.liveHost(), StepHook: a.o.StepHook, ResolveBackoff: a.o.ResolveBackoff,
 	})
 	if err != nil {
 		return err
@@ -255,8 +259,33 @@ func (a *App) goRun(name string, f func() error) {
 	}()
 }
 
-// openGateway builds the client; for the sandbox kind it first starts the
-// embedded sandbox on a loopback port, so the agent talks real HTTP to it.
+// liveHost is the configured gateway's host when it is a live one
+// (gateway.LiveHost): the engine refuses test-key reads there. The sandbox
+// kind is never live.
+func (a *App) liveHost() string {
+	if g := a.o.Config.Gateway; g.Kind != config.GatewaySandbox {
+		return gateway.LiveHost(g.URL)
+	}
+	return ""
+}
+
+// embeddedSandbox starts the embedded sandbox on a loopback port, so that
+// the agent talks real HTTP to it, and returns its base URL.
+func (a *App) embeddedSandbox() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", fmt.Errorf("embedded sandbox: %w", err)
+	}
+	a.sandboxSrv = &http.Server{Handler: sandbox.New(sandbox.Options{Logger: a.log.With("component", "sandbox")}),
+		ReadHeaderTimeout: serverTimeout}
+	go func() { _ = a.sandboxSrv.Serve(ln) }()
+	a.sandboxURL = "http://" + ln.Addr().String()
+	return a.sandboxURL, nil
+}
+
+// openGateway builds the client; for the sandbox kind (and a PaidYET
+// gateway whose url is "embedded", as `demo --gateway paidyet` sets) it
+// first starts the embedded sandbox.
 func (a *App) openGateway(ctx context.Context) (gateway.Gateway, error) {
 	g := a.o.Config.Gateway
 	switch g.Kind {
@@ -266,14 +295,10 @@ func (a *App) openGateway(ctx context.Context) (gateway.Gateway, error) {
 			base = strings.TrimSuffix(g.URL, "/") // an external sandbox (e.g. `posagent sandbox`, or a fault proxy in front of one)
 		}
 		if base == "" {
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				return nil, fmt.Errorf("embedded sandbox: %w", err)
+			var err error
+			if base, err = a.embeddedSandbox(); err != nil {
+				return nil, err
 			}
-			a.sandboxSrv = &http.Server{Handler: sandbox.New(sandbox.Options{Logger: a.log.With("component", "sandbox")}),
-				ReadHeaderTimeout: serverTimeout}
-			go func() { _ = a.sandboxSrv.Serve(ln) }()
-			base = "http://" + ln.Addr().String()
 		}
 		a.sandboxURL = base
 		c, err := payaconnect.New(payaconnect.Options{
@@ -291,8 +316,20 @@ func (a *App) openGateway(ctx context.Context) (gateway.Gateway, error) {
 		})
 		a.paya = c
 		return c, err
+	case config.GatewayPaidYET:
+		base := g.URL
+		if base == config.SandboxURL {
+			var err error
+			if base, err = a.embeddedSandbox(); err != nil {
+				return nil, err
+			}
+		}
+		return paidyet.New(paidyet.Options{
+			BaseURL: base, Subdomain: g.Subdomain, Key: g.UserAPIKey, Timeout: g.Timeout.Duration,
+			Transport: a.o.GatewayTransport, Logger: a.log.With("component", "gateway"),
+		})
 	}
-	return nil, fmt.Errorf("gateway kind %q is not available in this build yet", g.Kind)
+	return nil, fmt.Errorf("gateway kind %q is not one of paya, paidyet, sandbox", g.Kind)
 }
 
 // drivers builds the reader drivers: the simulator in demo mode, else

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 
 	"github.com/posagent/posagent/internal/config"
+	"github.com/posagent/posagent/internal/gateway/sandbox"
 	"github.com/posagent/posagent/internal/logging"
 	"github.com/posagent/posagent/internal/sdnotify"
 	"github.com/posagent/posagent/internal/secrets"
@@ -58,6 +59,22 @@ func LoadConfig(path string) (*config.Config, error) {
 	}
 	if err := cfg.ApplyEnv(os.LookupEnv); err != nil {
 		return nil, err
+	}
+	return cfg, nil
+}
+
+// DemoConfig is the demo's configuration: the simulated reader and the
+// embedded sandbox, speaking Paya Connect ("sandbox", the default) or
+// PaidYET v3 ("paidyet": stored-card sales only, reader sales refused).
+func DemoConfig(gw string) (*config.Config, error) {
+	cfg := config.Default()
+	switch gw {
+	case "", config.GatewaySandbox:
+	case config.GatewayPaidYET:
+		cfg.Gateway.Kind, cfg.Gateway.URL = config.GatewayPaidYET, config.SandboxURL
+		cfg.Gateway.Subdomain, cfg.Gateway.UserAPIKey = sandbox.PaidYETSubdomain, sandbox.PaidYETKey
+	default:
+		return nil, fmt.Errorf("--gateway %q: use sandbox (Paya Connect v2) or paidyet (PaidYET v3)", gw)
 	}
 	return cfg, nil
 }
@@ -189,7 +206,12 @@ func printBanner(w io.Writer, a *App, demo bool) {
 	if u := a.SandboxURL(); u != "" {
 		fmt.Fprintf(w, "  sandbox:    %s  (Paya Connect v2 at /v2/, PaidYET v3 at /v3/; docs/sandbox.md)\n", u)
 	}
-	if demo {
+	switch {
+	case demo && a.o.Config.Gateway.Kind == config.GatewayPaidYET:
+		fmt.Fprintf(w, "  gateway:    PaidYET v3 (embedded sandbox): no reader sales (v3 takes no card data from readers);\n"+
+			"              charge a stored card with a sale's card_token: %s approves, %s declines\n",
+			sandbox.PaidYETTokenApproved, sandbox.PaidYETTokenDeclined)
+	case demo:
 		fmt.Fprintln(w, "  reader:     simulated ID TECH VP3300 (swipe, chip, tap): use the page's test-card buttons")
 	}
 	fmt.Fprintln(w, "Stop with Ctrl-C.")

@@ -285,6 +285,7 @@ func (c *conn) sale(req Request) {
 	rec, err := b.eng.StartSale(ctx, engine.SaleRequest{
 		ClientID: req.ID, Origin: c.origin, Action: req.Action, Amount: req.Amount, TipAmount: req.TipAmount,
 		OrderNum: req.OrderNum, Description: req.Description, TransactionAPIID: req.TransactionAPIID, ReaderID: req.Reader,
+		CardToken: req.CardToken, ReceiptEmail: req.ReceiptEmail, ReceiptPhone: req.ReceiptPhone,
 	})
 	if err != nil {
 		b.releaseOwner(key, c)

@@ -81,6 +81,13 @@ type Request struct {
 	TipAmount   string `json:"tip_amount,omitempty"`
 	OrderNum    string `json:"order_num,omitempty"`
 	Description string `json:"description,omitempty"`
+	// CardToken charges a stored card (PaidYET card token, Paya Connect
+	// account_vault_id) instead of asking the reader for one. Never logged
+	// or echoed. ReceiptEmail / ReceiptPhone: the gateway sends the
+	// customer a receipt (PaidYET).
+	CardToken    string `json:"card_token,omitempty"`
+	ReceiptEmail string `json:"receipt_email,omitempty"`
+	ReceiptPhone string `json:"receipt_phone,omitempty"`
 	// sale, refund, void, complete (optional), status and ack (lookup)
 	TransactionAPIID string `json:"transaction_api_id,omitempty"`
 	// refund, void, complete

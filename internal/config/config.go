@@ -244,7 +244,9 @@ func (c *Config) validateGateway(add func(string, string, ...any)) {
 		add("gateway.kind", "%q is not one of paya, paidyet, sandbox", g.Kind)
 		return
 	}
-	if g.URL == "" {
+	if g.Kind == GatewayPaidYET && g.URL == SandboxURL {
+		// the embedded sandbox's PaidYET v3 (`posagent demo --gateway paidyet`)
+	} else if g.URL == "" {
 		add("gateway.url", "missing: the gateway's base URL, e.g. https://api.sandbox.payaconnect.com")
 	} else if err := CheckGatewayURL(g.URL); err != nil {
 		add("gateway.url", "%v", err)

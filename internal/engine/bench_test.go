@@ -21,7 +21,7 @@ func BenchmarkSalesThroughJournal(b *testing.B) {
 	}
 	defer j.Close()
 	h := &harness{gw: newFakeGateway(), rd: &fakeReaders{infos: []reader.Info{simInfo}}, j: j}
-	e, err := New(Config{Gateway: h.gw, Readers: h.rd, Journal: j, AllowTestKeys: true})
+	e, err := New(Config{Gateway: h.gw, Readers: h.rd, Journal: j})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -51,9 +51,11 @@ type Config struct {
 	Readers Readers
 	Journal *journal.Journal
 	Log     *slog.Logger
-	// AllowTestKeys accepts reads encrypted with the public ANSI test key:
-	// only the sandbox gateway can use them.
-	AllowTestKeys bool
+	// LiveHost is the gateway's host when it is live (gateway.LiveHost):
+	// reads encrypted under the public ANSI test key are refused there,
+	// naming it. Empty — a gateway's sandbox host, loopback, the embedded
+	// sandbox — allows them: that is how demo readers certify.
+	LiveHost string
 	// CardTimeout is how long a sale waits for a card.
 	CardTimeout time.Duration
 	// ResolveBackoff is the in-line lookup schedule (tests shorten it).
@@ -120,6 +122,10 @@ type sale struct {
 	timer    *time.Timer
 	resent   bool
 	req      gateway.Request // follow-ups: the request to re-send when proven absent
+	// unprovableTries and nextTry pace the background lookups of an action
+	// the gateway cannot prove absent (see unprovable).
+	unprovableTries int
+	nextTry         time.Time
 	// journaling is closed once the "sending" write has landed (send
 	// starts it when the request is on the wire); nil before any send.
 	// Every later write of rec waits for it, so the writes land in order.
@@ -287,6 +293,10 @@ func (e *Engine) resolveUnknown(ctx context.Context) {
 		if busy || (ok && r.State == journal.StateSending) {
 			e.mu.Unlock()
 			continue // a send or resolver is working on it
+		}
+		if time.Now().Before(s.nextTry) {
+			e.mu.Unlock()
+			continue // unprovable: looked up on its own, slower schedule
 		}
 		e.resolving[r.TransactionAPIID] = true
 		e.inflight.Add(1)

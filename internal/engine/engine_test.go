@@ -149,7 +149,7 @@ func newHarness(t *testing.T, mutate func(*Config)) *harness {
 		t.Fatal(err)
 	}
 	h := &harness{t: t, gw: newFakeGateway(), rd: &fakeReaders{infos: []reader.Info{simInfo}}, j: j, path: path}
-	cfg := Config{Gateway: h.gw, Readers: h.rd, Journal: j, AllowTestKeys: true, CardTimeout: time.Minute,
+	cfg := Config{Gateway: h.gw, Readers: h.rd, Journal: j, CardTimeout: time.Minute,
 		ResolveBackoff: []time.Duration{time.Millisecond, time.Millisecond, time.Millisecond}, ResolveInterval: 20 * time.Millisecond}
 	if mutate != nil {
 		mutate(&cfg)
@@ -519,11 +519,11 @@ func TestRecoveryLeavesLiveSalesAlone(t *testing.T) {
 }
 
 func TestGuards(t *testing.T) {
-	h := newHarness(t, func(c *Config) { c.AllowTestKeys = false })
+	h := newHarness(t, func(c *Config) { c.LiveHost = "api.payaconnect.com" })
 	rec := h.sale("1.00")
 	h.swipe(h.read()) // test-key KSN 629949…
-	if w := h.next(UpdateWarning, rec.TransactionAPIID); w.Code != "test_key" {
-		t.Fatalf("warning %+v", w)
+	if w := h.next(UpdateWarning, rec.TransactionAPIID); w.Code != "test_key" || !strings.Contains(w.Warning, "api.payaconnect.com") {
+		t.Fatalf("warning %+v: want test_key naming the live host", w)
 	}
 	if p := h.next(UpdatePrompt, rec.TransactionAPIID); p.Prompt != reader.PromptPresentCard {
 		// present_card was published first; the retry follows

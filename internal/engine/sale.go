@@ -31,6 +31,12 @@ type SaleRequest struct {
 	TransactionAPIID string
 	// ReaderID is optional: default is the first usable reader.
 	ReaderID string
+	// CardToken charges a stored card (a PaidYET card token, a Paya
+	// Connect account_vault_id) instead of reading one: no reader is used.
+	CardToken string
+	// ReceiptEmail and ReceiptPhone have the gateway send the customer a
+	// receipt (gateways with Capabilities.Receipts: PaidYET).
+	ReceiptEmail, ReceiptPhone string
 }
 
 // StartSale creates the sale, journals it, arms the reader and returns the
@@ -78,8 +84,20 @@ func (e *Engine) StartSale(ctx context.Context, req SaleRequest) (journal.Record
 			return journal.Record{}, errorf(CodeInvalid, "the gateway would refuse this sale (%s): nothing was started", strings.Join(msgs, "; "))
 		}
 	}
+	if err := e.checkReceipt(req); err != nil {
+		return journal.Record{}, err
+	}
+	if req.CardToken != "" {
+		return e.startTokenSale(req, action, amount, tip)
+	}
 	if !e.gw.Capabilities().EncryptedCardPresent {
-		return journal.Record{}, errorf(CodeUnsupported, "the %s gateway cannot take card-present reads from a reader: %v", e.gw.Name(), e.gw.Capabilities().Limitations)
+		// Refused before the reader is armed: no card is asked for.
+		why := "it takes no encrypted card data"
+		if l := e.gw.Capabilities().Limitations; len(l) > 0 {
+			why = l[0]
+		}
+		return journal.Record{}, errorf(CodeUnsupported, "the %s gateway cannot take a card from a reader (%s): nothing was started; charge a stored card with card_token instead",
+			e.gw.Name(), why)
 	}
 
 	e.mu.Lock()
@@ -369,8 +387,8 @@ func (e *Engine) guardRead(r *card.Read) (why, code string) {
 	switch {
 	case !r.Envelope.Format.Valid() || r.Envelope.Data == "" || !k.Valid():
 		return "the read carries no encrypted envelope: the reader is not encrypting", decrypt.CodeClearTrackData
-	case k.IsTestKey() && !e.cfg.AllowTestKeys:
-		return "this reader uses the public test key: it works with the sandbox only; ask your gateway for a production-keyed reader", "test_key"
+	case k.IsTestKey() && e.cfg.LiveHost != "":
+		return "this reader uses the public test key, which the live gateway " + e.cfg.LiveHost + " refuses: use it with the gateway's sandbox host, or ask your gateway for a production-keyed reader", "test_key"
 	}
 	if why := e.guard.check(k); why != "" {
 		return why, "replayed_read"
@@ -614,6 +632,9 @@ func (e *Engine) lookupOnce(ctx context.Context, s *sale) bool {
 		e.log.Info("outcome resolved by lookup", "transaction_api_id", rec.TransactionAPIID, "outcome", outcome)
 		e.finish(s, outcome, res, "")
 		return true
+	case errors.Is(err, gateway.ErrNotFound) && e.gw.Capabilities().NoAbsenceProof[gateway.Action(rec.Action)]:
+		e.unprovable(s)
+		return false
 	case errors.Is(err, gateway.ErrNotFound):
 		e.mu.Lock()
 		canResend := !s.resent && (s.read != nil || s.req.Action != "")
@@ -650,7 +671,7 @@ func effectVisible(a gateway.Action, r *gateway.Result) bool {
 	case gateway.ActionVoid:
 		return r.StatusID == 201 || r.Status == "voided"
 	case gateway.ActionAuthComplete:
-		return r.StatusID == 101 || r.Status == "captured" || r.Status == "settled"
+		return r.StatusID == 101 || r.Status == "captured" || r.Status == "settled" || r.Captured
 	}
 	return false
 }

@@ -108,8 +108,11 @@ type Request struct {
 	// Capabilities.EncryptedCardPresent is true accept one.
 	Read *card.Read
 	// Token is a stored card: Paya Connect account_vault_id, PaidYET card token.
-	Token   string
-	Billing Billing
+	Token string
+	// ReceiptEmail and ReceiptPhone ask the gateway to send the customer a
+	// receipt by email / SMS (Capabilities.Receipts).
+	ReceiptEmail, ReceiptPhone string
+	Billing                    Billing
 	// ACH is the bank account of an ACH debit or credit.
 	ACH *ACHAccount
 }
@@ -186,6 +189,10 @@ type Result struct {
 	// Verbiage is the gateway's text. Never decide approval from it.
 	Verbiage string
 	Receipt  card.Receipt
+	// Captured: the gateway shows the transaction captured (an authorization
+	// whose completion took effect), where its status word alone does not
+	// say so (PaidYET's stays "approved").
+	Captured bool
 }
 
 // Approved reports whether the outcome is an approval.
@@ -234,8 +241,18 @@ type Capabilities struct {
 	Formats []card.Format
 	// ResolveByAPIID: Resolve can prove a transaction absent.
 	ResolveByAPIID bool
+	// NoAbsenceProof lists the actions whose absence this gateway cannot
+	// prove after an ambiguous failure: Resolve (or a Lookup of the original
+	// transaction) adopts the action when it shows, but a miss proves
+	// nothing, so the caller must report the outcome unknown and never send
+	// the action again (PaidYET: a refund's custom fields are not searchable
+	// by anything the API documents).
+	NoAbsenceProof ActionSet
 	// ACH: bank account debits and credits.
 	ACH bool
+	// Receipts: the gateway sends receipts by email and SMS
+	// (Request.ReceiptEmail, ReceiptPhone).
+	Receipts bool
 	// Limitations says in words what the gateway cannot do, for people.
 	Limitations []string
 }

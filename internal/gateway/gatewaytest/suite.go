@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -57,6 +58,11 @@ func RunSuite(t *testing.T, h Harness) {
 	t.Run("Fault/slow-within-timeout", func(t *testing.T) { testSlowWithinTimeout(t, h) })
 	t.Run("Fault/"+FaultResetBeforeCommit.String(), func(t *testing.T) { testAbsentFault(t, h) })
 	t.Run("Fault/"+Fault429.String(), func(t *testing.T) { test429(t, h) })
+	for _, a := range []gateway.Action{gateway.ActionAuthComplete, gateway.ActionVoid, gateway.ActionRefund} {
+		for _, f := range []Fault{FaultDelayAfterCommit, Fault500AfterCommit, FaultResetAfterCommit, FaultResetBeforeCommit, Fault429} {
+			t.Run("Fault/"+string(a)+"/"+f.String(), func(t *testing.T) { testChangeFault(t, h, a, f) })
+		}
+	}
 }
 
 // env is one client behind one proxy.
@@ -382,5 +388,69 @@ func test429(t *testing.T, h Harness) {
 	}
 	if n := e.commits(); n != 1 {
 		t.Errorf("backend committed %d, want 1", n)
+	}
+}
+
+// testChangeFault injects f on a capture, void or refund of an approved
+// transaction. The client must never send it twice: a fault after the
+// request was written is Ambiguous (the caller resolves it), a 429
+// Retryable, and the backend saw the request at most once. A refund the
+// backend committed must be found by Resolve unless the client declares
+// refunds unprovable (Capabilities.NoAbsenceProof): a Resolve that answers
+// "not found" for a refund that exists would make its caller send it again.
+func testChangeFault(t *testing.T, h Harness, a gateway.Action, f Fault) {
+	// The original and the checks go through a client with the generous
+	// timeout; only the faulted request through one with the short one.
+	e := newEnv(t, h, opTimeout)
+	faulted := h.New(t, e.url, faultTimeout)
+	caps := e.gw.Capabilities()
+	if !caps.Supports(a) {
+		t.Skipf("%s not supported", a)
+	}
+	orig := h.Approve()
+	orig.TransactionAPIID = NewAPIID()
+	if a == gateway.ActionAuthComplete {
+		orig.Action = gateway.ActionAuthOnly
+	}
+	tx, err := e.gw.Do(ctx(t), orig)
+	if err != nil {
+		t.Fatalf("%s: %v", orig.Action, err)
+	}
+	changes := func(r *http.Request) bool {
+		return r.Method != http.MethodGet && !strings.HasSuffix(r.URL.Path, "/login")
+	}
+	e.proxy.Arm(f, changes)
+	req := gateway.Request{Action: a, TransactionID: tx.ID}
+	if a == gateway.ActionRefund {
+		req.Amount, req.TransactionAPIID = tx.Amount, NewAPIID()
+	}
+	_, err = faulted.Do(ctx(t), req)
+	switch f {
+	case Fault429:
+		if !gateway.IsRetryable(err) {
+			t.Fatalf("%s after %s: %v, want retryable", a, f, err)
+		}
+	default:
+		if !gateway.IsAmbiguous(err) || !gateway.NeedsResolve(err) {
+			t.Fatalf("%s after %s: %v, want ambiguous", a, f, err)
+		}
+	}
+	sent := e.proxy.Count(func(r Record) bool {
+		return r.Method != http.MethodGet && !strings.HasSuffix(r.Path, "/login") && r.Fault == f
+	})
+	all := e.proxy.Count(func(r Record) bool {
+		return r.Method != http.MethodGet && !strings.HasSuffix(r.Path, "/login")
+	})
+	if sent != 1 || all != 2 { // the original and this one
+		t.Fatalf("%s after %s: %d requests changed state (%d with the fault), want the original and one", a, f, all, sent)
+	}
+	if _, err := e.gw.Lookup(ctx(t), tx.ID); err != nil {
+		t.Errorf("lookup of %s after %s: %v", tx.ID, f, err)
+	}
+	committed := f == FaultDelayAfterCommit || f == Fault500AfterCommit || f == FaultResetAfterCommit
+	if a == gateway.ActionRefund && committed && !caps.NoAbsenceProof[a] {
+		if _, err := e.gw.Resolve(ctx(t), req.TransactionAPIID); err != nil {
+			t.Errorf("resolve of a committed refund: %v; a client whose Resolve cannot find refunds must declare them in NoAbsenceProof", err)
+		}
 	}
 }

@@ -230,7 +230,16 @@ type Transaction struct {
 	OrderID      flexString     `json:"order_id"`
 	Invoice      string         `json:"invoice"`
 	Comments     string         `json:"comments"`
+	Email        string         `json:"email"`
+	MobilePhone  string         `json:"mobile_phone"`
+	SendReceipt  bool           `json:"send_receipt"`
 	DateCreated  string         `json:"date_created"`
+	// Batch is set once the transaction is in a batch: a sale at once, an
+	// auth only when captured (seed 003).
+	Batch *struct {
+		ID     flexString `json:"id"`
+		Status string     `json:"status"`
+	} `json:"batch"`
 	// Not in the document's Transaction table but in its test-card table:
 	// a decline carries a decline code and a message.
 	DeclineCode flexString `json:"decline_code"`
@@ -302,6 +311,10 @@ func (t *Transaction) Normalize() *gateway.Result {
 		Verbiage:         gateway.Redact(firstNonEmpty(t.Message, t.Result)),
 		MaskedPAN:        t.CreditCard.masked(),
 	}
+	// A capture leaves the status "approved": what shows it is the batch
+	// the seed says a captured auth moves into, or the type turning sale.
+	r.Captured = r.Outcome == gateway.OutcomeApproved && strings.EqualFold(t.Status, "approved") &&
+		(t.Batch != nil || strings.EqualFold(t.Type, "sale"))
 	if n, err := strconv.Atoi(string(t.DeclineCode)); err == nil {
 		r.ReasonCode = n
 	}

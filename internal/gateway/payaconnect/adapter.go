@@ -221,8 +221,8 @@ func (c *Client) checkRead(a gateway.Action, r *card.Read) error {
 		return fail("e_track_data", "empty: the reader sent no encrypted data")
 	case r.EntryMode != "" && !r.EntryMode.Valid():
 		return fail("entry_mode_id", "unknown entry mode")
-	case r.Envelope.KSN.IsTestKey() && strings.EqualFold(c.base.Hostname(), productionHost):
-		return fail("e_serial_number", "the reader is loaded with the public test key; its reads are for the sandbox only")
+	case r.Envelope.KSN.IsTestKey() && gateway.LiveHost(c.base.String()) != "":
+		return fail("e_serial_number", "the reader is loaded with the public test key; its reads are refused on the live gateway "+gateway.LiveHost(c.base.String()))
 	}
 	return nil
 }

@@ -33,10 +33,6 @@ const maxResolvePages = 5
 // resolvePageSize is the page size Resolve asks for.
 const resolvePageSize = 50
 
-// productionHost is the live API: reads from readers keyed with the public
-// test BDK must never go there.
-const productionHost = "api.payaconnect.com"
-
 // Options configure a Client. BaseURL and the three credentials are required.
 type Options struct {
 	// BaseURL is the API root, e.g. https://api.sandbox.payaconnect.com.

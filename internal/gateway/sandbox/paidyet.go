@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/posagent/posagent/internal/card"
 )
 
 // paidyet is the PaidYET v3 state: tokens, rate counters, transactions and
@@ -37,6 +39,23 @@ func (p *paidyet) init() {
 	p.cards = map[string]*pyCard{}
 	p.byExt = map[string]string{}
 	p.nextID = 1000
+	for i, c := range pyStoredCards {
+		p.cards[c.Token] = &pyCard{ID: i + 1, Token: c.Token, ref: cardRef{FirstSix: c.first6, LastFour: c.last4, Brand: card.BrandVisa},
+			Exp: "09/30", behaviour: c.behaviour, testCard: true}
+	}
+}
+
+// pyStoredCards are cards on file from the start, so that a POS page (or
+// `posagent demo --gateway paidyet`) can charge a stored card without
+// tokenizing one first. Tokens are fixed and documented in docs/sandbox.md;
+// they carry the PaidYET test cards' behaviour (seed 003, "Test Cards").
+var pyStoredCards = []struct {
+	Token         string
+	first6, last4 string
+	behaviour     pyTestCard
+}{
+	{PaidYETTokenApproved, "400010", "2224", pyTestCard{true, 0, "Approved"}},
+	{PaidYETTokenDeclined, "400030", "2224", pyTestCard{false, 51, "Insufficient Funds"}},
 }
 
 // rateState counts one credential's calls: the times of the calls of the

@@ -371,8 +371,15 @@ func TestPaidYETCards(t *testing.T) {
 	if str(items[0], "status") != "declined" || num(items[0], "decline_code") != 51 {
 		t.Errorf("token sale: %v", items[0])
 	}
-	if _, resp, items := h.py(tok, "GET", "/v3/card", nil); resp.Payload.Type != "CreditCard" || len(items) != 1 {
+	// The list holds the two stored cards of docs/sandbox.md and this one.
+	if _, resp, items := h.py(tok, "GET", "/v3/card", nil); resp.Payload.Type != "CreditCard" || len(items) != 3 {
 		t.Errorf("list: %+v", resp.Payload)
+	}
+	for tokn, want := range map[string]string{PaidYETTokenApproved: "approved", PaidYETTokenDeclined: "declined"} {
+		_, _, items = h.py(tok, "POST", "/v3/transaction", map[string]any{"amount": 3, "type": "sale", "credit_card": map[string]any{"token": tokn}})
+		if str(items[0], "status") != want {
+			t.Errorf("stored card %s: %v, want %s", tokn, items[0], want)
+		}
 	}
 	if code, _, _ := h.py(tok, "GET", "/v3/customer", nil); code != 404 {
 		t.Errorf("unemulated endpoint: %d", code)

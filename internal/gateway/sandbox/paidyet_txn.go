@@ -387,9 +387,11 @@ func (s *Sandbox) pyRecord(r *http.Request, req *pyTxnReq, amount int64, typ str
 		v.Status, v.Result, v.DeclineCode = "declined", c.behaviour.message, c.behaviour.code
 	} else {
 		v.Status, v.Result = "approved", "Approved"
-		v.Batch = &pyBatch{ID: 1, Status: "open"}
+		// Seed 003: a sale is "immediately placed into the batch"; an auth
+		// is "not placed in a batch" until it is captured.
 		if typ == "sale" {
 			t.captured = amount
+			v.Batch = &pyBatch{ID: 1, Status: "open"}
 		}
 	}
 	p.txns[v.ID] = t
@@ -481,6 +483,7 @@ func (s *Sandbox) pyChange(r *http.Request, t *pyTxn, want string, amount int64,
 			return pyFail(http.StatusUnprocessableEntity, "capture amount exceeds the authorized amount; this merchant account may not capture more")
 		}
 		v.Type, t.amount, t.captured = "sale", amount, amount
+		v.Batch = &pyBatch{ID: 1, Status: "open"} // "moves an authorized transaction into the current batch"
 	case "void":
 		switch {
 		case v.Status == "voided":

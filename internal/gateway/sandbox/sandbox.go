@@ -20,6 +20,11 @@ const (
 
 	PaidYETSubdomain = "sandbox"     // PaidYET login subdomain
 	PaidYETKey       = "sandbox-key" // PaidYET login key
+	// PaidYETTokenApproved and PaidYETTokenDeclined are card tokens on file
+	// from the start: the first approves, the second declines (51,
+	// Insufficient Funds).
+	PaidYETTokenApproved = "tok_sandbox_approved"
+	PaidYETTokenDeclined = "tok_sandbox_declined"
 )
 
 // Stable ids of the one location and its two product transactions
