@@ -73,7 +73,7 @@ func TestChipSaleOverPTY(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			e, err := engine.New(engine.Config{Gateway: gw, Readers: oneReader{c.s.r}, Journal: j, AllowTestKeys: true,
+			e, err := engine.New(engine.Config{Gateway: gw, Readers: oneReader{c.s.r}, Journal: j,
 				CardTimeout: time.Minute, ResolveBackoff: []time.Duration{100 * time.Millisecond, 500 * time.Millisecond, time.Second, 2 * time.Second, 4 * time.Second}})
 			if err != nil {
 				t.Fatal(err)
