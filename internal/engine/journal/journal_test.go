@@ -109,8 +109,8 @@ func TestCorruptFileMovedAside(t *testing.T) {
 		t.Fatalf("Open: %v", err)
 	}
 	defer j.Close()
-	aside := j.MovedAside()
-	if aside == "" || !strings.HasPrefix(aside, path+".corrupt-") {
+	aside := j.Report().MovedAside
+	if aside == "" || !strings.HasPrefix(aside, path+".damaged-") {
 		t.Fatalf("MovedAside = %q", aside)
 	}
 	if b, err := os.ReadFile(aside); err != nil || !strings.HasPrefix(string(b), "not a bbolt file") {
