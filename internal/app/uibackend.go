@@ -67,6 +67,9 @@ func uiReader(in reader.Info) ui.Reader {
 func (b uiBackend) Updates() (<-chan ui.Event, func()) {
 	src, stop := b.a.engine.Subscribe()
 	out := make(chan ui.Event, 64)
+	if n := b.a.notice; n != "" {
+		out <- ui.Event{Kind: ui.EventWarning, Message: n} // each window learns it when it opens
+	}
 	go func() {
 		defer close(out)
 		for u := range src {
