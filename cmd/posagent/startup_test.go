@@ -500,4 +500,3 @@ func TestRunWithoutGateway(t *testing.T) {
 		t.Errorf("demo: exit %d", code)
 	}
 }
-
