@@ -5,6 +5,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -137,10 +138,14 @@ func (a *agent) stop(t *testing.T) int {
 	return a.code
 }
 
-// runAgent runs posagent to completion: exit code and output.
+// runAgent runs posagent to completion: exit code and output. One that
+// is still running after 30 s (an agent that should have refused to
+// start) is killed: exit -1.
 func runAgent(t *testing.T, args ...string) (int, string) {
 	t.Helper()
-	cmd := exec.Command(agentBinary(t), args...)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, agentBinary(t), args...)
 	cmd.Env = agentEnv()
 	out, err := cmd.CombinedOutput()
 	if _, ok := err.(*exec.ExitError); err != nil && !ok {
