@@ -127,6 +127,10 @@ func TestSecondOpenFailsClearly(t *testing.T) {
 	if !errors.Is(err, ErrInUse) {
 		t.Fatalf("second Open = %v, want ErrInUse", err)
 	}
+	// The journal in use is not taken for damaged and moved aside.
+	if aside, _ := filepath.Glob(path + ".damaged-*"); len(aside) != 0 {
+		t.Fatalf("the live journal was moved aside: %v", aside)
+	}
 }
 
 func FuzzHasCardNumber(f *testing.F) {
