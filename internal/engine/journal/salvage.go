@@ -28,6 +28,7 @@ package journal
 // branch and leaf elements, inline buckets. It only ever reads.
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -325,7 +326,9 @@ func salvage(b []byte) []Record {
 func scanPages(b []byte, ps int) map[string]Record {
 	found := map[string]Record{}
 	for off := 2 * ps; off+pageHeaderSize <= len(b); off += ps {
-		scanLeaf(b[off:], found, 0)
+		// A leaf's elements lie within its own pages (with overflow).
+		end := min(len(b), off+(int(ne.Uint32(b[off+12:]))+1)*ps)
+		scanLeaf(b[off:end], found, 0)
 	}
 	return found
 }
@@ -363,6 +366,9 @@ func scanLeaf(p []byte, found map[string]Record, depth int) {
 // decodeSalvaged accepts a value only if it is a whole Record stored under
 // its own id, in a known state, without card data.
 func decodeSalvaged(k, v []byte) (Record, bool) {
+	if len(v) == 0 || v[0] != '{' || !bytes.Contains(v, k) {
+		return Record{}, false // not worth decoding
+	}
 	var r Record
 	if json.Unmarshal(v, &r) != nil || r.TransactionAPIID == "" || r.TransactionAPIID != string(k) || hasCardNumber(v) {
 		return Record{}, false
