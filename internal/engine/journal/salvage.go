@@ -303,16 +303,17 @@ func closeQuietly(db *bolt.DB) {
 	_ = db.Close()
 }
 
-// salvage reads every record it can find in the file's bytes.
+// salvage reads every record it can find in the file's bytes, with the
+// page size a meta page names, else the first common one that finds any.
 func salvage(b []byte) []Record {
 	sizes := pageSizes
 	if m := currentMeta(b); m != nil && m.pageSize >= 512 && m.pageSize <= 1<<20 {
-		sizes = append([]int{m.pageSize}, pageSizes...)
+		sizes = []int{m.pageSize}
 	}
 	var best map[string]Record
 	for _, ps := range sizes {
-		if got := scanPages(b, ps); len(got) > len(best) {
-			best = got
+		if best = scanPages(b, ps); len(best) > 0 {
+			break
 		}
 	}
 	out := make([]Record, 0, len(best))
