@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -60,6 +61,15 @@ func agentBinary(t *testing.T) string {
 		t.Fatal(binErr)
 	}
 	return filepath.Join(binDir, "posagent")
+}
+
+// noKeyring skips where the test could not keep the OS keyring out (only
+// Linux's Secret Service goes through the session bus address it unsets):
+// a test must not write to a developer's keychain.
+func noKeyring(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the OS keyring cannot be kept out of this test here")
+	}
 }
 
 // agentEnv is the environment without POSAGENT_* settings and without a
@@ -409,6 +419,7 @@ kind = "sim"
 // (where the settings window stores it without a keyring), run and
 // --check-config used to stop at "user_api_key: missing" (exit 78).
 func TestRunReadsStoredKeyBeforeValidating(t *testing.T) {
+	noKeyring(t)
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "posagent.toml")
 	if err := os.WriteFile(cfg, []byte(payaConfig), 0o600); err != nil {
@@ -441,6 +452,7 @@ func TestRunReadsStoredKeyBeforeValidating(t *testing.T) {
 // headless) and starts run with the file it wrote: the saved config used
 // to lack the key and the next start exited 78.
 func TestSettingsSaveThenRun(t *testing.T) {
+	noKeyring(t)
 	t.Setenv("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent") // no keyring: the secret file
 	for _, tc := range []struct{ name, fileKey, typedKey string }{
 		{"key typed in the window", "", "typed-key"},
