@@ -210,6 +210,18 @@ func TestHealthyJournalNotDamaged(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// A record larger than a page (overflow pages) and a rewrite.
+		big := Record{TransactionAPIID: "big", State: StateDone, Description: strings.Repeat("b", 3*os.Getpagesize())}
+		if err := j.Put(big); err != nil {
+			t.Fatal(err)
+		}
+		if err := j.Put(Record{TransactionAPIID: "tx-0000", State: StateDone, Acked: true}); err != nil {
+			t.Fatal(err)
+		}
+		j.Close()
+		if j, err = Open(path, nil); err != nil {
+			t.Fatal(err)
+		}
 		if rep := j.Report(); rep != (OpenReport{}) {
 			t.Errorf("%d records: report %+v", n, rep)
 		}
