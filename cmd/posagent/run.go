@@ -59,16 +59,16 @@ func runRun(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.W
 	if err := fs.Parse(args); err != nil {
 		return app.ExitUsage
 	}
+	if o.StateDir == "" {
+		o.StateDir = paths.StateDir
+	}
 	if *check {
-		if err := app.CheckConfig(o.ConfigPath); err != nil {
+		if err := app.CheckConfig(o.ConfigPath, o.StateDir); err != nil {
 			fmt.Fprintf(stderr, "posagent run: %v\n", err)
 			return app.ExitConfig
 		}
 		fmt.Fprintf(stdout, "config OK: %s\n", o.ConfigPath)
 		return app.ExitOK
-	}
-	if o.StateDir == "" {
-		o.StateDir = paths.StateDir
 	}
 	cfg, err := app.LoadConfig(o.ConfigPath)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"io"
 
 	"github.com/posagent/posagent/internal/app"
+	"github.com/posagent/posagent/internal/config"
 	"github.com/posagent/posagent/internal/svc"
 )
 
@@ -36,7 +37,9 @@ func runService(ctx context.Context, args []string, _ io.Reader, stdout, stderr 
 	if err := fs.Parse(args[1:]); err != nil {
 		return app.ExitUsage
 	}
-	o, err := svc.DefaultOptions(app.CheckConfig, stdout)
+	// The service's config is checked with the service's secret store.
+	check := func(path string) error { return app.CheckConfig(path, config.SystemPaths().StateDir) }
+	o, err := svc.DefaultOptions(check, stdout)
 	if err != nil {
 		fmt.Fprintf(stderr, "posagent service: %v\n", err)
 		return app.ExitFailure

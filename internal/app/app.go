@@ -83,6 +83,9 @@ type App struct {
 	pairings   *bridge.Pairings
 	paya       *payaconnect.Client // for location discovery, when the gateway is Paya Connect
 	url        string
+	// notice is the warning every cashier window shows when it opens
+	// (a damaged journal), "" when there is none.
+	notice string
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -171,12 +174,28 @@ func (a *App) Start(ctx context.Context) (err error) {
 	if err := a.startBridge(ctx); err != nil {
 		return err
 	}
-	if moved := a.journal.MovedAside(); moved != "" {
-		a.log.Error("the journal was damaged and moved aside", "file", moved)
+	if a.notice = journalNotice(a.journal.Report()); a.notice != "" {
+		a.log.Error("cashier warned about the journal", "warning", a.notice)
 	}
 	timed.observe.Store(a.bridge.ObserveGatewayLatency)
 	a.log.Info("agent started", "gateway", cfg.Gateway.Kind, "journal", jpath, "url", a.url)
 	return nil
+}
+
+// journalNotice tells the cashier what Open found wrong with the journal
+// and what to do: the sales it held may need checking in the portal.
+func journalNotice(r journal.OpenReport) string {
+	var parts []string
+	if r.MovedAside != "" {
+		parts = append(parts, fmt.Sprintf("The sales journal was damaged: it was kept as %s and a new one started with the %d records that could be read; unfinished sales among them are being checked with the gateway.", filepath.Base(r.MovedAside), r.Salvaged))
+	}
+	if r.Unreadable > 0 {
+		parts = append(parts, fmt.Sprintf("%d sales journal record(s) could not be read and are skipped.", r.Unreadable))
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return strings.Join(parts, " ") + " Check today's sales in the gateway portal."
 }
 
 // startBridge listens on the configured loopback address and serves the

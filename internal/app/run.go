@@ -80,14 +80,38 @@ func DemoConfig(gw string) (*config.Config, error) {
 }
 
 // CheckConfig loads the config file at path and validates it as `run`
-// would: nil when the agent could start with it.
-func CheckConfig(path string) error {
+// would, with the API key stored in stateDir's secret store: nil when the
+// agent could start with it.
+func CheckConfig(path, stateDir string) error {
 	cfg, err := LoadConfig(path)
 	if err != nil {
 		return err
 	}
+	if err := ResolveAPIKey(cfg, stateDir); err != nil {
+		return err
+	}
 	if err := validate(cfg, false); err != nil {
 		return fmt.Errorf("%s: %w", path, err)
+	}
+	return nil
+}
+
+// ResolveAPIKey fills in the gateway's API key from the secret store (the
+// OS keyring, else stateDir's secret file — where the settings window
+// saves it) when neither the environment nor the file gave one. It runs
+// before validation, which would otherwise call a stored key missing.
+// No key stored is not an error here: validation says what to do.
+func ResolveAPIKey(cfg *config.Config, stateDir string) error {
+	g := &cfg.Gateway
+	if g.UserAPIKey != "" || (g.Kind != config.GatewayPaya && g.Kind != config.GatewayPaidYET) {
+		return nil
+	}
+	key, err := secrets.New(stateDir).Get("user_api_key")
+	switch {
+	case err == nil:
+		g.UserAPIKey = key
+	case !errors.Is(err, secrets.ErrNotFound):
+		return fmt.Errorf("gateway.user_api_key: %w", err)
 	}
 	return nil
 }
@@ -107,14 +131,15 @@ func Run(ctx context.Context, cfg *config.Config, o RunOptions) int {
 	if o.LogLevel != "" {
 		cfg.LogLevel = o.LogLevel
 	}
+	if !o.Demo {
+		if err := ResolveAPIKey(cfg, o.StateDir); err != nil {
+			fmt.Fprintf(o.Stderr, "posagent: %v\n", err)
+			return ExitConfig
+		}
+	}
 	if err := validate(cfg, o.InsecureListenAny); err != nil {
 		fmt.Fprintf(o.Stderr, "posagent: %v\n", err)
 		return ExitConfig
-	}
-	if !o.Demo && cfg.Gateway.Kind != config.GatewaySandbox && cfg.Gateway.UserAPIKey == "" {
-		if key, err := secrets.New(o.StateDir).Get("user_api_key"); err == nil {
-			cfg.Gateway.UserAPIKey = key
-		}
 	}
 	level, _ := logging.ParseLevel(cfg.LogLevel)
 	logOut := o.LogWriter

@@ -67,6 +67,9 @@ func uiReader(in reader.Info) ui.Reader {
 func (b uiBackend) Updates() (<-chan ui.Event, func()) {
 	src, stop := b.a.engine.Subscribe()
 	out := make(chan ui.Event, 64)
+	if n := b.a.notice; n != "" {
+		out <- ui.Event{Kind: ui.EventWarning, Message: n} // each window learns it when it opens
+	}
 	go func() {
 		defer close(out)
 		for u := range src {
@@ -223,8 +226,9 @@ func (b uiBackend) Settings() ui.SettingsModel {
 }
 
 // SaveSettings validates the model as a config, stores the API key in the
-// keyring (never in the file) and writes the file. It takes effect at the
-// next start.
+// keyring or the state directory's secret file (never in the config file)
+// and writes the file. It takes effect at the next start, which reads the
+// key back before validating (ResolveAPIKey).
 func (b uiBackend) SaveSettings(m ui.SettingsModel) error {
 	a := b.a
 	if a.o.ConfigPath == "" {
@@ -237,9 +241,11 @@ func (b uiBackend) SaveSettings(m ui.SettingsModel) error {
 	if m.Reader != "" && (len(c.Readers) == 0 || c.Readers[0].Kind != m.Reader) {
 		c.Readers = []config.Reader{{Kind: m.Reader}}
 	}
+	key := c.Gateway.UserAPIKey // from the file, the environment or the secret store
 	if m.APIKey != "" {
-		c.Gateway.UserAPIKey = m.APIKey
+		key = m.APIKey
 	}
+	c.Gateway.UserAPIKey = key
 	if err := c.Validate(); err != nil {
 		var ve *config.ValidationError
 		if errors.As(err, &ve) {
@@ -255,8 +261,11 @@ func (b uiBackend) SaveSettings(m ui.SettingsModel) error {
 		}
 		return err
 	}
-	if m.APIKey != "" {
-		if _, err := secrets.New(a.o.StateDir).Set("user_api_key", m.APIKey); err != nil {
+	// The file is written without the key, so the key must be where the
+	// next start looks (ResolveAPIKey): the store — unless the environment
+	// gives it, which the next start reads again.
+	if key != "" && key != strings.TrimSpace(os.Getenv("POSAGENT_USER_API_KEY")) {
+		if _, err := secrets.New(a.o.StateDir).Set("user_api_key", key); err != nil {
 			return fmt.Errorf("the API key could not be stored: %w", err)
 		}
 	}

@@ -112,7 +112,8 @@ func Default() *Config {
 }
 
 // Load reads a TOML configuration over the defaults. Unknown keys are
-// errors: a misspelt key would otherwise be silently ignored.
+// errors: a misspelt key would otherwise be silently ignored. The gateway
+// has no default in a file: without [gateway] kind, Validate fails.
 func Load(r io.Reader) (*Config, error) {
 	c := Default()
 	c.Readers = nil
@@ -135,6 +136,12 @@ func Load(r io.Reader) (*Config, error) {
 	if len(c.Readers) == 0 {
 		c.Readers = []Reader{{Kind: ReaderAuto}}
 	}
+	if !md.IsDefined("gateway", "kind") {
+		// A file that names no gateway is not a demo: it must not quietly
+		// take sales on the embedded sandbox. Validate says what to write
+		// (POSAGENT_GATEWAY_KIND may still set it).
+		c.Gateway.Kind = ""
+	}
 	c.applyDefaults()
 	return c, nil
 }
@@ -145,9 +152,6 @@ func (c *Config) applyDefaults() {
 	}
 	if c.LogLevel == "" {
 		c.LogLevel = "info"
-	}
-	if c.Gateway.Kind == "" {
-		c.Gateway.Kind = GatewaySandbox
 	}
 	if c.Gateway.Timeout.Duration == 0 {
 		c.Gateway.Timeout.Duration = DefaultTimeout
@@ -240,6 +244,9 @@ func (c *Config) validateGateway(add func(string, string, ...any)) {
 		}
 		return
 	case GatewayPaya, GatewayPaidYET:
+	case "":
+		add("gateway.kind", "missing: the config has no [gateway] table with a kind; write one with kind = \"paya\" or \"paidyet\" and your credentials, or kind = \"sandbox\" for the embedded test gateway (see Configure in README.md and the template packaging/linux/posagent.toml); `posagent demo` needs no config")
+		return
 	default:
 		add("gateway.kind", "%q is not one of paya, paidyet, sandbox", g.Kind)
 		return

@@ -56,7 +56,7 @@ func TestLoadFull(t *testing.T) {
 }
 
 func TestDefaults(t *testing.T) {
-	for name, c := range map[string]*Config{"Default": Default(), "empty file": mustLoad(t, "")} {
+	for name, c := range map[string]*Config{"Default": Default(), "sandbox file": mustLoad(t, "[gateway]\nkind = \"sandbox\"\n")} {
 		if err := c.Validate(); err != nil {
 			t.Errorf("%s: %v", name, err)
 		}
@@ -64,6 +64,30 @@ func TestDefaults(t *testing.T) {
 			len(c.Readers) != 1 || c.Readers[0].Kind != ReaderAuto || c.LogLevel != "info" {
 			t.Errorf("%s: %+v", name, c)
 		}
+	}
+}
+
+// A file without a gateway kind is a config error, never the embedded
+// sandbox taking sales; the environment can still name the gateway.
+func TestGatewayKindRequired(t *testing.T) {
+	for name, in := range map[string]string{
+		"empty file":         "",
+		"no [gateway] table": "log_level = \"info\"\n[[readers]]\nkind = \"sim\"\n",
+		"[gateway] no kind":  "[gateway]\ntimeout = \"20s\"\n",
+	} {
+		c := mustLoad(t, in)
+		var ve *ValidationError
+		if err := c.Validate(); !errors.As(err, &ve) || len(ve.Problems) != 1 || ve.Problems[0].Field != "gateway.kind" ||
+			!strings.Contains(ve.Problems[0].Message, "README.md") {
+			t.Errorf("%s: Validate = %v, want gateway.kind missing pointing at the config reference", name, err)
+		}
+	}
+	c := mustLoad(t, "")
+	if err := c.ApplyEnv(func(k string) (string, bool) { return "sandbox", k == "POSAGENT_GATEWAY_KIND" }); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Errorf("POSAGENT_GATEWAY_KIND=sandbox: %v", err)
 	}
 }
 

@@ -7,4 +7,9 @@
 // The journal holds masked data and gateway ids only — never e_track_data,
 // a PAN, a track or a KSN. Put refuses a record in which any field looks
 // like a clear card number, as a last line of defence.
+//
+// A damaged file never stops a start: Open finds any damage before bbolt
+// can panic on it, keeps the file aside and salvages every readable record
+// into a new journal (salvage.go, docs/reliability.md); a record that does
+// not decode is skipped by every read, logged once and counted.
 package journal

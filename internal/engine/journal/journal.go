@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/posagent/posagent/internal/card"
@@ -104,16 +105,37 @@ var ErrCardData = errors.New("journal refuses to store card data")
 
 // Journal is an open journal file.
 type Journal struct {
-	db         *bolt.DB
-	path       string
-	movedAside string
-	log        *slog.Logger
+	db     *bolt.DB
+	path   string
+	report OpenReport
+	log    *slog.Logger
+
+	badMu sync.Mutex
+	bad   map[string]bool // keys whose value does not decode, each logged once
 }
 
-// Open opens (or creates) the journal at path. A file that is not a valid
-// journal is moved aside to path.corrupt-<time> — kept for inspection, never
-// silently overwritten — a fresh journal is created, and the event is logged
-// at error level; MovedAside tells the caller so it can warn the cashier.
+// OpenReport says what Open found wrong with the file, for the cashier.
+type OpenReport struct {
+	// MovedAside is where a damaged journal was moved ("" when it was fine).
+	MovedAside string
+	// Damage is what was wrong with it.
+	Damage string
+	// Salvaged counts the records read back from the damaged file into the
+	// new journal.
+	Salvaged int
+	// Unreadable counts the records whose value does not decode (skipped
+	// by every read; see Select).
+	Unreadable int
+}
+
+// Open opens (or creates) the journal at path. A file with any damage —
+// bbolt refuses it, panics or faults reading it, or its pages or its
+// consistency check fail (see salvage.go) — is moved aside to
+// path.damaged-<time>, kept for inspection and never overwritten; every
+// record still readable in it is written into a new journal at path, so
+// the engine's recovery looks up its unfinished sales and delivers its
+// unacknowledged results as after any restart. The event is logged at
+// error level; Report tells the caller so it can warn the cashier.
 func Open(path string, log *slog.Logger) (*Journal, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -121,26 +143,92 @@ func Open(path string, log *slog.Logger) (*Journal, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("journal: create directory: %w", err)
 	}
-	j := &Journal{path: path, log: log}
-	db, err := openDB(path)
-	if err != nil && isCorrupt(err) {
-		aside := fmt.Sprintf("%s.corrupt-%s", path, time.Now().UTC().Format("20060102T150405Z"))
-		if rerr := os.Rename(path, aside); rerr != nil {
-			return nil, fmt.Errorf("journal %s is damaged (%v) and could not be moved aside: %w", path, err, rerr)
-		}
-		log.Error("journal file was damaged: moved it aside and started a new one; sales recorded in it were not checked automatically — look them up in the gateway portal",
-			"damaged", aside, "error", err)
-		j.movedAside = aside
-		db, err = openDB(path)
-	}
+	j := &Journal{path: path, log: log, bad: map[string]bool{}}
+	db, damage, err := openChecked(path)
 	if err != nil {
 		if errors.Is(err, bolterrors.ErrTimeout) {
 			return nil, fmt.Errorf("journal %s: %w (stop the other one first)", path, ErrInUse)
 		}
 		return nil, fmt.Errorf("journal %s: %w", path, err)
 	}
+	if damage != nil {
+		b, rerr := os.ReadFile(path)
+		if rerr != nil {
+			return nil, fmt.Errorf("journal %s is damaged (%v) and could not be read: %w", path, damage, rerr)
+		}
+		recs := salvage(b)
+		aside := asideName(path, time.Now())
+		if err := rebuild(path, aside, recs); err != nil {
+			return nil, fmt.Errorf("journal %s is damaged (%v) and could not be replaced: %w", path, damage, err)
+		}
+		j.report = OpenReport{MovedAside: aside, Damage: damage.Error(), Salvaged: len(recs)}
+		log.Error("journal file was damaged: moved it aside and started a new one with every record still readable in it; its unfinished sales are being looked up at the gateway",
+			"damaged", aside, "damage", damage, "salvaged_records", len(recs))
+		if db, err = openDB(path); err != nil {
+			return nil, fmt.Errorf("journal %s: %w", path, err)
+		}
+	}
 	j.db = db
+	j.report.Unreadable = j.countUnreadable()
 	return j, nil
+}
+
+// openChecked checks the file at path (checkFile), then opens it for
+// writing. damage (with a nil db) means the file is damaged; err means it
+// could not be opened for another reason (in use, permissions), and the
+// file is left alone.
+func openChecked(path string) (db *bolt.DB, damage, err error) {
+	st, err := os.Stat(path)
+	switch {
+	case err == nil && st.Size() > 0:
+		if damage, err := checkFile(path); damage != nil || err != nil {
+			return nil, damage, err
+		}
+	case err != nil && !errors.Is(err, os.ErrNotExist):
+		return nil, nil, err
+	}
+	if db, err = openBolt(path, false); err != nil {
+		if errors.Is(err, errPanicked) || isCorrupt(err) {
+			return nil, err, nil
+		}
+		return nil, nil, err
+	}
+	if err := createBuckets(db); err != nil {
+		db.Close()
+		return nil, nil, err
+	}
+	return db, nil, nil
+}
+
+// checkFile opens the file read-only — bbolt then reads neither the
+// freelist nor any data page — and, holding its shared lock (no agent
+// writes meanwhile), checks the pages' bounds and then bbolt's
+// consistency.
+func checkFile(path string) (damage, err error) {
+	ro, err := openBolt(path, true)
+	if err != nil {
+		switch {
+		case errors.Is(err, bolterrors.ErrTimeout):
+			return nil, err // another agent has it: its bytes may be mid-write
+		case errors.Is(err, errPanicked) || isCorrupt(err):
+			return err, nil
+		}
+		if b, rerr := os.ReadFile(path); rerr == nil {
+			if d := checkPages(b); d != nil {
+				return fmt.Errorf("%w (%v)", err, d), nil
+			}
+		}
+		return nil, err
+	}
+	defer closeQuietly(ro)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if d := checkPages(b); d != nil {
+		return d, nil
+	}
+	return boltCheck(ro), nil
 }
 
 func openDB(path string) (*bolt.DB, error) {
@@ -148,18 +236,21 @@ func openDB(path string) (*bolt.DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	err = db.Update(func(tx *bolt.Tx) error {
+	if err := createBuckets(db); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+func createBuckets(db *bolt.DB) error {
+	return db.Update(func(tx *bolt.Tx) error {
 		if _, err := tx.CreateBucketIfNotExists(bucketTx); err != nil {
 			return err
 		}
 		_, err := tx.CreateBucketIfNotExists(bucketMeta)
 		return err
 	})
-	if err != nil {
-		db.Close()
-		return nil, err
-	}
-	return db, nil
 }
 
 func isCorrupt(err error) bool {
@@ -167,8 +258,8 @@ func isCorrupt(err error) bool {
 		errors.Is(err, bolterrors.ErrChecksum) || errors.Is(err, bolterrors.ErrInvalidMapping)
 }
 
-// MovedAside is the path a damaged journal was moved to by Open, or "".
-func (j *Journal) MovedAside() string { return j.movedAside }
+// Report is what Open found wrong with the file.
+func (j *Journal) Report() OpenReport { return j.report }
 
 // Path is the journal file.
 func (j *Journal) Path() string { return j.path }
@@ -204,7 +295,8 @@ func (j *Journal) Put(r Record) error {
 	})
 }
 
-// Get returns the record of a transaction_api_id.
+// Get returns the record of a transaction_api_id. A record that is
+// there but does not decode is found, with an error.
 func (j *Journal) Get(apiID string) (Record, bool, error) {
 	var r Record
 	var found bool
@@ -214,22 +306,29 @@ func (j *Journal) Get(apiID string) (Record, bool, error) {
 			return nil
 		}
 		found = true
-		return json.Unmarshal(b, &r)
+		if err := json.Unmarshal(b, &r); err != nil {
+			j.unreadable([]byte(apiID), err)
+			return fmt.Errorf("record %q does not decode: %w", card.RedactPANs(apiID), err)
+		}
+		return nil
 	})
 	if err != nil {
-		return Record{}, false, fmt.Errorf("journal: %w", err)
+		return Record{}, found, fmt.Errorf("journal: %w", err)
 	}
 	return r, found, nil
 }
 
 // Select returns the records for which keep returns true, newest first.
+// A record that does not decode is skipped — logged once and counted — so
+// that one damaged value never blocks status or recovery.
 func (j *Journal) Select(keep func(*Record) bool) ([]Record, error) {
 	var out []Record
 	err := j.db.View(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketTx).ForEach(func(k, v []byte) error {
 			var r Record
 			if err := json.Unmarshal(v, &r); err != nil {
-				return fmt.Errorf("record %q: %w", k, err)
+				j.unreadable(k, err)
+				return nil
 			}
 			if keep == nil || keep(&r) {
 				out = append(out, r)
@@ -242,6 +341,35 @@ func (j *Journal) Select(keep func(*Record) bool) ([]Record, error) {
 	}
 	sort.Slice(out, func(a, b int) bool { return out[a].Created.After(out[b].Created) })
 	return out, nil
+}
+
+// unreadable logs a record that does not decode, once per record.
+func (j *Journal) unreadable(k []byte, err error) {
+	j.badMu.Lock()
+	first := !j.bad[string(k)]
+	j.bad[string(k)] = true
+	n := len(j.bad)
+	j.badMu.Unlock()
+	if first {
+		j.log.Error("journal record does not decode: skipped (the sale it belonged to must be checked in the gateway portal)",
+			"transaction_api_id", card.RedactPANs(string(k)), "error", err, "unreadable_records", n)
+	}
+}
+
+// Unreadable counts the records found so far that do not decode.
+func (j *Journal) Unreadable() int {
+	j.badMu.Lock()
+	defer j.badMu.Unlock()
+	return len(j.bad)
+}
+
+// countUnreadable reads every record once at open, so the damaged ones
+// are reported at start rather than at the first read that meets them.
+func (j *Journal) countUnreadable() int {
+	if _, err := j.Select(nil); err != nil {
+		j.log.Error("journal read failed", "error", err)
+	}
+	return j.Unreadable()
 }
 
 // Unfinished returns the transactions whose outcome must be looked up.

@@ -109,8 +109,8 @@ func TestCorruptFileMovedAside(t *testing.T) {
 		t.Fatalf("Open: %v", err)
 	}
 	defer j.Close()
-	aside := j.MovedAside()
-	if aside == "" || !strings.HasPrefix(aside, path+".corrupt-") {
+	aside := j.Report().MovedAside
+	if aside == "" || !strings.HasPrefix(aside, path+".damaged-") {
 		t.Fatalf("MovedAside = %q", aside)
 	}
 	if b, err := os.ReadFile(aside); err != nil || !strings.HasPrefix(string(b), "not a bbolt file") {
@@ -126,6 +126,10 @@ func TestSecondOpenFailsClearly(t *testing.T) {
 	_, err := Open(path, nil)
 	if !errors.Is(err, ErrInUse) {
 		t.Fatalf("second Open = %v, want ErrInUse", err)
+	}
+	// The journal in use is not taken for damaged and moved aside.
+	if aside, _ := filepath.Glob(path + ".damaged-*"); len(aside) != 0 {
+		t.Fatalf("the live journal was moved aside: %v", aside)
 	}
 }
 

@@ -76,8 +76,8 @@ func TestTornWrite(t *testing.T) {
 		if err != nil {
 			t.Fatalf("round %d: journal does not open after SIGKILL: %v", round, err)
 		}
-		if j.MovedAside() != "" {
-			t.Fatalf("round %d: journal was taken for damaged", round)
+		if rep := j.Report(); rep.MovedAside != "" {
+			t.Fatalf("round %d: journal was taken for damaged: %s", round, rep.Damage)
 		}
 		for _, id := range done {
 			if _, ok, err := j.Get(id); err != nil || !ok {
