@@ -41,7 +41,7 @@ func TestContainsCardData(t *testing.T) {
 	// A 14-digit date-time order number that passes Luhn: the prefix rule,
 	// not luck, keeps it out.
 	stamp := withCheck("2026120623552")
-	ms := withCheck("173225000001")   // a Unix time in ms
+	ms := withCheck("173225000001")    // a Unix time in ms
 	us := withCheck("176506532112345") // in µs
 	// A UUID whose digit groups, dash-joined, are a Luhn-valid Visa-like
 	// 14-digit run: "4624-4251-8823-0X".

@@ -176,8 +176,8 @@ func checkText(field, s string, max int) error {
 	if len(s) > max {
 		return errorf(CodeInvalid, "%s is longer than %d characters", field, max)
 	}
-	if card.ContainsPAN(s) {
-		return errorf(CodeInvalid, "%s looks like a card number: never send card numbers to the agent", field)
+	if card.ContainsCardData(s) {
+		return errorf(CodeCardData, "%s", CardDataMessage(field))
 	}
 	return nil
 }
