@@ -585,7 +585,7 @@ func (e *Engine) finishLocked(s *sale, outcome string, res *gateway.Result, msg 
 	r.State, r.Outcome, r.Error, r.Updated = journal.StateDone, outcome, msg, time.Now().UTC()
 	if res != nil {
 		r.TransactionID, r.StatusID, r.ReasonCodeID, r.AuthCode = res.ID, res.StatusID, res.ReasonCode, res.AuthCode
-		r.Verbiage = gateway.Redact(res.Verbiage)
+		r.Verbiage = card.RedactPANs(res.Verbiage)
 		if res.AuthAmount != 0 {
 			r.AuthAmount = res.AuthAmount.String()
 		}
