@@ -66,8 +66,15 @@ func TestPlantedCardNumbersRefusedAndNeverKept(t *testing.T) {
 		"track 2":     ";" + mc + "=2512101?",
 	}
 
-	dir := t.TempDir()
-	bin := buildPosagent(t, dir)
+	// make leakscan sets POSAGENT_PLANTED_DIR to scan this run's files
+	// again with cmd/leakscan, next to the demo's and the chaos run's.
+	dir := os.Getenv("POSAGENT_PLANTED_DIR")
+	if dir == "" {
+		dir = t.TempDir()
+	} else if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	bin := buildPosagent(t, t.TempDir())
 	port := freePort(t)
 	logPath := filepath.Join(dir, "agent.log")
 	state := filepath.Join(dir, "state")
@@ -215,6 +222,9 @@ func TestPlantedCardNumbersRefusedAndNeverKept(t *testing.T) {
 	}
 	ws.Close()
 	stop()
+	if err := os.WriteFile(filepath.Join(dir, "replies.capture"), replies.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
 
 	// The scanner finds what was planted...
 	found, err := leakscan.Scan("sent", bytes.NewReader(sent.Bytes()), leakscan.Options{})

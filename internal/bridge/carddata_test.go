@@ -1,6 +1,8 @@
 package bridge
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -67,5 +69,16 @@ func TestDecodeRequestRefusesCardData(t *testing.T) {
 		if _, err := DecodeRequest([]byte(ok)); err != nil {
 			t.Errorf("%s: refused: %v", ok, err)
 		}
+	}
+}
+
+// The card_data refusal is documented where pages look for error codes.
+func TestCardDataCodeDocumented(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "protocol.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(doc), "| `"+CodeCardData+"` |") {
+		t.Errorf("docs/protocol.md's error code table lacks %s", CodeCardData)
 	}
 }

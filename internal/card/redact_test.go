@@ -1,6 +1,10 @@
 package card
 
 import (
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"unicode"
@@ -238,4 +242,41 @@ func FuzzRedactPANs(f *testing.F) {
 			t.Fatalf("RedactPANs changed text without card data: %q -> %q", s, out)
 		}
 	})
+}
+
+// docs/security.md ends with "### Card numbers in free text", whose table
+// names the tests that cover each threat: every one of them exists.
+func TestSecurityDocNamesRealTests(t *testing.T) {
+	root := filepath.Join("..", "..")
+	doc, err := os.ReadFile(filepath.Join(root, "docs", "security.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(doc), "\n### Card numbers in free text\n")
+	if !ok || strings.Contains(section, "\n## ") {
+		t.Fatal(`docs/security.md does not end with "### Card numbers in free text"`)
+	}
+	var src strings.Builder
+	for _, dir := range []string{"internal", "cmd"} {
+		err := filepath.WalkDir(filepath.Join(root, dir), func(p string, d fs.DirEntry, err error) error {
+			if err == nil && strings.HasSuffix(p, "_test.go") {
+				b, err := os.ReadFile(p)
+				src.Write(b)
+				return err
+			}
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	names := regexp.MustCompile("`[a-z/]+\\.((?:Test|Fuzz)\\w+)`").FindAllStringSubmatch(section, -1)
+	if len(names) < 10 {
+		t.Fatalf("the table names %d tests", len(names))
+	}
+	for _, m := range names {
+		if !regexp.MustCompile(`(?m)^func ` + m[1] + `\(`).MatchString(src.String()) {
+			t.Errorf("docs/security.md names %s, which does not exist", m[0])
+		}
+	}
 }
