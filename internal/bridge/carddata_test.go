@@ -1,10 +1,15 @@
 package bridge
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/posagent/posagent/internal/card"
+	"github.com/posagent/posagent/internal/engine"
+	"github.com/posagent/posagent/internal/engine/journal"
 )
 
 // Issue 16: card numbers in the free-text fields and ids of a request are
@@ -80,5 +85,28 @@ func TestCardDataCodeDocumented(t *testing.T) {
 	}
 	if !strings.Contains(string(doc), "| `"+CodeCardData+"` |") {
 		t.Errorf("docs/protocol.md's error code table lacks %s", CodeCardData)
+	}
+}
+
+// What the websocket echoes of the agent's own text (a result's message and
+// verbiage, warnings and errors) is redacted by the same policy: a gateway
+// echo of a separated, glued or fullwidth number goes out masked.
+func TestEchoesRedacted(t *testing.T) {
+	rec := &journal.Record{TransactionAPIID: "t1", ClientID: "s1", Action: "sale", Outcome: "declined",
+		Error: "gateway: card 4111 1111 1111 1111 refused", Verbiage: "DECLINED INV6011" + "000990139424"}
+	warn := engine.Update{Kind: engine.UpdateWarning, ClientID: "s1", Code: "bad_read",
+		Warning: "read \uff14\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11"}
+	wm, _ := updateMsg(warn)
+	for _, m := range []any{resultMsg(rec, false), errorMsg("s1", CodeInternal, "echo 5454-5454-5454-5454"), wm} {
+		b, err := json.Marshal(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if card.ContainsCardData(string(b)) {
+			t.Errorf("echo carries card data: %s", b)
+		}
+		if !strings.Contains(string(b), "*") {
+			t.Errorf("nothing masked: %s", b)
+		}
 	}
 }
