@@ -23,8 +23,8 @@ import (
 //     holds two;
 //   - a candidate may be glued to letters ("INV6011…", "t4111…"), except
 //     where its digits are part of an identifier: a canonical UUID, or a
-//     word of 16 or more characters made of hex digits only (EMV
-//     cryptograms, KSNs, gateway ids, hashes);
+//     word made of hex digits only of an identifier's length (16, 20, 24,
+//     32, 40 or more: EMV cryptograms, KSNs, gateway ids, hashes);
 //   - a single group longer than 19 digits is no card number (KSNs,
 //     nanosecond times), and neither is a run inside it.
 //
@@ -139,9 +139,15 @@ const (
 	minPAN      = 13
 	maxPAN      = 19
 	minTrackPAN = 12
-	// hexWordMin is the shortest all-hex word taken for an identifier.
-	hexWordMin = 16
 )
+
+// identifierLength: the lengths hex identifiers come in — EMV cryptograms
+// (16), KSNs (20), gateway ids (24), UUIDs without dashes and MD5 (32),
+// SHA-1 and longer (40 and more). An order number of a few hex letters and
+// a card number ("ABC4111…", 19 characters) is no identifier.
+func identifierLength(n int) bool {
+	return n == 16 || n == 20 || n == 24 || n == 32 || n >= 40
+}
 
 // scan calls yield for each finding in s until yield returns false.
 func scan(s string, yield func(Found) bool) {
@@ -243,8 +249,8 @@ func flush(s string, groups []group, digits []byte, yield func(Found) bool) bool
 	return true
 }
 
-// inHexWord reports whether g is glued to letters into a word of at least
-// hexWordMin characters, all of them hex digits.
+// inHexWord reports whether g is glued to letters into a word of hex digits
+// only, of an identifier's length.
 func inHexWord(s string, g group) bool {
 	a, b := g.start, g.end
 	for a > 0 {
@@ -264,7 +270,7 @@ func inHexWord(s string, g group) bool {
 	if a == g.start && b == g.end {
 		return false // not glued to anything
 	}
-	if b-a < hexWordMin {
+	if !identifierLength(b - a) {
 		return false
 	}
 	for i := a; i < b; i++ {

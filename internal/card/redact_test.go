@@ -73,6 +73,12 @@ func TestContainsCardData(t *testing.T) {
 		{"card" + visa + "x", true},
 		{visa + "th", true},
 		{"ref" + amex, true},
+		{"ABC" + visa, true},            // hex letters, but 19 characters: no identifier
+		{"a" + visa, true},              // 17
+		{"cafe" + visa, false},          // 20 hex characters: a KSN's length
+		{"12ab" + visa + "cd", true},    // 22 hex characters: no identifier
+		{"12ab" + visa + "cdef", false}, // 24: a gateway id
+
 		// Other digits.
 		{fullwidth(visa), true},
 		{fullwidth("4111 1111 1111 1111"), true},
