@@ -134,12 +134,13 @@ func TestPlantedCardNumbersRefusedAndNeverKept(t *testing.T) {
 		}
 		return m
 	}
-	// await skips reader events until the first message about id: the
-	// reply (welcome, accepted, status) or its refusal.
+	// await skips events (reader; a sale's prompt and card, which may come
+	// before its accepted) until the reply to id (welcome, accepted, status)
+	// or its refusal.
 	await := func(id string) map[string]any {
 		t.Helper()
 		for {
-			if m := next(); m["id"] == id {
+			if m := next(); m["id"] == id && m["type"] != "prompt" && m["type"] != "card" {
 				return m
 			}
 		}
@@ -186,7 +187,8 @@ func TestPlantedCardNumbersRefusedAndNeverKept(t *testing.T) {
 			send("{" + strings.Join(fields, ",") + "}")
 			var m map[string]any
 			if s.field == "id" {
-				m = next() // the refusal cannot name this id
+				for m = next(); m["type"] != "error"; m = next() { // the refusal cannot name this id
+				}
 			} else {
 				m = await(id)
 			}
