@@ -130,6 +130,10 @@ LEAK_CHAOS_SEED ?= 20261122
 #                                     a chaos run: its report, the agent's log over kills and restarts, the
 #                                     journal, every websocket frame, the sandbox's answer to every request
 #   tests.log                         the whole Go test suite, verbose
+#   planted/agent.log, planted/state/journal.db, planted/replies.capture
+#                                     that suite's run of the real agent with card numbers planted in every text
+#                                     field of its requests (cmd/leakscan TestPlantedCardNumbersRefusedAndNeverKept):
+#                                     its log, journal and every websocket reply
 # No -allow-ciphertext: none of these may hold ciphertext. Logs, journals and websocket messages carry
 # masked PANs and ids only, and the gateway's answers first six and last four; the one place e_track_data
 # belongs, the requests to the gateway, is deliberately not captured. Captures are plain text lines
@@ -142,10 +146,11 @@ leakscan: build ## scan debug-level runs (demo driven by the browser e2e, a chao
 	WS_CAPTURE=$$dir/browser-ws.capture BASE_URL=http://127.0.0.1:$(LEAK_PORT)/ test/browser/run.sh > $$dir/browser.log 2>&1 || { kill $$pid; cat $$dir/browser.log; exit 1; }; \
 	kill $$pid; wait $$pid 2>/dev/null || true; \
 	$(GO) run ./test/chaos -n $(LEAK_CHAOS_N) -seed $(LEAK_CHAOS_SEED) -bin $(BIN) -log-level debug -dir $$dir/chaos -capture > $$dir/chaos.log 2>&1 || { tail -30 $$dir/chaos.log; exit 1; }; \
-	POSAGENT_LOG_LEVEL=debug $(GO) test -tags headless -count=1 -v ./... > $$dir/tests.log 2>&1 || { tail -30 $$dir/tests.log; exit 1; }; \
+	POSAGENT_LOG_LEVEL=debug POSAGENT_PLANTED_DIR=$$dir/planted $(GO) test -tags headless -count=1 -v ./... > $$dir/tests.log 2>&1 || { tail -30 $$dir/tests.log; exit 1; }; \
 	$(GO) run ./cmd/leakscan $$dir/demo.log $$dir/state/journal.db $$dir/browser.log $$dir/browser-ws.capture \
 		$$dir/chaos.log $$dir/chaos/agent.log $$dir/chaos/state/journal.db $$dir/chaos/ws.capture \
-		$$dir/chaos/gateway-responses.capture $$dir/tests.log
+		$$dir/chaos/gateway-responses.capture $$dir/tests.log \
+		$$dir/planted/agent.log $$dir/planted/state/journal.db $$dir/planted/replies.capture
 
 # make bench: the Go benchmarks and the whole-process harness (test/bench: the
 # real bin/posagent driven over its websocket, a serial reader on a pty), each

@@ -223,7 +223,7 @@ func TestGarbage(t *testing.T) {
 		{`{"type":7,"id":"q"}`, CodeInvalid, "q"},
 		{`{"type":"status","id":"` + strings.Repeat("x", 65) + `"}`, CodeInvalid, ""},
 		{`{"type":"status","id":"line\nbreak"}`, CodeInvalid, ""},
-		{`{"type":"status","id":"4111111111111111"}`, CodeInvalid, ""},
+		{`{"type":"status","id":"4111111111111111"}`, CodeCardData, ""},
 		{`{"type":"hello","id":"h","token":"` + strings.Repeat("t", 200) + `"}`, CodeNotPaired, "h"},
 	}
 	for _, tt := range tests {
@@ -554,7 +554,7 @@ func TestNoCardDataInLogs(t *testing.T) {
 	c.sale("s1", "1.00")
 	c.card(visa, "C")
 	c.send(`{"type":"simulate","id":"4111111111111111","card":"4111111111111111"}`)
-	c.expectError(CodeInvalid)
+	c.expectError(CodeCardData)
 	h.stop()
 	mu.Lock()
 	defer mu.Unlock()

@@ -21,15 +21,16 @@ const ProtocolVersion = 1
 // codes (engine.CodeBusy, …) pass through unchanged; warnings carry the
 // engine's warning codes (clear_track_data, replayed_read, …).
 const (
-	CodeBadJSON         = "bad_json"         // not a JSON object, or a binary frame
-	CodeUnknownType     = "unknown_type"     // type missing or not one of the requests
-	CodeMissingID       = "missing_id"       // id missing, empty or not a string
-	CodeInvalid         = engine.CodeInvalid // a field has the wrong type or value
-	CodeNotPaired       = "not_paired"       // hello first; pairing refused or pending; bad token
-	CodeForbiddenOrigin = "forbidden_origin" // the Origin can never be admitted (null, not http/https)
-	CodeTooLarge        = "too_large"        // message over MaxMessageSize
-	CodeNotSimulated    = "not_simulated"    // simulate without a simulated reader and the sandbox
-	CodeSimulateFailed  = "simulate_failed"  // the simulated reader refused the card
+	CodeBadJSON         = "bad_json"          // not a JSON object, or a binary frame
+	CodeUnknownType     = "unknown_type"      // type missing or not one of the requests
+	CodeMissingID       = "missing_id"        // id missing, empty or not a string
+	CodeInvalid         = engine.CodeInvalid  // a field has the wrong type or value
+	CodeCardData        = engine.CodeCardData // a text field or id holds a card number or track
+	CodeNotPaired       = "not_paired"        // hello first; pairing refused or pending; bad token
+	CodeForbiddenOrigin = "forbidden_origin"  // the Origin can never be admitted (null, not http/https)
+	CodeTooLarge        = "too_large"         // message over MaxMessageSize
+	CodeNotSimulated    = "not_simulated"     // simulate without a simulated reader and the sandbox
+	CodeSimulateFailed  = "simulate_failed"   // the simulated reader refused the card
 	CodeNotFound        = engine.CodeNotFound
 	CodeInternal        = "internal_error" // the agent failed; the message says what
 	CodeSlowClient      = "slow_client"    // only in the close reason: the send queue filled up
@@ -148,6 +149,10 @@ func DecodeRequest(data []byte) (Request, *ProtoError) {
 	if r.ID == "" {
 		return Request{}, protoErr("", CodeMissingID, "every request needs an id, a string the replies repeat")
 	}
+	if card.ContainsCardData(r.ID) {
+		// The reply cannot repeat this id: it is card data.
+		return Request{}, protoErr("", CodeCardData, "%s", engine.CardDataMessage("id"))
+	}
 	if !validID(r.ID) {
 		return Request{}, protoErr("", CodeInvalid, "id must be 1 to %d printable characters and not a card number", maxIDLen)
 	}
@@ -160,7 +165,29 @@ func DecodeRequest(data []byte) (Request, *ProtoError) {
 	if len(r.Token) > maxTokenLen {
 		return Request{}, protoErr(r.ID, CodeNotPaired, "token is too long to be one of this agent's tokens")
 	}
+	if f := cardDataField(r); f != "" {
+		return Request{}, protoErr(r.ID, CodeCardData, "%s", engine.CardDataMessage(f))
+	}
 	return r, nil
+}
+
+// cardDataField names the first field of r that holds card data, or "".
+// Every text a request carries is journaled, forwarded to the gateway,
+// echoed or logged, so every one is checked, whatever the type — except
+// simulate's card, a sandbox test card by design (never logged or echoed),
+// and the token, which is only compared. Checked here, a request is refused
+// before a sale starts and before the reader is asked for a card.
+func cardDataField(r Request) string {
+	for _, f := range [...]struct{ name, value string }{
+		{"order_num", r.OrderNum}, {"description", r.Description}, {"transaction_api_id", r.TransactionAPIID},
+		{"transaction_id", r.TransactionID}, {"amount", r.Amount}, {"tip_amount", r.TipAmount},
+		{"action", r.Action}, {"reader", r.Reader}, {"entry_mode", r.EntryMode},
+	} {
+		if card.ContainsCardData(f.value) {
+			return f.name
+		}
+	}
+	return ""
 }
 
 func isNull(data []byte) bool { return strings.TrimSpace(string(data)) == "null" }
@@ -186,7 +213,7 @@ func validID(id string) bool {
 			return false
 		}
 	}
-	return !card.ContainsPAN(id)
+	return !card.ContainsCardData(id)
 }
 
 // clip bounds text echoed in a message and removes anything card-shaped.
@@ -198,9 +225,7 @@ func clip(s string, n int) string {
 		}
 		s += "…"
 	}
-	// Echoed text gets the strict test (any Luhn-valid run), not the
-	// narrower ContainsPAN: mangling an echo costs nothing.
-	if card.RedactPANs(s) != s {
+	if card.ContainsCardData(s) {
 		return "(redacted)"
 	}
 	return s

@@ -30,7 +30,8 @@ func TestDecodeRequest(t *testing.T) {
 		{`{"type":"sale","id":"s","amount":{}}`, CodeInvalid, "s", nil},
 		{`{"type":"sale","id":["s"]}`, CodeMissingID, "", nil},
 		{`{"type":"bogus","id":"b"}`, CodeUnknownType, "b", nil},
-		{`{"type":"sale","id":"5454545454545454"}`, CodeInvalid, "", nil},
+		{`{"type":"sale","id":"5454545454545454"}`, CodeCardData, "", nil},
+		{`{"type":"sale","id":"s4111-1111-1111-1111"}`, CodeCardData, "", nil},
 		{`{"type":"sale","id":"s","amount":7,"card":"4111111111111111"}`, CodeInvalid, "s", nil},
 		{`{"type":"sale","id":"4111111111111111","amount":7}`, CodeInvalid, "", nil},
 		{`{`, CodeBadJSON, "", nil},
@@ -39,6 +40,9 @@ func TestDecodeRequest(t *testing.T) {
 	}
 	for _, tt := range tests {
 		r, err := DecodeRequest([]byte(tt.raw))
+		if err != nil && err.Code == CodeInvalid && strings.Contains(err.Message, "card number") {
+			t.Errorf("%s: card data refused as %s, want %s", tt.raw, err.Code, CodeCardData)
+		}
 		switch {
 		case tt.code == "" && err != nil:
 			t.Errorf("%s: refused: %v", tt.raw, err)
@@ -114,10 +118,13 @@ func FuzzDecodeRequest(f *testing.F) {
 	for _, s := range []string{
 		`{"type":"hello","id":"1"}`, `{"type":"sale","id":"s1","amount":"12.34"}`, `{"type":"simulate","id":"x","card":"4111111111111111"}`,
 		`{"type":"status","id":7}`, `[]`, `null`, `{"type":"x","id":"4111111111111111"}`, "{\"id\":\"\xff\"}", `{"type":"sale","id":"a","amount":1e999}`,
+		`{"type":"sale","id":"s1","amount":"1.00","description":"visa 4111-1111-1111-1111","order_num":"INV6011000990139424"}`,
+		`{"type":"refund","id":"r1","transaction_id":"\uff14\uff11\uff11\uff11 1111 1111 1111","amount":"1.00"}`,
+		`{"type":"sale","id":"s1","amount":"1.00","description":"20%Bonus coffee","transaction_api_id":"t4111111111111111"}`,
 	} {
 		f.Add([]byte(s))
 	}
-	codes := map[string]bool{CodeBadJSON: true, CodeUnknownType: true, CodeMissingID: true, CodeInvalid: true, CodeNotPaired: true}
+	codes := map[string]bool{CodeBadJSON: true, CodeUnknownType: true, CodeMissingID: true, CodeInvalid: true, CodeNotPaired: true, CodeCardData: true}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		r, err := DecodeRequest(data)
 		if err != nil {
@@ -138,6 +145,13 @@ func FuzzDecodeRequest(f *testing.F) {
 		}
 		if !knownTypes[r.Type] || !validID(r.ID) {
 			t.Fatalf("accepted %+v", r)
+		}
+		// Nothing accepted carries card data in a field that is stored,
+		// forwarded, echoed or logged.
+		for _, v := range []string{r.ID, r.OrderNum, r.Description, r.TransactionAPIID, r.TransactionID, r.Amount, r.TipAmount, r.Action, r.Reader, r.EntryMode} {
+			if card.ContainsCardData(v) {
+				t.Fatalf("accepted a request with card data: %q", data)
+			}
 		}
 	})
 }

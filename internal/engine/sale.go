@@ -213,8 +213,8 @@ func checkText(field, s string, max int) error {
 	if len(s) > max {
 		return errorf(CodeInvalid, "%s is longer than %d characters", field, max)
 	}
-	if card.ContainsPAN(s) {
-		return errorf(CodeInvalid, "%s looks like a card number: never send card numbers to the agent", field)
+	if card.ContainsCardData(s) {
+		return errorf(CodeCardData, "%s", CardDataMessage(field))
 	}
 	return nil
 }
@@ -690,7 +690,7 @@ func (e *Engine) finishLocked(s *sale, outcome string, res *gateway.Result, msg 
 	r.State, r.Outcome, r.Error, r.Updated = journal.StateDone, outcome, msg, time.Now().UTC()
 	if res != nil {
 		r.TransactionID, r.StatusID, r.ReasonCodeID, r.AuthCode = res.ID, res.StatusID, res.ReasonCode, res.AuthCode
-		r.Verbiage = gateway.Redact(res.Verbiage)
+		r.Verbiage = card.RedactPANs(res.Verbiage)
 		if res.AuthAmount != 0 {
 			r.AuthAmount = res.AuthAmount.String()
 		}

@@ -20,7 +20,15 @@ const (
 	CodeUnsupported = "unsupported"     // the gateway cannot do this
 	CodeJournal     = "journal_error"   // could not record the sale: nothing was sent
 	CodePaused      = "paused"          // the cashier paused new sales
+	CodeCardData    = "card_data"       // a text field or id holds a card number or track: refused before the card is read
 )
+
+// CardDataMessage is the refusal of a request whose field holds card data
+// (card.ContainsCardData). It names the field, never the value.
+func CardDataMessage(field string) string {
+	return field + " holds what looks like a card number or card track: cards go through the card reader only, never in a request. " +
+		"Remove it and send the request again (nothing was started); digits that are not a card number can be grouped with '/' instead"
+}
 
 // Error is a refusal with a code and a message a person can act on.
 type Error struct {

@@ -6,8 +6,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/posagent/posagent/internal/card"
 )
 
 // Class sorts gateway failures by what the caller may do next.
@@ -62,7 +60,7 @@ type FieldError struct {
 func (f FieldError) String() string { return f.Field + ": " + f.Message }
 
 // Error is a classified gateway failure. Messages never contain card data:
-// text that comes from a gateway goes through Redact first.
+// text that comes from a gateway goes through card.RedactPANs first.
 type Error struct {
 	Class   Class
 	Gateway string
@@ -184,52 +182,4 @@ func FieldErrors(err error) []FieldError {
 		return ge.Fields
 	}
 	return nil
-}
-
-// Redact masks anything in gateway-supplied text that looks like a card
-// number (a run of 12 to 19 digits) to first 6 / last 4, so that an echo of
-// a PAN in a gateway message cannot reach a log or an error.
-func Redact(s string) string {
-	n := 0
-	for i := 0; i < len(s); i++ {
-		if s[i] >= '0' && s[i] <= '9' {
-			n++
-			continue
-		}
-		if n >= 12 {
-			break
-		}
-		n = 0
-	}
-	if n < 12 {
-		return s // fast path: nothing to mask
-	}
-	var b strings.Builder
-	b.Grow(len(s))
-	start := -1
-	flush := func(end int) {
-		run := s[start:end]
-		if len(run) >= 12 {
-			b.WriteString(string(card.Mask(run)))
-		} else {
-			b.WriteString(run)
-		}
-		start = -1
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] >= '0' && s[i] <= '9' {
-			if start < 0 {
-				start = i
-			}
-			continue
-		}
-		if start >= 0 {
-			flush(i)
-		}
-		b.WriteByte(s[i])
-	}
-	if start >= 0 {
-		flush(len(s))
-	}
-	return b.String()
 }

@@ -132,6 +132,24 @@ type Billing struct {
 	Zip    string
 }
 
+// CardDataFields names the text fields of r that hold a card number or track
+// (card.ContainsCardData), with a message that never repeats the value. The
+// clients refuse such a request while building it: whoever made the Request,
+// no card number leaves for the gateway in a text field or id. The card
+// itself travels only as the encrypted Read (or a Token).
+func (r Request) CardDataFields() []FieldError {
+	var out []FieldError
+	for _, f := range [...]struct{ name, value string }{
+		{"transaction_api_id", r.TransactionAPIID}, {"transaction_id", r.TransactionID}, {"order_num", r.OrderNum},
+		{"description", r.Description}, {"auth_code", r.AuthCode}, {"billing_street", r.Billing.Street}, {"billing_zip", r.Billing.Zip},
+	} {
+		if card.ContainsCardData(f.value) {
+			out = append(out, FieldError{Field: f.name, Message: "holds what looks like a card number: card numbers never go in text fields"})
+		}
+	}
+	return out
+}
+
 // LogValue keeps requests loggable without card data: the Read logs masked.
 func (r Request) LogValue() slog.Value {
 	attrs := []slog.Attr{

@@ -22,8 +22,6 @@ type Finding struct {
 func (f Finding) String() string { return fmt.Sprintf("%s:%d: %s: %s", f.File, f.Line, f.Kind, f.What) }
 
 var (
-	track1 = regexp.MustCompile(`%B\d{12,19}\^`)
-	track2 = regexp.MustCompile(`;\d{12,19}=\d{4}`)
 	// Ciphertext of a track is at least 40 bytes: 80 hex digits in a row.
 	// Gateway ids (24), KSNs (20), UUIDs (dashes) and hashes (40) are shorter.
 	cipherHex = regexp.MustCompile(`[0-9A-Fa-f]{80,}`)
@@ -52,14 +50,21 @@ func Scan(name string, r io.Reader, o Options) ([]Finding, error) {
 func scanLine(name string, n int, line []byte, o Options) []Finding {
 	var out []Finding
 	add := func(kind, what string) { out = append(out, Finding{File: name, Line: n, Kind: kind, What: what}) }
-	if pan := findPAN(line); pan != "" {
-		add("pan", "a card number "+string(card.Mask(pan)))
-	}
-	if track1.Match(line) {
-		add("track1", "clear track 1 data")
-	}
-	if track2.Match(line) {
-		add("track2", "clear track 2 data")
+	// Card numbers and tracks: the policy the agent itself refuses and
+	// redacts by (card.FindCardData), so a number the agent would let
+	// through separated, glued or in fullwidth digits is found here too.
+	pan, tracks := false, map[string]bool{}
+	for _, f := range card.FindCardData(string(line)) {
+		switch {
+		case f.Kind != card.FoundPAN:
+			if !tracks[f.Kind] {
+				tracks[f.Kind] = true
+				add(f.Kind, "clear "+strings.Replace(f.Kind, "track", "track ", 1)+" data")
+			}
+		case !pan && knownTestCard(f.Digits):
+			pan = true
+			add("pan", "a card number "+string(f.Masked()))
+		}
 	}
 	up := bytes.ToUpper(line)
 	for _, k := range keys {
@@ -75,36 +80,12 @@ func scanLine(name string, n int, line []byte, o Options) []Finding {
 	return out
 }
 
-// findPAN returns the first clear test card number in line: a 13–19 digit
-// run that passes Luhn, starts like a brand and is a known test card,
-// standing alone or embedded in other text (a leak inside hex or JSON is
-// still a leak — the scan is stricter than the journal's guard).
-func findPAN(line []byte) string {
-	run := 0
-	for i := 0; i <= len(line); i++ {
-		if i < len(line) && line[i] >= '0' && line[i] <= '9' {
-			run++
-			continue
-		}
-		if run >= 13 {
-			d := string(line[i-run : i])
-			for l := 19; l >= 13; l-- {
-				for s := 0; s+l <= len(d); s++ {
-					if c := d[s : s+l]; card.Luhn(c) && card.BrandOf(c) != card.BrandUnknown && knownTestCard(c) {
-						return c
-					}
-				}
-			}
-		}
-		run = 0
-	}
-	return ""
-}
-
-// knownTestCard limits matches to the card numbers the tests, the demo and
-// the chaos run use — the fixed test cards and the numbers made up on the
-// test BINs — so that digit runs in ids, timestamps and hex that happen to
-// pass Luhn are not reported.
+// knownTestCard limits the card numbers reported to the ones the tests, the
+// demo and the chaos run use — the fixed test cards and the numbers made up
+// on the test BINs: the scanned runs hold no other cards, and the policy's
+// few false positives (about one in twenty 13–19 digit numbers on a card
+// prefix passes Luhn by chance: docs/security.md) would otherwise be
+// reported from ids and counters in a test log.
 func knownTestCard(pan string) bool {
 	for _, p := range TestCards {
 		if p == pan {

@@ -25,7 +25,11 @@ func TestScan(t *testing.T) {
 		kind string // "": nothing may be found
 	}{
 		{"log pan", `{"level":"DEBUG","msg":"read","pan":"` + pan + `"}`, "pan"},
-		{"pan in hex", "embedded in hex: 1a2b" + pan + "ff", "pan"},
+		{"pan glued to letters", "order INV" + pan + " t" + pan + "x", "pan"},
+		{"pan separated", "desc visa " + pan[:4] + "-" + pan[4:8] + "-" + pan[8:12] + "-" + pan[12:], "pan"},
+		{"pan in fours", `{"description":"` + pan[:4] + " " + pan[4:8] + " " + pan[8:12] + " " + pan[12:] + `"}`, "pan"},
+		{"pan in fullwidth digits", "desc " + fullwidth(pan), "pan"},
+		{"harmless %B", `{"description":"20%Bonus coffee"}`, ""},
 		{"track 1", "track %B" + pan + "^TEST CARD/VI^2112101?", "track1"},
 		{"track 2", "track ;" + pan + "=2112101?", "track2"},
 		{"key", "key 0123456789abcdeffedcba9876543210", "key"},
@@ -79,7 +83,9 @@ func TestSimulatedPANs(t *testing.T) {
 			for _, line := range []string{
 				`{"msg":"card","pan":"` + pan + `"}`,
 				"2026-11-22T07:28:00.1Z recv {\"type\":\"card\",\"pan\":\"" + pan + "\"}",
-				"hex 0a" + pan + "ff",
+				"glued INV" + pan + "ff",
+				"fours " + pan[:4] + " " + pan[4:8] + " " + pan[8:12] + " " + pan[12:],
+				"fullwidth " + fullwidth(pan),
 			} {
 				f, err := Scan("capture", strings.NewReader(line), Options{})
 				if err != nil {
@@ -94,4 +100,14 @@ func TestSimulatedPANs(t *testing.T) {
 			}
 		}
 	}
+}
+
+// fullwidth writes ASCII digits as fullwidth ones (U+FF10…).
+func fullwidth(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= '0' && r <= '9' {
+			return '０' + (r - '0')
+		}
+		return r
+	}, s)
 }

@@ -1,7 +1,6 @@
 package journal
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -395,8 +394,8 @@ func (j *Journal) Ack(apiID string) error {
 	return j.Put(r)
 }
 
-// hasCardNumber reports whether b holds a clear track start or a clear
-// card number (card.ContainsPAN).
+// hasCardNumber reports whether b holds a clear card number or track under
+// the card-data policy (card.ContainsCardData).
 func hasCardNumber(b []byte) bool {
-	return bytes.Contains(b, []byte("%B")) || card.ContainsPAN(string(b))
+	return card.ContainsCardData(string(b))
 }

@@ -81,7 +81,9 @@ func TestRefusesCardData(t *testing.T) {
 	bad := []Record{
 		{TransactionAPIID: "x1", Description: "card 4111111111111111"},
 		{TransactionAPIID: "x2", MaskedPAN: "5428377011880254"},
-		{TransactionAPIID: "x3", Error: "track %B4111"},
+		{TransactionAPIID: "x3", Error: "track %B4111" + "111111111111^DOE/J^2512?"},
+		{TransactionAPIID: "x4", OrderNum: "INV6011" + "000990139424"},
+		{TransactionAPIID: "x5", Description: "visa 4111-1111-1111-1111"},
 	}
 	for _, r := range bad {
 		if err := j.Put(r); !errors.Is(err, ErrCardData) {
@@ -89,7 +91,7 @@ func TestRefusesCardData(t *testing.T) {
 		}
 	}
 	// Ids and times that happen to be long digit runs are not card numbers.
-	ok := Record{TransactionAPIID: "1732250000000", OrderNum: "1732250000018", Description: "order 00000000000000017"}
+	ok := Record{TransactionAPIID: "1732250000000", OrderNum: "1732250000018", Description: "20%Bonus coffee, order 00000000000000017"}
 	if err := j.Put(ok); err != nil {
 		t.Errorf("false positive: %v", err)
 	}

@@ -82,7 +82,7 @@ const maxMessage = 300
 
 func redactAll(ms []Message) []Message {
 	for i := range ms {
-		s := gateway.Redact(ms[i].Content)
+		s := card.RedactPANs(ms[i].Content)
 		if len(s) > maxMessage {
 			s = s[:maxMessage] + "…"
 		}
@@ -156,7 +156,7 @@ func jsonErr(err error) error {
 	if errors.As(err, &se) {
 		return fmt.Errorf("invalid JSON at offset %d", se.Offset)
 	}
-	return errors.New(gateway.Redact(err.Error()))
+	return errors.New(card.RedactPANs(err.Error()))
 }
 
 // flexString decodes a JSON string or number (ids are ints in the
@@ -308,7 +308,7 @@ func (t *Transaction) Normalize() *gateway.Result {
 		AuthCode:         t.AuthCode,
 		EntryMode:        inputModes[strings.ToLower(t.InputMethod)],
 		OrderNum:         string(t.OrderID),
-		Verbiage:         gateway.Redact(firstNonEmpty(t.Message, t.Result)),
+		Verbiage:         card.RedactPANs(firstNonEmpty(t.Message, t.Result)),
 		MaskedPAN:        t.CreditCard.masked(),
 	}
 	// A capture leaves the status "approved": what shows it is the batch

@@ -309,6 +309,9 @@ func (c *Client) Do(ctx context.Context, req gateway.Request) (*gateway.Result, 
 	if req.ACH != nil {
 		return fail("PaidYET v3 takes no ACH", gateway.ErrUnsupported)
 	}
+	if errs := req.CardDataFields(); len(errs) > 0 {
+		return fail("request refused: a text field holds card data", nil, errs...)
+	}
 	if len(req.TransactionAPIID) > 64 {
 		return fail("", nil, gateway.FieldError{Field: "transaction_api_id", Message: "at most 64 characters"})
 	}

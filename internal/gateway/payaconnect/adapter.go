@@ -135,6 +135,9 @@ func (c *Client) BuildRequest(req gateway.Request) (*TransactionRequest, error) 
 		return nil, &gateway.Error{Class: gateway.Invalid, Kind: gateway.ErrUnsupported, Gateway: Name, Op: string(a),
 			Message: "unknown action"}
 	}
+	if errs := req.CardDataFields(); len(errs) > 0 {
+		return nil, invalid(string(a), "request refused: a text field holds card data", errs)
+	}
 	t := &TransactionRequest{Action: string(a)}
 	amount := ""
 	if req.Amount != 0 {

@@ -246,7 +246,7 @@ func (t *Transaction) Result() *gateway.Result {
 		OrderNum:         t.OrderNum,
 		AVS:              t.AVS,
 		CVV:              t.CVVResponse,
-		Verbiage:         gateway.Redact(t.Verbiage),
+		Verbiage:         card.RedactPANs(t.Verbiage),
 		Receipt:          decodeReceipt(t.EMVReceiptData),
 	}
 	if r.AuthCode == "" {
@@ -350,7 +350,7 @@ func jsonErr(err error) error {
 	if errors.As(err, &se) {
 		return fmt.Errorf("invalid JSON at offset %d", se.Offset)
 	}
-	return errors.New(gateway.Redact(err.Error()))
+	return errors.New(card.RedactPANs(err.Error()))
 }
 
 // decodeErrorBody reads the error shapes the API and its framework use:
@@ -369,7 +369,7 @@ func decodeErrorBody(b []byte) (msg string, fields []gateway.FieldError) {
 		}
 		if json.Unmarshal(b, &list) == nil {
 			for _, e := range list {
-				fields = append(fields, gateway.FieldError{Field: e.Field, Message: gateway.Redact(e.Message)})
+				fields = append(fields, gateway.FieldError{Field: e.Field, Message: card.RedactPANs(e.Message)})
 			}
 		}
 		return "", fields
@@ -390,7 +390,7 @@ func decodeErrorBody(b []byte) (msg string, fields []gateway.FieldError) {
 		var list []string
 		if json.Unmarshal(raw, &list) == nil {
 			for _, m := range list {
-				fields = append(fields, gateway.FieldError{Field: name, Message: gateway.Redact(m)})
+				fields = append(fields, gateway.FieldError{Field: name, Message: card.RedactPANs(m)})
 			}
 			continue
 		}
@@ -408,7 +408,7 @@ func textOf(raw json.RawMessage) string {
 		return ""
 	}
 	// Redact before cutting, so a cut cannot leave a short run of a PAN.
-	s = gateway.Redact(s)
+	s = card.RedactPANs(s)
 	const maxMsg = 300 // a message is a sentence; cut anything longer
 	if len(s) > maxMsg {
 		s = s[:maxMsg] + "…"
