@@ -161,16 +161,21 @@ func TestPaidYETActions(t *testing.T) {
 	}
 
 	// Bad stored-card input is refused before anything is sent.
-	for _, req := range []engine.SaleRequest{
-		{Amount: "1.00", CardToken: "4111111111111111"}, // a card number is not a token
-		{Amount: "1.00", CardToken: "tok bad/../x"},
-		{Amount: "1.00", CardToken: strings.Repeat("t", 65)},
-		{Amount: "1.00", CardToken: "tok_x", ReceiptEmail: "not an address"},
-		{Amount: "1.00", CardToken: "tok_x", ReceiptPhone: "12ab"},
+	for _, tc := range []struct {
+		req  engine.SaleRequest
+		code string
+	}{
+		// A card number is not a token: the one card-data policy refuses it.
+		{engine.SaleRequest{Amount: "1.00", CardToken: "4111111111111111"}, engine.CodeCardData},
+		{engine.SaleRequest{Amount: "1.00", CardToken: "tok bad/../x"}, engine.CodeInvalid},
+		{engine.SaleRequest{Amount: "1.00", CardToken: strings.Repeat("t", 65)}, engine.CodeInvalid},
+		{engine.SaleRequest{Amount: "1.00", CardToken: "tok_x", ReceiptEmail: "not an address"}, engine.CodeInvalid},
+		{engine.SaleRequest{Amount: "1.00", CardToken: "tok_x", ReceiptPhone: "12ab"}, engine.CodeInvalid},
 	} {
+		req := tc.req
 		req.ClientID, req.Origin = "bad", "test"
-		if _, err := e.a.Engine().StartSale(ctx, req); !errors.As(err, &ee) || ee.Code != engine.CodeInvalid {
-			t.Errorf("%+v: %v, want invalid_request", req, err)
+		if _, err := e.a.Engine().StartSale(ctx, req); !errors.As(err, &ee) || ee.Code != tc.code {
+			t.Errorf("%+v: %v, want %s", req, err, tc.code)
 		} else if strings.Contains(ee.Message, "4111111111111111") {
 			t.Errorf("the refusal echoes the card number: %s", ee.Message)
 		}
