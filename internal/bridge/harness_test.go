@@ -35,7 +35,7 @@ type harnessOpt func(*Options, *timing)
 func start(t testing.TB, opts ...harnessOpt) *harness {
 	t.Helper()
 	eng := bridgetest.New()
-	o := Options{Engine: eng, Simulator: eng, SandboxGateway: true, Version: "test"}
+	o := Options{Engine: eng, Simulator: eng, SandboxGateway: true, Version: "test", TrustOwnPage: true}
 	tm := defaultTiming
 	for _, f := range opts {
 		f(&o, &tm)
