@@ -34,6 +34,12 @@ type harnessOpt func(*Options, *timing)
 
 func start(t testing.TB, opts ...harnessOpt) *harness {
 	t.Helper()
+	return startOn(t, "127.0.0.1:0", opts...)
+}
+
+// startOn is start on another listen address.
+func startOn(t testing.TB, addr string, opts ...harnessOpt) *harness {
+	t.Helper()
 	eng := bridgetest.New()
 	o := Options{Engine: eng, Simulator: eng, SandboxGateway: true, Version: "test", TrustOwnPage: true}
 	tm := defaultTiming
@@ -45,7 +51,7 @@ func start(t testing.TB, opts ...harnessOpt) *harness {
 		t.Fatal(err)
 	}
 	b.t = tm
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
