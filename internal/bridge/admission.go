@@ -195,12 +195,26 @@ func (b *Bridge) logRefusal(msg string, args ...any) {
 	ok := l.n < refusalLogBurst
 	if ok {
 		l.n++
-	} else {
-		l.suppressed++
+	} else if l.suppressed++; l.suppressed == 1 {
+		// The count is reported when the window ends, also when no
+		// refusal follows to roll it over.
+		time.AfterFunc(refusalLogWindow, b.flushRefusals)
 	}
 	l.mu.Unlock()
 	if ok {
 		b.log.Warn(msg, args...)
+	}
+}
+
+// flushRefusals reports the refusals not logged so far.
+func (b *Bridge) flushRefusals() {
+	l := &b.refusals
+	l.mu.Lock()
+	n := l.suppressed
+	l.suppressed = 0
+	l.mu.Unlock()
+	if n > 0 {
+		b.log.Warn("refused requests not logged", "count", n, "window", refusalLogWindow.String())
 	}
 }
 
