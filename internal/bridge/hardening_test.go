@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/gorilla/websocket"
 	"github.com/posagent/posagent/internal/engine/journal"
+	"golang.org/x/net/publicsuffix"
 )
 
 // Issue 16: unpaired foreign connections used to count against the one
@@ -293,17 +295,53 @@ func TestStatusBurstIsNotSlowness(t *testing.T) {
 	c.expect("status")
 }
 
-// A client that truly does not read is still closed.
+// smallBuffers makes every accepted connection's socket buffers small, so
+// that a client that does not read stalls the agent's writes at once
+// rather than after megabytes of kernel buffers.
+type smallBuffers struct{ net.Listener }
+
+func (l smallBuffers) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if tc, ok := c.(*net.TCPConn); ok {
+		_ = tc.SetWriteBuffer(4096)
+	}
+	return c, err
+}
+
+// A client that truly does not read is still closed: its replies wait
+// unread (or its socket stays full) past writeWait.
 func TestNonReaderClosedByReplies(t *testing.T) {
-	h := start(t, func(_ *Options, tm *timing) { tm.writeWait = 200 * time.Millisecond })
-	c := h.open()
-	junk := `{"type":"status","id":"` + strings.Repeat("x", 100) + `"}`
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := startWith(t, smallBuffers{ln}, func(_ *Options, tm *timing) { tm.writeWait = 200 * time.Millisecond })
+	for i := 0; i < 71; i++ {
+		h.eng.AddResult(journal.Record{TransactionAPIID: fmt.Sprintf("t%03d", i), ClientID: fmt.Sprintf("s%d", i),
+			Origin: h.self(), Action: "sale", Amount: "1.00", Outcome: "approved"})
+	}
+	d := websocket.Dialer{HandshakeTimeout: waitFor, NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+		if err == nil {
+			_ = c.(*net.TCPConn).SetReadBuffer(4096)
+		}
+		return c, err
+	}}
+	ws, _, err := d.Dial("ws://"+h.host()+"/v1/ws", http.Header{"Origin": {h.self()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	c := &client{t: t, ws: ws}
+	c.send(`{"type":"hello","id":"h"}`)
+	c.expect("welcome")
 	deadline := time.Now().Add(waitFor)
-	for !slowClosed(h.b) {
+	for h.b.clientCount() > 0 {
 		if time.Now().After(deadline) {
 			t.Fatal("a client that never reads was never closed")
 		}
-		if err := c.ws.WriteMessage(websocket.TextMessage, []byte(junk)); err != nil {
+		_ = ws.SetWriteDeadline(time.Now().Add(waitFor))
+		if err := ws.WriteMessage(websocket.TextMessage, []byte(`{"type":"status","id":"q"}`)); err != nil {
 			break // closed
 		}
 	}
@@ -371,25 +409,23 @@ func TestSiteOf(t *testing.T) {
 func TestPairingQuestionsCappedGlobally(t *testing.T) {
 	pr := &blockingPairer{}
 	h := start(t, func(o *Options, _ *timing) { o.Pairer = pr })
-	var open []*client
 	for i := 0; i < 10; i++ {
 		c := h.mustDial(fmt.Sprintf("https://site%d.example", i))
 		c.send(`{"type":"hello","id":"1"}`)
-		open = append(open, c)
-	}
-	// The refused ones answer at once; the others wait for the cashier.
-	refused := 0
-	for _, c := range open[maxPairingQuestions:] {
-		if e := c.expectError(CodeNotPaired); strings.Contains(e.str("message"), "questions open") {
-			refused++
+		if i >= maxPairingQuestions {
+			if e := c.expectError(CodeNotPaired); !strings.Contains(e.str("message"), "questions open") {
+				t.Fatalf("hello %d: %s, want refused for the cap", i, e["_raw"])
+			}
+			continue
 		}
-	}
-	if refused != 10-maxPairingQuestions {
-		t.Fatalf("%d hellos refused for the cap, want %d", refused, 10-maxPairingQuestions)
-	}
-	deadline := time.Now().Add(waitFor)
-	for pr.calls.Load() < maxPairingQuestions && time.Now().Before(deadline) {
-		time.Sleep(time.Millisecond)
+		// The first ones wait for the cashier.
+		deadline := time.Now().Add(waitFor)
+		for int(pr.calls.Load()) < i+1 {
+			if time.Now().After(deadline) {
+				t.Fatalf("hello %d never reached the cashier", i)
+			}
+			time.Sleep(time.Millisecond)
+		}
 	}
 	if n := pr.calls.Load(); n != maxPairingQuestions {
 		t.Fatalf("the cashier has %d questions, want %d", n, maxPairingQuestions)
@@ -450,4 +486,41 @@ func TestShutdownUnderPairingFlood(t *testing.T) {
 		t.Fatalf("%d questions for the cashier, want at most %d", n, maxPairingQuestions)
 	}
 	h.stop()
+}
+
+func FuzzSiteOf(f *testing.F) {
+	for _, s := range []string{"https://x.evil.com", "http://[::1]:7380", "http://127.0.0.1:7380", "https://a.b.co.uk.", NativeOrigin} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		o, err := NormalizeOrigin(s)
+		if err != nil {
+			return
+		}
+		site := siteOf(o)
+		if site == "" || strings.Contains(site, "/") {
+			t.Fatalf("siteOf(%q) = %q", o, site)
+		}
+		// A subdomain is in its parent's site (a one-label host such as
+		// "localhost" is a top-level name: its subdomains are sites).
+		if o == NativeOrigin {
+			return
+		}
+		host := strings.TrimSuffix(strings.SplitN(strings.SplitN(o, "://", 2)[1], ":", 2)[0], ".")
+		if ps, _ := publicsuffix.PublicSuffix(host); ps == host || strings.Contains(o, "[") || isIPOrigin(o) ||
+			!strings.Contains(site, ".") {
+			return
+		}
+		if sub := strings.Replace(o, "://", "://sub.", 1); siteOf(sub) != site {
+			t.Fatalf("%s is in site %q, %s in %q", sub, siteOf(sub), o, site)
+		}
+	})
+}
+
+func isIPOrigin(o string) bool {
+	h := o[strings.Index(o, "://")+3:]
+	if i := strings.LastIndexByte(h, ':'); i >= 0 {
+		h = h[:i]
+	}
+	return strings.Trim(h, "0123456789.") == ""
 }
