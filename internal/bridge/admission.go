@@ -26,6 +26,10 @@ const (
 	// maxStrangersPerSite bounds one site's share of that pool, so that a
 	// single site cannot keep every other newcomer from pairing.
 	maxStrangersPerSite = 4
+	// maxClientsPerOrigin bounds one origin's share of the main pool, so
+	// that a buggy (or hostile) paired page cannot keep the own page and
+	// the other POS pages out; 16 tabs is more than a counter uses.
+	maxClientsPerOrigin = 16
 	// helloWait is how long a connection may stay unadmitted (no hello, a
 	// refused hello) unless a pairing question for it is open; then it is
 	// closed with 1008.
@@ -81,22 +85,22 @@ func siteOf(origin string) string {
 // handshake is upgraded so that concurrent handshakes cannot overshoot.
 type slot struct {
 	stranger bool
-	site     string
+	site     string // the strangers' pool is shared per site
+	origin   string // the main pool per origin
 }
 
 // reserve takes a slot for a connection of origin, or says why not.
 func (b *Bridge) reserve(origin string, kind originKind) (slot, string, error) {
-	s := slot{stranger: !b.known(origin, kind), site: siteOf(origin)}
+	s := slot{stranger: !b.known(origin, kind), site: siteOf(origin), origin: origin}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.ctx == nil || b.stopping || b.ctx.Err() != nil {
 		return s, "shutting_down", fmt.Errorf("the agent is stopping")
 	}
 	if !s.stranger {
-		if b.nKnown >= b.opts.MaxClients {
-			return s, "too_many_clients", fmt.Errorf("too many websocket connections (%d): close some tabs", b.opts.MaxClients)
+		if err := b.takeKnownLocked(origin); err != nil {
+			return s, "too_many_clients", err
 		}
-		b.nKnown++
 		return s, "", nil
 	}
 	if b.nStrangers >= maxStrangers || b.strangerSites[s.site] >= maxStrangersPerSite {
@@ -107,10 +111,26 @@ func (b *Bridge) reserve(origin string, kind originKind) (slot, string, error) {
 	return s, "", nil
 }
 
+// takeKnownLocked takes a slot of the main pool for origin.
+func (b *Bridge) takeKnownLocked(origin string) error {
+	if b.nKnown >= b.opts.MaxClients {
+		return fmt.Errorf("too many websocket connections (%d): close some tabs", b.opts.MaxClients)
+	}
+	if b.perOrigin[origin] >= maxClientsPerOrigin {
+		return fmt.Errorf("too many websocket connections from %s (%d): close some tabs", origin, maxClientsPerOrigin)
+	}
+	b.nKnown++
+	b.perOrigin[origin]++
+	return nil
+}
+
 // releaseLocked gives a slot back.
 func (b *Bridge) releaseLocked(s slot) {
 	if !s.stranger {
 		b.nKnown--
+		if b.perOrigin[s.origin]--; b.perOrigin[s.origin] <= 0 {
+			delete(b.perOrigin, s.origin)
+		}
 		return
 	}
 	b.nStrangers--
@@ -144,12 +164,11 @@ func (c *conn) promote() bool {
 	if !c.slot.stranger {
 		return true
 	}
-	if b.nKnown >= b.opts.MaxClients {
+	if b.takeKnownLocked(c.origin) != nil {
 		return false
 	}
 	b.releaseLocked(c.slot)
-	c.slot = slot{}
-	b.nKnown++
+	c.slot = slot{origin: c.origin}
 	return true
 }
 

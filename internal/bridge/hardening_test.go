@@ -57,6 +57,28 @@ func TestStrangersCannotLockOutTheOwnPage(t *testing.T) {
 	p.expect("welcome")
 }
 
+// A buggy or hostile paired page is a known origin too: it gets a share
+// of the main pool, not all of it.
+func TestOneKnownOriginCannotFillThePool(t *testing.T) {
+	pairs, _ := OpenPairings(t.TempDir())
+	token, _ := pairs.Approve("https://greedy.example", false)
+	h := start(t, func(o *Options, _ *timing) { o.Pairings = pairs })
+	held := 0
+	for i := 0; i < maxClients+6; i++ {
+		c, _, err := h.dial("https://greedy.example", "")
+		if err != nil {
+			continue
+		}
+		c.send(map[string]string{"type": "hello", "id": "1", "token": token})
+		c.expect("welcome")
+		held++
+	}
+	if held != maxClientsPerOrigin {
+		t.Fatalf("one origin holds %d connections, want %d", held, maxClientsPerOrigin)
+	}
+	h.open()
+}
+
 func TestUnadmittedConnectionsHaveAHelloDeadline(t *testing.T) {
 	h := start(t, func(_ *Options, tm *timing) { tm.helloWait = 100 * time.Millisecond })
 	silent := h.mustDial("https://evil.example")

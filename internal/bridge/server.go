@@ -102,6 +102,7 @@ type Bridge struct {
 	nKnown        int                  // connections in the main pool (slot)
 	nStrangers    int                  // connections in the strangers' pool
 	strangerSites map[string]int       // site → its connections in the strangers' pool
+	perOrigin     map[string]int       // origin → its connections in the main pool
 	owners        map[ownerKey][]*conn // sales in progress → who gets their updates
 	cardAt        map[string]time.Time // transaction_api_id → card read (latency)
 	pairing       map[string]*pairWait // origin → question waiting for the cashier
@@ -144,7 +145,7 @@ func New(o Options) (*Bridge, error) {
 		web: assets.Web(), t: defaultTiming, now: o.Now,
 		conns: map[*conn]struct{}{}, owners: map[ownerKey][]*conn{}, cardAt: map[string]time.Time{},
 		pairing: map[string]*pairWait{}, denied: map[string]time.Time{}, once: map[string][]string{},
-		strangerSites: map[string]int{},
+		strangerSites: map[string]int{}, perOrigin: map[string]int{},
 	}
 	b.upgrader = websocket.Upgrader{
 		ReadBufferSize:  4096,
