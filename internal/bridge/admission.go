@@ -422,7 +422,6 @@ func (b *Bridge) question(c *conn) (*pairWait, string) {
 func (b *Bridge) ask(ctx context.Context, origin, ua string, w *pairWait) {
 	b.log.Info("pairing request: asking the cashier", "origin", origin)
 	d, err := b.opts.Pairer.RequestPairing(ctx, PairingRequest{Origin: origin, UserAgent: ua})
-	abandoned := false
 	if err != nil || ctx.Err() != nil {
 		if err != nil && ctx.Err() == nil {
 			b.log.Warn("pairing request failed", "origin", origin, "error", err)
@@ -430,7 +429,7 @@ func (b *Bridge) ask(ctx context.Context, origin, ua string, w *pairWait) {
 		d = PairDeny
 	}
 	b.mu.Lock()
-	abandoned = w.waiters == 0
+	abandoned := w.waiters == 0
 	switch {
 	case d != PairDeny:
 		delete(b.denied, w.site)
