@@ -217,6 +217,9 @@ func (a *App) startBridge(ctx context.Context) error {
 	opts := bridge.Options{
 		Engine: a.engine, Pairings: pairings, Pairer: a.o.Pairer, AllowedOrigins: cfg.AllowedOrigins, Version: a.o.Version,
 		Log: a.log.With("component", "bridge"), InsecureListenAny: a.o.InsecureListenAny,
+		// The demo page is the demo; in run it pairs (or is listed in
+		// allowed_origins): docs/security.md, "The own page and local processes".
+		TrustOwnPage:   a.o.Demo,
 		SandboxGateway: cfg.Gateway.Kind == config.GatewaySandbox,
 	}
 	if a.sim != nil && opts.SandboxGateway {

@@ -14,18 +14,23 @@ import (
 )
 
 // conn is one websocket client. Its reader goroutine (the handler's) reads
-// and handles requests; its writer goroutine owns every write. Anything
-// else that wants to talk to the client puts a message on send; when send
-// is full the client is not reading and is disconnected.
+// and handles requests; its writer goroutine owns every write. Replies to
+// the client's own requests go on replies, which holds the reader while it
+// is full (backpressure: the client is reading, just not yet this burst);
+// events the agent pushes go on send, and a full send means the client is
+// not reading at all: it is disconnected.
 type conn struct {
-	b      *Bridge
-	ws     *websocket.Conn
-	send   chan []byte
-	ctx    context.Context
-	cancel context.CancelFunc
-	origin string // canonical origin or NativeOrigin
-	kind   originKind
-	ua     string
+	b       *Bridge
+	ws      *websocket.Conn
+	send    chan []byte
+	replies chan []byte
+	ctx     context.Context
+	cancel  context.CancelFunc
+	origin  string // canonical origin or NativeOrigin
+	kind    originKind
+	port    int // the agent's port the connection came in on
+	ua      string
+	slot    slot // the pool it counts against; guarded by Bridge.mu
 
 	admitted atomic.Bool
 	pairing  atomic.Bool // a pairing request is waiting for the cashier
@@ -43,32 +48,38 @@ type conn struct {
 func (b *Bridge) serveWS(w http.ResponseWriter, r *http.Request) {
 	origin, kind, err := b.classify(r)
 	if err != nil {
-		b.metrics.reject(CodeForbiddenOrigin)
-		b.log.Warn("websocket refused: origin", "origin", clip(r.Header.Get("Origin"), 100), "error", err)
-		writeJSONError(w, http.StatusForbidden, CodeForbiddenOrigin, err.Error())
+		b.refuse(w, r, http.StatusForbidden, CodeForbiddenOrigin, err)
 		return
 	}
-	b.mu.Lock()
-	ctx := b.ctx
-	full := len(b.conns) >= b.opts.MaxClients
-	stopping := b.stopping
-	b.mu.Unlock()
-	if ctx == nil || stopping || ctx.Err() != nil {
-		writeJSONError(w, http.StatusServiceUnavailable, "shutting_down", "the agent is stopping")
+	// The slot is taken before the upgrade, under the lock, so that
+	// concurrent handshakes cannot all see room for one more.
+	sl, code, err := b.reserve(origin, kind)
+	if err != nil {
+		if code == "shutting_down" {
+			writeJSONError(w, http.StatusServiceUnavailable, code, err.Error())
+			return
+		}
+		b.refuse(w, r, http.StatusServiceUnavailable, code, err)
 		return
 	}
-	if full {
-		b.metrics.reject("too_many_clients")
-		writeJSONError(w, http.StatusServiceUnavailable, "too_many_clients", "too many websocket connections: close some tabs")
-		return
-	}
+	reserved := true
+	defer func() {
+		if reserved {
+			b.mu.Lock()
+			b.releaseLocked(sl)
+			b.mu.Unlock()
+		}
+	}()
 	ws, err := b.upgrader.Upgrade(w, r, nil)
 	if err != nil {
 		return // the upgrader answered
 	}
+	b.mu.Lock()
+	ctx := b.ctx
+	b.mu.Unlock()
 	cctx, cancel := context.WithCancel(ctx)
-	c := &conn{b: b, ws: ws, send: make(chan []byte, b.opts.SendQueue), ctx: cctx, cancel: cancel,
-		origin: origin, kind: kind, ua: clip(r.UserAgent(), 200)}
+	c := &conn{b: b, ws: ws, send: make(chan []byte, b.opts.SendQueue), replies: make(chan []byte, replyQueueLen),
+		ctx: cctx, cancel: cancel, origin: origin, kind: kind, port: localPort(r), ua: clip(r.UserAgent(), 200), slot: sl}
 	b.mu.Lock()
 	if b.stopping || b.ctx.Err() != nil {
 		b.mu.Unlock()
@@ -76,6 +87,7 @@ func (b *Bridge) serveWS(w http.ResponseWriter, r *http.Request) {
 		_ = ws.Close()
 		return
 	}
+	reserved = false // the connection holds it now; forget gives it back
 	b.conns[c] = struct{}{}
 	b.wg.Add(2) // reader (this goroutine) and writer
 	b.mu.Unlock()
@@ -91,7 +103,9 @@ func (b *Bridge) serveWS(w http.ResponseWriter, r *http.Request) {
 		defer b.wg.Done()
 		c.writeLoop()
 	}()
+	stopHello := c.armHelloDeadline()
 	c.readLoop()
+	stopHello()
 	stop()
 	c.kill(websocket.CloseNormalClosure, "")
 	b.forget(c)
@@ -121,7 +135,7 @@ func (c *conn) closeReason() (int, string) {
 	return c.closeCode, c.closeWhy
 }
 
-// enqueue queues a message without blocking; a full queue means the client
+// enqueue queues an event without blocking; a full queue means the client
 // stopped reading, and it is dropped rather than slowing everyone down.
 func (c *conn) enqueue(msg []byte) bool {
 	if c.ctx.Err() != nil {
@@ -138,13 +152,36 @@ func (c *conn) enqueue(msg []byte) bool {
 	}
 }
 
+// reply queues a reply to the client's own request. It waits while the
+// reply queue is full — the writer drains it as fast as the client reads —
+// and closes the connection as a slow client only when the writer makes no
+// room for writeWait.
+func (c *conn) reply(msg []byte) {
+	select {
+	case c.replies <- msg:
+		return
+	default:
+	}
+	t := time.NewTimer(c.b.t.writeWait)
+	defer t.Stop()
+	select {
+	case c.replies <- msg:
+	case <-c.ctx.Done():
+	case <-t.C:
+		c.b.metrics.inc(&c.b.metrics.slowClosed)
+		c.b.log.Warn("websocket client too slow: replies not read, disconnecting", "origin", c.origin)
+		c.kill(websocket.CloseTryAgainLater, CodeSlowClient+": replies not read, the client is not reading")
+	}
+}
+
+// sendMsg sends a reply (see reply).
 func (c *conn) sendMsg(v any) {
 	data, err := json.Marshal(v)
 	if err != nil {
 		c.b.log.Error("encoding a websocket message", "error", err)
 		return
 	}
-	c.enqueue(data)
+	c.reply(data)
 }
 
 func (c *conn) sendError(id, code, message string) {
@@ -159,11 +196,10 @@ func (c *conn) writeLoop() {
 	defer c.ws.Close()
 	for {
 		select {
+		case msg := <-c.replies:
+			c.write(msg)
 		case msg := <-c.send:
-			_ = c.ws.SetWriteDeadline(time.Now().Add(t.writeWait))
-			if err := c.ws.WriteMessage(websocket.TextMessage, msg); err != nil {
-				c.kill(closeSilently, "write failed")
-			}
+			c.write(msg)
 		case <-ping.C:
 			if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(t.writeWait)); err != nil {
 				c.kill(closeSilently, "ping failed")
@@ -180,6 +216,13 @@ func (c *conn) writeLoop() {
 			_ = c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, why), time.Now().Add(closeGrace))
 			return
 		}
+	}
+}
+
+func (c *conn) write(msg []byte) {
+	_ = c.ws.SetWriteDeadline(time.Now().Add(c.b.t.writeWait))
+	if err := c.ws.WriteMessage(websocket.TextMessage, msg); err != nil {
+		c.kill(closeSilently, "write failed")
 	}
 }
 

@@ -3,9 +3,11 @@
 // docs/protocol.md) at /v1/ws, the demo POS page and posagent.js, /healthz
 // and a hand-written Prometheus /metrics.
 //
-// It owns admission — the Host header must name this computer (the
-// DNS-rebinding guard), and a connection's Origin must be the agent's own
-// page, a configured allowed origin, or an origin paired with a token — the
+// It owns admission (admission.go) — the Host header must name this
+// computer (the DNS-rebinding guard), and a connection must present a token
+// unless its Origin is a configured allowed origin or the own page where
+// that is trusted (demo); connections that are not admitted yet have their
+// own pool, a hello deadline and capped, per-site pairing questions — the
 // pairing store (token hashes in a 0600 JSON file in the state dir), the
 // protocol's message types and their mapping from engine updates, and the
 // routing of updates to the connection that asked for them.

@@ -119,8 +119,16 @@ type Options struct {
 	// get not_paired with a hint to run `posagent pair`.
 	Pairer Pairer
 	// AllowedOrigins are pre-approved origins (config allowed_origins):
-	// they are admitted without a token.
+	// they are admitted without a token (unless the listener is not
+	// loopback). Listing the own page (http://127.0.0.1:PORT) trusts it as
+	// TrustOwnPage does.
 	AllowedOrigins []string
+	// TrustOwnPage admits the agent's own page (http://127.0.0.1:PORT and
+	// its localhost / [::1] spellings) without a token: posagent demo.
+	// Off, the own page pairs like any other origin: its Origin is a
+	// header any local process can send, and in production a token is
+	// what keeps other processes out (docs/security.md).
+	TrustOwnPage bool
 	// Simulator, when set, serves the simulate request. Wire it only
 	// together with SandboxGateway.
 	Simulator Simulator
@@ -137,8 +145,8 @@ type Options struct {
 	// SendQueue is each connection's outgoing queue length (default
 	// sendQueueLen). A client that lets it fill up is disconnected.
 	SendQueue int
-	// MaxClients bounds concurrent websocket connections (default
-	// maxClients).
+	// MaxClients bounds concurrent websocket connections of known origins
+	// (default maxClients); origins that can only pair have maxStrangers.
 	MaxClients int
 	// Now replaces time.Now (tests).
 	Now func() time.Time

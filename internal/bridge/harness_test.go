@@ -34,8 +34,24 @@ type harnessOpt func(*Options, *timing)
 
 func start(t testing.TB, opts ...harnessOpt) *harness {
 	t.Helper()
+	return startOn(t, "127.0.0.1:0", opts...)
+}
+
+// startOn is start on another listen address.
+func startOn(t testing.TB, addr string, opts ...harnessOpt) *harness {
+	t.Helper()
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return startWith(t, ln, opts...)
+}
+
+// startWith is start on a listener the test made.
+func startWith(t testing.TB, ln net.Listener, opts ...harnessOpt) *harness {
+	t.Helper()
 	eng := bridgetest.New()
-	o := Options{Engine: eng, Simulator: eng, SandboxGateway: true, Version: "test"}
+	o := Options{Engine: eng, Simulator: eng, SandboxGateway: true, Version: "test", TrustOwnPage: true}
 	tm := defaultTiming
 	for _, f := range opts {
 		f(&o, &tm)
@@ -45,10 +61,6 @@ func start(t testing.TB, opts ...harnessOpt) *harness {
 		t.Fatal(err)
 	}
 	b.t = tm
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithCancel(context.Background())
 	h := &harness{t: t, b: b, eng: eng, port: ln.Addr().(*net.TCPAddr).Port, cancel: cancel, done: make(chan error, 1)}
 	go func() { h.done <- b.Serve(ctx, ln) }()

@@ -169,6 +169,7 @@ func (b *Bridge) forget(c *conn) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	delete(b.conns, c)
+	b.releaseLocked(c.slot)
 	for key, list := range b.owners {
 		for _, o := range list {
 			if o == c {

@@ -5,9 +5,10 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/posagent/posagent/internal/config"
 )
 
 // NativeOrigin names clients that send no Origin header: not a browser
@@ -33,49 +34,15 @@ func (k originKind) String() string {
 	return [...]string{"self", "allowed", "foreign", "native"}[k]
 }
 
-// NormalizeOrigin returns the canonical form of a web origin as browsers
-// send it: lower-case scheme://host[:port], no default port, no path. It
+// NormalizeOrigin returns the canonical form of a web origin
+// (config.CanonicalOrigin: strict, so that no second spelling of an origin
+// — "http://127.0.0.1:017380" for the own page — is ever taken for it). It
 // accepts NativeOrigin as is.
 func NormalizeOrigin(o string) (string, error) {
 	if o == NativeOrigin {
 		return o, nil
 	}
-	if o == "null" {
-		return "", errors.New(`origin "null" (a file:// page or a sandboxed frame) cannot be admitted: serve the POS page from http(s)`)
-	}
-	u, err := url.Parse(o)
-	if err != nil || u.Host == "" || u.Opaque != "" {
-		return "", fmt.Errorf("%q is not an origin like https://pos.example.com", clip(o, 100))
-	}
-	scheme := strings.ToLower(u.Scheme)
-	if scheme != "http" && scheme != "https" {
-		return "", fmt.Errorf("origin %q: only http and https pages can use the agent", clip(o, 100))
-	}
-	if (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.User != nil || u.ForceQuery {
-		return "", fmt.Errorf("origin %q: an origin is scheme://host[:port] only, without a path", clip(o, 100))
-	}
-	host, port := strings.ToLower(u.Hostname()), u.Port()
-	if host == "" {
-		return "", fmt.Errorf("origin %q has no host", clip(o, 100))
-	}
-	if port != "" {
-		p, err := strconv.Atoi(port)
-		if err != nil || p <= 0 || p > 65535 {
-			return "", fmt.Errorf("origin %q: bad port", clip(o, 100))
-		}
-		if (scheme == "http" && p == 80) || (scheme == "https" && p == 443) {
-			port = ""
-		} else {
-			port = strconv.Itoa(p)
-		}
-	}
-	if strings.Contains(host, ":") {
-		host = "[" + host + "]"
-	}
-	if port != "" {
-		return scheme + "://" + host + ":" + port, nil
-	}
-	return scheme + "://" + host, nil
+	return config.CanonicalOrigin(o)
 }
 
 // loopbackNames are the only Host names the agent answers to. A DNS name
@@ -107,7 +74,7 @@ func checkHost(r *http.Request) error {
 	if !loopbackNames[strings.ToLower(host)] {
 		return fmt.Errorf("host %q is not this computer's loopback name: the agent answers only to 127.0.0.1, localhost or [::1] (DNS rebinding guard)", clip(r.Host, 100))
 	}
-	if p, err := strconv.Atoi(port); err != nil || p != localPort(r) {
+	if p, err := config.CanonicalPort(port); err != nil || p != localPort(r) {
 		return fmt.Errorf("host %q names another port than the agent's", clip(r.Host, 100))
 	}
 	return nil

@@ -10,7 +10,8 @@ func TestNormalizeOrigin(t *testing.T) {
 		{"http://pos.example.com:80", "http://pos.example.com"},
 		{"http://pos.example.com:8443", "http://pos.example.com:8443"},
 		{"http://[::1]:7380", "http://[::1]:7380"},
-		{"http://127.0.0.1:07380", "http://127.0.0.1:7380"},
+		{"http://127.0.0.1:07380", ""}, // a browser never writes a leading zero: not the own page
+		{"http://127.0.0.1:017380", ""},
 		{"native", "native"},
 		{"null", ""},
 		{"", ""},

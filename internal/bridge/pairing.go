@@ -268,6 +268,17 @@ func (p *Pairings) Valid(origin, token string) bool {
 	return ok == 1
 }
 
+// Has reports whether origin is in the store (with tokens or a claim): its
+// connections are counted with the known origins'.
+func (p *Pairings) Has(origin string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err := p.reloadLocked(false); err != nil {
+		return false
+	}
+	return p.data.Origins[origin] != nil
+}
+
 // GrantClaim lets the origin's next tokenless hello pair without asking.
 func (p *Pairings) GrantClaim(origin string) error {
 	p.mu.Lock()

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"path"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -44,9 +45,9 @@ const (
 	// pairingTimeout is how long the cashier has to answer a pairing
 	// request; then it counts as denied.
 	pairingTimeout = 2 * time.Minute
-	// pairDenyCooldown: after a deny, the origin's hellos are refused
-	// without asking the cashier again, so that a page cannot flood the
-	// counter with dialogs.
+	// pairDenyCooldown: after a deny (or no answer), the site's hellos are
+	// refused without asking the cashier again, so that a page cannot
+	// flood the counter with dialogs.
 	pairDenyCooldown = time.Minute
 
 	// MaxMessageSize is the largest request; bigger ones get too_large and
@@ -55,18 +56,26 @@ const (
 	// hardReadLimit: past it the connection is closed (1009), so that a
 	// client cannot make the agent read without end.
 	hardReadLimit = 1 << 20
-	// sendQueueLen is each connection's outgoing queue.
+	// sendQueueLen is each connection's queue of events (updates the
+	// agent pushes); a client that lets it fill up is not reading.
 	sendQueueLen = 64
-	// maxClients bounds concurrent websocket connections.
+	// replyQueueLen is each connection's queue of replies to its own
+	// requests. A full one holds the connection's reader (the client gets
+	// no further request read until it reads its replies), bounded by
+	// writeWait: a burst of replies — a status replaying its results — is
+	// never taken for slowness.
+	replyQueueLen = 16
+	// maxClients bounds the websocket connections of known origins (own
+	// page, allowed, paired); the others have maxStrangers.
 	maxClients = 64
 )
 
 // timing holds the durations tests shorten.
 type timing struct {
-	writeWait, pongWait, pingPeriod, pairingTimeout, pairDenyCooldown time.Duration
+	writeWait, pongWait, pingPeriod, pairingTimeout, pairDenyCooldown, pairAbandonCooldown, helloWait time.Duration
 }
 
-var defaultTiming = timing{writeWait, pongWait, pingPeriod, pairingTimeout, pairDenyCooldown}
+var defaultTiming = timing{writeWait, pongWait, pingPeriod, pairingTimeout, pairDenyCooldown, pairAbandonCooldown, helloWait}
 
 // Bridge serves the websocket protocol, the demo page and the agent's
 // health and metrics on a loopback listener.
@@ -81,16 +90,24 @@ type Bridge struct {
 	upgrader websocket.Upgrader
 	t        timing
 	now      func() time.Time
+	// lan: Serve's listener is not loopback (InsecureListenAny); every
+	// client needs a token.
+	lan      atomic.Bool
+	refusals refusalLog
 
-	mu       sync.Mutex
-	ctx      context.Context // Serve's; nil before Serve
-	stopping bool            // Serve is waiting for the connections to end
-	conns    map[*conn]struct{}
-	owners   map[ownerKey][]*conn // sales in progress → who gets their updates
-	cardAt   map[string]time.Time // transaction_api_id → card read (latency)
-	pairing  map[string]*pairWait // origin → request waiting for the cashier
-	denied   map[string]time.Time // origin → last deny
-	once     map[string][]string  // origin → hashes of "once" tokens (memory only)
+	mu            sync.Mutex
+	ctx           context.Context // Serve's; nil before Serve
+	stopping      bool            // Serve is waiting for the connections to end
+	conns         map[*conn]struct{}
+	nKnown        int                  // connections in the main pool (slot)
+	nStrangers    int                  // connections in the strangers' pool
+	strangerSites map[string]int       // site → its connections in the strangers' pool
+	perOrigin     map[string]int       // origin → its connections in the main pool
+	owners        map[ownerKey][]*conn // sales in progress → who gets their updates
+	cardAt        map[string]time.Time // transaction_api_id → card read (latency)
+	pairing       map[string]*pairWait // origin → question waiting for the cashier
+	denied        map[string]time.Time // site → no new question before this
+	once          map[string][]string  // origin → hashes of "once" tokens (memory only)
 
 	wg sync.WaitGroup // connections and the hub
 }
@@ -128,6 +145,7 @@ func New(o Options) (*Bridge, error) {
 		web: assets.Web(), t: defaultTiming, now: o.Now,
 		conns: map[*conn]struct{}{}, owners: map[ownerKey][]*conn{}, cardAt: map[string]time.Time{},
 		pairing: map[string]*pairWait{}, denied: map[string]time.Time{}, once: map[string][]string{},
+		strangerSites: map[string]int{}, perOrigin: map[string]int{},
 	}
 	b.upgrader = websocket.Upgrader{
 		ReadBufferSize:  4096,
@@ -140,7 +158,7 @@ func New(o Options) (*Bridge, error) {
 			if status == http.StatusForbidden {
 				code = CodeForbiddenOrigin
 			}
-			writeJSONError(w, status, code, reason.Error())
+			b.refuse(w, r, status, code, reason)
 		},
 	}
 	return b, nil
@@ -154,11 +172,11 @@ func (b *Bridge) ObserveGatewayLatency(d time.Duration) { b.metrics.observeGatew
 // returns nil once they are all gone. A non-loopback listener is refused
 // unless Options.InsecureListenAny is set.
 func (b *Bridge) Serve(ctx context.Context, ln net.Listener) error {
-	if !b.opts.InsecureListenAny {
-		host, _, err := net.SplitHostPort(ln.Addr().String())
-		if err != nil || !config.IsLoopbackHost(host) {
+	if host, _, err := net.SplitHostPort(ln.Addr().String()); err != nil || !config.IsLoopbackHost(host) {
+		if !b.opts.InsecureListenAny {
 			return fmt.Errorf("bridge: %s is not a loopback address: the agent serves card data to this computer only (set InsecureListenAny to override)", ln.Addr())
 		}
+		b.lan.Store(true)
 	}
 	// Connections and the hub run on sctx, which also ends when the HTTP
 	// server fails on its own, so that Serve never waits for them forever.
@@ -225,6 +243,7 @@ func (b *Bridge) Handler() http.Handler {
 	mux.HandleFunc("GET /metrics", b.serveMetrics)
 	mux.HandleFunc("GET /{$}", b.serveStatic)
 	mux.HandleFunc("GET /{file}", b.serveStatic)
+	mux.HandleFunc("OPTIONS /", b.servePreflight)
 	return b.guard(mux)
 }
 
@@ -240,10 +259,8 @@ func (b *Bridge) guard(next http.Handler) http.Handler {
 		h.Set("Cross-Origin-Resource-Policy", "same-origin")
 		h.Set("Cache-Control", "no-store")
 		if err := checkHost(r); err != nil {
-			b.metrics.reject("bad_host")
-			b.log.Warn("request refused: bad Host header", "host", clip(r.Host, 100), "path", clip(r.URL.Path, 100), "remote", r.RemoteAddr)
 			// 421: this server is not the one the name was meant for.
-			writeJSONError(w, http.StatusMisdirectedRequest, "bad_host", err.Error())
+			b.refuse(w, r, http.StatusMisdirectedRequest, "bad_host", err)
 			return
 		}
 		next.ServeHTTP(w, r)

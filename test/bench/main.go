@@ -332,19 +332,23 @@ func measureSerial(o opts, bin, dir string, r *repetition) error {
 	// reads, correctly: they are encrypted with the public test key. The
 	// listen address comes from --listen, so a retry on another port needs
 	// no new file.
-	cfg := fmt.Sprintf("[gateway]\nkind = \"sandbox\"\nurl = %q\n\n[[readers]]\nkind = \"serial\"\npath = %q\nprotocol = \"idtech\"\nbaud = 9600\n",
-		gw.url(), link)
+	// allowed_origins names the agent's own page on the port tried: in
+	// run the own page needs a token unless it is listed.
 	cfgPath := filepath.Join(dir, "posagent.toml")
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
-		return err
-	}
+	var cfgErr error
 	a, err := startOnFreePort(bin, func(p int) []string {
+		cfg := fmt.Sprintf("allowed_origins = [\"http://127.0.0.1:%d\"]\n[gateway]\nkind = \"sandbox\"\nurl = %q\n\n[[readers]]\nkind = \"serial\"\npath = %q\nprotocol = \"idtech\"\nbaud = 9600\n",
+			p, gw.url(), link)
+		cfgErr = os.WriteFile(cfgPath, []byte(cfg), 0o600)
 		return []string{"run", "--headless", "--config", cfgPath, "--listen", fmt.Sprintf("127.0.0.1:%d", p), "--state-dir", filepath.Join(dir, "run")}
 	}, nil, filepath.Join(dir, "run.log"))
 	if err != nil {
 		return err
 	}
 	defer a.kill()
+	if cfgErr != nil {
+		return cfgErr
+	}
 	c, err := dial(a.port)
 	if err != nil {
 		return err

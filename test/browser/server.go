@@ -53,7 +53,7 @@ func Start(ctx context.Context, log *slog.Logger) (*Servers, error) {
 	foreignOrigin := fmt.Sprintf("http://localhost:%d", foreignPort)
 	b, err := bridge.New(bridge.Options{
 		Engine: eng, Simulator: eng, SandboxGateway: true, Version: "browser-test", Log: log,
-		Pairer: bridge.AutoApprove(bridge.PairOnce, foreignOrigin),
+		Pairer: bridge.AutoApprove(bridge.PairOnce, foreignOrigin), TrustOwnPage: true, // as posagent demo
 	})
 	if err != nil {
 		agentLn.Close()

@@ -271,8 +271,9 @@ func run(o opts) (rep report, err error) {
 	}
 	a := &agent{bin: o.bin, state: filepath.Join(dir, stateDirectory), log: filepath.Join(dir, agentLogFile), port: freePort(), logLevel: o.logLevel}
 	a.cfg = filepath.Join(dir, configFile)
-	cfg := fmt.Sprintf("listen = \"127.0.0.1:%d\"\n[gateway]\nkind = \"sandbox\"\nurl = %q\ntimeout = %q\n[[readers]]\nkind = \"sim\"\n",
-		a.port, gw.URL, gatewayTimeout.String())
+	// allowed_origins lists the own page: in run it needs a token otherwise.
+	cfg := fmt.Sprintf("listen = \"127.0.0.1:%d\"\nallowed_origins = [\"http://127.0.0.1:%d\"]\n[gateway]\nkind = \"sandbox\"\nurl = %q\ntimeout = %q\n[[readers]]\nkind = \"sim\"\n",
+		a.port, a.port, gw.URL, gatewayTimeout.String())
 	if err := os.WriteFile(a.cfg, []byte(cfg), 0o600); err != nil {
 		return rep, fmt.Errorf("config: %w", err)
 	}

@@ -386,3 +386,12 @@ func (e *Engine) Get(apiID string) (journal.Record, bool, error) {
 	}
 	return *r, true, nil
 }
+
+// AddResult stores a finished, unacknowledged record as if a sale had
+// ended while no page was connected (no update is published).
+func (e *Engine) AddResult(rec journal.Record) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	rec.State, rec.Updated = journal.StateDone, time.Now()
+	e.recs[rec.TransactionAPIID] = &rec
+}
