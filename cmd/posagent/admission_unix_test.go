@@ -21,9 +21,9 @@ import (
 	"github.com/gorilla/websocket"
 )
 
-// startAgent runs the built binary with args plus --listen on a free port
+// startAgentOnPort runs the built binary with args plus --listen on a free port
 // and returns the port once /healthz answers.
-func startAgent(t *testing.T, bin string, args ...string) int {
+func startAgentOnPort(t *testing.T, bin string, args ...string) int {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -100,7 +100,7 @@ func TestBinaryEvilConnectionsDoNotLockOutTheOwnPage(t *testing.T) {
 		t.Skip("builds and runs the binary")
 	}
 	bin := buildPosagent(t)
-	port := startAgent(t, bin, "demo", "--headless", "--state-dir", t.TempDir())
+	port := startAgentOnPort(t, bin, "demo", "--headless", "--state-dir", t.TempDir())
 	held := 0
 	for i := 0; i < 80; i++ {
 		ws, _, err := wsDial(port, "https://evil.com")
@@ -132,13 +132,13 @@ func TestBinaryRunOwnPageNeedsAToken(t *testing.T) {
 	if err := os.WriteFile(cfg, []byte("[gateway]\nkind = \"sandbox\"\n\n[[readers]]\nkind = \"sim\"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	port := startAgent(t, bin, "run", "--headless", "--config", cfg, "--state-dir", filepath.Join(dir, "state"))
+	port := startAgentOnPort(t, bin, "run", "--headless", "--config", cfg, "--state-dir", filepath.Join(dir, "state"))
 	own := fmt.Sprintf("http://127.0.0.1:%d", port)
 	if typ, code := helloReply(t, port, own); typ != "error" || code != "not_paired" {
 		t.Fatalf("run: own page's tokenless hello got %s %s, want error not_paired", typ, code)
 	}
 	// posagent demo trusts its page.
-	demo := startAgent(t, bin, "demo", "--headless", "--state-dir", filepath.Join(dir, "demo"))
+	demo := startAgentOnPort(t, bin, "demo", "--headless", "--state-dir", filepath.Join(dir, "demo"))
 	if typ, code := helloReply(t, demo, fmt.Sprintf("http://127.0.0.1:%d", demo)); typ != "welcome" {
 		t.Fatalf("demo: own page's hello got %s %s, want welcome", typ, code)
 	}
