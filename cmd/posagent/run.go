@@ -7,8 +7,10 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/posagent/posagent/internal/app"
+	"github.com/posagent/posagent/internal/bridge"
 	"github.com/posagent/posagent/internal/config"
 	"github.com/posagent/posagent/internal/svc"
 )
@@ -31,13 +33,58 @@ func runDemo(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 	o := app.RunOptions{Demo: true, Version: version, Stdout: stdout, Stderr: stderr}
 	fs := newFlags("demo", stderr)
 	agentFlags(fs, &o)
+	var allow originList
+	fs.Var(&allow, "allow-origin", "admit this web origin without pairing, e.g. http://localhost:5173 (repeatable; adds to allowed_origins and POSAGENT_ALLOWED_ORIGINS)")
 	if err := fs.Parse(args); err != nil {
 		return app.ExitUsage
 	}
+	o.PairCommand = "posagent pair --demo"
 	if o.StateDir == "" {
 		o.StateDir = filepath.Join(config.UserPaths().StateDir, "demo")
+	} else {
+		o.PairCommand = "posagent pair --state-dir " + o.StateDir
 	}
-	return app.Run(ctx, config.Default(), o)
+	cfg, err := demoConfig(os.LookupEnv, allow)
+	if err != nil {
+		fmt.Fprintf(stderr, "posagent demo: %v\n", err)
+		return app.ExitConfig
+	}
+	return app.Run(ctx, cfg, o)
+}
+
+// demoConfig is the demo's configuration: the defaults (simulated reader,
+// embedded sandbox) with the web origins allowed as in `posagent run`
+// (POSAGENT_ALLOWED_ORIGINS), plus the --allow-origin flags. The demo reads
+// no config file: it must start the same on every machine.
+func demoConfig(lookup func(string) (string, bool), allow []string) (*config.Config, error) {
+	cfg := config.Default()
+	if v, ok := lookup("POSAGENT_ALLOWED_ORIGINS"); ok {
+		env := func(k string) (string, bool) {
+			if k == "POSAGENT_ALLOWED_ORIGINS" {
+				return v, true
+			}
+			return "", false
+		}
+		if err := cfg.ApplyEnv(env); err != nil {
+			return nil, err
+		}
+	}
+	cfg.AllowedOrigins = append(cfg.AllowedOrigins, allow...)
+	return cfg, nil
+}
+
+// originList is a repeatable origin flag.
+type originList []string
+
+func (l *originList) String() string { return strings.Join(*l, ",") }
+
+func (l *originList) Set(v string) error {
+	norm, err := bridge.NormalizeOrigin(v)
+	if err != nil {
+		return err
+	}
+	*l = append(*l, norm)
+	return nil
 }
 
 func runRun(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
@@ -63,6 +110,8 @@ func runRun(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.W
 	}
 	if o.StateDir == "" {
 		o.StateDir = paths.StateDir
+	} else {
+		o.PairCommand = "posagent pair --state-dir " + o.StateDir
 	}
 	cfg, err := app.LoadConfig(o.ConfigPath)
 	if err != nil {

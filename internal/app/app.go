@@ -49,6 +49,10 @@ type Options struct {
 	GatewayTransport http.RoundTripper
 	// Pairer asks the cashier about unknown web origins (the UI's dialog).
 	Pairer bridge.Pairer
+	// PairCommand is the `posagent pair` command line (without --origin)
+	// that reaches this agent's pairing store, e.g. "posagent pair --demo":
+	// a page the agent does not know is told to have it run.
+	PairCommand string
 	// ConfigPath is where the settings window saves the configuration ("":
 	// settings are read-only, e.g. in the demo).
 	ConfigPath string
@@ -192,7 +196,7 @@ func (a *App) startBridge(ctx context.Context) error {
 	}
 	a.pairings = pairings
 	opts := bridge.Options{
-		Engine: a.engine, Pairings: pairings, Pairer: a.o.Pairer, AllowedOrigins: cfg.AllowedOrigins, Version: a.o.Version,
+		Engine: a.engine, Pairings: pairings, Pairer: a.o.Pairer, PairHint: a.pairHint, AllowedOrigins: cfg.AllowedOrigins, Version: a.o.Version,
 		Log: a.log.With("component", "bridge"), InsecureListenAny: a.o.InsecureListenAny,
 		SandboxGateway: cfg.Gateway.Kind == config.GatewaySandbox,
 	}
@@ -212,6 +216,21 @@ func (a *App) startBridge(ctx context.Context) error {
 	a.url = "http://" + ln.Addr().String() + "/"
 	a.goRun("bridge", func() error { return a.bridge.Serve(ctx, ln) })
 	return nil
+}
+
+// pairHint is the advice a page this agent does not know gets in its
+// not_paired error: the command that reaches this agent, and the setting
+// that admits the origin for good.
+func (a *App) pairHint(origin string) string {
+	cmd := a.o.PairCommand
+	if cmd == "" {
+		cmd = "posagent pair"
+	}
+	setting := "to add it to allowed_origins"
+	if a.o.Demo {
+		setting = "to restart the demo with --allow-origin " + origin
+	}
+	return "ask the cashier to run `" + cmd + " --origin " + origin + "` or " + setting
 }
 
 // timedGateway reports each gateway call's duration to the metrics.

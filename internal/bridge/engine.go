@@ -116,8 +116,12 @@ type Options struct {
 	// own page and AllowedOrigins are admitted.
 	Pairings *Pairings
 	// Pairer asks the cashier about unknown origins. Nil: unknown origins
-	// get not_paired with a hint to run `posagent pair`.
+	// get not_paired with PairHint's advice.
 	Pairer Pairer
+	// PairHint says what admits origin to this agent, e.g. "ask the cashier
+	// to run `posagent pair --demo --origin ORIGIN`": the agent knows how it
+	// was started, the bridge does not. Nil: the advice for `posagent run`.
+	PairHint func(origin string) string
 	// AllowedOrigins are pre-approved origins (config allowed_origins):
 	// they are admitted without a token.
 	AllowedOrigins []string

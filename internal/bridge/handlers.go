@@ -109,8 +109,11 @@ func (c *conn) hello(req Request) {
 		}
 	}
 	if b.opts.Pairer == nil {
-		c.sendError(req.ID, CodeNotPaired, c.origin+" is not paired with this agent: ask the cashier to run `posagent pair --origin "+
-			c.origin+"` or to add it to allowed_origins, then send hello again")
+		hint := "ask the cashier to run `posagent pair --origin " + c.origin + "` or to add it to allowed_origins"
+		if b.opts.PairHint != nil {
+			hint = b.opts.PairHint(c.origin)
+		}
+		c.sendError(req.ID, CodeNotPaired, c.origin+" is not paired with this agent: "+hint+", then send hello again")
 		return
 	}
 	b.mu.Lock()
