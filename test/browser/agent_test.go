@@ -1,0 +1,140 @@
+package browser
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// buildAgent builds bin/posagent (headless) into a temporary directory.
+func buildAgent(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "posagent")
+	cmd := exec.Command("go", "build", "-tags", "headless", "-o", bin, "../../cmd/posagent")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// servePage serves h on a fresh loopback port as http://localhost:PORT
+// (an origin other than the agent's 127.0.0.1) until the test ends.
+func servePage(t *testing.T, h http.Handler) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{ReadHeaderTimeout: 5 * time.Second, Handler: h}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	return fmt.Sprintf("http://localhost:%d", ln.Addr().(*net.TCPAddr).Port)
+}
+
+// demoAgent is a real `posagent demo --headless` run with HOME in a
+// temporary directory, so that its default state directory, the one
+// `posagent pair` looks for, is the test's own.
+type demoAgent struct {
+	bin, home, url string
+	cmd            *exec.Cmd
+}
+
+func (d *demoAgent) env() []string {
+	env := []string{"HOME=" + d.home}
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "HOME=") && !strings.HasPrefix(kv, "XDG_") && !strings.HasPrefix(kv, "POSAGENT_") {
+			env = append(env, kv)
+		}
+	}
+	return env
+}
+
+func startDemo(t *testing.T, bin string, args ...string) *demoAgent {
+	t.Helper()
+	d := &demoAgent{bin: bin, home: t.TempDir()}
+	d.cmd = exec.Command(bin, append([]string{"demo", "--headless", "--listen", "127.0.0.1:0"}, args...)...)
+	d.cmd.Env = d.env()
+	d.cmd.Stderr = os.Stderr
+	out, err := d.cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = d.cmd.Process.Kill()
+		_ = d.cmd.Wait()
+	})
+	found := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(out)
+		re := regexp.MustCompile(`POS page:\s+(\S+)`)
+		for sc.Scan() {
+			t.Logf("demo: %s", sc.Text())
+			if m := re.FindStringSubmatch(sc.Text()); m != nil {
+				found <- m[1]
+			}
+		}
+	}()
+	select {
+	case d.url = <-found:
+	case <-time.After(30 * time.Second):
+		t.Fatal("posagent demo printed no POS page URL in 30 s")
+	}
+	return d
+}
+
+// TestBrowserDemoPairing: POS pages on their own origins reach a real
+// `posagent demo` the three ways a developer would: allowed with
+// --allow-origin; approved with a plain `posagent pair --origin` (which must
+// find the running demo, not the service's directory); and by following
+// the not_paired message word for word while the page stays open (the
+// client says hello again by itself). Then connect({timeout: 2000}) against
+// an agent that is not there rejects with agent_unreachable, and the demo
+// page shows its blocking "not running" state within 2 s of the agent
+// stopping.
+func TestBrowserDemoPairing(t *testing.T) {
+	chromium, node := browserDeps(t)
+	bin := buildAgent(t)
+	var agentHost atomic.Value
+	agentHost.Store("127.0.0.1:1")
+	page := ForeignPage(func() string { return agentHost.Load().(string) })
+	allowed, paired, unknown := servePage(t, page), servePage(t, page), servePage(t, page)
+
+	d := startDemo(t, bin, "--allow-origin", allowed)
+	agentHost.Store(strings.TrimSuffix(strings.TrimPrefix(d.url, "http://"), "/"))
+
+	pair := exec.Command(bin, "pair", "--origin", paired)
+	pair.Env = d.env()
+	out, err := pair.CombinedOutput()
+	if err != nil {
+		t.Fatalf("posagent pair: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "agent: posagent demo") || !strings.Contains(string(out), d.url) {
+		t.Fatalf("posagent pair does not say it paired the running demo at %s:\n%s", d.url, out)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), e2eTimeout)
+	defer cancel()
+	artifacts, _ := filepath.Abs(filepath.Join("..", "..", "artifacts", "browser"))
+	cmd := exec.CommandContext(ctx, node, "pairing.mjs")
+	cmd.Env = append(d.env(), "CHROMIUM="+chromium, "ARTIFACTS="+artifacts, "AGENT_URL="+d.url,
+		"ALLOWED_URL="+allowed+"/", "PAIRED_URL="+paired+"/", "UNKNOWN_URL="+unknown+"/",
+		"POSAGENT_BIN="+bin, fmt.Sprintf("AGENT_PID=%d", d.cmd.Process.Pid))
+	res, err := cmd.CombinedOutput()
+	t.Logf("pairing.mjs:\n%s", res)
+	if err != nil {
+		t.Fatalf("browser pairing test failed: %v", err)
+	}
+}

@@ -1,0 +1,107 @@
+// Pairing and reachability against a real `posagent demo` (agent_test.go
+// starts it and the pages): run through TestBrowserDemoPairing.
+//
+//   AGENT_URL     the demo's page, e.g. http://127.0.0.1:41234/
+//   ALLOWED_URL   a page whose origin the demo got with --allow-origin
+//   PAIRED_URL    a page whose origin `posagent pair --origin` approved
+//   UNKNOWN_URL   a page the agent does not know: it follows the not_paired message
+//   POSAGENT_BIN  the binary the message's command is run with
+//   AGENT_PID     the demo's pid: the last step stops it
+import { chromium } from 'playwright-core';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+
+const env = process.env;
+const STEP_TIMEOUT = 15000;
+const ARTIFACTS = env.ARTIFACTS || 'artifacts';
+mkdirSync(ARTIFACTS, { recursive: true });
+function check(cond, what) {
+  if (!cond) throw new Error(`check failed: ${what}`);
+}
+async function step(name, fn) {
+  const t0 = Date.now();
+  await fn();
+  console.log(`ok   ${name} (${Date.now() - t0} ms)`);
+}
+
+let browser;
+const problems = [];
+try {
+  browser = await chromium.launch({
+    executablePath: env.CHROMIUM || '/usr/bin/chromium',
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync'],
+  });
+  const context = await browser.newContext();
+  const open = async (url) => {
+    const p = await context.newPage();
+    p.on('pageerror', (e) => problems.push(`${url}: ${e.message}`));
+    await p.goto(url);
+    return p;
+  };
+
+  await step('a page allowed with demo --allow-origin is admitted without pairing', async () => {
+    const p = await open(env.ALLOWED_URL);
+    await p.waitForFunction(() => window.__welcome || window.__refused, null, { timeout: STEP_TIMEOUT });
+    check(await p.evaluate(() => !!window.__welcome), `welcomed (refused: ${await p.evaluate(() => window.__refusedMessage)})`);
+    check(await p.evaluate(() => window.__welcome.origin) === new URL(env.ALLOWED_URL).origin, 'the welcome names the page origin');
+    await p.close();
+  });
+
+  await step('a page approved with a plain `posagent pair --origin` pairs with the running demo', async () => {
+    const p = await open(env.PAIRED_URL);
+    await p.waitForFunction(() => window.__welcome || window.__refused, null, { timeout: STEP_TIMEOUT });
+    check(await p.evaluate(() => !!window.__welcome), `welcomed (refused: ${await p.evaluate(() => window.__refusedMessage)})`);
+    check(await p.evaluate(() => window.__events.some((e) => e.ev === 'paired')), 'it got a token');
+    await p.close();
+  });
+
+  await step('an unknown page follows its not_paired message and is admitted without a reload', async () => {
+    const p = await open(env.UNKNOWN_URL);
+    await p.waitForFunction(() => window.__refused, null, { timeout: STEP_TIMEOUT });
+    const msg = await p.evaluate(() => window.__refusedMessage);
+    check(await p.evaluate(() => window.__refused) === 'not_paired', 'refused with not_paired');
+    const cmd = /`(posagent pair [^`]+)`/.exec(msg);
+    check(cmd, `the message names a command: ${msg}`);
+    const args = cmd[1].split(/\s+/).slice(1);
+    check(args.includes(new URL(env.UNKNOWN_URL).origin), `the command names the page's origin: ${cmd[1]}`);
+    const out = execFileSync(env.POSAGENT_BIN, args, { env }).toString();
+    check(out.includes('agent: posagent demo'), `the command reached the demo: ${out}`);
+    // posagent.js says hello again by itself: no reload, no code in the page.
+    await p.waitForFunction(() => window.__welcome, null, { timeout: STEP_TIMEOUT });
+    await p.close();
+  });
+
+  await step('connect({timeout: 2000}) rejects with agent_unreachable when no agent listens', async () => {
+    const p = await open(env.ALLOWED_URL);
+    const r = await p.evaluate(async (agentURL) => {
+      const { PosAgent } = await import(agentURL + 'posagent.js');
+      // A port nothing listens on (the allowed page's own server speaks no websocket).
+      const a = new PosAgent({ url: 'ws://127.0.0.1:9/v1/ws' });
+      const t0 = performance.now();
+      try {
+        await a.connect({ timeout: 2000 });
+        return { code: 'resolved' };
+      } catch (e) {
+        return { code: e.code, message: e.message, ms: performance.now() - t0, state: a.state };
+      } finally {
+        a.close();
+      }
+    }, env.AGENT_URL);
+    check(r.code === 'agent_unreachable', `rejected with agent_unreachable, got ${JSON.stringify(r)}`);
+    check(r.ms >= 1900, `not before the timeout (${Math.round(r.ms)} ms)`);
+    check(/not answering/.test(r.message), `a message that says what happened: ${r.message}`);
+    await p.close();
+  });
+
+  check(problems.length === 0, `no page errors: ${problems.join('; ')}`);
+  console.log('PASS');
+} catch (e) {
+  console.error(`FAIL ${e.message}`);
+  for (const p of problems) console.error(`  ${p}`);
+  process.exitCode = 1;
+} finally {
+  await browser?.close();
+}
