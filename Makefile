@@ -3,8 +3,12 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 GO          ?= go
-VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+# The agent's semantic version (docs/protocol.md#versions): RELEASE on its
+# tag v$(RELEASE), else $(RELEASE)-dev+<commit> (.dirty with local changes).
+RELEASE     := $(shell sed -n 's/^const release = "\(.*\)"/\1/p' cmd/posagent/version.go)
 COMMIT      ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+VERSION     ?= $(shell if [ "$$(git describe --tags --exact-match 2>/dev/null)" = "v$(RELEASE)" ] && git diff --quiet HEAD 2>/dev/null; \
+                 then echo $(RELEASE); else echo "$(RELEASE)-dev+$(COMMIT)$$(git diff --quiet HEAD 2>/dev/null || echo .dirty)"; fi)
 LDFLAGS     := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 BIN         := bin/posagent
 # no_emoji leaves fyne's 4 MB colour-emoji font out of the window build (the
@@ -179,12 +183,12 @@ bench: test-deps build ## Go benchmarks + whole-process benchmarks of bin/posage
 
 # Release packages (packaging/package.sh builds them; packaging/*/README.md
 # say how to install each). DEB_VERSION is VERSION made into a Debian
-# version (it must start with a digit): v1.2.3 -> 1.2.3, a bare commit hash
-# -> 0.0.0~git<hash>. Signing the Windows exe: set SIGN_PKCS12 (path of a
+# version (it must start with a digit): 1.2.3 -> 1.2.3, 1.2.3-dev+<hash>
+# -> 1.2.3~dev+<hash> (sorts before the release). Signing the Windows exe: set SIGN_PKCS12 (path of a
 # .p12/.pfx) and SIGN_PASSWORD (+ SIGN_CAFILE to verify a private CA, and
 # SIGN_TIMESTAMP for an RFC 3161 server); unset, the exe is left unsigned.
 DIST         := dist
-DEB_VERSION  ?= $(shell packaging/linux/deb-version.sh '$(VERSION)')
+DEB_VERSION  ?= $(shell packaging/linux/deb-version.sh 'v$(VERSION)')
 NFPM         := $(CURDIR)/bin/nfpm
 NFPM_VERSION := v2.45.2
 PACKAGE_APT_PACKAGES := gcc-mingw-w64-x86-64-win32 gcc-aarch64-linux-gnu libc6-dev-arm64-cross \

@@ -30,7 +30,7 @@ func agentFlags(fs *flag.FlagSet, o *app.RunOptions) {
 }
 
 func runDemo(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
-	o := app.RunOptions{Demo: true, Version: version, Stdout: stdout, Stderr: stderr}
+	o := app.RunOptions{Demo: true, Version: agentVersion(), Stdout: stdout, Stderr: stderr}
 	fs := newFlags("demo", stderr)
 	agentFlags(fs, &o)
 	var allow originList
@@ -88,7 +88,7 @@ func (l *originList) Set(v string) error {
 }
 
 func runRun(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
-	o := app.RunOptions{Version: version, Stdout: stdout, Stderr: stderr}
+	o := app.RunOptions{Version: agentVersion(), Stdout: stdout, Stderr: stderr}
 	fs := newFlags("run", stderr)
 	agentFlags(fs, &o)
 	paths := config.UserPaths()

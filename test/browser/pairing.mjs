@@ -47,6 +47,8 @@ try {
     await p.waitForFunction(() => window.__welcome || window.__refused, null, { timeout: STEP_TIMEOUT });
     check(await p.evaluate(() => !!window.__welcome), `welcomed (refused: ${await p.evaluate(() => window.__refusedMessage)})`);
     check(await p.evaluate(() => window.__welcome.origin) === new URL(env.ALLOWED_URL).origin, 'the welcome names the page origin');
+    const v = await p.evaluate(() => window.__welcome.agent.version);
+    check(/^1\.\d+\.\d+(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$/.test(v), `welcome's agent.version is a 1.x semantic version: ${v}`);
     await p.close();
   });
 
