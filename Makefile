@@ -27,8 +27,9 @@ APT_PACKAGES := gcc libc6-dev pkg-config libgl-dev libx11-dev libxcursor-dev lib
 # And the ones the tests need: an X server and its tools for the window's
 # tests (test/bench measures the window during `go test`, test/ui drives it),
 # a D-Bus daemon for the tray test, glxinfo to name the GL renderer the bench
-# measured the window on.
-TEST_APT_PACKAGES := xvfb xauth x11-utils imagemagick xdotool dbus-daemon mesa-utils
+# measured the window on; node and npm for the browser tests and the npm
+# package's type check (make deps installs TypeScript in test/npm).
+TEST_APT_PACKAGES := xvfb xauth x11-utils imagemagick xdotool dbus-daemon mesa-utils nodejs npm
 
 # apt_install installs the Debian packages in $(1) that are missing, as root
 # only (a developer's own machine is theirs to change).
@@ -66,8 +67,11 @@ test-deps: ## install the Debian packages the tests and benchmarks need: Xvfb an
 	$(call apt_install,$(TEST_APT_PACKAGES))
 
 .PHONY: deps
-deps: apt-deps test-deps ## install what the build and tests need (apt-get when root, Go modules, staticcheck)
+deps: apt-deps test-deps ## install what the build and tests need (apt-get when root, Go modules, TypeScript for test/npm, staticcheck)
 	$(GO) mod download
+	@if command -v npm >/dev/null; then \
+		[ -d test/npm/node_modules/typescript ] || (cd test/npm && npm ci --no-audit --no-fund --loglevel=error); \
+	else echo "no npm: skipping TypeScript for test/npm (apt-get install npm)"; fi
 	@[ -x $(STATICCHECK) ] || GOBIN=$(CURDIR)/bin $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 
 .PHONY: lint
@@ -208,6 +212,10 @@ package: package-deps ## build dist/: the .deb for amd64 (+arm64 where it builds
 test-package: package ## check the packages: contents, systemd-analyze verify, udev rules, PE32+, install into a throwaway root
 	POSAGENT_DIST=$(CURDIR)/$(DIST) POSAGENT_VERSION="$(VERSION)" POSAGENT_DEB_VERSION="$(DEB_VERSION)" \
 		POSAGENT_GUI_TAGS="$(GUI_TAGS)" $(GO) test -count=1 ./packaging/...
+
+.PHONY: npm
+npm: ## build the @posagent/client npm package: dist/posagent-client-<version>.tgz (ES module, types, README, CHANGELOG)
+	@packaging/npm/pack.sh "$(VERSION)" $(DIST)
 
 .PHONY: clean
 clean: ## remove build output
