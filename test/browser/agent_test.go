@@ -95,12 +95,49 @@ func startDemo(t *testing.T, bin string, args ...string) *demoAgent {
 	return d
 }
 
+// typedExample compiles examples/typescript with tsc --strict against the
+// client as npm would install it, and serves its page and dist/checkout.js.
+// It skips the test when TypeScript is missing (make deps installs it).
+func typedExample(t *testing.T) http.Handler {
+	t.Helper()
+	tsc, _ := filepath.Abs(filepath.Join("..", "npm", "node_modules", "typescript", "bin", "tsc"))
+	if _, err := os.Stat(tsc); err != nil {
+		t.Skip("typescript is not installed in test/npm: run make deps")
+	}
+	dir := t.TempDir()
+	pkg := filepath.Join(dir, "node_modules", "@posagent", "client")
+	copyFile := func(from, to string) {
+		b, err := os.ReadFile(from)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(to, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	copyFile("../../packaging/npm/package.json", filepath.Join(pkg, "package.json"))
+	copyFile("../../assets/web/posagent.js", filepath.Join(pkg, "posagent.js"))
+	copyFile("../../assets/web/posagent.d.ts", filepath.Join(pkg, "posagent.d.ts"))
+	for _, f := range []string{"checkout.ts", "tsconfig.json", "index.html"} {
+		copyFile(filepath.Join("..", "..", "examples", "typescript", f), filepath.Join(dir, f))
+	}
+	cmd := exec.Command("node", tsc, "-p", dir)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("tsc examples/typescript: %v\n%s", err, out)
+	}
+	return http.FileServer(http.Dir(dir))
+}
+
 // TestBrowserDemoPairing: POS pages on their own origins reach a real
 // `posagent demo` the three ways a developer would: allowed with
 // --allow-origin; approved with a plain `posagent pair --origin` (which must
 // find the running demo, not the service's directory); and by following
 // the not_paired message word for word while the page stays open (the
-// client says hello again by itself). Then connect({timeout: 2000}) against
+// client says hello again by itself). The two examples/ pages make an
+// approved sale each. Then connect({timeout: 2000}) against
 // an agent that is not there rejects with agent_unreachable, and the demo
 // page shows its blocking "not running" state within 2 s of the agent
 // stopping.
@@ -112,7 +149,9 @@ func TestBrowserDemoPairing(t *testing.T) {
 	page := ForeignPage(func() string { return agentHost.Load().(string) })
 	allowed, paired, unknown := servePage(t, page), servePage(t, page), servePage(t, page)
 
-	d := startDemo(t, bin, "--allow-origin", allowed)
+	plain := servePage(t, http.FileServer(http.Dir(filepath.Join("..", "..", "examples", "plain-html"))))
+	typed := servePage(t, typedExample(t))
+	d := startDemo(t, bin, "--allow-origin", allowed, "--allow-origin", plain, "--allow-origin", typed)
 	agentHost.Store(strings.TrimSuffix(strings.TrimPrefix(d.url, "http://"), "/"))
 
 	pair := exec.Command(bin, "pair", "--origin", paired)
@@ -128,12 +167,13 @@ func TestBrowserDemoPairing(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), e2eTimeout)
 	defer cancel()
 	artifacts, _ := filepath.Abs(filepath.Join("..", "..", "artifacts", "browser"))
-	cmd := exec.CommandContext(ctx, node, "pairing.mjs")
+	cmd := exec.CommandContext(ctx, node, "agent.mjs")
 	cmd.Env = append(d.env(), "CHROMIUM="+chromium, "ARTIFACTS="+artifacts, "AGENT_URL="+d.url,
 		"ALLOWED_URL="+allowed+"/", "PAIRED_URL="+paired+"/", "UNKNOWN_URL="+unknown+"/",
+		"EXAMPLE_PLAIN_URL="+plain+"/", "EXAMPLE_TYPED_URL="+typed+"/",
 		"POSAGENT_BIN="+bin, fmt.Sprintf("AGENT_PID=%d", d.cmd.Process.Pid))
 	res, err := cmd.CombinedOutput()
-	t.Logf("pairing.mjs:\n%s", res)
+	t.Logf("agent.mjs:\n%s", res)
 	if err != nil {
 		t.Fatalf("browser pairing test failed: %v", err)
 	}

@@ -1,10 +1,12 @@
-// Pairing and reachability against a real `posagent demo` (agent_test.go
-// starts it and the pages): run through TestBrowserDemoPairing.
+// Pairing, reachability and the examples/ pages against a real `posagent
+// demo` (agent_test.go starts it and the pages): run through
+// TestBrowserDemoPairing.
 //
 //   AGENT_URL     the demo's page, e.g. http://127.0.0.1:41234/
 //   ALLOWED_URL   a page whose origin the demo got with --allow-origin
 //   PAIRED_URL    a page whose origin `posagent pair --origin` approved
 //   UNKNOWN_URL   a page the agent does not know: it follows the not_paired message
+//   EXAMPLE_PLAIN_URL, EXAMPLE_TYPED_URL   examples/plain-html and examples/typescript (allowed origins)
 //   POSAGENT_BIN  the binary the message's command is run with
 //   AGENT_PID     the demo's pid: the last step stops it
 import { chromium } from 'playwright-core';
@@ -97,6 +99,30 @@ try {
     check(/not answering/.test(r.message), `a message that says what happened: ${r.message}`);
     await p.close();
   });
+
+  for (const [name, url] of [['plain-html', env.EXAMPLE_PLAIN_URL], ['typescript', env.EXAMPLE_TYPED_URL]]) {
+    await step(`examples/${name}: an approved sale from its own origin`, async () => {
+      const agentHost = new URL(env.AGENT_URL).host;
+      const p = await open(`${url}?agent=${agentHost}`);
+      await p.waitForSelector('#charge:not([disabled])', { timeout: STEP_TIMEOUT });
+      await p.fill('#amount', '12.34');
+      await p.click('#charge');
+      await p.waitForFunction(() => document.getElementById('prompt').textContent !== '', null, { timeout: STEP_TIMEOUT });
+      // The cashier presents a card: the simulated reader, through a connection of the same page.
+      await p.evaluate(async (host) => {
+        const { PosAgent } = await import(`http://${host}/posagent.js`);
+        const a = new PosAgent({ url: `ws://${host}/v1/ws`, statusOnConnect: false, autoAck: false });
+        await a.connect({ timeout: 5000 });
+        await a.simulate({ card: 'visa', entryMode: 'C' });
+        a.close();
+      }, agentHost);
+      await p.waitForSelector('#result[data-outcome=approved]', { timeout: STEP_TIMEOUT });
+      const text = await p.textContent('#result');
+      check(/Approved.*4111\d{0,2}\*+\d{4}/.test(text), `the result shows the masked card: ${text}`);
+      await p.screenshot({ path: path.join(ARTIFACTS, `example-${name}.png`) });
+      await p.close();
+    });
+  }
 
   check(problems.length === 0, `no page errors: ${problems.join('; ')}`);
   console.log('PASS');
