@@ -366,16 +366,25 @@ export class PosAgent {
   /**
    * Cancel a sale still waiting for a card. Resolves with its result
    * (outcome cancelled); rejects with too_late once the card was sent.
+   * Cancelling again before the answer returns the same promise.
    * @param {string} saleId the id of the sale's promise
    */
   cancel(saleId) {
-    return new Promise((resolve, reject) => {
-      if (!this._raw({ type: 'cancel', id: saleId })) {
-        reject(new PosAgentError('disconnected', 'not connected to the agent', saleId));
-        return;
-      }
-      this._cancels.set(saleId, { resolve, reject });
+    // A second cancel of the same sale while the first is unanswered gets
+    // the first's promise: one request, and every caller is answered.
+    const pending = this._cancels.get(saleId);
+    if (pending) return pending.promise;
+    const entry = {};
+    entry.promise = new Promise((resolve, reject) => {
+      entry.resolve = resolve;
+      entry.reject = reject;
     });
+    if (!this._raw({ type: 'cancel', id: saleId })) {
+      entry.reject(new PosAgentError('disconnected', 'not connected to the agent', saleId));
+      return entry.promise;
+    }
+    this._cancels.set(saleId, entry);
+    return entry.promise;
   }
 
   /**
