@@ -124,6 +124,30 @@ try {
     });
   }
 
+  // Last: it stops the agent.
+  await step('the demo page blocks within 2 s of the agent stopping mid-sale, and resets', async () => {
+    const p = await open(env.AGENT_URL);
+    await p.waitForFunction(() => document.getElementById('conn').textContent.includes('Connected'), null, { timeout: STEP_TIMEOUT });
+    await p.waitForSelector('#sim:not([hidden])', { timeout: STEP_TIMEOUT });
+    await p.focus('#amount');
+    for (const k of '999') await p.keyboard.press(k);
+    await p.click('#sale');
+    await p.waitForFunction(() => document.getElementById('prompt-text').textContent.includes('Swipe'), null, { timeout: STEP_TIMEOUT });
+    check(await p.isEnabled('#cancel'), 'cancel enabled during the sale');
+    const t0 = Date.now();
+    process.kill(Number(env.AGENT_PID), 'SIGTERM');
+    await p.waitForSelector('#down:not([hidden])', { timeout: 2000 });
+    const ms = Date.now() - t0;
+    check((await p.textContent('#down-title')).includes('not running'), 'it says posagent is not running');
+    check(!(await p.textContent('#prompt-text')).includes('Swipe'), 'the customer display no longer asks for a card');
+    check(!(await p.textContent('#reader')).includes('simulated'), 'the reader pill no longer shows a ready reader');
+    check(!(await p.isEnabled('#cancel')) && !(await p.isEnabled('#sale')), 'Cancel and Sale are disabled');
+    check(!(await p.isVisible('#sim')), 'no test cards while the agent is away');
+    await p.screenshot({ path: path.join(ARTIFACTS, 'agent-down.png') });
+    console.log(`     down state after ${ms} ms`);
+    await p.close();
+  });
+
   check(problems.length === 0, `no page errors: ${problems.join('; ')}`);
   console.log('PASS');
 } catch (e) {
