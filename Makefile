@@ -37,7 +37,7 @@ define apt_install
 	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 		missing=$$(for p in $(1); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
 		if [ -n "$$missing" ]; then \
-			echo "apt-get install: $$missing"; \
+			echo "apt-get install: $$missing (a minute or two on a fresh machine)"; \
 			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 		fi; \
 	else echo "not root: skipping apt-get (needed: $(1))"; fi
@@ -49,9 +49,16 @@ help: ## show this help
 
 .PHONY: demo
 demo: apt-deps ## run the product: simulated reader + embedded sandbox gateway; open the printed URL (and the window, on a desktop)
-	@$(GO) build -tags "$(GUI_TAGS)" -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/posagent 2>/dev/null || { \
-		echo "note: no GL/X11 headers (run make deps as root for them): building without the cashier window"; \
-		$(GO) build -tags headless -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/posagent; }
+	@echo "make demo: building $(BIN) $(VERSION) with the cashier window. The first build on a machine downloads"; \
+	echo "  the Go modules and compiles the OpenGL bindings: about 3-5 minutes (later builds take seconds)."; \
+	start=$$(date +%s); ( while sleep 30; do echo "  still building ($$(( $$(date +%s) - start )) s)..."; done ) & ticker=$$!; \
+	trap "kill $$ticker 2>/dev/null" EXIT; \
+	if ! $(GO) build -tags "$(GUI_TAGS)" -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/posagent 2>$(BIN).build.log; then \
+		echo "make demo: no cashier window build (no GL/X11 headers? make deps as root installs them; $(BIN).build.log says why):"; \
+		echo "  building without the window (about 30 s the first time)"; \
+		$(GO) build -tags headless -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/posagent; \
+	fi; \
+	echo "make demo: built in $$(( $$(date +%s) - start )) s; starting $(BIN) demo (Ctrl-C stops it)"
 	$(BIN) demo
 
 .PHONY: build

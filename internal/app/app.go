@@ -152,7 +152,8 @@ func (a *App) Start(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	a.manager = reader.NewManager(drivers, reader.Options{Logger: a.log.With("component", "readers")})
+	// The manager names its component itself (component=reader).
+	a.manager = reader.NewManager(drivers, reader.Options{Logger: a.log})
 	a.engine, err = engine.New(engine.Config{
 		Gateway: a.gw, Readers: a.manager, Journal: a.journal, Log: a.log.With("component", "engine"),
 		AllowTestKeys: cfg.Gateway.Kind == config.GatewaySandbox, StepHook: a.o.StepHook,

@@ -2,7 +2,9 @@ package browser
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -11,6 +13,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -47,6 +50,52 @@ func servePage(t *testing.T, h http.Handler) string {
 type demoAgent struct {
 	bin, home, url string
 	cmd            *exec.Cmd
+	stderr         lockedBuffer
+}
+
+// lockedBuffer is the demo's log, written by exec's copier and read by the test.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// repeatedKeys returns the keys that a JSON log line has more than once
+// (slog writes every With attribute, even one a parent logger already set).
+func repeatedKeys(line string) ([]string, error) {
+	dec := json.NewDecoder(strings.NewReader(line))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return nil, fmt.Errorf("not a JSON object: %q", line)
+	}
+	seen := map[string]bool{}
+	var dup []string
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, err
+		}
+		k, _ := tok.(string)
+		if seen[k] {
+			dup = append(dup, k)
+		}
+		seen[k] = true
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return nil, err
+		}
+	}
+	return dup, nil
 }
 
 func (d *demoAgent) env() []string {
@@ -64,7 +113,7 @@ func startDemo(t *testing.T, bin string, args ...string) *demoAgent {
 	d := &demoAgent{bin: bin, home: t.TempDir()}
 	d.cmd = exec.Command(bin, append([]string{"demo", "--headless", "--listen", "127.0.0.1:0"}, args...)...)
 	d.cmd.Env = d.env()
-	d.cmd.Stderr = os.Stderr
+	d.cmd.Stderr = &d.stderr
 	out, err := d.cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -175,6 +224,20 @@ func TestBrowserDemoPairing(t *testing.T) {
 	res, err := cmd.CombinedOutput()
 	t.Logf("agent.mjs:\n%s", res)
 	if err != nil {
+		t.Logf("posagent demo's log:\n%s", d.stderr.String())
 		t.Fatalf("browser pairing test failed: %v", err)
+	}
+	lines := 0
+	for _, line := range strings.Split(strings.TrimSpace(d.stderr.String()), "\n") {
+		lines++
+		dup, err := repeatedKeys(line)
+		if err != nil {
+			t.Errorf("demo log: %v", err)
+		} else if len(dup) > 0 {
+			t.Errorf("demo log line repeats %v: %s", dup, line)
+		}
+	}
+	if lines < 3 {
+		t.Errorf("the demo logged %d lines: the repeated-attribute check saw too little", lines)
 	}
 }
