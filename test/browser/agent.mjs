@@ -9,9 +9,11 @@
 //   EXAMPLE_PLAIN_URL, EXAMPLE_TYPED_URL   examples/plain-html and examples/typescript (allowed origins)
 //   POSAGENT_BIN  the binary the message's command is run with
 //   AGENT_PID     the demo's pid: the last step stops it
+//   FRAMES        a file for every websocket message the agent sent the pages, one per line
+//                 (agent_test.go compares docs/protocol.md's examples with them)
 import { chromium } from 'playwright-core';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { appendFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 
 const env = process.env;
@@ -40,6 +42,7 @@ try {
   const open = async (url) => {
     const p = await context.newPage();
     p.on('pageerror', (e) => problems.push(`${url}: ${e.message}`));
+    if (env.FRAMES) p.on('websocket', (ws) => ws.on('framereceived', (f) => appendFileSync(env.FRAMES, `${f.payload}\n`)));
     await p.goto(url);
     return p;
   };
@@ -123,6 +126,37 @@ try {
       await p.close();
     });
   }
+
+  await step('a tour of the protocol (declined, cancelled, busy, status, simulate, ack) for the docs check', async () => {
+    const p = await open(env.ALLOWED_URL);
+    const r = await p.evaluate(async (host) => {
+      const { PosAgent } = await import(`http://${host}/posagent.js`);
+      const a = new PosAgent({ url: `ws://${host}/v1/ws` });
+      await a.connect({ timeout: 5000 });
+      const out = {};
+      const waitPrompt = () => new Promise((res) => { const off = a.on('prompt', () => { off(); res(); }); });
+      let prompted = waitPrompt();
+      const declined = a.sale({ amount: '6.16', orderNum: 'A1001', description: '2 coffees' });
+      await prompted;
+      await a.simulate({ card: 'mc', entryMode: 'S' });
+      out.declined = (await declined).outcome;
+      prompted = waitPrompt();
+      const cancelled = a.sale({ amount: '5.00' });
+      await prompted;
+      try {
+        await a.sale({ amount: '1.00' });
+      } catch (e) {
+        out.busy = e.code;
+      }
+      out.active = (await a.status()).active.length;
+      await a.cancel(cancelled.id);
+      out.cancelled = (await cancelled).outcome;
+      a.close();
+      return out;
+    }, new URL(env.AGENT_URL).host);
+    check(r.declined === 'declined' && r.cancelled === 'cancelled' && r.busy === 'busy' && r.active === 1, `the tour: ${JSON.stringify(r)}`);
+    await p.close();
+  });
 
   // Last: it stops the agent.
   await step('the demo page blocks within 2 s of the agent stopping mid-sale, and resets', async () => {

@@ -216,17 +216,19 @@ func TestBrowserDemoPairing(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), e2eTimeout)
 	defer cancel()
 	artifacts, _ := filepath.Abs(filepath.Join("..", "..", "artifacts", "browser"))
+	frames := filepath.Join(t.TempDir(), "frames.jsonl")
 	cmd := exec.CommandContext(ctx, node, "agent.mjs")
 	cmd.Env = append(d.env(), "CHROMIUM="+chromium, "ARTIFACTS="+artifacts, "AGENT_URL="+d.url,
 		"ALLOWED_URL="+allowed+"/", "PAIRED_URL="+paired+"/", "UNKNOWN_URL="+unknown+"/",
 		"EXAMPLE_PLAIN_URL="+plain+"/", "EXAMPLE_TYPED_URL="+typed+"/",
-		"POSAGENT_BIN="+bin, fmt.Sprintf("AGENT_PID=%d", d.cmd.Process.Pid))
+		"POSAGENT_BIN="+bin, "FRAMES="+frames, fmt.Sprintf("AGENT_PID=%d", d.cmd.Process.Pid))
 	res, err := cmd.CombinedOutput()
 	t.Logf("agent.mjs:\n%s", res)
 	if err != nil {
 		t.Logf("posagent demo's log:\n%s", d.stderr.String())
 		t.Fatalf("browser pairing test failed: %v", err)
 	}
+	checkProtocolDoc(t, frames)
 	lines := 0
 	for _, line := range strings.Split(strings.TrimSpace(d.stderr.String()), "\n") {
 		lines++
@@ -239,5 +241,53 @@ func TestBrowserDemoPairing(t *testing.T) {
 	}
 	if lines < 3 {
 		t.Errorf("the demo logged %d lines: the repeated-attribute check saw too little", lines)
+	}
+}
+
+// checkProtocolDoc compares every agent-to-client example in
+// docs/protocol.md with the messages the real demo sent the pages of this
+// test, kind by kind (a result's outcome, an error's code): the same
+// fields, masked numbers masked alike, the sandbox's verbiage. Kinds this
+// run cannot produce (hardware readers, replays) are listed, not failed;
+// the ones a demo sale produces must be covered.
+func checkProtocolDoc(t *testing.T, framesPath string) {
+	t.Helper()
+	docs, err := DocExamples(filepath.Join("..", "..", "docs", "protocol.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	frames, err := ReadFrames(framesPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byKind := map[string][]map[string]any{}
+	for _, f := range frames {
+		byKind[Kind(f)] = append(byKind[Kind(f)], f)
+	}
+	requests := map[string]bool{"hello": true, "sale": true, "cancel": true, "refund": true, "void": true,
+		"complete": true, "status": false, "ack": true, "simulate": true}
+	covered := map[string]bool{}
+	var unseen []string
+	for _, d := range docs {
+		k := Kind(d)
+		if typ, _ := d["type"].(string); typ == "" || requests[typ] || (typ == "status" && d["agent"] == nil) {
+			continue
+		}
+		real := byKind[k]
+		if len(real) == 0 {
+			unseen = append(unseen, k)
+			continue
+		}
+		covered[k] = true
+		for _, p := range CompareExample(d, real) {
+			t.Errorf("docs/protocol.md %s example: %s", k, p)
+		}
+	}
+	t.Logf("protocol.md examples checked against the agent: %v; not produced by this run: %v", keys(covered), unseen)
+	for _, must := range []string{"welcome", "paired", "accepted", "prompt", "card", "result/approved", "result/declined",
+		"result/cancelled", "status", "simulated", "acked", "error/busy", "error/not_paired"} {
+		if !covered[must] {
+			t.Errorf("no %s example in docs/protocol.md was compared with a real message (got %v)", must, keys(covered))
+		}
 	}
 }
