@@ -48,7 +48,7 @@ help: ## show this help
 	@awk 'BEGIN{FS=":.*## "} /^[a-zA-Z_-]+:.*## /{printf "  \033[1m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 .PHONY: demo
-demo: apt-deps ## run the product: simulated reader + embedded sandbox gateway; open the printed URL (and the window, on a desktop)
+demo: apt-deps ## run the product: simulated reader + embedded sandbox gateway; open the printed URL (and the window, on a desktop); DEMO_FLAGS="--allow-origin URL" admits your page
 	@echo "make demo: building $(BIN) $(VERSION) with the cashier window. The first build on a machine downloads"; \
 	echo "  the Go modules and compiles the OpenGL bindings: about 3-5 minutes (later builds take seconds)."; \
 	start=$$(date +%s); ( while sleep 30; do echo "  still building ($$(( $$(date +%s) - start )) s)..."; done ) & ticker=$$!; \
@@ -59,7 +59,7 @@ demo: apt-deps ## run the product: simulated reader + embedded sandbox gateway; 
 		$(GO) build -tags headless -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/posagent; \
 	fi; \
 	echo "make demo: built in $$(( $$(date +%s) - start )) s; starting $(BIN) demo (Ctrl-C stops it)"
-	$(BIN) demo
+	$(BIN) demo $(DEMO_FLAGS)
 
 .PHONY: build
 build: ## build bin/posagent
