@@ -22,6 +22,9 @@ export type LocalErrorCode = 'disconnected' | 'closed' | 'timeout' | 'agent_unre
 /** Every code a PosAgentError can carry: a misspelled code does not compile. */
 export type ErrorCode = RequestErrorCode | WarningCode | LocalErrorCode;
 
+/** What the simulate request can stage instead of a good read (docs/protocol.md#simulate). */
+export type SimulateScenario = 'unplug' | 'bad_read' | 'clear_track_data' | 'gateway_timeout';
+
 export type PromptCode = 'present_card' | 'use_chip' | 'retry' | 'processing' | 'remove_card';
 
 export interface AgentInfo {
@@ -253,7 +256,8 @@ export declare class PosAgent {
   complete(o: FollowUpRequest): Pending<ResultMessage>;
   cancel(saleId: string): Promise<ResultMessage>;
   status(o?: { transactionApiId?: string }): Pending<StatusMessage>;
-  simulate(o: { card: string; entryMode?: EntryMode; reader?: string }): Pending<SimulatedMessage>;
+  /** A test card on the simulated reader, or a scenario (card not needed for unplug). */
+  simulate(o: { card?: string; entryMode?: EntryMode; reader?: string; scenario?: SimulateScenario }): Pending<SimulatedMessage>;
   ack(transactionApiId: string): Pending<AckedMessage>;
 }
 

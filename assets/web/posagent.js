@@ -399,12 +399,16 @@ export class PosAgent {
   }
 
   /**
-   * Read a sandbox test card on the simulated reader (posagent demo only).
-   * @param {{card: string, entryMode?: 'S'|'C'|'P'|'F', reader?: string}} o
+   * Read a sandbox test card on the simulated reader (posagent demo only),
+   * or stage a scenario: 'unplug' (the reader's cable is pulled; it comes
+   * back in a few seconds), 'bad_read', 'clear_track_data', or
+   * 'gateway_timeout' (the sandbox commits the sale, its answer is lost).
+   * @param {{card?: string, entryMode?: 'S'|'C'|'P'|'F', reader?: string, scenario?: string}} o
    */
   simulate(o) {
-    const msg = { type: 'simulate', card: String(o.card), entry_mode: o.entryMode || 'S' };
+    const msg = { type: 'simulate', card: String(o.card || ''), entry_mode: o.entryMode || 'S' };
     if (o.reader) msg.reader = o.reader;
+    if (o.scenario) msg.scenario = o.scenario;
     return this._request('simulate', msg);
   }
 

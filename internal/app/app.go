@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/posagent/posagent/internal/bridge"
-	"github.com/posagent/posagent/internal/card"
 	"github.com/posagent/posagent/internal/config"
 	"github.com/posagent/posagent/internal/engine"
 	"github.com/posagent/posagent/internal/engine/journal"
@@ -76,6 +75,8 @@ type App struct {
 	manager *reader.Manager
 	engine  *engine.Engine
 	sim     *sim.Driver
+	// sandboxFaults stages the gateway_timeout scenario (sandbox kind only).
+	sandboxFaults *timeoutAfterCommit
 
 	sandboxURL string
 	sandboxSrv *http.Server
@@ -202,10 +203,7 @@ func (a *App) startBridge(ctx context.Context) error {
 		SandboxGateway: cfg.Gateway.Kind == config.GatewaySandbox,
 	}
 	if a.sim != nil && opts.SandboxGateway {
-		simd := a.sim
-		opts.Simulator = bridge.SimulatorFunc(func(ctx context.Context, _, pan string, m card.EntryMode) error {
-			return simd.Simulate(ctx, sim.SimCard{PAN: pan, EntryMode: m})
-		})
+		opts.Simulator = &simulator{d: a.sim, gateway: a.sandboxFaults}
 	}
 	if a.bridge, err = bridge.New(opts); err != nil {
 		return err
@@ -296,10 +294,17 @@ func (a *App) openGateway(ctx context.Context) (gateway.Gateway, error) {
 			base = "http://" + ln.Addr().String()
 		}
 		a.sandboxURL = base
+		// The simulate request's gateway_timeout scenario drops one answer
+		// of the sandbox; until armed this transport passes everything.
+		next := a.o.GatewayTransport
+		if next == nil {
+			next = http.DefaultTransport.(*http.Transport).Clone()
+		}
+		a.sandboxFaults = &timeoutAfterCommit{next: next}
 		c, err := payaconnect.New(payaconnect.Options{
 			BaseURL: base, DeveloperID: sandbox.DeveloperID, UserID: sandbox.UserID, UserAPIKey: sandbox.UserAPIKey,
 			LocationID: sandbox.LocationID, ProductTransactionID: sandbox.ProductCCID, Timeout: g.Timeout.Duration,
-			Transport: a.o.GatewayTransport, Logger: a.log.With("component", "gateway"),
+			Transport: a.sandboxFaults, Logger: a.log.With("component", "gateway"),
 		})
 		a.paya = c
 		return c, err

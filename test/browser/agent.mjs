@@ -158,6 +158,69 @@ try {
     await p.close();
   });
 
+  await step('simulator scenarios: bad read, clear track data, unplug mid-sale, gateway timeout after commit', async () => {
+    const p = await open(env.ALLOWED_URL);
+    const r = await p.evaluate(async (host) => {
+      const { PosAgent } = await import(`http://${host}/posagent.js`);
+      const a = new PosAgent({ url: `ws://${host}/v1/ws` });
+      await a.connect({ timeout: 5000 });
+      const seen = [];
+      for (const ev of ['prompt', 'error', 'reader', 'result', 'card']) {
+        a.on(ev, (m) => seen.push(`${ev}:${m.code || m.prompt || m.event || m.outcome || m.entry_mode || ''}${m.replay ? '/replay' : ''}`));
+      }
+      const until = (pred, ms = 10000) => new Promise((res, rej) => {
+        const t0 = Date.now();
+        const tick = () => (pred() ? res() : Date.now() - t0 > ms ? rej(new Error(`timed out: ${seen.join(' ')}`)) : setTimeout(tick, 50));
+        tick();
+      });
+      const out = {};
+      const run = async (name, scenario, amount) => {
+        seen.length = 0;
+        const sale = a.sale({ amount });
+        await until(() => seen.includes('prompt:present_card'));
+        try {
+          await a.simulate({ card: 'visa', entryMode: 'S', scenario });
+        } catch (e) {
+          out[name + '_simulate'] = e.code;
+        }
+        if (scenario === 'bad_read' || scenario === 'clear_track_data') {
+          await until(() => seen.includes('prompt:retry'));
+          await a.simulate({ card: 'visa', entryMode: 'S' }); // the cashier tries again
+        }
+        if (scenario === 'unplug') {
+          await until(() => seen.includes('reader:detached'));
+          await until(() => seen.includes('reader:attached'), 15000);
+          await until(() => seen.some((s) => s.startsWith('prompt:present_card')) , 15000);
+          await a.simulate({ card: 'visa', entryMode: 'S' }).catch((e) => { out.unplug_after = e.code; });
+        }
+        const res = await Promise.race([sale, new Promise((r2) => setTimeout(() => r2({ outcome: 'none' }), 20000))]);
+        out[name] = { outcome: res.outcome, seen: seen.join(' ') };
+      };
+      await run('bad_read', 'bad_read', '2.01');
+      await run('clear', 'clear_track_data', '2.02');
+      await run('timeout', 'gateway_timeout', '2.03');
+      await run('unplug', 'unplug', '2.04');
+      a.close();
+      return out;
+    }, new URL(env.AGENT_URL).host);
+    const has = (name, ...want) => {
+      for (const w of want) check(r[name].seen.split(' ').includes(w), `${name}: the page saw ${w} (saw ${r[name].seen})`);
+      check(r[name].outcome === 'approved', `${name}: the sale still ends approved (${r[name].outcome})`);
+    };
+    // A damaged read: a warning with the integrity failure, the reader asks again, the next read goes through.
+    has('bad_read', 'prompt:retry');
+    check(/error:bad_(crc|lrc|checksum|read)/.test(r.bad_read.seen), `bad_read: a damaged-read warning (${r.bad_read.seen})`);
+    // A reader that is not encrypting: refused, never sent; the sale waits for an encrypted read.
+    has('clear', 'error:clear_track_data', 'prompt:retry');
+    // Unplugged mid-sale: the page sees the reader go and come back, and the sale carries on.
+    has('unplug', 'reader:detached', 'reader:attached');
+    // The sandbox committed, its answer was lost: the agent looked the sale up (its log says so,
+    // agent_test.go checks) and the page gets the committed outcome, once.
+    has('timeout', 'card:S');
+    check(r.timeout.seen.split(' ').filter((x) => x.startsWith('result:')).length === 1, `timeout: one result (${r.timeout.seen})`);
+    await p.close();
+  });
+
   // Last: it stops the agent.
   await step('the demo page blocks within 2 s of the agent stopping mid-sale, and resets', async () => {
     const p = await open(env.AGENT_URL);

@@ -229,6 +229,13 @@ func TestBrowserDemoPairing(t *testing.T) {
 		t.Fatalf("browser pairing test failed: %v", err)
 	}
 	checkProtocolDoc(t, frames)
+	// The gateway_timeout scenario really lost the sandbox's answer: the
+	// engine resolved the sale by lookup instead of sending it again.
+	for _, want := range []string{"gateway outcome unknown: resolving by lookup", "outcome resolved by lookup"} {
+		if !strings.Contains(d.stderr.String(), want) {
+			t.Errorf("the demo's log has no %q: the gateway_timeout scenario did not stage a lost answer", want)
+		}
+	}
 	lines := 0
 	for _, line := range strings.Split(strings.TrimSpace(d.stderr.String()), "\n") {
 		lines++
