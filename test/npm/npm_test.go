@@ -80,21 +80,22 @@ func TestPackageInstallsAndTypeChecks(t *testing.T) {
 	}
 
 	// A misspelled code must not compile, wherever it is written.
-	for name, src := range map[string]string{
-		"compare": "import { PosAgentError } from '@posagent/client';\ndeclare const e: PosAgentError;\nexport const bad = e.code === 'not_paried';\n",
-		"assign":  "import type { ErrorCode } from '@posagent/client';\nexport const bad: ErrorCode = 'agent_unreachabel';\n",
+	for name, c := range map[string]struct{ src, typo string }{
+		"compare": {"import { PosAgentError } from '@posagent/client';\ndeclare const e: PosAgentError;\nexport const bad = e.code === 'not_paried';\n", "not_paried"},
+		"assign":  {"import type { ErrorCode } from '@posagent/client';\nexport const bad: ErrorCode = 'agent_unreachabel';\n", "agent_unreachabel"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			f := filepath.Join(proj, "typo_"+name+".ts")
-			if err := os.WriteFile(f, []byte(src), 0o644); err != nil {
+			if err := os.WriteFile(f, []byte(c.src), 0o644); err != nil {
 				t.Fatal(err)
 			}
 			out, err := run(t, proj, "node", tsc, "--strict", "--noEmit", "--module", "ES2022", "--moduleResolution", "bundler", "--target", "ES2022", f)
 			if err == nil {
-				t.Fatalf("a misspelled error code compiled:\n%s", src)
+				t.Fatalf("a misspelled error code compiled:\n%s", c.src)
 			}
-			if !strings.Contains(out, "error TS") {
-				t.Fatalf("tsc failed for another reason: %s", out)
+			// The error must be about the typo, not e.g. a missing export.
+			if !strings.Contains(out, "error TS") || !strings.Contains(out, c.typo) {
+				t.Fatalf("tsc failed, but not on the misspelled code %q: %s", c.typo, out)
 			}
 		})
 	}
