@@ -93,3 +93,40 @@ func TestPairCommandRefuses(t *testing.T) {
 		}
 	}
 }
+
+// TestDemoAllowedOrigins: the demo admits the origins of
+// POSAGENT_ALLOWED_ORIGINS, as run does, plus its --allow-origin flags,
+// normalized; a bad flag value is refused before anything starts.
+func TestDemoAllowedOrigins(t *testing.T) {
+	env := func(k string) (string, bool) {
+		if k == "POSAGENT_ALLOWED_ORIGINS" {
+			return " http://localhost:8000 , https://pos.example.com", true
+		}
+		return "", false
+	}
+	var allow originList
+	for _, v := range []string{"HTTP://LOCALHOST:5173/", "http://127.0.0.1:3000"} {
+		if err := allow.Set(v); err != nil {
+			t.Fatalf("--allow-origin %s: %v", v, err)
+		}
+	}
+	cfg, err := demoConfig(env, allow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Join(cfg.AllowedOrigins, " ")
+	want := "http://localhost:8000 https://pos.example.com http://localhost:5173 http://127.0.0.1:3000"
+	if got != want {
+		t.Errorf("allowed origins %q, want %q", got, want)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Errorf("the demo's config does not validate: %v", err)
+	}
+	if err := allow.Set("file:///tmp/pos.html"); err == nil {
+		t.Error("--allow-origin file:///… was accepted")
+	}
+	var out, errb bytes.Buffer
+	if code := dispatch(context.Background(), []string{"demo", "--allow-origin", "not an origin"}, nil, &out, &errb); code != 2 {
+		t.Errorf("demo --allow-origin 'not an origin': exit %d, want 2 (%s)", code, errb.String())
+	}
+}

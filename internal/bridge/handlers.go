@@ -110,18 +110,14 @@ func (c *conn) hello(req Request) {
 		}
 	}
 	if b.opts.Pairer == nil {
-		hint := "ask the cashier to run `posagent pair --origin " + c.origin + "` or to add it to allowed_origins"
-		if b.opts.PairHint != nil {
-			hint = b.opts.PairHint(c.origin)
-		}
-		c.sendError(req.ID, CodeNotPaired, c.origin+" is not paired with this agent: "+hint+", then send hello again")
+		c.sendError(req.ID, CodeNotPaired, c.origin+" is not paired with this agent: "+b.pairHint(c.origin)+", then send hello again")
 		return
 	}
 	b.mu.Lock()
 	last, denied := b.denied[c.origin]
 	b.mu.Unlock()
 	if denied && b.now().Sub(last) < b.t.pairDenyCooldown {
-		c.sendError(req.ID, CodeNotPaired, "the cashier refused "+c.origin+" a moment ago: try again later")
+		c.sendError(req.ID, CodeNotPaired, "the cashier refused "+c.origin+" a moment ago: try again later, or "+b.pairHint(c.origin))
 		return
 	}
 	if !c.pairing.CompareAndSwap(false, true) {
@@ -167,7 +163,7 @@ func (c *conn) pair(id string) {
 	case PairOnce:
 		c.paired(id, b.onceToken(c.origin), PairOnce)
 	default:
-		c.sendError(id, CodeNotPaired, "the cashier did not approve "+c.origin)
+		c.sendError(id, CodeNotPaired, "the cashier did not approve "+c.origin+": "+b.pairHint(c.origin))
 	}
 }
 
@@ -433,6 +429,15 @@ func (c *conn) ack(req Request) {
 		}
 	}
 	c.sendMsg(AckedMsg{Type: TypeAcked, ID: req.ID, TransactionAPIIDs: ids})
+}
+
+// pairHint is what admits origin to this agent, for not_paired messages:
+// the agent's own advice (Options.PairHint) or the one for `posagent run`.
+func (b *Bridge) pairHint(origin string) string {
+	if b.opts.PairHint != nil {
+		return b.opts.PairHint(origin)
+	}
+	return "ask the cashier to run `posagent pair --origin " + origin + "` or to add it to allowed_origins"
 }
 
 // --- the simulator ---
