@@ -45,7 +45,7 @@ const el = {
   rCard: $('r-card'), rAuth: $('r-auth'), rTx: $('r-tx'), rCodes: $('r-codes'), receipt: $('receipt'),
   sale: $('sale'), auth: $('auth'), cancel: $('cancel'), txid: $('txid'), refund: $('refund'), void: $('void'),
   complete: $('complete'), sim: $('sim'), testcards: $('testcards'), log: $('log'),
-  down: $('down'), downTitle: $('down-title'), downText: $('down-text'),
+  down: $('down'), downTitle: $('down-title'), downText: $('down-text'), scenario: $('scenario'), unplug: $('unplug'),
 };
 
 const agent = new PosAgent({ url: `ws://${location.host}/v1/ws` });
@@ -265,6 +265,7 @@ function updateButtons() {
   el.refund.disabled = el.void.disabled = el.complete.disabled = !open || busy;
   el.cancel.disabled = !open || !busy || cancelling;
   el.testcards.querySelectorAll('button').forEach((b) => (b.disabled = !open));
+  el.unplug.disabled = !open;
 }
 
 async function run(label, promise) {
@@ -353,14 +354,26 @@ for (const c of TEST_CARDS) {
   b.append(brand, pan);
   b.addEventListener('click', async () => {
     const entryMode = document.querySelector('input[name=mode]:checked')?.value || 'S';
+    const scenario = el.scenario.value || undefined;
+    el.scenario.value = ''; // one card each: the next reads well again
     try {
-      await agent.simulate({ card: c.card, entryMode });
+      await agent.simulate({ card: c.card, entryMode, scenario });
+      if (scenario) log(`Simulated: ${c.brand} card, ${el.scenario.querySelector(`option[value="${scenario}"]`).textContent}`);
     } catch (e) {
       log(`Simulated card refused: ${e.message}`, true);
     }
   });
   el.testcards.append(b);
 }
+
+el.unplug.addEventListener('click', async () => {
+  try {
+    await agent.simulate({ scenario: 'unplug' });
+    log('Simulated: the reader was unplugged (it comes back in a few seconds)');
+  } catch (e) {
+    log(`Unplug refused: ${e.message}`, true);
+  }
+});
 
 // --- activity log ---
 

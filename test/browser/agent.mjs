@@ -225,6 +225,30 @@ try {
     await p.close();
   });
 
+  await step('the demo page rehearses scenarios: unencrypted card, then unplug', async () => {
+    const p = await open(env.AGENT_URL);
+    const text = (sel) => p.textContent(sel);
+    await p.waitForSelector('#sim:not([hidden])', { timeout: STEP_TIMEOUT });
+    await p.focus('#amount');
+    for (const k of '321') await p.keyboard.press(k);
+    await p.click('#sale');
+    await p.waitForFunction(() => document.getElementById('prompt-text').textContent.includes('Swipe'), null, { timeout: STEP_TIMEOUT });
+    await p.selectOption('#scenario', 'clear_track_data');
+    await p.check('input[name=mode][value=S]');
+    await p.click('.testcard[data-card="visa"]');
+    await p.waitForFunction(() => document.getElementById('prompt-text').textContent.includes('Try again'), null, { timeout: STEP_TIMEOUT });
+    check((await text('#log')).includes('clear_track_data'), 'the activity log names the refusal');
+    check(!(await text('.customer')).includes('clear_track_data'), 'the customer display does not show the code');
+    check((await p.inputValue('#scenario')) === '', 'the next card reads well again');
+    await p.click('.testcard[data-card="visa"]');
+    await p.waitForSelector('#result[data-outcome="approved"]:not([hidden])', { timeout: STEP_TIMEOUT });
+    await p.click('#unplug');
+    await p.waitForFunction(() => !document.getElementById('reader').textContent.includes('simulated'), null, { timeout: STEP_TIMEOUT });
+    await p.waitForFunction(() => document.getElementById('reader').textContent.includes('simulated'), null, { timeout: STEP_TIMEOUT });
+    check((await text('#log')).includes('detached'), 'the log shows the reader leaving');
+    await p.close();
+  });
+
   // Last: it stops the agent.
   await step('the demo page blocks within 2 s of the agent stopping mid-sale, and resets', async () => {
     const p = await open(env.AGENT_URL);
