@@ -49,8 +49,9 @@ func writeRuntime(dir string, r Runtime) (func(), error) {
 }
 
 // ReadRuntime reads dir/agent.json and checks that the agent it names is
-// still running: it answers /healthz at its URL within a second. An agent
-// that was killed leaves the file behind; that is reported as not running.
+// still running: its process exists and it answers /healthz at its URL
+// within a second. An agent that was killed leaves the file behind; that is
+// reported as not running.
 func ReadRuntime(ctx context.Context, dir string) (Runtime, error) {
 	var r Runtime
 	b, err := os.ReadFile(filepath.Join(dir, RuntimeFile))
@@ -61,6 +62,11 @@ func ReadRuntime(ctx context.Context, dir string) (Runtime, error) {
 		return r, fmt.Errorf("%s: not an agent runtime file", filepath.Join(dir, RuntimeFile))
 	}
 	r.StateDir = dir
+	// A killed agent leaves its file behind, and another agent may listen
+	// on its port now: the process must exist as well as the URL answer.
+	if r.PID <= 0 || !processAlive(r.PID) {
+		return r, fmt.Errorf("the agent of %s (pid %d) is not running", filepath.Join(dir, RuntimeFile), r.PID)
+	}
 	ctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.URL+"healthz", nil)
