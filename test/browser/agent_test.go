@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -17,6 +18,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/posagent/posagent/internal/leakscan"
 )
 
 // buildAgent builds bin/posagent (headless) into a temporary directory.
@@ -235,6 +238,27 @@ func TestBrowserDemoPairing(t *testing.T) {
 		t.Fatalf("browser pairing test failed: %v", err)
 	}
 	checkProtocolDoc(t, frames)
+	// The scenarios put clear track data and damaged reads on the reader's
+	// wire: none of it may reach a page or the log.
+	for name, open := range map[string]func() (io.Reader, error){
+		"websocket frames": func() (io.Reader, error) { return os.Open(frames) },
+		"demo log":         func() (io.Reader, error) { return strings.NewReader(d.stderr.String()), nil },
+	} {
+		r, err := open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		found, err := leakscan.Scan(name, r, leakscan.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range found {
+			t.Errorf("card data leaked: %s", f)
+		}
+		if c, ok := r.(io.Closer); ok {
+			c.Close()
+		}
+	}
 	// The gateway_timeout scenario really lost the sandbox's answer: the
 	// engine resolved the sale by lookup instead of sending it again.
 	for _, want := range []string{"gateway outcome unknown: resolving by lookup", "outcome resolved by lookup"} {
