@@ -130,3 +130,32 @@ func TestDemoAllowedOrigins(t *testing.T) {
 		t.Errorf("demo --allow-origin 'not an origin': exit %d, want 2 (%s)", code, errb.String())
 	}
 }
+
+// TestDemoConfigFileOrigins: the demo admits the allowed_origins of the
+// config file `posagent run` would read, and nothing else of it; a missing
+// file has none, a broken one is an error the demo reports.
+func TestDemoConfigFileOrigins(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "config.toml")
+	if err := os.WriteFile(good, []byte("allowed_origins = [\"https://pos.example.com\"]\n[gateway]\nkind = \"payaconnect\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	got, err := configOrigins(good)
+	if err != nil || strings.Join(got, ",") != "https://pos.example.com" {
+		t.Fatalf("configOrigins: %v, %v", got, err)
+	}
+	cfg, err := demoConfig(func(string) (string, bool) { return "", false }, got)
+	if err != nil || cfg.Gateway.Kind != "sandbox" {
+		t.Fatalf("the demo took more than allowed_origins from the file: %+v, %v", cfg, err)
+	}
+	if got, err := configOrigins(filepath.Join(dir, "missing.toml")); err != nil || got != nil {
+		t.Errorf("missing file: %v, %v", got, err)
+	}
+	bad := filepath.Join(dir, "bad.toml")
+	if err := os.WriteFile(bad, []byte("allowed_origns = []\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := configOrigins(bad); err == nil || !strings.Contains(err.Error(), "allowed_origns") {
+		t.Errorf("a misspelt key: %v", err)
+	}
+}

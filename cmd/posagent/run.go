@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -35,6 +36,11 @@ func runDemo(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 	agentFlags(fs, &o)
 	var allow originList
 	fs.Var(&allow, "allow-origin", "admit this web origin without pairing, e.g. http://localhost:5173 (repeatable; adds to allowed_origins and POSAGENT_ALLOWED_ORIGINS)")
+	paths := config.UserPaths()
+	if os.Geteuid() == 0 {
+		paths = config.SystemPaths()
+	}
+	cfgPath := fs.String("config", paths.ConfigFile, "the config file whose allowed_origins the demo admits too (if it exists; nothing else of it is used)")
 	if err := fs.Parse(args); err != nil {
 		return app.ExitUsage
 	}
@@ -44,7 +50,11 @@ func runDemo(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 	} else {
 		o.PairCommand = "posagent pair --state-dir " + o.StateDir
 	}
-	cfg, err := demoConfig(os.LookupEnv, allow)
+	fileOrigins, err := configOrigins(*cfgPath)
+	if err != nil {
+		fmt.Fprintf(stderr, "posagent demo: %v: its allowed_origins are not used\n", err)
+	}
+	cfg, err := demoConfig(os.LookupEnv, append(fileOrigins, allow...))
 	if err != nil {
 		fmt.Fprintf(stderr, "posagent demo: %v\n", err)
 		return app.ExitConfig
@@ -52,10 +62,29 @@ func runDemo(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 	return app.Run(ctx, cfg, o)
 }
 
+// configOrigins reads allowed_origins from the config file at path; a
+// missing file has none.
+func configOrigins(path string) ([]string, error) {
+	fh, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer fh.Close()
+	c, err := config.Load(fh)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return c.AllowedOrigins, nil
+}
+
 // demoConfig is the demo's configuration: the defaults (simulated reader,
-// embedded sandbox) with the web origins allowed as in `posagent run`
-// (POSAGENT_ALLOWED_ORIGINS), plus the --allow-origin flags. The demo reads
-// no config file: it must start the same on every machine.
+// embedded sandbox) with the web origins allowed as in `posagent run`:
+// POSAGENT_ALLOWED_ORIGINS, plus allow (the config file's allowed_origins
+// and the --allow-origin flags). Nothing else of the config file is used:
+// the demo's reader and gateway are always the simulated ones.
 func demoConfig(lookup func(string) (string, bool), allow []string) (*config.Config, error) {
 	cfg := config.Default()
 	if v, ok := lookup("POSAGENT_ALLOWED_ORIGINS"); ok {
