@@ -3,8 +3,12 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 GO          ?= go
-VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+# The agent's semantic version (docs/protocol.md#versions): RELEASE on its
+# tag v$(RELEASE), else $(RELEASE)-dev+<commit> (.dirty with local changes).
+RELEASE     := $(shell sed -n 's/^const release = "\(.*\)"/\1/p' cmd/posagent/version.go)
 COMMIT      ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+VERSION     ?= $(shell if [ "$$(git describe --tags --exact-match 2>/dev/null)" = "v$(RELEASE)" ] && git diff --quiet HEAD 2>/dev/null; \
+                 then echo $(RELEASE); else echo "$(RELEASE)-dev+$(COMMIT)$$(git diff --quiet HEAD 2>/dev/null || echo .dirty)"; fi)
 LDFLAGS     := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 BIN         := bin/posagent
 # no_emoji leaves fyne's 4 MB colour-emoji font out of the window build (the
@@ -23,8 +27,9 @@ APT_PACKAGES := gcc libc6-dev pkg-config libgl-dev libx11-dev libxcursor-dev lib
 # And the ones the tests need: an X server and its tools for the window's
 # tests (test/bench measures the window during `go test`, test/ui drives it),
 # a D-Bus daemon for the tray test, glxinfo to name the GL renderer the bench
-# measured the window on.
-TEST_APT_PACKAGES := xvfb xauth x11-utils imagemagick xdotool dbus-daemon mesa-utils
+# measured the window on; node and npm for the browser tests and the npm
+# package's type check (make deps installs TypeScript in test/npm).
+TEST_APT_PACKAGES := xvfb xauth x11-utils imagemagick xdotool dbus-daemon mesa-utils nodejs npm
 
 # apt_install installs the Debian packages in $(1) that are missing, as root
 # only (a developer's own machine is theirs to change).
@@ -32,7 +37,7 @@ define apt_install
 	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 		missing=$$(for p in $(1); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
 		if [ -n "$$missing" ]; then \
-			echo "apt-get install: $$missing"; \
+			echo "apt-get install: $$missing (a minute or two on a fresh machine)"; \
 			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 		fi; \
 	else echo "not root: skipping apt-get (needed: $(1))"; fi
@@ -43,11 +48,18 @@ help: ## show this help
 	@awk 'BEGIN{FS=":.*## "} /^[a-zA-Z_-]+:.*## /{printf "  \033[1m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 .PHONY: demo
-demo: apt-deps ## run the product: simulated reader + embedded sandbox gateway; open the printed URL (and the window, on a desktop)
-	@$(GO) build -tags "$(GUI_TAGS)" -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/posagent 2>/dev/null || { \
-		echo "note: no GL/X11 headers (run make deps as root for them): building without the cashier window"; \
-		$(GO) build -tags headless -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/posagent; }
-	$(BIN) demo
+demo: apt-deps ## run the product: simulated reader + embedded sandbox gateway; open the printed URL (and the window, on a desktop); DEMO_FLAGS="--allow-origin URL" admits your page
+	@echo "make demo: building $(BIN) $(VERSION) with the cashier window. The first build on a machine downloads"; \
+	echo "  the Go modules and compiles the OpenGL bindings: about 3-5 minutes (later builds take seconds)."; \
+	start=$$(date +%s); ( while sleep 30; do echo "  still building ($$(( $$(date +%s) - start )) s)..."; done ) & ticker=$$!; \
+	trap "kill $$ticker 2>/dev/null" EXIT; \
+	if ! $(GO) build -tags "$(GUI_TAGS)" -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/posagent 2>$(BIN).build.log; then \
+		echo "make demo: no cashier window build (no GL/X11 headers? make deps as root installs them; $(BIN).build.log says why):"; \
+		echo "  building without the window (about 30 s the first time)"; \
+		$(GO) build -tags headless -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/posagent; \
+	fi; \
+	echo "make demo: built in $$(( $$(date +%s) - start )) s; starting $(BIN) demo (Ctrl-C stops it)"
+	$(BIN) demo $(DEMO_FLAGS)
 
 .PHONY: build
 build: ## build bin/posagent
@@ -62,8 +74,11 @@ test-deps: ## install the Debian packages the tests and benchmarks need: Xvfb an
 	$(call apt_install,$(TEST_APT_PACKAGES))
 
 .PHONY: deps
-deps: apt-deps test-deps ## install what the build and tests need (apt-get when root, Go modules, staticcheck)
+deps: apt-deps test-deps ## install what the build and tests need (apt-get when root, Go modules, TypeScript for test/npm, staticcheck)
 	$(GO) mod download
+	@if command -v npm >/dev/null; then \
+		[ -d test/npm/node_modules/typescript ] || (cd test/npm && npm ci --no-audit --no-fund --loglevel=error); \
+	else echo "no npm: skipping TypeScript for test/npm (apt-get install npm)"; fi
 	@[ -x $(STATICCHECK) ] || GOBIN=$(CURDIR)/bin $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 
 .PHONY: lint
@@ -184,12 +199,12 @@ bench: test-deps build ## Go benchmarks + whole-process benchmarks of bin/posage
 
 # Release packages (packaging/package.sh builds them; packaging/*/README.md
 # say how to install each). DEB_VERSION is VERSION made into a Debian
-# version (it must start with a digit): v1.2.3 -> 1.2.3, a bare commit hash
-# -> 0.0.0~git<hash>. Signing the Windows exe: set SIGN_PKCS12 (path of a
+# version (it must start with a digit): 1.2.3 -> 1.2.3, 1.2.3-dev+<hash>
+# -> 1.2.3~dev+<hash> (sorts before the release). Signing the Windows exe: set SIGN_PKCS12 (path of a
 # .p12/.pfx) and SIGN_PASSWORD (+ SIGN_CAFILE to verify a private CA, and
 # SIGN_TIMESTAMP for an RFC 3161 server); unset, the exe is left unsigned.
 DIST         := dist
-DEB_VERSION  ?= $(shell packaging/linux/deb-version.sh '$(VERSION)')
+DEB_VERSION  ?= $(shell packaging/linux/deb-version.sh 'v$(VERSION)')
 NFPM         := $(CURDIR)/bin/nfpm
 NFPM_VERSION := v2.45.2
 PACKAGE_APT_PACKAGES := gcc-mingw-w64-x86-64-win32 gcc-aarch64-linux-gnu libc6-dev-arm64-cross \
@@ -209,6 +224,10 @@ package: package-deps ## build dist/: the .deb for amd64 (+arm64 where it builds
 test-package: package ## check the packages: contents, systemd-analyze verify, udev rules, PE32+, install into a throwaway root
 	POSAGENT_DIST=$(CURDIR)/$(DIST) POSAGENT_VERSION="$(VERSION)" POSAGENT_DEB_VERSION="$(DEB_VERSION)" \
 		POSAGENT_GUI_TAGS="$(GUI_TAGS)" $(GO) test -count=1 ./packaging/...
+
+.PHONY: npm
+npm: ## build the @posagent/client npm package: dist/posagent-client-<version>.tgz (ES module, types, README, CHANGELOG)
+	@packaging/npm/pack.sh "$(VERSION)" $(DIST)
 
 .PHONY: clean
 clean: ## remove build output

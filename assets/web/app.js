@@ -22,6 +22,20 @@ const OUTCOMES = { approved: 'Approved', declined: 'Declined', cancelled: 'Cance
 const MODES = { S: 'Swiped', C: 'Chip', P: 'Contactless', F: 'Fallback swipe', K: 'Keyed' };
 const BRANDS = { visa: 'VISA', mc: 'MASTERCARD', amex: 'AMEX', disc: 'DISCOVER', jcb: 'JCB', diners: 'DINERS' };
 const MAX_CENTS = 9999999;
+// What the customer display says when a request is refused; the agent's
+// own message (ids, request names) goes to the activity log only.
+const REFUSALS = {
+  busy: 'The reader is busy with another sale',
+  no_reader: 'No card reader is connected',
+  paused: 'Sales are paused at the counter',
+  not_paired: 'This page is not approved yet',
+  disconnected: 'posagent is not running',
+  closed: 'posagent is not running',
+  duplicate_id: 'This sale was already started',
+  unsupported: 'The payment gateway cannot take this card',
+  invalid_request: 'Check the amount and try again',
+  journal_error: 'posagent could not record the sale: nothing was charged',
+};
 
 const $ = (id) => document.getElementById(id);
 const el = {
@@ -31,11 +45,13 @@ const el = {
   rCard: $('r-card'), rAuth: $('r-auth'), rTx: $('r-tx'), rCodes: $('r-codes'), receipt: $('receipt'),
   sale: $('sale'), auth: $('auth'), cancel: $('cancel'), txid: $('txid'), cardtoken: $('cardtoken'), refund: $('refund'), void: $('void'),
   complete: $('complete'), sim: $('sim'), testcards: $('testcards'), log: $('log'),
+  down: $('down'), downTitle: $('down-title'), downText: $('down-text'), scenario: $('scenario'), unplug: $('unplug'),
 };
 
 const agent = new PosAgent({ url: `ws://${location.host}/v1/ws` });
 let cents = 0;
 let current = null; // the pending request's promise (has .id)
+let cancelling = false; // a cancel of current is unanswered
 
 // --- amount entry, register style: digits push in from the right ---
 
@@ -46,6 +62,7 @@ function formatCents(c) {
 function setCents(c) {
   cents = Math.max(0, Math.min(MAX_CENTS, c));
   el.amount.value = formatCents(cents);
+  updateButtons();
 }
 
 function key(k) {
@@ -63,7 +80,7 @@ el.amount.addEventListener('keydown', (e) => {
   else if (e.key === 'Delete') key('clear');
   else if (e.key === 'Tab') return;
   else if (e.key === 'Enter') startSale('sale');
-  else if (e.key === 'Escape') cancelSale();
+  else if (e.key === 'Escape') return; // the document's handler cancels: once per press
   else if (e.key.length > 1 && e.key !== 'Unidentified') return; // arrows etc.
   e.preventDefault();
 });
@@ -83,6 +100,8 @@ function pill(node, text, kind) {
   node.className = `pill pill-${kind}`;
 }
 
+let everOpen = false;
+
 agent.on('state', (s) => {
   const map = {
     connecting: ['Connecting…', 'wait'], pairing: ['Waiting for approval…', 'wait'], open: ['Connected', 'ok'],
@@ -90,8 +109,30 @@ agent.on('state', (s) => {
   };
   const [text, kind] = map[s] || [s, 'wait'];
   pill(el.conn, text, kind);
+  if (s === 'open') everOpen = true;
+  if (s === 'connecting' || s === 'closed') showDown(everOpen ? 'reconnecting' : 'connecting');
+  else el.down.hidden = true;
   updateButtons();
 });
+
+// showDown blocks the page while the agent cannot be reached, and resets
+// everything that described the agent: the prompt, the reader, the card.
+// A sale in progress is not lost: its result arrives after the reconnect.
+function showDown(why) {
+  const texts = {
+    connecting: ['Connecting to posagent…', 'Waiting for the agent on this computer.'],
+    reconnecting: ['posagent is not running', 'The connection to the agent was lost. Reconnecting… A sale in progress is kept by the agent: its result shows here once it is back.'],
+    unreachable: ['posagent is not running', 'Start it on this computer (posagent demo, or the posagent service). This page reconnects by itself.'],
+  };
+  const [title, text] = texts[why];
+  el.downTitle.textContent = title;
+  el.downText.textContent = text;
+  el.down.hidden = false;
+  showPrompt(title, 'alert');
+  pill(el.reader, 'Reader unknown', 'wait');
+  el.card.hidden = true;
+  el.sim.hidden = true;
+}
 
 function renderReaders() {
   const rs = agent.readers || [];
@@ -112,6 +153,9 @@ function renderReaders() {
 
 agent.on('welcome', (m) => {
   log(`Connected to posagent ${m.agent.version} as ${m.origin}`);
+  // The down state's prompt goes; status then shows sales still running.
+  if (current) showPrompt('Swipe, insert or tap card', 'wait');
+  else showPrompt('Ready for the next sale', 'idle');
   renderReaders();
 });
 agent.on('reader', (m) => {
@@ -121,7 +165,7 @@ agent.on('reader', (m) => {
 agent.on('paired', (m) => log(`Paired with the agent (${m.scope})`));
 agent.on('error', (e) => {
   log(`${e.code}: ${e.message}`, true);
-  if (e.code === 'not_paired') showPrompt('Ask the cashier to approve this page', 'alert');
+  if (e.code === 'not_paired') showPrompt('Ask the cashier to approve this page (see the activity log)', 'alert');
 });
 
 // --- the customer display ---
@@ -152,7 +196,7 @@ agent.on('card', (m) => {
 agent.on('result', (m) => {
   if (current && m.id === current.id) return; // run() shows it
   if (m.replay) log(`Result delivered after reconnect: ${m.action} ${OUTCOMES[m.outcome] || m.outcome}`);
-  else log(`${m.action} from before the reload: ${OUTCOMES[m.outcome] || m.outcome}`, m.outcome !== 'approved');
+  else log(`${m.action} started earlier or in another tab: ${OUTCOMES[m.outcome] || m.outcome}`, m.outcome !== 'approved');
   showResult(m);
 });
 
@@ -160,8 +204,9 @@ agent.on('status', (m) => {
   renderReaders();
   for (const a of m.active || []) {
     if (current && a.id === current.id) continue;
-    showPrompt(`Swipe, insert or tap card ($${a.amount}, started before the reload)`, 'wait');
-    log(`Sale of $${a.amount} started before the reload is still waiting for a card`);
+    // Started by another tab of this page, or by this tab before a reload.
+    showPrompt(`Swipe, insert or tap card ($${a.amount}, sale started earlier or in another tab)`, 'wait');
+    log(`A sale of $${a.amount} started earlier or in another tab is still in progress (request ${a.id})`);
   }
 });
 
@@ -172,7 +217,13 @@ function showResult(m) {
   el.result.dataset.outcome = m.outcome;
   const amount = m.transaction.amount || '';
   el.resultAmount.textContent = amount ? `$${amount}` : '';
-  el.resultMessage.textContent = m.message || m.transaction.verbiage || '';
+  // Declines show the gateway's verbiage; an error or unknown outcome a
+  // plain sentence (its details are in the activity log).
+  el.resultMessage.textContent = {
+    error: 'The payment did not go through: nothing was charged',
+    unknown: 'The gateway has not confirmed this payment yet: posagent checks it and shows the answer',
+  }[m.outcome] || m.message || m.transaction.verbiage || '';
+  if ((m.outcome === 'error' || m.outcome === 'unknown') && m.message) log(`${m.action} ${m.outcome}: ${m.message}`, true);
   el.rCard.textContent = m.card.masked_pan ? `${BRANDS[m.card.brand] || ''} ${m.card.masked_pan}`.trim() : '—';
   el.rAuth.textContent = m.transaction.auth_code || '—';
   el.rTx.textContent = m.transaction.id || '—';
@@ -210,10 +261,11 @@ function updateButtons() {
   const open = agent.state === 'open';
   const busy = !!current;
   const hasReader = (agent.readers || []).some((r) => r.status === 'ok');
-  el.sale.disabled = el.auth.disabled = !open || busy || !hasReader;
+  el.sale.disabled = el.auth.disabled = !open || busy || !hasReader || cents <= 0;
   el.refund.disabled = el.void.disabled = el.complete.disabled = !open || busy;
-  el.cancel.disabled = !busy;
+  el.cancel.disabled = !open || !busy || cancelling;
   el.testcards.querySelectorAll('button').forEach((b) => (b.disabled = !open));
+  el.unplug.disabled = !open;
 }
 
 async function run(label, promise) {
@@ -223,8 +275,11 @@ async function run(label, promise) {
     const m = await promise;
     showResult(m);
     log(`${label}: ${OUTCOMES[m.outcome] || m.outcome}${m.transaction.id ? ` (transaction ${m.transaction.id})` : ''}`, m.outcome !== 'approved');
+    // A sale that charged (or may have) leaves no amount behind: one more
+    // Enter must not charge the card again.
+    if (m.outcome === 'approved' || m.outcome === 'unknown') setCents(0);
   } catch (e) {
-    showPrompt(e.message, 'alert');
+    showPrompt(REFUSALS[e.code] || `${label} could not start (see the activity log)`, 'alert');
     log(`${label} refused: ${e.code}: ${e.message}`, true);
   } finally {
     if (current === promise) current = null;
@@ -249,11 +304,16 @@ function startSale(action) {
 }
 
 async function cancelSale() {
-  if (!current) return;
+  if (!current || cancelling) return;
+  cancelling = true;
+  updateButtons();
   try {
     await agent.cancel(current.id);
   } catch (e) {
     log(`Cancel refused: ${e.message}`, true);
+  } finally {
+    cancelling = false;
+    updateButtons();
   }
 }
 
@@ -297,14 +357,26 @@ for (const c of TEST_CARDS) {
   b.append(brand, pan);
   b.addEventListener('click', async () => {
     const entryMode = document.querySelector('input[name=mode]:checked')?.value || 'S';
+    const scenario = el.scenario.value || undefined;
+    el.scenario.value = ''; // one card each: the next reads well again
     try {
-      await agent.simulate({ card: c.card, entryMode });
+      await agent.simulate({ card: c.card, entryMode, scenario });
+      if (scenario) log(`Simulated: ${c.brand} card, ${el.scenario.querySelector(`option[value="${scenario}"]`).textContent}`);
     } catch (e) {
       log(`Simulated card refused: ${e.message}`, true);
     }
   });
   el.testcards.append(b);
 }
+
+el.unplug.addEventListener('click', async () => {
+  try {
+    await agent.simulate({ scenario: 'unplug' });
+    log('Simulated: the reader was unplugged (it comes back in a few seconds)');
+  } catch (e) {
+    log(`Unplug refused: ${e.message}`, true);
+  }
+});
 
 // --- activity log ---
 
@@ -322,4 +394,6 @@ function log(text, isError = false) {
 
 setCents(0);
 updateButtons();
-agent.connect().catch(() => {});
+agent.connect({ timeout: 3000 }).catch((e) => {
+  if (e.code === 'agent_unreachable') showDown('unreachable');
+});

@@ -7,6 +7,24 @@ export declare const DEFAULT_URL: string;
 export type ConnectionState = 'idle' | 'connecting' | 'pairing' | 'open' | 'unpaired' | 'closed';
 export type EntryMode = 'S' | 'C' | 'P' | 'F' | 'K';
 export type Outcome = 'approved' | 'declined' | 'cancelled' | 'error' | 'unknown';
+/** Errors the agent refuses a request with (docs/protocol.md, Error codes). */
+export type RequestErrorCode =
+  | 'bad_json' | 'unknown_type' | 'missing_id' | 'invalid_request' | 'too_large' | 'not_paired'
+  | 'busy' | 'no_reader' | 'duplicate_id' | 'not_found' | 'too_late' | 'unsupported' | 'journal_error'
+  | 'paused' | 'not_simulated' | 'simulate_failed' | 'internal_error';
+/** Warnings about a running sale, which goes on (docs/protocol.md, Warning codes). */
+export type WarningCode =
+  | 'clear_track_data' | 'replayed_read' | 'test_key' | 'bad_read' | 'no_sale'
+  | 'unknown_format' | 'malformed' | 'bad_length' | 'bad_lrc' | 'bad_checksum' | 'bad_crc'
+  | 'missing_ksn' | 'bad_ksn' | 'no_card_data' | 'reader_status';
+/** Failures posagent.js reports itself, without an agent reply. */
+export type LocalErrorCode = 'disconnected' | 'closed' | 'timeout' | 'agent_unreachable';
+/** Every code a PosAgentError can carry: a misspelled code does not compile. */
+export type ErrorCode = RequestErrorCode | WarningCode | LocalErrorCode;
+
+/** What the simulate request can stage instead of a good read (docs/protocol.md#simulate). */
+export type SimulateScenario = 'unplug' | 'bad_read' | 'clear_track_data' | 'gateway_timeout';
+
 export type PromptCode = 'present_card' | 'use_chip' | 'retry' | 'processing' | 'remove_card';
 
 export interface AgentInfo {
@@ -150,7 +168,7 @@ export interface AckedMessage {
 export interface ErrorMessage {
   type: 'error';
   id?: string;
-  code: string;
+  code: RequestErrorCode | WarningCode;
   message: string;
   transaction_api_id?: string;
 }
@@ -160,8 +178,8 @@ export type AgentMessage =
   | ResultMessage | StatusMessage | SimulatedMessage | AckedMessage | ErrorMessage;
 
 export declare class PosAgentError extends Error {
-  /** The agent's error code (busy, no_reader, not_paired, …) or disconnected, closed, timeout. */
-  code: string;
+  /** The agent's error code (busy, no_reader, not_paired, …) or a local one (agent_unreachable, disconnected, closed, timeout). */
+  code: ErrorCode;
   id?: string;
   transactionApiId?: string;
 }
@@ -172,6 +190,8 @@ export interface PosAgentOptions {
   autoAck?: boolean;
   reconnect?: boolean;
   statusOnConnect?: boolean;
+  /** While unpaired, say hello again now and then to notice an approval (default true). */
+  retryPairing?: boolean;
   WebSocket?: typeof WebSocket;
 }
 
@@ -234,7 +254,8 @@ export declare class PosAgent {
   origin: string | null;
   token: string | null;
   on<K extends keyof PosAgentEvents>(event: K, fn: (arg: PosAgentEvents[K]) => void): () => void;
-  connect(): Promise<WelcomeMessage>;
+  /** Rejects with agent_unreachable when `timeout` ms pass and the agent cannot be reached; with not_paired when refused. */
+  connect(options?: { timeout?: number }): Promise<WelcomeMessage>;
   hello(): Promise<WelcomeMessage>;
   close(): void;
   nextId(kind?: string): string;
@@ -245,7 +266,8 @@ export declare class PosAgent {
   complete(o: FollowUpRequest): Pending<ResultMessage>;
   cancel(saleId: string): Promise<ResultMessage>;
   status(o?: { transactionApiId?: string }): Pending<StatusMessage>;
-  simulate(o: { card: string; entryMode?: EntryMode; reader?: string }): Pending<SimulatedMessage>;
+  /** A test card on the simulated reader, or a scenario (card not needed for unplug). */
+  simulate(o: { card?: string; entryMode?: EntryMode; reader?: string; scenario?: SimulateScenario }): Pending<SimulatedMessage>;
   ack(transactionApiId: string): Pending<AckedMessage>;
 }
 

@@ -20,10 +20,16 @@ export const DEFAULT_URL = 'ws://127.0.0.1:7380/v1/ws';
 const BACKOFF = [250, 500, 1000, 2000, 4000, 8000, 15000];
 /** How long a request other than a sale waits for its reply. */
 const REPLY_TIMEOUT = 15000;
+/** While unpaired, say hello again after these delays (then the last one), to notice an approval. */
+const REHELLO = [2000, 4000, 8000, 15000, 30000];
 /** localStorage key prefix of the pairing token (one per agent URL). */
 const TOKEN_KEY = 'posagent.token ';
 
-/** An error reply of the agent, or a local failure (code "disconnected", "timeout"). */
+/**
+ * An error reply of the agent, or a local failure: code "disconnected",
+ * "closed", "timeout", or "agent_unreachable" (connect's timeout passed
+ * without the agent answering: it is not running, or not at this URL).
+ */
 export class PosAgentError extends Error {
   constructor(code, message, id) {
     super(message || code);
@@ -59,6 +65,8 @@ export class PosAgent {
    * @param {boolean} [options.autoAck] acknowledge each result once delivered (default true)
    * @param {boolean} [options.reconnect] reconnect after a drop (default true)
    * @param {boolean} [options.statusOnConnect] ask status after each welcome, replaying unacknowledged results (default true)
+   * @param {boolean} [options.retryPairing] while unpaired, say hello again now and then, so that an approval
+   *   (`posagent pair`, the cashier's dialog) is noticed without a reload (default true)
    * @param {typeof WebSocket} [options.WebSocket] a WebSocket implementation (tests, Node)
    */
   constructor(options = {}) {
@@ -67,6 +75,9 @@ export class PosAgent {
     this.autoAck = options.autoAck !== false;
     this.reconnect = options.reconnect !== false;
     this.statusOnConnect = options.statusOnConnect !== false;
+    this.retryPairing = options.retryPairing !== false;
+    this._rehelloTimer = null;
+    this._rehelloAttempt = 0;
     this._WS = options.WebSocket || globalThis.WebSocket;
     this._handlers = new Map();
     this._pending = new Map(); // request id -> {kind, resolve, reject, timer, started, hooks}
@@ -150,15 +161,30 @@ export class PosAgent {
   }
 
   /**
-   * Connect and say hello. Resolves with the welcome message; rejects when
-   * the agent refuses to pair (code not_paired). Keeps reconnecting after
-   * drops until close().
+   * Connect and say hello. Resolves with the welcome message; rejects with
+   * not_paired when the agent refuses to pair, and with agent_unreachable
+   * when `timeout` ms pass without a welcome while the agent cannot be
+   * reached (not running, another port). Keeps reconnecting after drops, and
+   * after a rejection, until close(): the welcome event says when it is back.
+   * @param {{timeout?: number}} [options] timeout in ms (default 0: wait as long as it takes)
    */
-  connect() {
+  connect({ timeout = 0 } = {}) {
     this._closed = false;
     if (!this._ready) this._ready = this._deferred();
+    const ready = this._ready;
     if (!this._ws) this._open();
-    return this._ready.promise;
+    if (timeout > 0) {
+      const timer = setTimeout(() => {
+        // Only an agent that is not there: a page waiting for the
+        // cashier to approve it is reachable, and waits on.
+        if (this._ready !== ready || this._ws?.readyState === 1) return;
+        this._ready = null;
+        ready.reject(new PosAgentError('agent_unreachable',
+          `posagent is not answering at ${this.url} after ${timeout} ms: is it running? (start it, e.g. posagent demo)`));
+      }, timeout);
+      ready.promise.then(() => clearTimeout(timer), () => clearTimeout(timer));
+    }
+    return ready.promise;
   }
 
   _deferred() {
@@ -190,6 +216,7 @@ export class PosAgent {
     ws.onclose = (ev) => {
       if (this._ws !== ws) return;
       this._ws = null;
+      clearTimeout(this._rehelloTimer);
       if (ev && ev.code === 1008 && /revoked/.test(ev.reason || '')) this.token = null;
       this._failPending(new PosAgentError('disconnected', 'the connection to the agent was lost'), false);
       if (this._closed || !this.reconnect) {
@@ -214,6 +241,7 @@ export class PosAgent {
   close() {
     this._closed = true;
     clearTimeout(this._timer);
+    clearTimeout(this._rehelloTimer);
     const ws = this._ws;
     this._ws = null;
     this._failPending(new PosAgentError('closed', 'the agent connection was closed'), true);
@@ -226,6 +254,7 @@ export class PosAgent {
    * approve this page. Uses the stored token when there is one.
    */
   hello() {
+    clearTimeout(this._rehelloTimer);
     const id = this.nextId('hello');
     const token = this.token;
     this._helloToken = token;
@@ -341,16 +370,25 @@ export class PosAgent {
   /**
    * Cancel a sale still waiting for a card. Resolves with its result
    * (outcome cancelled); rejects with too_late once the card was sent.
+   * Cancelling again before the answer returns the same promise.
    * @param {string} saleId the id of the sale's promise
    */
   cancel(saleId) {
-    return new Promise((resolve, reject) => {
-      if (!this._raw({ type: 'cancel', id: saleId })) {
-        reject(new PosAgentError('disconnected', 'not connected to the agent', saleId));
-        return;
-      }
-      this._cancels.set(saleId, { resolve, reject });
+    // A second cancel of the same sale while the first is unanswered gets
+    // the first's promise: one request, and every caller is answered.
+    const pending = this._cancels.get(saleId);
+    if (pending) return pending.promise;
+    const entry = {};
+    entry.promise = new Promise((resolve, reject) => {
+      entry.resolve = resolve;
+      entry.reject = reject;
     });
+    if (!this._raw({ type: 'cancel', id: saleId })) {
+      entry.reject(new PosAgentError('disconnected', 'not connected to the agent', saleId));
+      return entry.promise;
+    }
+    this._cancels.set(saleId, entry);
+    return entry.promise;
   }
 
   /**
@@ -365,12 +403,16 @@ export class PosAgent {
   }
 
   /**
-   * Read a sandbox test card on the simulated reader (posagent demo only).
-   * @param {{card: string, entryMode?: 'S'|'C'|'P'|'F', reader?: string}} o
+   * Read a sandbox test card on the simulated reader (posagent demo only),
+   * or stage a scenario: 'unplug' (the reader's cable is pulled; it comes
+   * back in a few seconds), 'bad_read', 'clear_track_data', or
+   * 'gateway_timeout' (the sandbox commits the sale, its answer is lost).
+   * @param {{card?: string, entryMode?: 'S'|'C'|'P'|'F', reader?: string, scenario?: string}} o
    */
   simulate(o) {
-    const msg = { type: 'simulate', card: String(o.card), entry_mode: o.entryMode || 'S' };
+    const msg = { type: 'simulate', card: String(o.card || ''), entry_mode: o.entryMode || 'S' };
     if (o.reader) msg.reader = o.reader;
+    if (o.scenario) msg.scenario = o.scenario;
     return this._request('simulate', msg);
   }
 
@@ -390,6 +432,8 @@ export class PosAgent {
     const p = m.id ? this._pending.get(m.id) : undefined;
     switch (m.type) {
       case 'welcome':
+        clearTimeout(this._rehelloTimer);
+        this._rehelloAttempt = 0;
         this.agent = m.agent;
         this.readers = m.readers || [];
         this.origin = m.origin;
@@ -490,6 +534,16 @@ export class PosAgent {
       if (this._ready) {
         this._ready.reject(err);
         this._ready = null;
+      }
+      if (this.retryPairing) {
+        // The approval comes from elsewhere (posagent pair, the cashier's
+        // dialog); the agent does not tell this page: ask again.
+        const delay = REHELLO[Math.min(this._rehelloAttempt, REHELLO.length - 1)];
+        this._rehelloAttempt += 1;
+        clearTimeout(this._rehelloTimer);
+        this._rehelloTimer = setTimeout(() => {
+          if (this._state === 'unpaired' && this._ws) this.hello();
+        }, delay);
       }
       return;
     }

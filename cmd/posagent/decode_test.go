@@ -7,8 +7,12 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/posagent/posagent/internal/bridge"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")
@@ -145,5 +149,30 @@ func TestVersionAndHelp(t *testing.T) {
 	}
 	if code, _, errOut := run(t, "", "frobnicate"); code != 2 || !strings.Contains(errOut, "unknown command") {
 		t.Fatalf("unknown command: exit %d %s", code, errOut)
+	}
+}
+
+// TestVersionIsSemver: the agent reports a semantic version whose major
+// number is the protocol's, release-dev+<commit> when not built on the
+// release's tag (docs/protocol.md#versions).
+func TestVersionIsSemver(t *testing.T) {
+	semver := regexp.MustCompile(`^(\d+)\.(\d+)\.(\d+)(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$`)
+	for _, c := range []struct{ ldflag, want string }{
+		{"", release + "-dev+"},
+		{"1.2.0", "1.2.0"},
+		{"1.2.0-dev+8a45dc0.dirty", "1.2.0-dev+8a45dc0.dirty"},
+	} {
+		old := version
+		version = c.ldflag
+		got := agentVersion()
+		version = old
+		m := semver.FindStringSubmatch(got)
+		if m == nil || !strings.HasPrefix(got, c.want) {
+			t.Errorf("version %q (ldflag %q): not a semantic version starting %q", got, c.ldflag, c.want)
+			continue
+		}
+		if m[1] != strconv.Itoa(bridge.ProtocolVersion) {
+			t.Errorf("version %q: major %s is not protocol v%d", got, m[1], bridge.ProtocolVersion)
+		}
 	}
 }

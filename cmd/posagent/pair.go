@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"text/tabwriter"
 
+	"github.com/posagent/posagent/internal/app"
 	"github.com/posagent/posagent/internal/bridge"
 	"github.com/posagent/posagent/internal/config"
 )
@@ -19,19 +20,21 @@ func init() {
 // runPair edits the pairing store the running agent reads: approving ahead
 // of time, revoking and listing need no running agent, and a running one
 // sees the change at its next request.
-func runPair(_ context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
+func runPair(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs := newFlags("pair", stderr)
 	origin := fs.String("origin", "", "the POS page's origin, e.g. https://pos.example.com (or \"native\" for clients that send no Origin)")
 	revoke := fs.Bool("revoke", false, "remove the origin's pairing and all its tokens")
 	list := fs.Bool("list", false, "list the paired origins")
 	stateDir := fs.String("state-dir", "", "the agent's state directory (default: per-OS state directory, the service's when run as root)")
-	demo := fs.Bool("demo", false, "use the state directory of `posagent demo`")
+	demo := fs.Bool("demo", false, "pair with posagent demo (its state directory) rather than the service")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, "usage: posagent pair --origin URL [--revoke] | --list  [--state-dir DIR | --demo]\n\n"+
 			"Approves a web origin ahead of time: prints a token for clients that keep their own\n"+
 			"(native POS apps), and lets the origin's next page that says hello without a token\n"+
-			"pair without asking the cashier.\n\n")
-		fs.PrintDefaults()
+			"pair without asking the cashier.\n\n"+
+			"Without --state-dir or --demo it pairs with the agent that is running: the service's\n"+
+			"(or your own posagent run's) when it runs, else a running posagent demo.\n\n")
+		printFlags(stderr, fs)
 	}
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -40,11 +43,16 @@ func runPair(_ context.Context, args []string, _ io.Reader, stdout, stderr io.Wr
 		fs.Usage()
 		return 2
 	}
-	dir := pairStateDir(*stateDir, *demo)
+	dir, agent := pairTarget(ctx, *stateDir, *demo)
 	store, err := bridge.OpenPairings(dir)
 	if err != nil {
 		fmt.Fprintf(stderr, "posagent pair: %v\n", err)
 		return 1
+	}
+	if agent != nil {
+		fmt.Fprintf(stdout, "agent: %s %s at %s (pid %d, state %s)\n", agent.Name(), agent.Version, agent.URL, agent.PID, dir)
+	} else {
+		fmt.Fprintf(stdout, "agent: none running with state %s: the change applies when it starts\n", dir)
 	}
 	switch {
 	case *list:
@@ -80,16 +88,35 @@ func runPair(_ context.Context, args []string, _ io.Reader, stdout, stderr io.Wr
 	return 0
 }
 
-func pairStateDir(flagDir string, demo bool) string {
+// pairTarget picks the state directory to edit and the agent running with
+// it (nil if none): the one asked for; else the default one (the service's
+// as root) when an agent runs there; else the demo's when a demo runs;
+// else the default one.
+func pairTarget(ctx context.Context, flagDir string, demo bool) (string, *app.Runtime) {
+	running := func(dir string) *app.Runtime {
+		if r, err := app.ReadRuntime(ctx, dir); err == nil {
+			return &r
+		}
+		return nil
+	}
+	demoDir := filepath.Join(config.UserPaths().StateDir, "demo")
 	switch {
 	case flagDir != "":
-		return flagDir
+		return flagDir, running(flagDir)
 	case demo:
-		return filepath.Join(config.UserPaths().StateDir, "demo")
-	case os.Geteuid() == 0:
-		return config.SystemPaths().StateDir // the service's
+		return demoDir, running(demoDir)
 	}
-	return config.UserPaths().StateDir
+	dir := config.UserPaths().StateDir
+	if os.Geteuid() == 0 {
+		dir = config.SystemPaths().StateDir // the service's
+	}
+	if r := running(dir); r != nil {
+		return dir, r
+	}
+	if r := running(demoDir); r != nil {
+		return demoDir, r
+	}
+	return dir, nil
 }
 
 func pairList(store *bridge.Pairings, stdout, stderr io.Writer) int {

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/posagent/posagent/internal/bridge"
+	"github.com/posagent/posagent/internal/config"
 )
 
 func runPairCmd(t *testing.T, args ...string) (int, string, string) {
@@ -91,5 +92,71 @@ func TestPairCommandRefuses(t *testing.T) {
 		if code != tt.code || !strings.Contains(errs, tt.want) {
 			t.Errorf("pair %v: exit %d, stderr %q; want %d and %q", tt.args, code, errs, tt.code, tt.want)
 		}
+	}
+}
+
+// TestDemoAllowedOrigins: the demo admits the origins of
+// POSAGENT_ALLOWED_ORIGINS, as run does, plus its --allow-origin flags,
+// normalized; a bad flag value is refused before anything starts.
+func TestDemoAllowedOrigins(t *testing.T) {
+	env := func(k string) (string, bool) {
+		if k == "POSAGENT_ALLOWED_ORIGINS" {
+			return " http://localhost:8000 , https://pos.example.com", true
+		}
+		return "", false
+	}
+	var allow originList
+	for _, v := range []string{"HTTP://LOCALHOST:5173/", "http://127.0.0.1:3000"} {
+		if err := allow.Set(v); err != nil {
+			t.Fatalf("--allow-origin %s: %v", v, err)
+		}
+	}
+	cfg, err := demoConfig(config.Default(), env, allow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Join(cfg.AllowedOrigins, " ")
+	want := "http://localhost:8000 https://pos.example.com http://localhost:5173 http://127.0.0.1:3000"
+	if got != want {
+		t.Errorf("allowed origins %q, want %q", got, want)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Errorf("the demo's config does not validate: %v", err)
+	}
+	if err := allow.Set("file:///tmp/pos.html"); err == nil {
+		t.Error("--allow-origin file:///… was accepted")
+	}
+	var out, errb bytes.Buffer
+	if code := dispatch(context.Background(), []string{"demo", "--allow-origin", "not an origin"}, nil, &out, &errb); code != 2 {
+		t.Errorf("demo --allow-origin 'not an origin': exit %d, want 2 (%s)", code, errb.String())
+	}
+}
+
+// TestDemoConfigFileOrigins: the demo admits the allowed_origins of the
+// config file `posagent run` would read, and nothing else of it; a missing
+// file has none, a broken one is an error the demo reports.
+func TestDemoConfigFileOrigins(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "config.toml")
+	if err := os.WriteFile(good, []byte("allowed_origins = [\"https://pos.example.com\"]\n[gateway]\nkind = \"payaconnect\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	got, err := configOrigins(good)
+	if err != nil || strings.Join(got, ",") != "https://pos.example.com" {
+		t.Fatalf("configOrigins: %v, %v", got, err)
+	}
+	cfg, err := demoConfig(config.Default(), func(string) (string, bool) { return "", false }, got)
+	if err != nil || cfg.Gateway.Kind != "sandbox" {
+		t.Fatalf("the demo took more than allowed_origins from the file: %+v, %v", cfg, err)
+	}
+	if got, err := configOrigins(filepath.Join(dir, "missing.toml")); err != nil || got != nil {
+		t.Errorf("missing file: %v, %v", got, err)
+	}
+	bad := filepath.Join(dir, "bad.toml")
+	if err := os.WriteFile(bad, []byte("allowed_origns = []\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := configOrigins(bad); err == nil || !strings.Contains(err.Error(), "allowed_origns") {
+		t.Errorf("a misspelt key: %v", err)
 	}
 }

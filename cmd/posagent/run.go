@@ -2,13 +2,16 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/posagent/posagent/internal/app"
+	"github.com/posagent/posagent/internal/bridge"
 	"github.com/posagent/posagent/internal/config"
 	"github.com/posagent/posagent/internal/svc"
 )
@@ -28,26 +31,98 @@ func agentFlags(fs *flag.FlagSet, o *app.RunOptions) {
 }
 
 func runDemo(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
-	o := app.RunOptions{Demo: true, Version: version, Stdout: stdout, Stderr: stderr}
+	o := app.RunOptions{Demo: true, Version: agentVersion(), Stdout: stdout, Stderr: stderr}
 	fs := newFlags("demo", stderr)
 	agentFlags(fs, &o)
 	gw := fs.String("gateway", config.GatewaySandbox, "the embedded sandbox's API: sandbox (Paya Connect v2) or paidyet (PaidYET v3, stored cards only)")
+	var allow originList
+	fs.Var(&allow, "allow-origin", "admit this web origin without pairing, e.g. http://localhost:5173 (repeatable; adds to allowed_origins and POSAGENT_ALLOWED_ORIGINS)")
+	paths := config.UserPaths()
+	if os.Geteuid() == 0 {
+		paths = config.SystemPaths()
+	}
+	cfgPath := fs.String("config", paths.ConfigFile, "the config file whose allowed_origins the demo admits too (if it exists; nothing else of it is used)")
 	if err := fs.Parse(args); err != nil {
 		return app.ExitUsage
 	}
-	cfg, err := app.DemoConfig(*gw)
+	base, err := app.DemoConfig(*gw)
 	if err != nil {
 		fmt.Fprintf(stderr, "posagent demo: %v\n", err)
 		return app.ExitUsage
 	}
+	o.PairCommand = "posagent pair --demo"
 	if o.StateDir == "" {
 		o.StateDir = filepath.Join(config.UserPaths().StateDir, "demo")
+	} else {
+		o.PairCommand = "posagent pair --state-dir " + o.StateDir
+	}
+	fileOrigins, err := configOrigins(*cfgPath)
+	if err != nil {
+		fmt.Fprintf(stderr, "posagent demo: %v: its allowed_origins are not used\n", err)
+	}
+	cfg, err := demoConfig(base, os.LookupEnv, append(fileOrigins, allow...))
+	if err != nil {
+		fmt.Fprintf(stderr, "posagent demo: %v\n", err)
+		return app.ExitConfig
 	}
 	return app.Run(ctx, cfg, o)
 }
 
+// configOrigins reads allowed_origins from the config file at path; a
+// missing file has none.
+func configOrigins(path string) ([]string, error) {
+	fh, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer fh.Close()
+	c, err := config.Load(fh)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return c.AllowedOrigins, nil
+}
+
+// demoConfig is the demo's configuration: cfg (app.DemoConfig: simulated
+// reader, embedded sandbox) with the web origins allowed as in `posagent run`:
+// POSAGENT_ALLOWED_ORIGINS, plus allow (the config file's allowed_origins
+// and the --allow-origin flags). Nothing else of the config file is used:
+// the demo's reader and gateway are always the simulated ones.
+func demoConfig(cfg *config.Config, lookup func(string) (string, bool), allow []string) (*config.Config, error) {
+	if v, ok := lookup("POSAGENT_ALLOWED_ORIGINS"); ok {
+		env := func(k string) (string, bool) {
+			if k == "POSAGENT_ALLOWED_ORIGINS" {
+				return v, true
+			}
+			return "", false
+		}
+		if err := cfg.ApplyEnv(env); err != nil {
+			return nil, err
+		}
+	}
+	cfg.AllowedOrigins = append(cfg.AllowedOrigins, allow...)
+	return cfg, nil
+}
+
+// originList is a repeatable origin flag.
+type originList []string
+
+func (l *originList) String() string { return strings.Join(*l, ",") }
+
+func (l *originList) Set(v string) error {
+	norm, err := bridge.NormalizeOrigin(v)
+	if err != nil {
+		return err
+	}
+	*l = append(*l, norm)
+	return nil
+}
+
 func runRun(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
-	o := app.RunOptions{Version: version, Stdout: stdout, Stderr: stderr}
+	o := app.RunOptions{Version: agentVersion(), Stdout: stdout, Stderr: stderr}
 	fs := newFlags("run", stderr)
 	agentFlags(fs, &o)
 	paths := config.UserPaths()
@@ -61,6 +136,8 @@ func runRun(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.W
 	}
 	if o.StateDir == "" {
 		o.StateDir = paths.StateDir
+	} else {
+		o.PairCommand = "posagent pair --state-dir " + o.StateDir
 	}
 	if *check {
 		if err := app.CheckConfig(o.ConfigPath, o.StateDir); err != nil {

@@ -9,11 +9,24 @@ import (
 	"runtime/debug"
 )
 
-// Set by the Makefile with -ldflags "-X main.version=… -X main.commit=…".
+// release is the version this source tree is on its way to, a semantic
+// version whose major number is the websocket protocol's (v1): a client
+// built for 1.x talks to any 1.x agent. Bump it when releasing (tag
+// v<release>); docs/protocol.md#versions says what each part means.
+const release = "1.2.0"
+
+// Set by the Makefile with -ldflags "-X main.version=… -X main.commit=…":
+// version is release on the release's tag, release-dev+<commit> otherwise.
+// A plain go build leaves them empty and agentVersion fills them in.
 var (
-	version = "dev"
+	version = ""
 	commit  = ""
 )
+
+// agentVersion is the version the agent reports (posagent version,
+// welcome, /healthz): the Makefile's, or release-dev+<commit> for a build
+// without it ("+unknown" outside a git checkout).
+func agentVersion() string { return buildVersion().Version }
 
 func init() {
 	register(command{name: "version", summary: "print version, commit, Go version and build tags", run: runVersion})
@@ -28,7 +41,7 @@ type versionInfo struct {
 }
 
 func buildVersion() versionInfo {
-	v := versionInfo{Version: version, Commit: commit, GoVersion: runtime.Version(),
+	v := versionInfo{Commit: commit, GoVersion: runtime.Version(),
 		Platform: runtime.GOOS + "/" + runtime.GOARCH}
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		for _, s := range bi.Settings {
@@ -44,6 +57,13 @@ func buildVersion() versionInfo {
 	}
 	if v.Commit == "" {
 		v.Commit = "unknown"
+	}
+	if v.Version = version; v.Version == "" {
+		c := v.Commit
+		if len(c) > 7 {
+			c = c[:7]
+		}
+		v.Version = release + "-dev+" + c
 	}
 	return v
 }

@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/posagent/posagent/internal/bridge"
-	"github.com/posagent/posagent/internal/card"
 	"github.com/posagent/posagent/internal/config"
 	"github.com/posagent/posagent/internal/engine"
 	"github.com/posagent/posagent/internal/engine/journal"
@@ -50,6 +49,10 @@ type Options struct {
 	GatewayTransport http.RoundTripper
 	// Pairer asks the cashier about unknown web origins (the UI's dialog).
 	Pairer bridge.Pairer
+	// PairCommand is the `posagent pair` command line (without --origin)
+	// that reaches this agent's pairing store, e.g. "posagent pair --demo":
+	// a page the agent does not know is told to have it run.
+	PairCommand string
 	// ConfigPath is where the settings window saves the configuration ("":
 	// settings are read-only, e.g. in the demo).
 	ConfigPath string
@@ -76,6 +79,8 @@ type App struct {
 	manager *reader.Manager
 	engine  *engine.Engine
 	sim     *sim.Driver
+	// sandboxFaults stages the gateway_timeout scenario (sandbox kind only).
+	sandboxFaults *timeoutAfterCommit
 
 	sandboxURL string
 	sandboxSrv *http.Server
@@ -155,7 +160,8 @@ func (a *App) Start(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	a.manager = reader.NewManager(drivers, reader.Options{Logger: a.log.With("component", "readers")})
+	// The manager names its component itself (component=reader).
+	a.manager = reader.NewManager(drivers, reader.Options{Logger: a.log})
 	a.engine, err = engine.New(engine.Config{
 		Gateway: a.gw, Readers: a.manager, Journal: a.journal, Log: a.log.With("component", "engine"),
 		LiveHost: a.liveHost(), StepHook: a.o.StepHook, ResolveBackoff: a.o.ResolveBackoff,
@@ -215,7 +221,7 @@ func (a *App) startBridge(ctx context.Context) error {
 	}
 	a.pairings = pairings
 	opts := bridge.Options{
-		Engine: a.engine, Pairings: pairings, Pairer: a.o.Pairer, AllowedOrigins: cfg.AllowedOrigins, Version: a.o.Version,
+		Engine: a.engine, Pairings: pairings, Pairer: a.o.Pairer, PairHint: a.pairHint, AllowedOrigins: cfg.AllowedOrigins, Version: a.o.Version,
 		Log: a.log.With("component", "bridge"), InsecureListenAny: a.o.InsecureListenAny,
 		// The demo page is the demo; in run it pairs (or is listed in
 		// allowed_origins): docs/security.md, "The own page and local processes".
@@ -223,10 +229,7 @@ func (a *App) startBridge(ctx context.Context) error {
 		SandboxGateway: cfg.Gateway.Kind == config.GatewaySandbox,
 	}
 	if a.sim != nil && opts.SandboxGateway {
-		simd := a.sim
-		opts.Simulator = bridge.SimulatorFunc(func(ctx context.Context, _, pan string, m card.EntryMode) error {
-			return simd.Simulate(ctx, sim.SimCard{PAN: pan, EntryMode: m})
-		})
+		opts.Simulator = &simulator{d: a.sim, gateway: a.sandboxFaults}
 	}
 	if a.bridge, err = bridge.New(opts); err != nil {
 		return err
@@ -238,6 +241,21 @@ func (a *App) startBridge(ctx context.Context) error {
 	a.url = "http://" + ln.Addr().String() + "/"
 	a.goRun("bridge", func() error { return a.bridge.Serve(ctx, ln) })
 	return nil
+}
+
+// pairHint is the advice a page this agent does not know gets in its
+// not_paired error: the command that reaches this agent, and the setting
+// that admits the origin for good.
+func (a *App) pairHint(origin string) string {
+	cmd := a.o.PairCommand
+	if cmd == "" {
+		cmd = "posagent pair"
+	}
+	setting := "to add it to allowed_origins"
+	if a.o.Demo {
+		setting = "to restart the demo with --allow-origin " + origin
+	}
+	return "ask the cashier to run `" + cmd + " --origin " + origin + "` or " + setting
 }
 
 // timedGateway reports each gateway call's duration to the metrics.
@@ -323,10 +341,17 @@ func (a *App) openGateway(ctx context.Context) (gateway.Gateway, error) {
 			}
 		}
 		a.sandboxURL = base
+		// The simulate request's gateway_timeout scenario drops one answer
+		// of the sandbox; until armed this transport passes everything.
+		next := a.o.GatewayTransport
+		if next == nil {
+			next = http.DefaultTransport.(*http.Transport).Clone()
+		}
+		a.sandboxFaults = &timeoutAfterCommit{next: next}
 		c, err := payaconnect.New(payaconnect.Options{
 			BaseURL: base, DeveloperID: sandbox.DeveloperID, UserID: sandbox.UserID, UserAPIKey: sandbox.UserAPIKey,
 			LocationID: sandbox.LocationID, ProductTransactionID: sandbox.ProductCCID, Timeout: g.Timeout.Duration,
-			Transport: a.o.GatewayTransport, Logger: a.log.With("component", "gateway"),
+			Transport: a.sandboxFaults, Logger: a.log.With("component", "gateway"),
 		})
 		a.paya = c
 		return c, err

@@ -23,6 +23,8 @@ type RunOptions struct {
 	// Listen and LogLevel override the config when set.
 	Listen, LogLevel string
 	StateDir         string
+	// PairCommand is the pair command that reaches this agent (Options).
+	PairCommand string
 	// ConfigPath is where the settings window saves ("" in the demo).
 	ConfigPath     string
 	Version        string
@@ -155,7 +157,7 @@ func Run(ctx context.Context, cfg *config.Config, o RunOptions) int {
 	var window atomic.Pointer[ui.UI]
 	withUI := !o.Headless && ui.DisplayAvailable()
 	opts := Options{Config: cfg, StateDir: o.StateDir, Log: log, Demo: o.Demo, InsecureListenAny: o.InsecureListenAny,
-		Stdout: o.Stdout, Version: o.Version, ConfigPath: o.ConfigPath}
+		Stdout: o.Stdout, Version: o.Version, ConfigPath: o.ConfigPath, PairCommand: o.PairCommand}
 	if withUI {
 		opts.Pairer = UIPairer(func(ctx context.Context, origin string) (ui.Decision, error) {
 			if w := window.Load(); w != nil {
@@ -170,6 +172,11 @@ func Run(ctx context.Context, cfg *config.Config, o RunOptions) int {
 	}
 	if err := a.Start(ctx); err != nil {
 		return fail(err)
+	}
+	if removeRuntime, err := writeRuntime(o.StateDir, Runtime{PID: os.Getpid(), URL: a.URL(), Demo: o.Demo, Version: o.Version}); err != nil {
+		log.Warn("posagent pair will not find this agent", "error", err)
+	} else {
+		defer removeRuntime()
 	}
 	printBanner(o.Stdout, a, o.Demo)
 	// Under systemd (Type=notify) the unit counts as started only now,
@@ -239,5 +246,13 @@ func printBanner(w io.Writer, a *App, demo bool) {
 	case demo:
 		fmt.Fprintln(w, "  reader:     simulated ID TECH VP3300 (swipe, chip, tap): use the page's test-card buttons")
 	}
+	if origins := a.o.Config.AllowedOrigins; len(origins) > 0 {
+		fmt.Fprintf(w, "  allowed:    %s\n", strings.Join(origins, ", "))
+	}
+	pair := a.o.PairCommand
+	if pair == "" {
+		pair = "posagent pair"
+	}
+	fmt.Fprintf(w, "  your page:  %s --origin URL  (pairings in %s)\n", pair, a.o.StateDir)
 	fmt.Fprintln(w, "Stop with Ctrl-C.")
 }

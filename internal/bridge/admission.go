@@ -339,8 +339,7 @@ func (c *conn) hello(req Request) {
 		}
 	}
 	if b.opts.Pairer == nil {
-		c.sendError(req.ID, CodeNotPaired, c.origin+" is not paired with this agent: ask the cashier to run `posagent pair --origin "+
-			c.origin+"` or to add it to allowed_origins, then send hello again")
+		c.sendError(req.ID, CodeNotPaired, c.origin+" is not paired with this agent: "+b.pairHint(c.origin)+", then send hello again")
 		return
 	}
 	if !c.pairing.CompareAndSwap(false, true) {
@@ -350,7 +349,7 @@ func (c *conn) hello(req Request) {
 	w, why := b.question(c)
 	if w == nil {
 		c.pairing.Store(false)
-		c.sendError(req.ID, CodeNotPaired, why)
+		c.sendError(req.ID, CodeNotPaired, why+", or "+b.pairHint(c.origin))
 		return
 	}
 	b.wg.Add(1)
@@ -485,7 +484,7 @@ func (c *conn) awaitPairing(id string, w *pairWait) {
 	case PairOnce:
 		c.paired(id, b.onceToken(c.origin), PairOnce)
 	default:
-		c.sendError(id, CodeNotPaired, "the cashier did not approve "+c.origin)
+		c.sendError(id, CodeNotPaired, "the cashier did not approve "+c.origin+": "+b.pairHint(c.origin))
 	}
 }
 

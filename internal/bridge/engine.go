@@ -28,17 +28,38 @@ type Engine interface {
 // Simulator reads a test card on a simulated reader. The composition root
 // adapts the sim reader's driver to it, and wires one only when the gateway
 // is the sandbox: the card number is a public sandbox test card.
+// scenario is "" for a good read, or one of the Scenario* misbehaviours.
 type Simulator interface {
-	Simulate(ctx context.Context, readerID, pan string, mode card.EntryMode) error
+	Simulate(ctx context.Context, readerID, pan string, mode card.EntryMode, scenario string) error
 }
 
 // SimulatorFunc adapts a function to Simulator.
-type SimulatorFunc func(ctx context.Context, readerID, pan string, mode card.EntryMode) error
+type SimulatorFunc func(ctx context.Context, readerID, pan string, mode card.EntryMode, scenario string) error
 
 // Simulate calls f.
-func (f SimulatorFunc) Simulate(ctx context.Context, readerID, pan string, mode card.EntryMode) error {
-	return f(ctx, readerID, pan, mode)
+func (f SimulatorFunc) Simulate(ctx context.Context, readerID, pan string, mode card.EntryMode, scenario string) error {
+	return f(ctx, readerID, pan, mode, scenario)
 }
+
+// Scenarios the simulate request stages, so that a POS developer can
+// rehearse what real readers and gateways do (docs/protocol.md#simulate).
+const (
+	// ScenarioUnplug pulls the simulated reader's cable; it comes back
+	// after a few seconds. No card is read.
+	ScenarioUnplug = "unplug"
+	// ScenarioBadRead sends a damaged read (wrong LRC or CRC).
+	ScenarioBadRead = "bad_read"
+	// ScenarioClearTrackData sends the card unencrypted, as a reader with
+	// encryption turned off does: the agent refuses it.
+	ScenarioClearTrackData = "clear_track_data"
+	// ScenarioGatewayTimeout reads the card, and the sandbox gateway
+	// commits the sale but its answer never arrives: the sale is unknown
+	// until the agent's lookup resolves it.
+	ScenarioGatewayTimeout = "gateway_timeout"
+)
+
+// scenarios lists the Scenario* values (the simulate request checks them).
+var scenarios = []string{ScenarioUnplug, ScenarioBadRead, ScenarioClearTrackData, ScenarioGatewayTimeout}
 
 // PairingDecision is the cashier's answer to a pairing request.
 type PairingDecision int
@@ -116,8 +137,12 @@ type Options struct {
 	// own page and AllowedOrigins are admitted.
 	Pairings *Pairings
 	// Pairer asks the cashier about unknown origins. Nil: unknown origins
-	// get not_paired with a hint to run `posagent pair`.
+	// get not_paired with PairHint's advice.
 	Pairer Pairer
+	// PairHint says what admits origin to this agent, e.g. "ask the cashier
+	// to run `posagent pair --demo --origin ORIGIN`": the agent knows how it
+	// was started, the bridge does not. Nil: the advice for `posagent run`.
+	PairHint func(origin string) string
 	// AllowedOrigins are pre-approved origins (config allowed_origins):
 	// they are admitted without a token (unless the listener is not
 	// loopback). Listing the own page (http://127.0.0.1:PORT) trusts it as

@@ -3,6 +3,7 @@ package bridge
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/posagent/posagent/internal/card"
@@ -233,6 +234,15 @@ func (c *conn) ack(req Request) {
 	c.sendMsg(AckedMsg{Type: TypeAcked, ID: req.ID, TransactionAPIIDs: ids})
 }
 
+// pairHint is what admits origin to this agent, for not_paired messages:
+// the agent's own advice (Options.PairHint) or the one for `posagent run`.
+func (b *Bridge) pairHint(origin string) string {
+	if b.opts.PairHint != nil {
+		return b.opts.PairHint(origin)
+	}
+	return "ask the cashier to run `posagent pair --origin " + origin + "` or to add it to allowed_origins"
+}
+
 // --- the simulator ---
 
 func (c *conn) simulate(req Request) {
@@ -274,6 +284,13 @@ func (c *conn) simulate(req Request) {
 		c.sendError(req.ID, CodeInvalid, "entry_mode must be S (swipe), C (chip), P (tap) or F (fallback swipe)")
 		return
 	}
+	if req.Scenario != "" && !slices.Contains(scenarios, req.Scenario) {
+		c.sendError(req.ID, CodeInvalid, "scenario must be one of "+strings.Join(scenarios, ", ")+" (or none for a good read)")
+		return
+	}
+	if req.Scenario == ScenarioUnplug && req.Card == "" {
+		req.Card = "visa" // no card is read; the shape check below wants one
+	}
 	if !testCardShape(req.Card) {
 		// Never echo the value: it is a card number.
 		c.sendError(req.ID, CodeInvalid, "card must be a brand (visa, mc, amex, disc) or a test card number of 12 to 19 digits")
@@ -285,7 +302,7 @@ func (c *conn) simulate(req Request) {
 	}
 	ctx, cancel := c.requestCtx(simulateTimeout)
 	defer cancel()
-	if err := b.opts.Simulator.Simulate(ctx, target.ID, req.Card, mode); err != nil {
+	if err := b.opts.Simulator.Simulate(ctx, target.ID, req.Card, mode, req.Scenario); err != nil {
 		c.sendError(req.ID, CodeSimulateFailed, scrubDigits(err.Error()))
 		return
 	}

@@ -171,7 +171,7 @@ func TestSaleRefusals(t *testing.T) {
 }
 
 func TestSimulateRefused(t *testing.T) {
-	failing := SimulatorFunc(func(context.Context, string, string, card.EntryMode) error {
+	failing := SimulatorFunc(func(context.Context, string, string, card.EntryMode, string) error {
 		return errors.New("cannot read card 4111111111111111 now")
 	})
 	tests := []struct {
@@ -384,7 +384,7 @@ func TestResultWhileAway(t *testing.T) {
 	apiID := a.sale("s1", "1.50").str("transaction_api_id")
 	a.ws.Close()
 	waitClients(t, h.b, 0)
-	if err := h.eng.Simulate(context.Background(), bridgetest.ReaderID, visa, card.EntrySwiped); err != nil {
+	if err := h.eng.Simulate(context.Background(), bridgetest.ReaderID, visa, card.EntrySwiped, ""); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(waitFor)

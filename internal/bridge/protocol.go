@@ -98,6 +98,8 @@ type Request struct {
 	// simulate: a public sandbox test card number. Never logged or echoed.
 	Card      string `json:"card,omitempty"`
 	EntryMode string `json:"entry_mode,omitempty"`
+	// simulate: a Scenario* misbehaviour instead of a good read
+	Scenario string `json:"scenario,omitempty"`
 }
 
 // LogValue leaves out the token and the simulated card number.

@@ -17,23 +17,7 @@ const e2eTimeout = 2 * time.Minute
 // --headless). Missing Chromium, node or playwright-core skip it: run.sh
 // installs them.
 func TestBrowser(t *testing.T) {
-	if testing.Short() {
-		t.Skip("browser test skipped in -short mode")
-	}
-	chromium := os.Getenv("CHROMIUM")
-	if chromium == "" {
-		chromium = "/usr/bin/chromium"
-	}
-	if _, err := os.Stat(chromium); err != nil {
-		t.Skipf("no Chromium at %s: install it (apt-get install chromium) or run test/browser/run.sh", chromium)
-	}
-	node, err := exec.LookPath("node")
-	if err != nil {
-		t.Skip("no node on PATH: run test/browser/run.sh")
-	}
-	if _, err := os.Stat(filepath.Join("node_modules", "playwright-core")); err != nil {
-		t.Skip("playwright-core is not installed: run test/browser/run.sh (npm ci in test/browser)")
-	}
+	chromium, node := browserDeps(t)
 	ctx, cancel := context.WithTimeout(context.Background(), e2eTimeout)
 	defer cancel()
 
@@ -60,4 +44,28 @@ func TestBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatalf("browser end-to-end test failed: %v", err)
 	}
+}
+
+// browserDeps finds Chromium and node and checks playwright-core is
+// installed; it skips the test when one is missing (run.sh installs them).
+func browserDeps(t *testing.T) (chromium, node string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("browser test skipped in -short mode")
+	}
+	chromium = os.Getenv("CHROMIUM")
+	if chromium == "" {
+		chromium = "/usr/bin/chromium"
+	}
+	if _, err := os.Stat(chromium); err != nil {
+		t.Skipf("no Chromium at %s: install it (apt-get install chromium) or run test/browser/run.sh", chromium)
+	}
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Skip("no node on PATH: run test/browser/run.sh")
+	}
+	if _, err := os.Stat(filepath.Join("node_modules", "playwright-core")); err != nil {
+		t.Skip("playwright-core is not installed: run test/browser/run.sh (npm ci in test/browser)")
+	}
+	return chromium, node
 }

@@ -109,6 +109,14 @@ try {
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   const page = await context.newPage();
   captureFrames(page);
+  // Requests the page sends, by type (one cancel per Esc).
+  const sent = {};
+  page.on('websocket', (ws) => ws.on('framesent', (f) => {
+    try {
+      const t = JSON.parse(f.payload).type;
+      sent[t] = (sent[t] || 0) + 1;
+    } catch { /* not JSON */ }
+  }));
   page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
   page.on('console', (m) => {
     if (m.type() === 'error') problems.push(`console error: ${m.text()}`);
@@ -121,6 +129,8 @@ try {
     await waitText(page, '#conn', 'Connected');
     await page.waitForSelector('#sim:not([hidden])', { timeout: STEP_TIMEOUT });
     await waitText(page, '#reader', 'simulated');
+    check(!(await page.isVisible('#card')), 'no empty card bar while idle');
+    check(!(await page.isVisible('#down')), 'no down state while connected');
   });
 
   await step('keypad entry', async () => {
@@ -146,6 +156,17 @@ try {
     await page.screenshot({ path: path.join(ARTIFACTS, 'approved.png'), fullPage: true });
   });
 
+  await step('after an approval the amount is cleared: Enter cannot charge again', async () => {
+    check((await page.inputValue('#amount')) === '0.00', `amount cleared (got ${await page.inputValue('#amount')})`);
+    check(!(await page.isEnabled('#sale')), 'Sale is disabled with no amount');
+    const before = sent.sale || 0;
+    await page.focus('#amount');
+    await page.keyboard.press('Enter');
+    await page.waitForTimeout(300); // nothing must happen; give a wrong sale the time to be sent
+    check((sent.sale || 0) === before, 'Enter sent no second sale');
+    check(await page.isVisible('#result[data-outcome="approved"]'), 'the approval stays on the display');
+  });
+
   await step('6.16 is declined (keyboard only)', async () => {
     await typeAmount(page, '616');
     check((await page.inputValue('#amount')) === '6.16', 'typed 6.16');
@@ -169,8 +190,58 @@ try {
     await typeAmount(page, '500');
     await page.click('#sale');
     await waitText(page, '#prompt-text', 'Swipe, insert or tap card');
+    const cancels = sent.cancel || 0;
     await page.keyboard.press('Escape');
     await outcome(page, 'cancelled');
+    check((sent.cancel || 0) - cancels === 1, `one Esc sent ${(sent.cancel || 0) - cancels} cancels, want 1`);
+    check(!(await page.isVisible('#card')), 'a cancelled sale shows no card');
+  });
+
+  await step('a second tab: plain words on its customer display', async () => {
+    await typeAmount(page, '700');
+    await page.click('#sale');
+    await waitText(page, '#prompt-text', 'Swipe, insert or tap card');
+    const tab2 = await context.newPage();
+    tab2.on('pageerror', (e) => problems.push(`second tab: ${e.message}`));
+    await tab2.goto(BASE_URL);
+    await waitText(tab2, '#conn', 'Connected');
+    await waitText(tab2, '#prompt-text', 'in another tab');
+    check(!(await tab2.textContent('#prompt-text')).includes('reload'), 'not called a reload');
+    await typeAmount(tab2, '800');
+    await tab2.click('#sale');
+    await waitText(tab2, '#prompt-text', 'The reader is busy with another sale');
+    const shown = await tab2.textContent('.customer');
+    check(!/request|[0-9a-f]{8}-/.test(shown), `no ids or request names on the customer display: ${shown}`);
+    check((await tab2.textContent('#log')).includes('busy'), 'the details are in the activity log');
+    await tab2.close();
+    await page.keyboard.press('Escape');
+    await outcome(page, 'cancelled');
+  });
+
+  await step('layouts: 1280x800, 1024x600 (test cards visible during a sale), 390x844', async () => {
+    await page.setViewportSize({ width: 1280, height: 800 });
+    await page.screenshot({ path: path.join(ARTIFACTS, 'layout-1280x800.png') });
+    await page.setViewportSize({ width: 1024, height: 600 });
+    await typeAmount(page, '1500');
+    await page.click('#sale');
+    await waitText(page, '#prompt-text', 'Swipe, insert or tap card');
+    for (const sel of ['#prompt', '.testcard[data-card="visa"]', '.testcard[data-card="amex"]', '#cancel']) {
+      const box = await page.locator(sel).boundingBox();
+      check(box && box.y >= 0 && box.y + box.height <= 600 && box.x + box.width <= 1024, `${sel} visible at 1024x600 during a sale: ${JSON.stringify(box)}`);
+    }
+    await page.screenshot({ path: path.join(ARTIFACTS, 'layout-1024x600-sale.png') });
+    await page.setViewportSize({ width: 390, height: 844 });
+    const header = await page.locator('.topbar').boundingBox();
+    check(header.height <= 56, `the phone header is one line (${header.height}px)`);
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth);
+    check(overflow <= 390, `no sideways scrolling on a phone (page ${overflow}px wide)`);
+    const prompt = await page.locator('#prompt').boundingBox();
+    check(prompt.y + prompt.height <= 844, 'the customer display is on the first phone screen');
+    await page.screenshot({ path: path.join(ARTIFACTS, 'layout-390x844-sale.png') });
+    await page.screenshot({ path: path.join(ARTIFACTS, 'layout-390x844-full.png'), fullPage: true });
+    await page.keyboard.press('Escape');
+    await outcome(page, 'cancelled');
+    await page.setViewportSize({ width: 1280, height: 900 });
   });
 
   await step('reload during a sale: the new page finishes it', async () => {
@@ -179,7 +250,7 @@ try {
     await waitText(page, '#prompt-text', 'Swipe, insert or tap card');
     await page.reload();
     await waitText(page, '#conn', 'Connected');
-    await waitText(page, '#prompt-text', 'started before the reload');
+    await waitText(page, '#prompt-text', 'sale started earlier or in another tab');
     await presentCard(page, 'disc', 'P');
     await outcome(page, 'approved');
     check(/^6011\d{0,2}\*+\d{4}$/.test((await page.textContent('#card-pan')).trim()), 'the card reached the reloaded page');

@@ -6,7 +6,9 @@
 #   BASE_URL=http://127.0.0.1:7380/ test/browser/run.sh   # against posagent demo --headless
 #
 # Installs what is missing: chromium (apt, when root) and playwright-core
-# (npm ci, from package-lock.json). Screenshots go to artifacts/browser/.
+# (npm ci, from package-lock.json), typescript (test/npm). Screenshots go to
+# artifacts/browser/. TestBrowserDemoPairing builds and starts its own
+# posagent demo whatever BASE_URL says.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -28,6 +30,11 @@ fi
 if [ ! -d "$here/node_modules/playwright-core" ]; then
   echo "run.sh: installing playwright-core" >&2
   (cd "$here" && npm ci --no-audit --no-fund --loglevel=error)
+fi
+# TypeScript compiles examples/typescript for the pages test (test/npm's lock).
+if [ ! -d "$root/test/npm/node_modules/typescript" ]; then
+  echo "run.sh: installing typescript" >&2
+  (cd "$root/test/npm" && npm ci --no-audit --no-fund --loglevel=error)
 fi
 cd "$root"
 exec go test -count=1 -run TestBrowser -v ./test/browser/

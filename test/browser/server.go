@@ -72,11 +72,8 @@ func Start(ctx context.Context, log *slog.Logger) (*Servers, error) {
 			log.Error("bridge", "error", err)
 		}
 	}()
-	page := strings.ReplaceAll(foreignPage, "AGENT", fmt.Sprintf("127.0.0.1:%d", agentPort))
-	srv := &http.Server{ReadHeaderTimeout: 5 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		_, _ = w.Write([]byte(page))
-	})}
+	agentHost := fmt.Sprintf("127.0.0.1:%d", agentPort)
+	srv := &http.Server{ReadHeaderTimeout: 5 * time.Second, Handler: ForeignPage(func() string { return agentHost })}
 	go func() {
 		defer s.wg.Done()
 		go func() {
@@ -88,6 +85,15 @@ func Start(ctx context.Context, log *slog.Logger) (*Servers, error) {
 		}
 	}()
 	return s, nil
+}
+
+// ForeignPage serves foreignPage with posagent.js and the websocket at
+// agentHost (host:port), read at each request.
+func ForeignPage(agentHost func() string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		_, _ = w.Write([]byte(strings.ReplaceAll(foreignPage, "AGENT", agentHost())))
+	})
 }
 
 // foreignPage is a minimal third-party POS page: it loads posagent.js from
@@ -104,6 +110,7 @@ for (const ev of ['state', 'paired', 'welcome', 'error', 'result']) {
   agent.on(ev, (m) => window.__events.push({ ev, type: m && m.type, code: m && m.code, state: typeof m === 'string' ? m : undefined }));
 }
 agent.on('state', (s) => { document.getElementById('state').textContent = s; });
-agent.connect().then((w) => { window.__welcome = w; }, (e) => { window.__refused = e.code; });
+agent.on('welcome', (w) => { window.__welcome = w; }); // also after a later approval
+agent.connect().then((w) => { window.__welcome = w; }, (e) => { window.__refused = e.code; window.__refusedMessage = e.message; });
 </script></body></html>
 `

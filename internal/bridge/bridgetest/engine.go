@@ -158,7 +158,10 @@ func (e *Engine) StartSale(_ context.Context, req engine.SaleRequest) (journal.R
 
 // Simulate implements bridge.Simulator: the card is "read" by the reader
 // and goes to the waiting sale.
-func (e *Engine) Simulate(_ context.Context, readerID, pan string, mode card.EntryMode) error {
+func (e *Engine) Simulate(_ context.Context, readerID, pan string, mode card.EntryMode, scenario string) error {
+	if scenario != "" {
+		return errors.New("the fake engine stages no scenarios: use posagent demo")
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	id, ok := e.active[readerID]
