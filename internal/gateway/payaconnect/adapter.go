@@ -42,7 +42,7 @@ func (c *Client) Precheck(req gateway.Request) error {
 	if err != nil {
 		return err
 	}
-	if errs := validate(t); len(errs) > 0 {
+	if errs := c.check(t); len(errs) > 0 {
 		return invalid(string(req.Action), "request fails the transactions endpoint's field rules", errs)
 	}
 	return nil
@@ -150,6 +150,9 @@ func (c *Client) BuildRequest(req gateway.Request) (*TransactionRequest, error) 
 		if a == gateway.ActionTipAdjust {
 			t.Description = "" // the table allows only the amount (and tags) on tipadjust
 		}
+		if a == gateway.ActionAuthComplete {
+			t.setSettingsFields(req)
+		}
 		return t, nil
 	}
 	t.PaymentMethod = "cc"
@@ -164,6 +167,7 @@ func (c *Client) BuildRequest(req gateway.Request) (*TransactionRequest, error) 
 	if a == gateway.ActionForce {
 		t.AuthCode = req.AuthCode
 	}
+	t.setSettingsFields(req)
 	// An earlier transaction is the account source when nothing else is:
 	// a refund of a sale, an ACH credit of a debit, a sale "run again".
 	hasAccount := req.Read != nil || req.Token != "" || req.ACH != nil && req.ACH.AccountNumber != ""
@@ -225,4 +229,18 @@ func (c *Client) checkRead(a gateway.Action, r *card.Read) error {
 		return fail("e_serial_number", "the reader is loaded with the public test key; its reads are for the sandbox only")
 	}
 	return nil
+}
+
+// setSettingsFields copies the fields merchant settings require (amount
+// breakdown, lodging stay) as given; the field table refuses them on an
+// action whose column marks them N.
+func (t *TransactionRequest) setSettingsFields(req gateway.Request) {
+	str := func(a *gateway.Amount) string {
+		if a == nil {
+			return ""
+		}
+		return a.String()
+	}
+	t.SubtotalAmount, t.SurchargeAmount, t.Tax = str(req.Subtotal), str(req.Surcharge), str(req.Tax)
+	t.CheckinDate, t.CheckoutDate, t.RoomRate = req.CheckinDate, req.CheckoutDate, str(req.RoomRate)
 }

@@ -38,6 +38,17 @@ func validate(t *TransactionRequest) []gateway.FieldError {
 	return errs
 }
 
+// check is validate and the fields the product's known merchant settings
+// require, sorted by field.
+func (c *Client) check(t *TransactionRequest) []gateway.FieldError {
+	errs := validate(t)
+	if more := c.settingsErrors(t); len(more) > 0 {
+		errs = append(errs, more...)
+		slices.SortStableFunc(errs, func(x, y gateway.FieldError) int { return strings.Compare(x.Field, y.Field) })
+	}
+	return errs
+}
+
 // conditional holds the table's C rules, as its comments state them; the
 // formats and per-action marks are payarules'.
 func conditional(t *TransactionRequest, a gateway.Action, present map[string]bool) []gateway.FieldError {
