@@ -105,7 +105,9 @@ func TestMerchantSettingsConform(t *testing.T) {
 // sum of the breakdown; the client refuses a wrong sum before sending.
 func TestMerchantSettingsSum(t *testing.T) {
 	_, url := newCheckingSandbox(t)
-	c := testClient(t, url, func(o *Options) { o.LocationID, o.ProductTransactionID = sandbox.LocationID, sandbox.ProductSurchargeID })
+	c := testClient(t, url, func(o *Options) {
+		o.LocationID, o.ProductTransactionID = sandbox.LocationID, sandbox.ProductSurchargeID
+	})
 	if _, err := c.LoadSettings(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -121,7 +123,9 @@ func TestMerchantSettingsSum(t *testing.T) {
 func TestMerchantSettingsUnknown(t *testing.T) {
 	_, url := newCheckingSandbox(t)
 	ctx := context.Background()
-	c := testClient(t, url, func(o *Options) { o.LocationID, o.ProductTransactionID = sandbox.LocationID, "11ef5a4dcc0ffee1c0ca0000" })
+	c := testClient(t, url, func(o *Options) {
+		o.LocationID, o.ProductTransactionID = sandbox.LocationID, "11ef5a4dcc0ffee1c0ca0000"
+	})
 	if _, err := c.LoadSettings(ctx); err == nil {
 		t.Fatal("LoadSettings of a product the location does not have succeeded")
 	}
@@ -132,7 +136,9 @@ func TestMerchantSettingsUnknown(t *testing.T) {
 	if _, err := down.LoadSettings(ctx); err == nil {
 		t.Error("LoadSettings with the gateway down succeeded")
 	}
-	sur := testClient(t, url, func(o *Options) { o.LocationID, o.ProductTransactionID = sandbox.LocationID, sandbox.ProductSurchargeID })
+	sur := testClient(t, url, func(o *Options) {
+		o.LocationID, o.ProductTransactionID = sandbox.LocationID, sandbox.ProductSurchargeID
+	})
 	if err := sur.Precheck(gateway.Request{Action: gateway.ActionSale, Amount: 1500}); err != nil {
 		t.Errorf("Precheck with unknown settings: %v", err)
 	}
