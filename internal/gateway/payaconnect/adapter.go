@@ -42,8 +42,8 @@ func (c *Client) Precheck(req gateway.Request) error {
 	if err != nil {
 		return err
 	}
-	if errs := c.check(t); len(errs) > 0 {
-		return invalid(string(req.Action), "request fails the transactions endpoint's field rules", errs)
+	if errs, missing := c.check(t); len(errs) > 0 {
+		return refusal(string(req.Action), errs, missing)
 	}
 	return nil
 }

@@ -156,8 +156,8 @@ func invalid(op, msg string, fields []gateway.FieldError) error {
 }
 
 func (c *Client) send(ctx context.Context, method, path string, t *TransactionRequest) (*Transaction, error) {
-	if errs := c.check(t); len(errs) > 0 {
-		return nil, invalid(t.Action, "", errs)
+	if errs, missing := c.check(t); len(errs) > 0 {
+		return nil, refusal(t.Action, errs, missing)
 	}
 	body, err := json.Marshal(struct {
 		Transaction *TransactionRequest `json:"transaction"`

@@ -39,14 +39,15 @@ func validate(t *TransactionRequest) []gateway.FieldError {
 }
 
 // check is validate and the fields the product's known merchant settings
-// require, sorted by field.
-func (c *Client) check(t *TransactionRequest) []gateway.FieldError {
-	errs := validate(t)
-	if more := c.settingsErrors(t); len(more) > 0 {
+// require, sorted by field; missing tells that one of those is absent.
+func (c *Client) check(t *TransactionRequest) (errs []gateway.FieldError, missing bool) {
+	errs = validate(t)
+	more, missing := c.settingsErrors(t)
+	if len(more) > 0 {
 		errs = append(errs, more...)
 		slices.SortStableFunc(errs, func(x, y gateway.FieldError) int { return strings.Compare(x.Field, y.Field) })
 	}
-	return errs
+	return errs, missing
 }
 
 // conditional holds the table's C rules, as its comments state them; the

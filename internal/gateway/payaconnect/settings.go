@@ -76,12 +76,12 @@ func (p ProductTransaction) Settings() payarules.Settings {
 }
 
 // settingsErrors checks t against the known settings: each field they
-// require for the action, and that transaction_amount is the sum of the
-// breakdown. Unknown settings check nothing.
-func (c *Client) settingsErrors(t *TransactionRequest) []gateway.FieldError {
+// require for the action (missing), and that transaction_amount is the sum
+// of the breakdown. Unknown settings check nothing.
+func (c *Client) settingsErrors(t *TransactionRequest) (errs []gateway.FieldError, missing bool) {
 	s, ok := c.Settings()
 	if !ok || !s.Any() {
-		return nil
+		return nil, false
 	}
 	values := map[string]string{}
 	for _, f := range t.fields() {
@@ -89,19 +89,21 @@ func (c *Client) settingsErrors(t *TransactionRequest) []gateway.FieldError {
 			values[f.name] = f.value
 		}
 	}
-	var errs []gateway.FieldError
 	for _, name := range s.Required(t.Action, t.PreviousTransactionID != "") {
 		if values[name] == "" {
 			errs = append(errs, gateway.FieldError{Field: name, Message: "required: " + s.Why(name)})
 		}
 	}
-	if len(errs) == 0 && s.AmountsRequired(t.Action) && t.TransactionAmount != "" {
+	if len(errs) > 0 {
+		return errs, true
+	}
+	if s.AmountsRequired(t.Action) && t.TransactionAmount != "" {
 		var sum gateway.Amount
 		for _, name := range []string{"subtotal_amount", "surcharge_amount", "tax"} {
 			if v := values[name]; v != "" {
 				a, err := gateway.ParseAmount(v)
 				if err != nil {
-					return errs // the field table says why
+					return nil, false // the field table says why
 				}
 				sum += a
 			}
@@ -111,7 +113,7 @@ func (c *Client) settingsErrors(t *TransactionRequest) []gateway.FieldError {
 				Message: "must be subtotal_amount + surcharge_amount + tax (" + sum.String() + ")"})
 		}
 	}
-	return errs
+	return errs, false
 }
 
 // flexBool decodes true/false, 1/0 (the seed's samples use both for flags),
@@ -140,4 +142,14 @@ func (f *flexBool) UnmarshalJSON(b []byte) error {
 		return fmt.Errorf("not a flag")
 	}
 	return nil
+}
+
+// refusal makes the Invalid error of a request that fails errs; missing
+// (a field the settings require is absent) makes it ErrMissingField.
+func refusal(op string, errs []gateway.FieldError, missing bool) error {
+	e := &gateway.Error{Class: gateway.Invalid, Gateway: Name, Op: op, Message: "request fails the transactions endpoint's field rules", Fields: errs}
+	if missing {
+		e.Kind, e.Message = gateway.ErrMissingField, "the merchant's account settings require fields this request lacks"
+	}
+	return e
 }
