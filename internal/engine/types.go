@@ -20,6 +20,10 @@ const (
 	CodeUnsupported = "unsupported"     // the gateway cannot do this
 	CodeJournal     = "journal_error"   // could not record the sale: nothing was sent
 	CodePaused      = "paused"          // the cashier paused new sales
+	// CodeMissingField: the merchant account's settings require a field
+	// the sale lacks (a surcharge's subtotal_amount, a lodging stay, an
+	// order number); nothing was started, no card was asked for.
+	CodeMissingField = "missing_field"
 )
 
 // Error is a refusal with a code and a message a person can act on.

@@ -1,0 +1,117 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/posagent/posagent/internal/gateway"
+)
+
+// requiringGateway is a fake gateway whose merchant settings require
+// fields: Precheck refuses a request lacking one as a Paya client with
+// loaded settings does (ErrMissingField naming the field).
+type requiringGateway struct {
+	*fakeGateway
+	require map[string]func(gateway.Request) bool // field -> present
+}
+
+func (g requiringGateway) Precheck(req gateway.Request) error {
+	var fields []gateway.FieldError
+	for _, f := range []string{"checkin_date", "order_num", "subtotal_amount", "surcharge_amount"} {
+		if present, ok := g.require[f]; ok && !present(req) {
+			fields = append(fields, gateway.FieldError{Field: f, Message: "required: the product's settings require it"})
+		}
+	}
+	if len(fields) > 0 {
+		return &gateway.Error{Class: gateway.Invalid, Kind: gateway.ErrMissingField, Fields: fields}
+	}
+	return nil
+}
+
+// TestSaleDetailsRefusedBeforeCard: a sale whose breakdown or stay is
+// malformed, does not add up, or lacks what the merchant's settings
+// require is refused at StartSale — no journal record, no prompt, the
+// reader not armed, nothing sent — with a code and a message naming the
+// field.
+func TestSaleDetailsRefusedBeforeCard(t *testing.T) {
+	h := newHarness(t, nil)
+	rg := requiringGateway{require: map[string]func(gateway.Request) bool{
+		"order_num": func(r gateway.Request) bool { return r.OrderNum != "" },
+	}}
+	hr := newHarness(t, func(c *Config) { rg.fakeGateway = c.Gateway.(*fakeGateway); c.Gateway = rg })
+	cases := []struct {
+		name  string
+		h     *harness
+		req   SaleRequest
+		code  string
+		field string
+	}{
+		{"surcharge without subtotal", h, SaleRequest{Amount: "10.30", SurchargeAmount: "0.30"}, CodeMissingField, "subtotal_amount"},
+		{"tax without subtotal", h, SaleRequest{Amount: "10.80", Tax: "0.80"}, CodeMissingField, "subtotal_amount"},
+		{"sum short", h, SaleRequest{Amount: "10.00", SubtotalAmount: "10.00", SurchargeAmount: "0.30"}, CodeInvalid, "subtotal_amount + surcharge_amount + tax is 10.30"},
+		{"sum with tip", h, SaleRequest{Amount: "10.00", TipAmount: "2.00", SubtotalAmount: "10.00"}, CodeInvalid, "charges 12.00"},
+		{"subtotal not an amount", h, SaleRequest{Amount: "10.00", SubtotalAmount: "ten"}, CodeInvalid, "subtotal_amount"},
+		{"negative tax", h, SaleRequest{Amount: "10.00", SubtotalAmount: "10.50", Tax: "-0.50"}, CodeInvalid, "tax"},
+		{"room rate", h, SaleRequest{Amount: "10.00", RoomRate: "1e3"}, CodeInvalid, "room_rate"},
+		{"checkin format", h, SaleRequest{Amount: "10.00", CheckinDate: "12/01/2026"}, CodeInvalid, "checkin_date"},
+		{"checkout format", h, SaleRequest{Amount: "10.00", CheckoutDate: "2026-13-01"}, CodeInvalid, "checkout_date"},
+		{"stay backwards", h, SaleRequest{Amount: "10.00", CheckinDate: "2026-12-04", CheckoutDate: "2026-12-01"}, CodeInvalid, "checkout_date"},
+		{"settings require order_num", hr, SaleRequest{Amount: "10.00"}, CodeMissingField, "order_num"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.req.Origin = "http://127.0.0.1:7380"
+			_, err := tc.h.e.StartSale(context.Background(), tc.req)
+			var ee *Error
+			if !errors.As(err, &ee) || ee.Code != tc.code || !strings.Contains(ee.Message, tc.field) {
+				t.Fatalf("StartSale = %v, want %s naming %q", err, tc.code, tc.field)
+			}
+			if recs, _ := tc.h.e.Unacked(); len(recs) != 0 {
+				t.Errorf("journal holds %d records", len(recs))
+			}
+			select {
+			case u := <-tc.h.upd:
+				t.Errorf("update %+v after a refused sale", u)
+			default:
+			}
+			if len(tc.h.rd.armed) != 0 || len(tc.h.gw.calls) != 0 {
+				t.Errorf("reader armed %d times, gateway called %d times", len(tc.h.rd.armed), len(tc.h.gw.calls))
+			}
+		})
+	}
+}
+
+// TestSaleDetailsSent: the breakdown and the stay are journaled with the
+// pending sale and go to the gateway with the card; a zero surcharge is
+// sent as 0.00, not left out.
+func TestSaleDetailsSent(t *testing.T) {
+	rg := requiringGateway{require: map[string]func(gateway.Request) bool{
+		"subtotal_amount":  func(r gateway.Request) bool { return r.Subtotal != nil },
+		"surcharge_amount": func(r gateway.Request) bool { return r.Surcharge != nil },
+	}}
+	h := newHarness(t, func(c *Config) { rg.fakeGateway = c.Gateway.(*fakeGateway); c.Gateway = rg })
+	rec, err := h.e.StartSale(context.Background(), SaleRequest{Origin: "o", Amount: "110.00", TipAmount: "10.00",
+		SubtotalAmount: "115.00", SurchargeAmount: "0", Tax: "5.00",
+		CheckinDate: "2026-12-01", CheckoutDate: "2026-12-04", RoomRate: "39.50"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := h.stored(rec.TransactionAPIID)
+	if got.SubtotalAmount != "115.00" || got.SurchargeAmount != "0" || got.Tax != "5.00" || got.CheckinDate != "2026-12-01" ||
+		got.CheckoutDate != "2026-12-04" || got.RoomRate != "39.50" {
+		t.Errorf("journaled %+v", got)
+	}
+	h.next(UpdatePrompt, rec.TransactionAPIID)
+	h.swipe(h.read())
+	if res := h.next(UpdateResult, rec.TransactionAPIID).Result; res.Outcome != OutcomeApproved {
+		t.Fatalf("result %+v", res)
+	}
+	req := h.gw.calls[0]
+	if req.Amount != 12000 || req.Subtotal == nil || *req.Subtotal != 11500 || req.Surcharge == nil || *req.Surcharge != 0 ||
+		req.Tax == nil || *req.Tax != 500 || req.RoomRate == nil || *req.RoomRate != 3950 ||
+		req.CheckinDate != "2026-12-01" || req.CheckoutDate != "2026-12-04" {
+		t.Errorf("gateway request %+v", req)
+	}
+}
