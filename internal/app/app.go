@@ -1,6 +1,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -142,6 +143,7 @@ func (a *App) Start(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
+	a.loadSettings(ctx)
 	timed := &timedGateway{Gateway: gw}
 	a.gw = timed
 	drivers, err := a.drivers()
@@ -278,7 +280,10 @@ func (a *App) openGateway(ctx context.Context) (gateway.Gateway, error) {
 		a.sandboxURL = base
 		c, err := payaconnect.New(payaconnect.Options{
 			BaseURL: base, DeveloperID: sandbox.DeveloperID, UserID: sandbox.UserID, UserAPIKey: sandbox.UserAPIKey,
-			LocationID: sandbox.LocationID, ProductTransactionID: sandbox.ProductCCID, Timeout: g.Timeout.Duration,
+			// A product_transaction_id in the config picks one of the
+			// sandbox's merchant-settings products (docs/sandbox.md).
+			LocationID: cmp.Or(g.LocationID, sandbox.LocationID), ProductTransactionID: cmp.Or(g.ProductTransactionID, sandbox.ProductCCID),
+			Timeout: g.Timeout.Duration,
 			Transport: a.o.GatewayTransport, Logger: a.log.With("component", "gateway"),
 		})
 		a.paya = c
