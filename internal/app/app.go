@@ -283,7 +283,7 @@ func (a *App) openGateway(ctx context.Context) (gateway.Gateway, error) {
 			// A product_transaction_id in the config picks one of the
 			// sandbox's merchant-settings products (docs/sandbox.md).
 			LocationID: cmp.Or(g.LocationID, sandbox.LocationID), ProductTransactionID: cmp.Or(g.ProductTransactionID, sandbox.ProductCCID),
-			Timeout: g.Timeout.Duration,
+			Timeout:   g.Timeout.Duration,
 			Transport: a.o.GatewayTransport, Logger: a.log.With("component", "gateway"),
 		})
 		a.paya = c
