@@ -288,7 +288,8 @@ export class PosAgent {
    * (approved, declined, cancelled, error, unknown); rejects when the agent
    * refuses the request (busy, no_reader, invalid_request, …). The returned
    * promise has an `id` for cancel().
-   * @param {object} sale {amount, action?, orderNum?, transactionApiId?, tipAmount?, description?, reader?}
+   * @param {object} sale {amount, action?, orderNum?, transactionApiId?, tipAmount?, description?, reader?,
+   *   subtotalAmount?, surchargeAmount?, tax?, checkinDate?, checkoutDate?, roomRate?}
    * @param {object} [hooks] {onPrompt, onCard, onAccepted, onWarning}
    */
   sale(sale, hooks) {
@@ -303,6 +304,12 @@ export class PosAgent {
     if (sale.description) msg.description = String(sale.description);
     if (sale.reader) msg.reader = sale.reader;
     if (sale.id) msg.id = sale.id;
+    // Fields a merchant account's settings may require (protocol.md,
+    // "Merchant settings"); a zero amount is sent ("0.00" is a value).
+    for (const [k, f] of [['subtotalAmount', 'subtotal_amount'], ['surchargeAmount', 'surcharge_amount'],
+      ['tax', 'tax'], ['checkinDate', 'checkin_date'], ['checkoutDate', 'checkout_date'], ['roomRate', 'room_rate']]) {
+      if (sale[k] !== undefined && sale[k] !== null && sale[k] !== '') msg[f] = String(sale[k]);
+    }
     return this._request('sale', msg, { timeout: 0, hooks });
   }
 
