@@ -143,7 +143,7 @@ func (a *App) Start(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	a.loadSettings(ctx)
+	_ = a.loadSettings(ctx) // a failure is logged: the agent runs with the settings unknown
 	timed := &timedGateway{Gateway: gw}
 	a.gw = timed
 	drivers, err := a.drivers()

@@ -1,15 +1,20 @@
 package app
 
 import (
+	"context"
 	"fmt"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/posagent/posagent/internal/engine"
 	"github.com/posagent/posagent/internal/gateway/sandbox"
+	"github.com/posagent/posagent/internal/reader"
+	"github.com/posagent/posagent/internal/ui"
 )
 
 // TestMerchantSettingsEndToEnd runs the real binary (`posagent run`)
@@ -120,5 +125,49 @@ func TestMerchantSettingsUnreadable(t *testing.T) {
 	log, _ := os.ReadFile(filepath.Join(filepath.Dir(l.state), "agent.log"))
 	if !strings.Contains(string(log), "could not read the merchant settings") {
 		t.Errorf("no warning about the unreadable settings in the agent log:\n%s", log)
+	}
+}
+
+// TestUIBackendMerchantSettings: the cashier window's backend on a demo
+// agent whose sandbox product has a surcharge: the status names the fields
+// a sale needs, a window sale without them is refused naming them, one with
+// them starts, and the Find button (DiscoverLocation) reads the settings
+// again and reports them on the configured location.
+func TestUIBackendMerchantSettings(t *testing.T) {
+	cfg := testConfig()
+	cfg.Gateway.ProductTransactionID = sandbox.ProductSurchargeID
+	a, err := New(Options{Config: cfg, StateDir: t.TempDir(), Demo: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(a.Stop)
+	b := a.UIBackend()
+	want := []string{"subtotal_amount", "surcharge_amount"}
+	if got := b.Status().SaleRequires; !slices.Equal(got, want) {
+		t.Errorf("status SaleRequires %v, want %v", got, want)
+	}
+	ctx := context.Background()
+	if _, err := b.Sale(ctx, "sale", "10.30", ui.SaleFields{}); err == nil || !strings.Contains(err.Error(), "subtotal_amount") {
+		t.Errorf("window sale without the breakdown: %v, want refused naming subtotal_amount", err)
+	}
+	for deadline := time.Now().Add(5 * time.Second); len(a.Manager().Devices()) == 0 || a.Manager().Devices()[0].Status != reader.StatusOK; {
+		if time.Now().After(deadline) {
+			t.Fatal("the simulated reader never attached")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	id, err := b.Sale(ctx, "sale", "10.30", ui.SaleFields{SubtotalAmount: "10.00", SurchargeAmount: "0.30"})
+	if err != nil {
+		t.Fatalf("window sale with the breakdown: %v", err)
+	}
+	if err := b.Cancel(ctx, id); err != nil {
+		t.Errorf("cancel: %v", err)
+	}
+	locs, err := b.DiscoverLocation(ctx)
+	if err != nil || len(locs) != 1 || !slices.Equal(locs[0].SaleRequires, want) {
+		t.Errorf("DiscoverLocation = %+v, %v", locs, err)
 	}
 }

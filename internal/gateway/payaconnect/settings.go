@@ -41,6 +41,10 @@ func (c *Client) Settings() (payarules.Settings, bool) {
 	return payarules.Settings{}, false
 }
 
+// LocationID is the configured location_id ("" when the credentials' one
+// location is meant).
+func (c *Client) LocationID() string { return c.opts.LocationID }
+
 // product finds the client's product transaction in the locations.
 func (c *Client) product(locs []Location) (ProductTransaction, error) {
 	var loc *Location
