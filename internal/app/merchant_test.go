@@ -93,6 +93,24 @@ func TestMerchantSettingsEndToEnd(t *testing.T) {
 			if want := str(tc.good["order_num"]); want != "" && sums[0].OrderNum != want {
 				t.Errorf("order_num at the gateway %q, want %q", sums[0].OrderNum, want)
 			}
+			// An authorization with the fields completes: the completion
+			// carries the authorization's breakdown, which these products
+			// require on authcomplete too.
+			auth := map[string]any{"action": "authonly"}
+			for k, v := range tc.good {
+				auth[k] = v
+			}
+			if tc.name == "order_num" {
+				auth["order_num"] = "A1002" // the duplicate check
+			}
+			ar := p.sale("auth", auth, "visa")
+			if ar["outcome"] != "approved" {
+				t.Fatalf("authonly with %v: %s", auth, ar["_raw"])
+			}
+			p.send(map[string]any{"type": "complete", "id": "done", "transaction_id": str(obj(ar, "transaction")["id"])})
+			if cr := p.result("done"); cr["outcome"] != "approved" {
+				t.Errorf("complete of the authorization: %s", cr["_raw"])
+			}
 			// The agent said at start what the product needs.
 			l.stop()
 			log, _ := os.ReadFile(filepath.Join(filepath.Dir(l.state), "agent.log"))

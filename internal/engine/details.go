@@ -110,3 +110,26 @@ func precheckError(err error) error {
 	}
 	return errorf(CodeInvalid, "the gateway would refuse this sale (%s): nothing was started", strings.Join(msgs, "; "))
 }
+
+// completeDetails gives the completion of an authorization the breakdown
+// and stay the authorization carried, when it completes the amount
+// authorized (amount zero: the default): a surcharge or auto-tax product
+// wants the breakdown on authcomplete too. Completing another amount needs
+// another breakdown, which a complete does not take: it goes without, and
+// the gateway decides.
+func (e *Engine) completeDetails(txID string, amount gateway.Amount, req *gateway.Request) {
+	recs, err := e.j.ByTransactionID(txID)
+	if err != nil {
+		return
+	}
+	for _, r := range recs {
+		if r.Action != string(gateway.ActionAuthOnly) || r.SubtotalAmount == "" && r.CheckinDate == "" {
+			continue
+		}
+		if amount != 0 && r.SubtotalAmount != "" && amount != sumOf(r) {
+			return
+		}
+		recordDetails(r).apply(req)
+		return
+	}
+}

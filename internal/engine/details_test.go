@@ -115,3 +115,32 @@ func TestSaleDetailsSent(t *testing.T) {
 		t.Errorf("gateway request %+v", req)
 	}
 }
+
+// TestCompleteCarriesDetails: completing an authorization for the amount
+// authorized sends the authorization's breakdown and stay with it (a
+// surcharge or auto-tax product requires it on authcomplete too); a
+// completion of another amount goes without (the breakdown would not add
+// up).
+func TestCompleteCarriesDetails(t *testing.T) {
+	h := newHarness(t, nil)
+	rec, err := h.e.StartSale(context.Background(), SaleRequest{Origin: OriginUI, Action: "authonly", Amount: "10.30",
+		SubtotalAmount: "10.00", SurchargeAmount: "0.30", CheckinDate: "2026-12-01", CheckoutDate: "2026-12-02", RoomRate: "10.30"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.next(UpdatePrompt, rec.TransactionAPIID)
+	h.swipe(h.read())
+	res := h.next(UpdateResult, rec.TransactionAPIID).Result
+	for i, amount := range []string{"", "10.30", "9.00"} {
+		f, err := h.e.FollowUp(context.Background(), FollowUpRequest{Origin: OriginUI, Action: "complete", TransactionID: res.TransactionID, Amount: amount})
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.next(UpdateResult, f.TransactionAPIID)
+		req := h.gw.calls[1+i]
+		carried := req.Subtotal != nil && *req.Subtotal == 1000 && req.Surcharge != nil && *req.Surcharge == 30 && req.CheckinDate == "2026-12-01"
+		if want := amount != "9.00"; carried != want {
+			t.Errorf("complete of %q: breakdown sent %v, want %v (%+v)", amount, carried, want, req)
+		}
+	}
+}
