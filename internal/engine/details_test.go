@@ -144,3 +144,43 @@ func TestCompleteCarriesDetails(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParseDetails: whatever a page sends in the settings fields, the
+// check never panics, and what it accepts is what the gateway takes: a
+// breakdown that adds up to the charge and a stay that does not end before
+// it starts.
+func FuzzParseDetails(f *testing.F) {
+	f.Add("10.30", "10.00", "0.30", "", "2026-12-01", "2026-12-04", "80.00")
+	f.Add("1", "", "1", "x", "2026-02-30", "", "-1")
+	f.Fuzz(func(t *testing.T, total, sub, sur, tax, in, out, rate string) {
+		charge, err := gateway.ParseAmount(total)
+		if err != nil {
+			return
+		}
+		d, err := parseDetails(SaleRequest{SubtotalAmount: sub, SurchargeAmount: sur, Tax: tax, CheckinDate: in, CheckoutDate: out, RoomRate: rate}, charge)
+		if err != nil {
+			return
+		}
+		if d.subtotal != nil {
+			sum := *d.subtotal
+			for _, a := range []*gateway.Amount{d.surcharge, d.tax} {
+				if a != nil {
+					sum += *a
+				}
+			}
+			if sum != charge {
+				t.Fatalf("accepted a breakdown of %s for a charge of %s", sum, charge)
+			}
+		} else if d.surcharge != nil || d.tax != nil {
+			t.Fatal("accepted a surcharge or tax without a subtotal")
+		}
+		for _, a := range []*gateway.Amount{d.subtotal, d.surcharge, d.tax, d.roomRate} {
+			if a != nil && *a < 0 {
+				t.Fatalf("accepted a negative amount %s", *a)
+			}
+		}
+		if d.checkin != "" && d.checkout != "" && d.checkout < d.checkin {
+			t.Fatalf("accepted a stay from %s to %s", d.checkin, d.checkout)
+		}
+	})
+}

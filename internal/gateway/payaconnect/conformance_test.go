@@ -110,6 +110,14 @@ func nextRead(t *testing.T, ctx context.Context, events <-chan reader.Event) *ca
 		case ev := <-events:
 			switch ev.Kind {
 			case reader.EventCard:
+				if ev.Complete != nil {
+					// A contact chip read holds the card until the host
+					// answers: release it, or the reader cannot be armed
+					// for the next mode.
+					if _, err := ev.Complete(ctx, reader.HostResponse{ARC: reader.ARCDeclined}); err != nil {
+						t.Fatalf("completion: %v", err)
+					}
+				}
 				return ev.Read
 			case reader.EventRefused, reader.EventBroken:
 				t.Fatalf("reader: %s %v", ev.Kind, ev.Err)
