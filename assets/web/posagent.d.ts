@@ -212,6 +212,19 @@ export interface SaleRequest {
   receiptEmail?: string;
   receiptPhone?: string;
   id?: string;
+  /**
+   * Fields a merchant account's settings may require (protocol.md, "Merchant
+   * settings"); a sale lacking one is refused with missing_field before the
+   * card. With a breakdown, subtotalAmount + surchargeAmount + tax must equal
+   * amount + tipAmount.
+   */
+  subtotalAmount?: string | number;
+  surchargeAmount?: string | number;
+  tax?: string | number;
+  /** Lodging stay: yyyy-mm-dd dates and the nightly room rate. */
+  checkinDate?: string;
+  checkoutDate?: string;
+  roomRate?: string | number;
 }
 
 export interface SaleHooks {

@@ -318,7 +318,8 @@ export class PosAgent {
    * refuses the request (busy, no_reader, invalid_request, …). The returned
    * promise has an `id` for cancel().
    * @param {object} sale {amount, action?, orderNum?, transactionApiId?, tipAmount?, description?, reader?,
-   *   cardToken?, receiptEmail?, receiptPhone?}
+   *   cardToken?, receiptEmail?, receiptPhone?,
+   *   subtotalAmount?, surchargeAmount?, tax?, checkinDate?, checkoutDate?, roomRate?}
    * @param {object} [hooks] {onPrompt, onCard, onAccepted, onWarning}
    */
   sale(sale, hooks) {
@@ -336,6 +337,12 @@ export class PosAgent {
     if (sale.receiptEmail) msg.receipt_email = String(sale.receiptEmail);
     if (sale.receiptPhone) msg.receipt_phone = String(sale.receiptPhone);
     if (sale.id) msg.id = sale.id;
+    // Fields a merchant account's settings may require (protocol.md,
+    // "Merchant settings"); a zero amount is sent ("0.00" is a value).
+    for (const [k, f] of [['subtotalAmount', 'subtotal_amount'], ['surchargeAmount', 'surcharge_amount'],
+      ['tax', 'tax'], ['checkinDate', 'checkin_date'], ['checkoutDate', 'checkout_date'], ['roomRate', 'room_rate']]) {
+      if (sale[k] !== undefined && sale[k] !== null && sale[k] !== '') msg[f] = String(sale[k]);
+    }
     return this._request('sale', msg, { timeout: 0, hooks });
   }
 

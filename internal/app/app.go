@@ -1,6 +1,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -154,6 +155,7 @@ func (a *App) Start(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
+	_ = a.loadSettings(ctx) // a failure is logged: the agent runs with the settings unknown
 	timed := &timedGateway{Gateway: gw}
 	a.gw = timed
 	drivers, err := a.drivers()
@@ -350,7 +352,10 @@ func (a *App) openGateway(ctx context.Context) (gateway.Gateway, error) {
 		a.sandboxFaults = &timeoutAfterCommit{next: next}
 		c, err := payaconnect.New(payaconnect.Options{
 			BaseURL: base, DeveloperID: sandbox.DeveloperID, UserID: sandbox.UserID, UserAPIKey: sandbox.UserAPIKey,
-			LocationID: sandbox.LocationID, ProductTransactionID: sandbox.ProductCCID, Timeout: g.Timeout.Duration,
+			// A product_transaction_id in the config picks one of the
+			// sandbox's merchant-settings products (docs/sandbox.md).
+			LocationID: cmp.Or(g.LocationID, sandbox.LocationID), ProductTransactionID: cmp.Or(g.ProductTransactionID, sandbox.ProductCCID),
+			Timeout:   g.Timeout.Duration,
 			Transport: a.sandboxFaults, Logger: a.log.With("component", "gateway"),
 		})
 		a.paya = c

@@ -51,14 +51,21 @@ type lane struct {
 
 func startLane(t *testing.T, bin, gatewayURL string, origins ...string) *lane {
 	t.Helper()
+	return startLaneWith(t, bin, gatewayURL, "", origins...)
+}
+
+// startLaneWith is startLane with more lines for the [gateway] table
+// (e.g. a product_transaction_id).
+func startLaneWith(t *testing.T, bin, gatewayURL, gatewayExtra string, origins ...string) *lane {
+	t.Helper()
 	dir := t.TempDir()
 	port := freeLoopbackPort(t)
 	quoted := make([]string, len(origins))
 	for i, o := range origins {
 		quoted[i] = fmt.Sprintf("%q", o)
 	}
-	cfg := fmt.Sprintf("listen = \"127.0.0.1:%d\"\nallowed_origins = [%s]\n[gateway]\nkind = \"sandbox\"\nurl = %q\n[[readers]]\nkind = \"sim\"\n",
-		port, strings.Join(quoted, ", "), gatewayURL)
+	cfg := fmt.Sprintf("listen = \"127.0.0.1:%d\"\nallowed_origins = [%s]\n[gateway]\nkind = \"sandbox\"\nurl = %q\n%s[[readers]]\nkind = \"sim\"\n",
+		port, strings.Join(quoted, ", "), gatewayURL, gatewayExtra)
 	cfgPath := filepath.Join(dir, "posagent.toml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)

@@ -56,6 +56,7 @@ func (b uiBackend) Status() ui.Status {
 	if g.Kind == config.GatewaySandbox {
 		st.Gateway.URL = a.sandboxURL
 	}
+	st.SaleRequires = a.saleRequires()
 	return st
 }
 
@@ -128,8 +129,10 @@ func uiResult(r journal.Record) ui.Result {
 	return res
 }
 
-func (b uiBackend) Sale(ctx context.Context, action, amount string) (string, error) {
-	rec, err := b.a.engine.StartSale(ctx, engine.SaleRequest{ClientID: "ui", Origin: engine.OriginUI, Action: action, Amount: amount})
+func (b uiBackend) Sale(ctx context.Context, action, amount string, f ui.SaleFields) (string, error) {
+	rec, err := b.a.engine.StartSale(ctx, engine.SaleRequest{ClientID: "ui", Origin: engine.OriginUI, Action: action, Amount: amount,
+		OrderNum: f.OrderNum, SubtotalAmount: f.SubtotalAmount, SurchargeAmount: f.SurchargeAmount, Tax: f.Tax,
+		CheckinDate: f.CheckinDate, CheckoutDate: f.CheckoutDate, RoomRate: f.RoomRate})
 	return rec.TransactionAPIID, uiError(err)
 }
 
@@ -297,9 +300,17 @@ func (b uiBackend) DiscoverLocation(ctx context.Context) ([]ui.Location, error) 
 	if err != nil {
 		return nil, fmt.Errorf("the gateway did not list your locations: %w", err)
 	}
+	// The discover button also reads the product's settings again (a
+	// merchant may have changed them): from now on sales are checked
+	// against them.
+	settingsErr := b.a.loadSettings(ctx)
 	out := make([]ui.Location, 0, len(locs))
 	for _, l := range locs {
-		out = append(out, ui.Location{ID: l.ID, Name: l.Name})
+		loc := ui.Location{ID: l.ID, Name: l.Name}
+		if settingsErr == nil && l.ID == b.a.paya.LocationID() {
+			loc.SaleRequires = b.a.saleRequires()
+		}
+		out = append(out, loc)
 	}
 	return out, nil
 }

@@ -19,7 +19,7 @@ func TestUIBackendSale(t *testing.T) {
 	}
 	ev, stop := b.Updates()
 	defer stop()
-	id, err := b.Sale(context.Background(), "sale", "12.00")
+	id, err := b.Sale(context.Background(), "sale", "12.00", ui.SaleFields{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,7 +48,7 @@ func TestUIBackendSale(t *testing.T) {
 			if err := b.SetPaused(true); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := b.Sale(context.Background(), "sale", "1.00"); err == nil {
+			if _, err := b.Sale(context.Background(), "sale", "1.00", ui.SaleFields{}); err == nil {
 				t.Fatal("a paused agent took a sale")
 			}
 			return

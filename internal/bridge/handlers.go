@@ -88,6 +88,8 @@ func (c *conn) sale(req Request) {
 		ClientID: req.ID, Origin: c.origin, Action: req.Action, Amount: req.Amount, TipAmount: req.TipAmount,
 		OrderNum: req.OrderNum, Description: req.Description, TransactionAPIID: req.TransactionAPIID, ReaderID: req.Reader,
 		CardToken: req.CardToken, ReceiptEmail: req.ReceiptEmail, ReceiptPhone: req.ReceiptPhone,
+		SubtotalAmount: req.SubtotalAmount, SurchargeAmount: req.SurchargeAmount, Tax: req.Tax,
+		CheckinDate: req.CheckinDate, CheckoutDate: req.CheckoutDate, RoomRate: req.RoomRate,
 	})
 	if err != nil {
 		b.releaseOwner(key, c)

@@ -100,6 +100,14 @@ type Request struct {
 	EntryMode string `json:"entry_mode,omitempty"`
 	// simulate: a Scenario* misbehaviour instead of a good read
 	Scenario string `json:"scenario,omitempty"`
+	// sale: fields a merchant account's settings may require
+	// (docs/protocol.md, "Merchant settings").
+	SubtotalAmount  string `json:"subtotal_amount,omitempty"`
+	SurchargeAmount string `json:"surcharge_amount,omitempty"`
+	Tax             string `json:"tax,omitempty"`
+	CheckinDate     string `json:"checkin_date,omitempty"`
+	CheckoutDate    string `json:"checkout_date,omitempty"`
+	RoomRate        string `json:"room_rate,omitempty"`
 }
 
 // LogValue leaves out the token and the simulated card number.

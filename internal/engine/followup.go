@@ -82,6 +82,9 @@ func (e *Engine) FollowUp(ctx context.Context, req FollowUpRequest) (journal.Rec
 	if action.CreatesTransaction() {
 		s.req.TransactionAPIID = apiID
 	}
+	if action == gateway.ActionAuthComplete {
+		e.completeDetails(req.TransactionID, amount, &s.req)
+	}
 	e.mu.Lock()
 	if e.closed {
 		e.mu.Unlock()

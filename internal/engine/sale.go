@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http/httptrace"
-	"strings"
 	"sync"
 	"time"
 
@@ -37,6 +36,12 @@ type SaleRequest struct {
 	// ReceiptEmail and ReceiptPhone have the gateway send the customer a
 	// receipt (gateways with Capabilities.Receipts: PaidYET).
 	ReceiptEmail, ReceiptPhone string
+
+	// Fields a product's merchant settings may require (docs/protocol.md,
+	// "Merchant settings"): the breakdown of amount + tip_amount into
+	// subtotal, surcharge and tax, and a lodging stay. Empty: not sent.
+	SubtotalAmount, SurchargeAmount, Tax string
+	CheckinDate, CheckoutDate, RoomRate  string
 }
 
 // StartSale creates the sale, journals it, arms the reader and returns the
@@ -70,18 +75,16 @@ func (e *Engine) StartSale(ctx context.Context, req SaleRequest) (journal.Record
 	if err := checkText("description", req.Description, 64); err != nil {
 		return journal.Record{}, err
 	}
+	details, err := parseDetails(req, amount+tip)
+	if err != nil {
+		return journal.Record{}, err
+	}
 	if pc, ok := e.gw.(gateway.Prechecker); ok {
-		err := pc.Precheck(gateway.Request{Action: action, Amount: amount + tip, OrderNum: req.OrderNum,
-			Description: req.Description, TransactionAPIID: req.TransactionAPIID})
-		if err != nil {
-			var msgs []string
-			for _, f := range gateway.FieldErrors(err) {
-				msgs = append(msgs, f.Field+": "+f.Message)
-			}
-			if len(msgs) == 0 {
-				msgs = append(msgs, err.Error())
-			}
-			return journal.Record{}, errorf(CodeInvalid, "the gateway would refuse this sale (%s): nothing was started", strings.Join(msgs, "; "))
+		pre := gateway.Request{Action: action, Amount: amount + tip, OrderNum: req.OrderNum,
+			Description: req.Description, TransactionAPIID: req.TransactionAPIID}
+		details.apply(&pre)
+		if err := pc.Precheck(pre); err != nil {
+			return journal.Record{}, precheckError(err)
 		}
 	}
 	if err := e.checkReceipt(req); err != nil {
@@ -137,6 +140,8 @@ func (e *Engine) StartSale(ctx context.Context, req SaleRequest) (journal.Record
 	if tip != 0 {
 		rec.TipAmount = tip.String()
 	}
+	rec.SubtotalAmount, rec.SurchargeAmount, rec.Tax = req.SubtotalAmount, req.SurchargeAmount, req.Tax
+	rec.CheckinDate, rec.CheckoutDate, rec.RoomRate = req.CheckinDate, req.CheckoutDate, req.RoomRate
 	if err := e.j.Put(rec); err != nil {
 		return journal.Record{}, errorf(CodeJournal, "could not record the sale, nothing was started: %v", err)
 	}
@@ -442,10 +447,12 @@ func (e *Engine) request(s *sale) gateway.Request {
 	}
 	amount, _ := gateway.ParseAmount(s.rec.Amount)
 	tip, _ := gateway.ParseAmount(s.rec.TipAmount)
-	return gateway.Request{
+	req := gateway.Request{
 		Action: gateway.Action(s.rec.Action), Amount: amount + tip, TransactionAPIID: s.rec.TransactionAPIID,
 		OrderNum: s.rec.OrderNum, Description: s.rec.Description, Read: s.read,
 	}
+	recordDetails(s.rec).apply(&req)
+	return req
 }
 
 // doSend sends and handles the answer. record starts the "sending" write:

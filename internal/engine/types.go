@@ -21,6 +21,10 @@ const (
 	CodeJournal     = "journal_error"   // could not record the sale: nothing was sent
 	CodePaused      = "paused"          // the cashier paused new sales
 	CodeCardData    = "card_data"       // a text field or id holds a card number or track: refused before the card is read
+	// CodeMissingField: the merchant account's settings require a field
+	// the sale lacks (a surcharge's subtotal_amount, a lodging stay, an
+	// order number); nothing was started, no card was asked for.
+	CodeMissingField = "missing_field"
 )
 
 // CardDataMessage is the refusal of a request whose field holds card data

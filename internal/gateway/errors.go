@@ -49,6 +49,9 @@ var (
 	ErrUnsupported  = errors.New("not supported by this gateway")
 	ErrDuplicate    = errors.New("duplicate transaction_api_id")
 	ErrUnauthorized = errors.New("gateway credentials refused")
+	// ErrMissingField narrows Invalid: the merchant's account settings
+	// require a field the request lacks (its Fields name them).
+	ErrMissingField = errors.New("a field the merchant's settings require is missing")
 )
 
 // FieldError names one request field and what is wrong with it.
@@ -77,7 +80,7 @@ type Error struct {
 	// TransactionAPIID names the transaction to resolve on an Ambiguous error.
 	TransactionAPIID string
 	// Kind narrows the class: ErrNotFound, ErrUnsupported, ErrDuplicate,
-	// ErrUnauthorized or nil.
+	// ErrUnauthorized, ErrMissingField or nil.
 	Kind error
 	Err  error
 }

@@ -115,6 +115,16 @@ type Request struct {
 	Billing                    Billing
 	// ACH is the bank account of an ACH debit or credit.
 	ACH *ACHAccount
+
+	// Subtotal, Surcharge and Tax break Amount down, as a product with a
+	// surcharge or auto-calculated tax requires (subtotal_amount,
+	// surcharge_amount, tax; Amount is their sum). nil is not sent; a zero
+	// is sent as 0.00.
+	Subtotal, Surcharge, Tax *Amount
+	// CheckinDate, CheckoutDate (yyyy-mm-dd) and RoomRate are the stay a
+	// lodging merchant's sales require; empty or nil is not sent.
+	CheckinDate, CheckoutDate string
+	RoomRate                  *Amount
 }
 
 // ACHAccount is a bank account for ACH debit and credit.

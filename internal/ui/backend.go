@@ -26,7 +26,9 @@ type Backend interface {
 	// Sale starts a sale ("sale") or an authorization ("authonly") of
 	// amount (decimal dollars, "12.34") and returns its id; its prompts,
 	// card and result arrive as Events carrying that id.
-	Sale(ctx context.Context, action, amount string) (saleID string, err error)
+	// f holds the sale's optional fields (order number, what the merchant
+	// account's settings require).
+	Sale(ctx context.Context, action, amount string, f SaleFields) (saleID string, err error)
 	// Cancel cancels a sale still waiting for a card or not yet sent.
 	Cancel(ctx context.Context, saleID string) error
 	// FollowUp runs a refund, void, complete or tipadjust against an earlier
@@ -57,6 +59,16 @@ type Backend interface {
 	// DiscoverLocation asks the gateway which locations the credentials in
 	// the saved settings may use.
 	DiscoverLocation(ctx context.Context) ([]Location, error)
+}
+
+// SaleFields are a sale's optional fields: the order number and what a
+// merchant account's settings may require (docs/protocol.md, "Merchant
+// settings"). Amounts are decimal strings, dates yyyy-mm-dd; empty fields
+// are not sent.
+type SaleFields struct {
+	OrderNum                             string
+	SubtotalAmount, SurchargeAmount, Tax string
+	CheckinDate, CheckoutDate, RoomRate  string
 }
 
 // Simulator feeds a test card to the simulated reader (demo mode only).
@@ -104,6 +116,10 @@ type Status struct {
 	AgentURL string // the demo POS page / websocket base, e.g. http://127.0.0.1:7380/
 	Paused   bool
 	Version  string
+	// SaleRequires names the fields (protocol names: subtotal_amount,
+	// order_num, …) the merchant account's settings require of a sale;
+	// empty when none or not known.
+	SaleRequires []string
 }
 
 // EventKind says which field of an Event is set.
@@ -257,6 +273,9 @@ func (e *ValidationError) Error() string {
 type Location struct {
 	ID   string
 	Name string
+	// SaleRequires names the fields the settings of the agent's product at
+	// this location require of a sale (set on the configured location).
+	SaleRequires []string
 }
 
 // Decision is the cashier's answer to a pairing request.

@@ -63,7 +63,13 @@ func (h *Harness) Handled() int64 { return h.U.handled.Load() }
 // Close stops the event pump.
 func (h *Harness) Close() { h.U.shutdown() }
 
-func (h *Harness) Amount() *widget.Entry         { return h.U.reg.amount }
+func (h *Harness) Amount() *widget.Entry { return h.U.reg.amount }
+
+// Extra is the "Sale details" entry of a protocol field (order_num, …).
+func (h *Harness) Extra(name string) *widget.Entry { return h.U.reg.extras[name] }
+
+// Requires is the line naming what the merchant settings require.
+func (h *Harness) Requires() *widget.Label       { return h.U.reg.requires }
 func (h *Harness) AmountError() *widget.Label    { return h.U.reg.amountOK }
 func (h *Harness) Sale() *widget.Button          { return h.U.reg.saleBtn }
 func (h *Harness) Auth() *widget.Button          { return h.U.reg.authBtn }
@@ -105,6 +111,7 @@ func (h *Harness) SettingsSave() *widget.Button              { return h.U.sett.s
 func (h *Harness) SettingsMessage() *widget.Label            { return h.U.sett.formMsg }
 func (h *Harness) SettingsFieldError(f string) *widget.Label { return h.U.sett.errs[f] }
 func (h *Harness) SettingsLoad()                             { h.U.sett.load() }
+func (h *Harness) SettingsDiscover() *widget.Button          { return h.U.sett.discoverBtn }
 func (h *Harness) Paired() *fyne.Container                   { return h.U.sett.paired }
 
 func SafeText(s string) string { return safeText(s) }

@@ -67,6 +67,14 @@ type register struct {
 	lastCard   *Card
 	lastResult *Result
 
+	// The sale's optional fields (order number, what the merchant
+	// account's settings require), in the "Sale details" section, which
+	// opens by itself when the settings require any.
+	extras     map[string]*widget.Entry // by protocol name
+	extrasBox  *widget.Accordion
+	requires   *widget.Label
+	requireSig string // the SaleRequires last shown
+
 	// The follow-up dialog's entries, kept for tests.
 	followTxn, followAmount *widget.Entry
 	followDialog            dialog.Dialog
@@ -117,6 +125,7 @@ func newRegister(u *UI) *register {
 		r.amount, r.amountOK, keys,
 		container.NewGridWithColumns(2, r.saleBtn, r.authBtn, r.refundBtn, r.voidBtn),
 		r.cancelBtn,
+		r.newExtras(),
 	)
 
 	r.prompt = widget.NewLabel("Ready. Enter an amount and press Sale.")
@@ -246,11 +255,16 @@ func (r *register) startSale(action string) {
 	r.amount.SetText(amount)
 	ctx, cancel := commandContext()
 	defer cancel()
-	id, err := r.u.b.Sale(ctx, action, amount)
+	id, err := r.u.b.Sale(ctx, action, amount, r.saleFields())
 	if err != nil {
 		r.u.log.Warn("sale refused", "action", action, "err", err)
 		r.showError("The sale could not start", err)
 		return
+	}
+	// The details belong to this sale: the next one (a new order number,
+	// another stay) starts empty.
+	for _, e := range r.extras {
+		e.SetText("")
 	}
 	r.clearResult()
 	r.setBusy(id, "Starting…", true)
@@ -484,6 +498,7 @@ func (r *register) showStatus(st Status) {
 		r.gateway.Importance = widget.DangerImportance
 	}
 	r.gateway.Refresh()
+	r.showRequires(st.SaleRequires)
 	if st.Paused != r.paused.Visible() {
 		if st.Paused {
 			r.paused.Show()
@@ -695,4 +710,66 @@ func capitalize(s string) string {
 		return s
 	}
 	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// saleExtras are the optional sale fields the window offers: protocol name
+// and label.
+var saleExtras = []struct{ name, label, hint string }{
+	{"order_num", "Order number", "letters and digits"},
+	{"subtotal_amount", "Subtotal", "0.00"},
+	{"surcharge_amount", "Surcharge", "0.00"},
+	{"tax", "Tax", "0.00"},
+	{"checkin_date", "Check-in", "yyyy-mm-dd"},
+	{"checkout_date", "Check-out", "yyyy-mm-dd"},
+	{"room_rate", "Room rate", "0.00"},
+}
+
+// newExtras builds the "Sale details" section.
+func (r *register) newExtras() fyne.CanvasObject {
+	r.extras = map[string]*widget.Entry{}
+	form := widget.NewForm()
+	for _, x := range saleExtras {
+		e := widget.NewEntry()
+		e.SetPlaceHolder(x.hint)
+		r.extras[x.name] = e
+		form.Append(x.label, e)
+	}
+	r.requires = widget.NewLabel("")
+	r.requires.Wrapping = fyne.TextWrapWord
+	r.requires.Importance = widget.WarningImportance
+	r.requires.Hide()
+	r.extrasBox = widget.NewAccordion(widget.NewAccordionItem("Sale details", container.NewVBox(r.requires, form)))
+	return r.extrasBox
+}
+
+// saleFields reads the section's entries.
+func (r *register) saleFields() SaleFields {
+	v := func(name string) string { return strings.TrimSpace(r.extras[name].Text) }
+	return SaleFields{OrderNum: v("order_num"), SubtotalAmount: v("subtotal_amount"), SurchargeAmount: v("surcharge_amount"),
+		Tax: v("tax"), CheckinDate: v("checkin_date"), CheckoutDate: v("checkout_date"), RoomRate: v("room_rate")}
+}
+
+// showRequires says which details the merchant account's settings require
+// and opens the section when there are any.
+func (r *register) showRequires(fields []string) {
+	sig := strings.Join(fields, ",")
+	if sig == r.requireSig {
+		return
+	}
+	r.requireSig = sig
+	if len(fields) == 0 {
+		r.requires.Hide()
+		return
+	}
+	labels := make([]string, 0, len(fields))
+	for _, f := range fields {
+		for _, x := range saleExtras {
+			if x.name == f {
+				labels = append(labels, x.label)
+			}
+		}
+	}
+	r.requires.SetText("This merchant account needs with every sale: " + strings.Join(labels, ", ") + ".")
+	r.requires.Show()
+	r.extrasBox.Open(0)
 }

@@ -238,6 +238,14 @@ func (s *settings) discovered(locs []Location, err error) {
 	case len(locs) == 1:
 		s.location.SetText(locs[0].ID)
 		l.Hide()
+		if req := locs[0].SaleRequires; len(req) > 0 {
+			// Not an error: what the gateway product's settings ask of
+			// every sale, so that the store knows before a sale is refused.
+			s.formMsg.Importance = widget.WarningImportance
+			s.formMsg.SetText(safeText("The gateway product's settings require with every sale: " + strings.Join(req, ", ") +
+				". The Sale details of the main window take them."))
+			s.formMsg.Show()
+		}
 		s.relayout()
 	default:
 		names := make([]string, len(locs))

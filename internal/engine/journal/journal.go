@@ -73,6 +73,16 @@ type Record struct {
 	Created          time.Time `json:"created"`
 	Updated          time.Time `json:"updated"`
 	Acked            bool      `json:"acked,omitempty"`
+
+	// What a product's merchant settings require of a sale, as the page
+	// gave it (engine.SaleRequest): kept so that the request sent after
+	// the card, and any re-send, carry it.
+	SubtotalAmount  string `json:"subtotal_amount,omitempty"`
+	SurchargeAmount string `json:"surcharge_amount,omitempty"`
+	Tax             string `json:"tax,omitempty"`
+	CheckinDate     string `json:"checkin_date,omitempty"`
+	CheckoutDate    string `json:"checkout_date,omitempty"`
+	RoomRate        string `json:"room_rate,omitempty"`
 }
 
 // Receipt holds the EMV receipt fields of an approved chip or tap sale.

@@ -42,8 +42,8 @@ func (c *Client) Precheck(req gateway.Request) error {
 	if err != nil {
 		return err
 	}
-	if errs := validate(t); len(errs) > 0 {
-		return invalid(string(req.Action), "request fails the transactions endpoint's field rules", errs)
+	if errs, missing := c.check(t); len(errs) > 0 {
+		return refusal(string(req.Action), errs, missing)
 	}
 	return nil
 }
@@ -153,6 +153,9 @@ func (c *Client) BuildRequest(req gateway.Request) (*TransactionRequest, error) 
 		if a == gateway.ActionTipAdjust {
 			t.Description = "" // the table allows only the amount (and tags) on tipadjust
 		}
+		if a == gateway.ActionAuthComplete {
+			t.setSettingsFields(req)
+		}
 		return t, nil
 	}
 	t.PaymentMethod = "cc"
@@ -167,6 +170,7 @@ func (c *Client) BuildRequest(req gateway.Request) (*TransactionRequest, error) 
 	if a == gateway.ActionForce {
 		t.AuthCode = req.AuthCode
 	}
+	t.setSettingsFields(req)
 	// An earlier transaction is the account source when nothing else is:
 	// a refund of a sale, an ACH credit of a debit, a sale "run again".
 	hasAccount := req.Read != nil || req.Token != "" || req.ACH != nil && req.ACH.AccountNumber != ""
@@ -228,4 +232,18 @@ func (c *Client) checkRead(a gateway.Action, r *card.Read) error {
 		return fail("e_serial_number", "the reader is loaded with the public test key; its reads are refused on the live gateway "+gateway.LiveHost(c.base.String()))
 	}
 	return nil
+}
+
+// setSettingsFields copies the fields merchant settings require (amount
+// breakdown, lodging stay) as given; the field table refuses them on an
+// action whose column marks them N.
+func (t *TransactionRequest) setSettingsFields(req gateway.Request) {
+	str := func(a *gateway.Amount) string {
+		if a == nil {
+			return ""
+		}
+		return a.String()
+	}
+	t.SubtotalAmount, t.SurchargeAmount, t.Tax = str(req.Subtotal), str(req.Surcharge), str(req.Tax)
+	t.CheckinDate, t.CheckoutDate, t.RoomRate = req.CheckinDate, req.CheckoutDate, str(req.RoomRate)
 }

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/posagent/posagent/internal/gateway"
@@ -59,6 +60,9 @@ type Client struct {
 	header  http.Header
 	log     *slog.Logger
 	timeout time.Duration
+	// settings are the product's merchant settings once LoadSettings read
+	// them; nil: unknown.
+	settings atomic.Pointer[payarules.Settings]
 }
 
 var _ gateway.Gateway = (*Client)(nil)
@@ -148,8 +152,8 @@ func invalid(op, msg string, fields []gateway.FieldError) error {
 }
 
 func (c *Client) send(ctx context.Context, method, path string, t *TransactionRequest) (*Transaction, error) {
-	if errs := validate(t); len(errs) > 0 {
-		return nil, invalid(t.Action, "", errs)
+	if errs, missing := c.check(t); len(errs) > 0 {
+		return nil, refusal(t.Action, errs, missing)
 	}
 	body, err := json.Marshal(struct {
 		Transaction *TransactionRequest `json:"transaction"`
@@ -380,6 +384,11 @@ type ProductTransaction struct {
 	Processor     string `json:"processor"`
 	Title         string `json:"title"`
 	IndustryType  string `json:"industry_type"`
+	// The merchant settings that make fields required (Settings).
+	Surcharge          json.RawMessage `json:"surcharge"` // an object when a surcharge is configured, else null
+	VTEnableSalesTax   flexBool        `json:"vt_enable_sales_tax"`
+	TaxSurchargeConfig flexInt         `json:"tax_surcharge_config"`
+	VTOrderNum         flexBool        `json:"vt_order_num"`
 }
 
 // LocationInfos fetches GET /v2/locationinfos.

@@ -38,6 +38,18 @@ func validate(t *TransactionRequest) []gateway.FieldError {
 	return errs
 }
 
+// check is validate and the fields the product's known merchant settings
+// require, sorted by field; missing tells that one of those is absent.
+func (c *Client) check(t *TransactionRequest) (errs []gateway.FieldError, missing bool) {
+	errs = validate(t)
+	more, missing := c.settingsErrors(t)
+	if len(more) > 0 {
+		errs = append(errs, more...)
+		slices.SortStableFunc(errs, func(x, y gateway.FieldError) int { return strings.Compare(x.Field, y.Field) })
+	}
+	return errs, missing
+}
+
 // conditional holds the table's C rules, as its comments state them; the
 // formats and per-action marks are payarules'.
 func conditional(t *TransactionRequest, a gateway.Action, present map[string]bool) []gateway.FieldError {

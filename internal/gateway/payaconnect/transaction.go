@@ -69,6 +69,14 @@ type TransactionRequest struct {
 	SSN4          string `json:"ssn4,omitempty"`
 	DLNumber      string `json:"dl_number,omitempty"`
 	DLState       string `json:"dl_state,omitempty"`
+
+	// What a product's merchant settings require (payarules.Settings).
+	SubtotalAmount  string `json:"subtotal_amount,omitempty"`
+	SurchargeAmount string `json:"surcharge_amount,omitempty"`
+	Tax             string `json:"tax,omitempty"`
+	CheckinDate     string `json:"checkin_date,omitempty"`
+	CheckoutDate    string `json:"checkout_date,omitempty"`
+	RoomRate        string `json:"room_rate,omitempty"`
 }
 
 type field struct{ name, value string }
@@ -93,6 +101,8 @@ func (t *TransactionRequest) fields() []field {
 		{"ach_identifier", t.ACHIdentifier}, {"check_number", t.CheckNumber},
 		{"effective_date", t.EffectiveDate}, {"dob_year", t.DOBYear}, {"ssn4", t.SSN4},
 		{"dl_number", t.DLNumber}, {"dl_state", t.DLState},
+		{"subtotal_amount", t.SubtotalAmount}, {"surcharge_amount", t.SurchargeAmount}, {"tax", t.Tax},
+		{"checkin_date", t.CheckinDate}, {"checkout_date", t.CheckoutDate}, {"room_rate", t.RoomRate},
 	}
 }
 

@@ -27,20 +27,26 @@ const (
 
 // product is one product transaction and its settings.
 type product struct {
-	id, method, title, industry string
-	surcharge                   bool // "surcharge": {...} in locationinfos
-	autoTax                     bool // vt_enable_sales_tax true, tax_surcharge_config 2
-	orderNumCheck               bool // vt_order_num true: duplicate check on order_num
+	id, method, title string
+	payarules.Settings
+}
+
+// industry is the product's industry_type in locationinfos.
+func (p product) industry() string {
+	if p.Lodging {
+		return "lodging"
+	}
+	return "retail"
 }
 
 // products of the sandbox's location, in locationinfos order.
 var products = []product{
-	{id: ProductCCID, method: "cc", title: "Sandbox Credit Card", industry: "retail"},
-	{id: ProductACHID, method: "ach", title: "Sandbox ACH", industry: "retail"},
-	{id: ProductSurchargeID, method: "cc", title: "Sandbox Credit Card, surcharge", industry: "retail", surcharge: true},
-	{id: ProductAutoTaxID, method: "cc", title: "Sandbox Credit Card, auto tax", industry: "retail", autoTax: true},
-	{id: ProductLodgingID, method: "cc", title: "Sandbox Credit Card, lodging", industry: "lodging"},
-	{id: ProductOrderNumID, method: "cc", title: "Sandbox Credit Card, order_num duplicate check", industry: "retail", orderNumCheck: true},
+	{id: ProductCCID, method: "cc", title: "Sandbox Credit Card"},
+	{id: ProductACHID, method: "ach", title: "Sandbox ACH"},
+	{id: ProductSurchargeID, method: "cc", title: "Sandbox Credit Card, surcharge", Settings: payarules.Settings{Surcharge: true}},
+	{id: ProductAutoTaxID, method: "cc", title: "Sandbox Credit Card, auto tax", Settings: payarules.Settings{AutoTax: true}},
+	{id: ProductLodgingID, method: "cc", title: "Sandbox Credit Card, lodging", Settings: payarules.Settings{Lodging: true}},
+	{id: ProductOrderNumID, method: "cc", title: "Sandbox Credit Card, order_num duplicate check", Settings: payarules.Settings{OrderNumCheck: true}},
 }
 
 func productByID(id string) (product, bool) {
@@ -52,86 +58,51 @@ func productByID(id string) (product, bool) {
 	return product{}, false
 }
 
-// amountsRequired reports whether the product needs the amount breakdown
-// (subtotal_amount and surcharge_amount or tax) for action: the seed says
-// "action = Sale, AuthOnly, and AuthComplete".
-func (p product) amountsRequired(action string) bool {
-	return (p.surcharge || p.autoTax) && (action == "sale" || action == "authonly" || action == "authcomplete")
-}
-
-// checkSettings applies the product's settings to a request for action
-// whose transaction_amount is amount (cents). linked tells a transaction
-// made from an earlier one (its card, and its stay, come from there).
+// checkSettings applies the product's settings (payarules.Settings, the
+// rule the client checks its requests with) to a request for action whose
+// transaction_amount is amount (cents). linked tells a transaction made
+// from an earlier one (its card, and its stay, come from there).
 func (p product) checkSettings(action string, q payaReq, amount int64, linked bool, errs fieldErrors) {
-	if p.amountsRequired(action) {
-		p.checkAmounts(q, amount, errs)
+	missing := false
+	for _, name := range p.Required(action, linked) {
+		if !q.get(name).present() {
+			errs.add(name, fmt.Sprintf("%s cannot be blank: %s.", payarules.Label(name), p.Why(name)))
+			missing = true
+		}
 	}
-	card := action == "sale" || action == "authonly" || action == "force" || action == "refund" && !linked
-	if p.industry == "lodging" && card {
+	if p.AmountsRequired(action) && !missing {
+		checkSum(q, amount, errs)
+	}
+	if p.Lodging && q.has("checkin_date") && q.has("checkout_date") {
 		checkStay(q, errs)
 	}
-	if p.orderNumCheck && (action == "sale" || action == "authonly" || action == "force") && !q.has("order_num") {
-		errs.add("order_num", "Order Num cannot be blank: the deposit account's duplicate check uses it.")
-	}
 }
 
-// checkAmounts: subtotal_amount is required with a surcharge or auto tax,
-// surcharge_amount with a surcharge, tax with auto tax; the seed says the
-// subtotal excludes the tax and the tax is included in transaction_amount,
-// so transaction_amount must be their sum.
-func (p product) checkAmounts(q payaReq, amount int64, errs fieldErrors) {
-	need := []string{"subtotal_amount"}
-	if p.surcharge {
-		need = append(need, "surcharge_amount")
-	}
-	if p.autoTax {
-		need = append(need, "tax")
-	}
+// checkSum: the seed says the subtotal excludes the tax and the tax is
+// included in transaction_amount, so transaction_amount must be
+// subtotal_amount + surcharge_amount + tax.
+func checkSum(q payaReq, amount int64, errs fieldErrors) {
 	var sum int64
-	ok := true
 	for _, name := range []string{"subtotal_amount", "surcharge_amount", "tax"} {
 		f := q.get(name)
 		if !f.present() {
-			for _, n := range need {
-				if n == name {
-					errs.add(name, fmt.Sprintf("%s cannot be blank: the product has %s configured.", payarules.Label(name), p.setting()))
-					ok = false
-				}
-			}
 			continue
 		}
 		c, err := parseAmount(f.str())
 		if err != nil {
-			ok = false // the field table has said why
-			continue
+			return // the field table has said why
 		}
 		sum += c
 	}
-	if ok && amount > 0 && sum != amount {
+	if amount > 0 && sum != amount {
 		errs.add("transaction_amount", fmt.Sprintf(
 			"Transaction Amount must be subtotal_amount + surcharge_amount + tax (%s).", money(sum)))
 	}
 }
 
-func (p product) setting() string {
-	switch {
-	case p.surcharge && p.autoTax:
-		return "a surcharge and auto-calculated tax"
-	case p.surcharge:
-		return "a surcharge"
-	}
-	return "auto-calculated tax"
-}
-
-// checkStay: lodging needs checkin_date, checkout_date and room_rate; the
-// stay is at most 99 days ("less than or equal to 99 days") and does not end
+// checkStay: the stay is at most 99 days ("less than or equal to 99 days") and does not end
 // before it starts.
 func checkStay(q payaReq, errs fieldErrors) {
-	for _, name := range []string{"checkin_date", "checkout_date", "room_rate"} {
-		if !q.has(name) {
-			errs.add(name, fmt.Sprintf("%s cannot be blank: the merchant's industry type is lodging.", payarules.Label(name)))
-		}
-	}
 	in, err1 := time.Parse(time.DateOnly, q.str("checkin_date"))
 	out, err2 := time.Parse(time.DateOnly, q.str("checkout_date"))
 	if err1 != nil || err2 != nil {

@@ -495,7 +495,7 @@ func (s *Sandbox) commit(p *pending, action string, amount int64, now time.Time,
 				"Transaction Api Id has already been taken. GET /v2/transactions?transaction_api_id=... returns the first transaction."}}
 		}
 	}
-	if pr, _ := productByID(v.ProductTransactionID); pr.orderNumCheck && v.OrderNum != "" && s.orderNumTaken(pr.id, v.OrderNum) {
+	if pr, _ := productByID(v.ProductTransactionID); pr.OrderNumCheck && v.OrderNum != "" && s.orderNumTaken(pr.id, v.OrderNum) {
 		return http.StatusUnprocessableEntity, fieldErrors{"order_num": {
 			"Order Num has already been used in the current batch: the deposit account's duplicate check uses it."}}
 	}
@@ -713,9 +713,9 @@ func (s *Sandbox) applyUpdate(rec *record, action string, q payaReq, amount int6
 		} else {
 			amount = rec.amount
 		}
-		if p, ok := productByID(v.ProductTransactionID); ok && p.amountsRequired(action) {
+		if p, ok := productByID(v.ProductTransactionID); ok {
 			errs := fieldErrors{}
-			if p.checkAmounts(q, amount, errs); len(errs) > 0 {
+			if p.checkSettings(action, q, amount, true, errs); len(errs) > 0 {
 				return errs
 			}
 		}

@@ -177,7 +177,7 @@ func locationInfo(base string) map[string]any {
 			txType, processor = "debit", "ach"
 		}
 		var surcharge any
-		if p.surcharge {
+		if p.Surcharge {
 			surcharge = map[string]any{
 				"id": p.id, "title": "Sandbox surcharge", "surcharge_rate": "3", "surcharge_fee": "0",
 				"min_fee_amount": "0", "max_fee_amount": "100", "max_transaction_amount": "10000",
@@ -186,17 +186,17 @@ func locationInfo(base string) map[string]any {
 			}
 		}
 		taxConfig := 0
-		if p.autoTax {
+		if p.AutoTax {
 			taxConfig = 2
 		}
 		list = append(list, map[string]any{
 			"id": p.id, "payment_method": p.method, "processor": processor, "title": p.title,
 			"receipt_header": nil, "receipt_footer": nil, "receipt_logo": nil,
-			"receipt_show_contact_name": false, "industry_type": p.industry, "partner": nil,
-			"vt_cvv": false, "vt_street": false, "vt_zip": false, "vt_order_num": p.orderNumCheck,
+			"receipt_show_contact_name": false, "industry_type": p.industry(), "partner": nil,
+			"vt_cvv": false, "vt_street": false, "vt_zip": false, "vt_order_num": p.OrderNumCheck,
 			"display_avs": false, "vt_enable": true, "vt_enable_tip": 1, "surcharge": surcharge,
 			"default_transaction_type": txType, "vt_require_street": false, "vt_require_zip": false,
-			"vt_enable_sales_tax": p.autoTax, "vt_override_sales_tax_allowed": false, "current_batch": 1,
+			"vt_enable_sales_tax": p.AutoTax, "vt_override_sales_tax_allowed": false, "current_batch": 1,
 			"vt_billing_phone": 0, "vt_clerk_number": 0, "quick_invoice_allow": 0, "active": 1,
 			"hosted_payment_page_max_allowed": 0, "hosted_payment_page_allow": 0, "auto_decline_cvv": 0,
 			"level3_allow": 0, "level3_default": nil, "tax_surcharge_config": taxConfig,

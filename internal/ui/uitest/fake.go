@@ -15,6 +15,7 @@ import (
 // Call is one recorded command.
 type Call struct {
 	Method, Action, ID, Amount, PAN, EntryMode string
+	Fields                                     ui.SaleFields // Sale's optional fields
 }
 
 // Backend is a fake ui.Backend. The zero value is not usable: use New.
@@ -92,7 +93,7 @@ func (b *Backend) Status() ui.Status { b.mu.Lock(); defer b.mu.Unlock(); return 
 func (b *Backend) Updates() (<-chan ui.Event, func()) { return b.events, func() {} }
 
 // Sale implements ui.Backend; ids are s1, s2, ...
-func (b *Backend) Sale(_ context.Context, action, amount string) (string, error) {
+func (b *Backend) Sale(_ context.Context, action, amount string, f ui.SaleFields) (string, error) {
 	if b.SaleErr != nil {
 		return "", b.SaleErr
 	}
@@ -100,7 +101,7 @@ func (b *Backend) Sale(_ context.Context, action, amount string) (string, error)
 	b.seq++
 	id := fmt.Sprintf("s%d", b.seq)
 	b.mu.Unlock()
-	b.record(Call{Method: "Sale", Action: action, ID: id, Amount: amount})
+	b.record(Call{Method: "Sale", Action: action, ID: id, Amount: amount, Fields: f})
 	return id, nil
 }
 
