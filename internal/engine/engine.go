@@ -65,7 +65,7 @@ type Config struct {
 	// digit run long enough to look like a card number).
 	NewID func() string
 	// StepHook, when set, is called at each durable step of a sale
-	// (StepPending, StepSending, StepAnswered): crash tests kill the process
+	// (StepPending, StepSending, StepAnswered, StepCompleting): crash tests kill the process
 	// there. Production leaves it nil.
 	StepHook func(step, transactionAPIID string)
 }
@@ -75,6 +75,9 @@ const (
 	StepPending  = "pending"  // journaled, waiting for a card
 	StepSending  = "sending"  // about to send; the "sending" record follows the request
 	StepAnswered = "answered" // the gateway answered; the outcome is not journaled yet
+	// StepCompleting: a chip sale's outcome is journaled (card_completion
+	// pending); its card is about to be told.
+	StepCompleting = "completing"
 )
 
 func (e *Engine) step(name, apiID string) {
@@ -125,11 +128,9 @@ type sale struct {
 	// Every later write of rec waits for it, so the writes land in order.
 	journaling chan struct{}
 
-	// complete is set when a chip card waits for the host response;
-	// cardDecision is what the card decided when it was told "unable to go
-	// online" before the outcome was known (complete.go).
-	complete     reader.Completion
-	cardDecision *reader.CardDecision
+	// complete is set when a chip card waits for the host response
+	// (complete.go).
+	complete reader.Completion
 }
 
 // waitJournal waits for the "sending" write send started; it needs no lock
@@ -253,6 +254,7 @@ func (e *Engine) recover(ctx context.Context) {
 			e.log.Error("journal write failed", "error", err)
 		}
 	}
+	e.recoverCompletions()
 	e.mu.Unlock()
 	e.resolveUnknown(ctx)
 }
