@@ -3,6 +3,8 @@ package engine
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -237,5 +239,25 @@ func TestReversalAfterRestart(t *testing.T) {
 				t.Errorf("sale %+v", got)
 			}
 		})
+	}
+}
+
+// TestDocsReversal: the docs state the code, the verbiage and the
+// card_completion values the engine uses.
+func TestDocsReversal(t *testing.T) {
+	for file, wants := range map[string][]string{
+		"protocol.md": {"`" + CodeCardDeclinedAfterApproval + "`", "`" + verbiageVoided + "`", "void_transaction_api_id"},
+		"readers.md": {"`" + CodeCardDeclinedAfterApproval + "`", "`" + verbiageVoided + "`", "`card_completion` **`" + CardPending + "`**",
+			"`" + CardAccepted + "` or `" + CardDeclined + "`", "`reversal_of`", "`void_transaction_api_id`"},
+	} {
+		b, err := os.ReadFile(filepath.Join("..", "..", "docs", file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, w := range wants {
+			if !strings.Contains(string(b), w) {
+				t.Errorf("docs/%s does not say %s", file, w)
+			}
+		}
 	}
 }

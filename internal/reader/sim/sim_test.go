@@ -916,3 +916,17 @@ func TestCompletionFaultAmounts(t *testing.T) {
 		})
 	}
 }
+
+// TestReadersDocCompletionAmounts: docs/readers.md names the cents that
+// give a simulated chip sale a completion fault.
+func TestReadersDocCompletionAmounts(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "..", "docs", "readers.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []int{CentsDeclinesAtCompletion, CentsUnplugsAtCompletion} {
+		if want := fmt.Sprintf("cents **`.%02d`**", c); !strings.Contains(string(b), want) {
+			t.Errorf("docs/readers.md does not say %s", want)
+		}
+	}
+}
