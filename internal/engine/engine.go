@@ -339,8 +339,20 @@ func (e *Engine) Paused() bool {
 	return e.paused
 }
 
-// Unacked returns finished results no client has acknowledged.
-func (e *Engine) Unacked() ([]journal.Record, error) { return e.j.Unacked() }
+// Unacked returns finished results no client has acknowledged. An
+// approval whose chip card has not answered yet is not one: it may still
+// be voided (complete.go), and a page must not print its receipt.
+func (e *Engine) Unacked() ([]journal.Record, error) {
+	recs, err := e.j.Unacked()
+	out := recs[:0]
+	for _, r := range recs {
+		if r.Outcome == OutcomeApproved && r.CardCompletion == CardPending {
+			continue
+		}
+		out = append(out, r)
+	}
+	return out, err
+}
 
 // Ack records that a client received a result.
 func (e *Engine) Ack(apiID string) error {

@@ -261,3 +261,40 @@ func TestDocsReversal(t *testing.T) {
 		}
 	}
 }
+
+// blockingCard is a chip card that answers only when released.
+type blockingCard struct {
+	told    chan struct{}
+	release chan struct{}
+}
+
+func (c *blockingCard) complete(ctx context.Context, hr reader.HostResponse) (reader.CardDecision, error) {
+	close(c.told)
+	<-c.release
+	return reader.CardDecision{Cryptogram: "AAC", ARC: hr.ARC}, nil
+}
+
+// TestNoReplayBeforeTheCardAnswers: while the chip card of an approved
+// sale has not answered, the approval is journaled but is not a result to
+// replay (status): it may still be voided.
+func TestNoReplayBeforeTheCardAnswers(t *testing.T) {
+	h := newHarness(t, nil)
+	c := &blockingCard{told: make(chan struct{}), release: make(chan struct{})}
+	rec := h.sale("12.50")
+	r := h.read()
+	r.EntryMode = "C"
+	h.e.HandleReaderEvent(reader.Event{Kind: reader.EventCard, Reader: simInfo, Read: r, Complete: c.complete})
+	<-c.told
+	got, _, _ := h.j.Get(rec.TransactionAPIID)
+	un, _ := h.e.Unacked()
+	close(c.release)
+	if got.Outcome != OutcomeApproved || got.CardCompletion != CardPending {
+		t.Fatalf("journal while the card decides: %s %q", got.Outcome, got.CardCompletion)
+	}
+	if len(un) != 0 {
+		t.Errorf("replayable while the card decides: %+v", un)
+	}
+	if res := h.next(UpdateResult, rec.TransactionAPIID).Result; res.Outcome != OutcomeDeclined {
+		t.Errorf("result %s", res.Outcome)
+	}
+}
