@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/posagent/posagent/internal/card"
 	"github.com/posagent/posagent/internal/engine/journal"
 	"github.com/posagent/posagent/internal/gateway"
 	"github.com/posagent/posagent/internal/reader"
@@ -190,6 +191,12 @@ func TestReversalAfterRestart(t *testing.T) {
 		return journal.Record{TransactionAPIID: "v1", Origin: "https://pos.example", Action: "void", OrigTransaction: "tx-a1", State: st,
 			Attempts: attempts, ReversalOf: "a1", Created: now}
 	}
+	// Left pending: the earlier run died before its "sending" record
+	// landed; the gateway says how the card was read.
+	leftPending := func() journal.Record {
+		return journal.Record{TransactionAPIID: "a1", ClientID: "s-a1", Origin: "https://pos.example", Action: "sale", Amount: "12.50",
+			State: journal.StatePending, Created: now}
+	}
 	tests := []struct {
 		name     string
 		recs     []journal.Record
@@ -197,17 +204,21 @@ func TestReversalAfterRestart(t *testing.T) {
 		voids    int
 		outcome  string
 		standing int
+		entry    card.EntryMode // at the gateway
 	}{
-		{"approved, card never told", []journal.Record{sale()}, 101, 1, OutcomeDeclined, 0},
-		{"card accepted: nothing to do", []journal.Record{func() journal.Record { r := sale(); r.CardCompletion = CardAccepted; return r }()}, 101, 0, OutcomeApproved, 1},
-		{"reversing, void not journaled", []journal.Record{reversing()}, 101, 1, OutcomeDeclined, 0},
-		{"reversing, void journaled, never sent", []journal.Record{reversing(), void(journal.StatePending, 0)}, 101, 1, OutcomeDeclined, 0},
-		{"reversing, void at the gateway, outcome not journaled", []journal.Record{reversing(), void(journal.StateSending, 1)}, 201, 0, OutcomeDeclined, 0},
+		{"left pending, the gateway approved a chip read", []journal.Record{leftPending()}, 101, 1, OutcomeDeclined, 0, card.EntryChip},
+		{"left pending, the gateway approved a swipe", []journal.Record{leftPending()}, 101, 0, OutcomeApproved, 1, card.EntrySwiped},
+		{"approved, card never told", []journal.Record{sale()}, 101, 1, OutcomeDeclined, 0, card.EntryChip},
+		{"card accepted: nothing to do", []journal.Record{func() journal.Record { r := sale(); r.CardCompletion = CardAccepted; return r }()}, 101, 0, OutcomeApproved, 1, card.EntryChip},
+		{"reversing, void not journaled", []journal.Record{reversing()}, 101, 1, OutcomeDeclined, 0, card.EntryChip},
+		{"reversing, void journaled, never sent", []journal.Record{reversing(), void(journal.StatePending, 0)}, 101, 1, OutcomeDeclined, 0, card.EntryChip},
+		{"reversing, void at the gateway, outcome not journaled", []journal.Record{reversing(), void(journal.StateSending, 1)}, 201, 0, OutcomeDeclined, 0, card.EntryChip},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t, nil)
-			h.gw.committed["a1"] = &gateway.Result{ID: "tx-a1", TransactionAPIID: "a1", Outcome: gateway.OutcomeApproved, StatusID: tc.atGW, Amount: 1250}
+			h.gw.committed["a1"] = &gateway.Result{ID: "tx-a1", TransactionAPIID: "a1", Outcome: gateway.OutcomeApproved, StatusID: tc.atGW, Amount: 1250,
+				EntryMode: tc.entry, LastFour: "0254"}
 			for _, r := range tc.recs {
 				if err := h.j.Put(r); err != nil {
 					t.Fatal(err)

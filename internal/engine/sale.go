@@ -635,6 +635,14 @@ func (e *Engine) lookupOnce(ctx context.Context, s *sale) bool {
 			outcome = OutcomeError
 		}
 		e.log.Info("outcome resolved by lookup", "transaction_api_id", rec.TransactionAPIID, "outcome", outcome)
+		e.mu.Lock()
+		if s.rec.Attempts == 0 && s.rec.CardCompletion == "" && res.EntryMode == card.EntryChip {
+			// An earlier run sent it and died before its "sending" record
+			// (and card_completion) landed: a contact read waits for its
+			// completion, which that run never gave (complete.go).
+			s.rec.CardCompletion = CardPending
+		}
+		e.mu.Unlock()
 		e.finish(s, outcome, res, "")
 		return true
 	case errors.Is(err, gateway.ErrNotFound):
