@@ -29,7 +29,9 @@ func TestChipCompletionFaultsOverTheWebsocket(t *testing.T) {
 		// until then a sale is refused with no_reader.
 		for try := 0; ; try++ {
 			p.send(map[string]any{"type": "sale", "id": tc.id, "amount": tc.amount})
-			r := p.wait(func(m map[string]any) bool { return m["id"] == tc.id && (m["type"] == "prompt" || m["type"] == "error") }, "prompt "+tc.id)
+			r := p.wait(func(m map[string]any) bool {
+				return m["id"] == tc.id && (m["type"] == "prompt" || m["type"] == "error")
+			}, "prompt "+tc.id)
 			if r["type"] == "prompt" {
 				break
 			}
