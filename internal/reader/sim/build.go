@@ -39,7 +39,8 @@ type SimCard struct {
 // one through the websocket: the sandbox picks its outcomes by amount too
 // (docs/sandbox.md), and a card number would put a Luhn-valid number on
 // the wire. The sandbox approves these amounts (8.91 and 8.92 excepted: it
-// holds those back). docs/readers.md, "The simulated reader".
+// holds those back and declines them). docs/readers.md, "An approval the
+// card does not accept".
 const (
 	// CentsDeclinesAtCompletion: the card declines (AAC) at the second
 	// GENERATE AC even after an online approval (as DeclinesAtCompletion).
