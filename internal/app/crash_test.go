@@ -148,6 +148,7 @@ func TestCrashAtEveryStep(t *testing.T) {
 		// killed before it was told, it never accepted the approval, so
 		// after the restart the approval is voided, once, and the sale
 		// says declined (card_declined_after_approval).
+		{"committed", card.EntryChip, 1, engine.OutcomeDeclined, 1},           // the gateway has it, the agent never heard, card not told
 		{engine.StepAnswered, card.EntryChip, 1, engine.OutcomeDeclined, 1},   // approved, not journaled, card not told
 		{engine.StepCompleting, card.EntryChip, 1, engine.OutcomeDeclined, 1}, // approval journaled, card not told
 		{"none", card.EntryChip, 1, engine.OutcomeApproved, 0},                // control: the card accepts
