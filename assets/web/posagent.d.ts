@@ -124,8 +124,10 @@ export interface ResultMessage {
   transaction_api_id: string;
   action: string;
   outcome: Outcome;
-  /** On an `error` outcome with a protocol code: `duplicate_id` (the gateway holds another transaction under this transaction_api_id; not approved). */
+  /** A protocol code: `duplicate_id` on an `error` outcome (the gateway holds another transaction under this transaction_api_id; not approved); `card_declined_after_approval` (a chip card did not accept, at completion, a sale the gateway approved: `declined` when the agent voided the charge, `approved` when the gateway refused the void and the charge stands). */
   code?: string;
+  /** With `card_declined_after_approval`: the transaction_api_id of the void the agent made. */
+  void_transaction_api_id?: string;
   message?: string;
   /** Delivered again by status because it was not acknowledged. */
   replay?: boolean;

@@ -410,21 +410,25 @@ type ResultMsg struct {
 	TransactionAPIID string `json:"transaction_api_id"`
 	Action           string `json:"action"`
 	Outcome          string `json:"outcome"`
-	// Code names an error outcome's cause when it has a protocol code:
-	// duplicate_id (the gateway holds another transaction under this
-	// transaction_api_id).
+	// Code names an outcome's cause when it has a protocol code:
+	// duplicate_id (an error: the gateway holds another transaction under
+	// this transaction_api_id), card_declined_after_approval (a chip card
+	// declined a sale the gateway approved; see VoidTransactionAPIID).
 	Code        string      `json:"code,omitempty"`
 	Message     string      `json:"message,omitempty"`
 	Replay      bool        `json:"replay,omitempty"`
 	Card        ResultCard  `json:"card"`
 	Transaction Transaction `json:"transaction"`
 	Receipt     Receipt     `json:"receipt"`
+	// VoidTransactionAPIID names the void the agent made of a sale the
+	// chip card did not accept after the gateway approved it.
+	VoidTransactionAPIID string `json:"void_transaction_api_id,omitempty"`
 }
 
 func resultMsg(r *journal.Record, replay bool) ResultMsg {
 	return ResultMsg{
 		Type: TypeResult, ID: r.ClientID, TransactionAPIID: r.TransactionAPIID, Action: r.Action,
-		Outcome: r.Outcome, Code: r.Code, Message: card.RedactPANs(r.Error), Replay: replay,
+		Outcome: r.Outcome, Code: r.Code, Message: card.RedactPANs(r.Error), Replay: replay, VoidTransactionAPIID: r.VoidAPIID,
 		Card: ResultCard{MaskedPAN: r.MaskedPAN, Brand: r.Brand, LastFour: r.LastFour, EntryMode: r.EntryMode},
 		Transaction: Transaction{ID: r.TransactionID, StatusID: r.StatusID, ReasonCodeID: r.ReasonCodeID,
 			AuthCode: r.AuthCode, Amount: r.Amount, AuthAmount: r.AuthAmount, EntryModeID: r.EntryMode,

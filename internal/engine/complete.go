@@ -5,26 +5,45 @@ import (
 	"time"
 
 	"github.com/posagent/posagent/internal/engine/journal"
+	"github.com/posagent/posagent/internal/gateway"
 	"github.com/posagent/posagent/internal/reader"
 )
 
 // This file hands the gateway's answer back to a contact chip card that
 // waits for it (the IDG Apply Host Response, docs/readers.md "Contact EMV
-// flow"). A read that needs it carries a reader.Completion; swipe and
-// contactless reads do not, and nothing here touches them.
+// flow"), and voids an online approval the card did not accept. A read
+// that needs it carries a reader.Completion; swipe and contactless reads
+// do not, and nothing here touches them.
 //
-// Not done yet: a card that declines at the second GENERATE AC after an
-// online approval leaves the charge standing. The engine logs it and warns
-// the cashier (code card_declined_after_approval) so the charge can be
-// voided by hand; voiding it automatically, exactly once, is the next step.
+// The policy (docs/readers.md): an online approval stands only when the
+// card accepted it (TC at the second GENERATE AC). A card that declined
+// (AAC), and a card that was never told — the reader was unplugged, the
+// agent stopped between the gateway's answer and the completion — get the
+// approval voided, journaled and exactly once like any follow-up: the
+// sale's record names the void's transaction_api_id before the void record
+// exists (Record.VoidAPIID), the void record names the sale (ReversalOf),
+// and the void's outcome settles the sale's.
 
 // completeTimeout bounds telling the card; the reader bounds its own
 // exchange too, so this only guards against a reader that never returns.
 const completeTimeout = 20 * time.Second
 
-// CodeCardDeclinedAfterApproval is the warning code of a card that declined
-// at completion a sale the gateway approved.
+// CodeCardDeclinedAfterApproval is the result code of a sale the gateway
+// approved and the chip card did not accept at completion: outcome
+// declined when the void went through, approved when the gateway refused
+// the void (the charge stands; the message says so).
 const CodeCardDeclinedAfterApproval = "card_declined_after_approval"
+
+// Values of journal.Record.CardCompletion.
+const (
+	CardPending  = "pending"
+	CardAccepted = "accepted"
+	CardDeclined = "declined"
+)
+
+// verbiageVoided is the sale's verbiage (and so the receipt's line) after
+// the void of an approval the card declined: 32 columns at most.
+const verbiageVoided = "CARD DECLINED - CHARGE VOIDED"
 
 // hostARC is tag 8A for an outcome. Approved and declined are the
 // gateway's answer. An error proved that nothing was charged, so the card
@@ -49,35 +68,75 @@ func (s *sale) takeCompletion() reader.Completion {
 	return c
 }
 
-// completeThenPublish is finishLocked's last step for a sale whose card
-// waits for the host response: it tells the card in the background (never
-// under e.mu: the reader takes a second or two) and publishes the result
-// only after that, so the cashier is not told the sale finished before the
-// card was. It reports false when there is no card to tell: the caller
-// publishes as usual. Call with e.mu held, after the outcome is journaled.
+// completeThenPublish is finishLocked's last step for a sale with a card
+// part: it tells a card that waits (in the background, never under e.mu:
+// the reader takes a second or two) and publishes the result only after
+// that, so the cashier is not told the sale finished before the card was;
+// an approval the card did not accept is voided first. It reports false
+// when there is nothing of the card left to do: the caller publishes as
+// usual. Call with e.mu held, after the outcome is journaled.
 func (e *Engine) completeThenPublish(s *sale, rec journal.Record, result Update) bool {
-	c := s.takeCompletion()
-	if c == nil {
-		if d := s.cardDecision; d != nil {
-			// The card was told "unable to go online" while the answer
-			// was lost; the lookup (or a proven-absent re-send) decided
-			// the money since.
-			e.cardVersusGateway(rec, *d)
-		}
+	if c := s.takeCompletion(); c != nil {
+		// Held in byAPIID until the card answered, so that recovery (Run
+		// may start after this run's first sale) leaves it alone.
+		e.byAPIID[rec.TransactionAPIID] = s
+		e.inflight.Add(1)
+		go func() {
+			defer e.inflight.Done()
+			e.step(StepCompleting, rec.TransactionAPIID)
+			d, told := e.tellCard(c, rec)
+			e.mu.Lock()
+			defer e.mu.Unlock()
+			if e.byAPIID[rec.TransactionAPIID] == s {
+				delete(e.byAPIID, rec.TransactionAPIID)
+			}
+			e.settleCardLocked(rec, result, d, told)
+		}()
+		return true
+	}
+	if !e.mustReverse(rec) {
 		return false
 	}
-	e.inflight.Add(1)
-	go func() {
-		defer e.inflight.Done()
-		e.tellCard(c, rec)
-		e.publish(result)
-	}()
+	// The card was told "unable to go online" before the outcome was
+	// known and declined, or an earlier run never told it: the lookup has
+	// just found the approval.
+	e.reverseLocked(rec)
 	return true
 }
 
+// mustReverse reports whether rec is an approval the card did not accept
+// and that has no void yet.
+func (e *Engine) mustReverse(rec journal.Record) bool {
+	return rec.Outcome == OutcomeApproved && rec.State == journal.StateDone && rec.VoidAPIID == "" &&
+		(rec.CardCompletion == CardPending || rec.CardCompletion == CardDeclined)
+}
+
+// settleCardLocked records what the card did with the sale's outcome and
+// publishes the result, or voids an approval the card did not accept
+// (told is false when the card could not be told). Call with e.mu held.
+func (e *Engine) settleCardLocked(rec journal.Record, result Update, d reader.CardDecision, told bool) {
+	rec.CardCompletion = CardDeclined
+	if told && d.Approved {
+		rec.CardCompletion = CardAccepted
+	}
+	if rec.Outcome == OutcomeApproved && rec.CardCompletion == CardDeclined {
+		e.reverseLocked(rec)
+		return
+	}
+	// Durable before the result goes out: a restart must not void a sale
+	// the card accepted and the page was told about.
+	if err := e.j.Put(rec); err != nil {
+		e.log.Error("journal write of the card's completion failed", "transaction_api_id", rec.TransactionAPIID, "error", err)
+	}
+	result.Result = &rec
+	e.publish(result)
+}
+
 // tellUnknown tells the card "unable to go online" when the gateway's
-// answer is lost: the card cannot wait for the lookups. The sale's result
-// follows when the lookup decides.
+// answer is lost: the card cannot wait for the lookups. What the card did
+// is journaled, so that the lookup's outcome (in this run or the next)
+// can be held against it; the sale's result follows when the lookup
+// decides.
 func (e *Engine) tellUnknown(s *sale) {
 	e.mu.Lock()
 	c := s.takeCompletion()
@@ -87,10 +146,19 @@ func (e *Engine) tellUnknown(s *sale) {
 		return
 	}
 	rec.Outcome = OutcomeUnknown
-	if d, ok := e.tellCard(c, rec); ok {
-		e.mu.Lock()
-		s.cardDecision = &d
-		e.mu.Unlock()
+	d, told := e.tellCard(c, rec)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	s.rec.CardCompletion = CardDeclined
+	if told && d.Approved {
+		s.rec.CardCompletion = CardAccepted
+	}
+	if s.rec.State == journal.StateDone {
+		return // finished meanwhile (cannot happen today: resolve starts after this)
+	}
+	s.waitJournal()
+	if err := e.j.Put(s.rec); err != nil {
+		e.log.Error("journal write of the card's completion failed", "transaction_api_id", s.rec.TransactionAPIID, "error", err)
 	}
 }
 
@@ -109,9 +177,8 @@ func (e *Engine) releaseCard(ev reader.Event) {
 }
 
 // tellCard sends the host response for rec's outcome and logs the card's
-// decision; a card that declines an approved sale is also a warning to the
-// cashier. ok is false when the card could not be told.
-func (e *Engine) tellCard(c reader.Completion, rec journal.Record) (d reader.CardDecision, ok bool) {
+// decision. told is false when the card could not be told.
+func (e *Engine) tellCard(c reader.Completion, rec journal.Record) (d reader.CardDecision, told bool) {
 	ctx, cancel := context.WithTimeout(e.bg, completeTimeout)
 	defer cancel()
 	arc := hostARC(rec.Outcome)
@@ -122,22 +189,138 @@ func (e *Engine) tellCard(c reader.Completion, rec journal.Record) (d reader.Car
 		return reader.CardDecision{}, false
 	}
 	log.Info("chip card completed", "card_approved", d.Approved, "cryptogram", d.Cryptogram)
-	if rec.TransactionAPIID == "" {
-		return d, true
+	if rec.TransactionAPIID != "" {
+		e.publish(Update{Kind: UpdatePrompt, ClientID: rec.ClientID, Origin: rec.Origin, TransactionAPIID: rec.TransactionAPIID, Prompt: reader.PromptRemoveCard})
 	}
-	e.publish(Update{Kind: UpdatePrompt, ClientID: rec.ClientID, Origin: rec.Origin, TransactionAPIID: rec.TransactionAPIID, Prompt: reader.PromptRemoveCard})
-	e.cardVersusGateway(rec, d)
 	return d, true
 }
 
-// cardVersusGateway warns when the card declined a sale the gateway
-// approved: the charge stands (the automatic void is not built yet).
-func (e *Engine) cardVersusGateway(rec journal.Record, d reader.CardDecision) {
-	if rec.Outcome != OutcomeApproved || d.Approved {
+// reverseLocked voids an approved sale the card did not accept. The sale
+// goes back to unknown with its void's transaction_api_id journaled
+// first; the void's outcome settles it (settleReversalLocked). Call with
+// e.mu held.
+func (e *Engine) reverseLocked(rec journal.Record) {
+	e.log.Error("the chip card did not accept a sale the gateway approved: voiding it",
+		"transaction_api_id", rec.TransactionAPIID, "transaction_id", rec.TransactionID, "card_completion", rec.CardCompletion)
+	rec.CardCompletion = CardDeclined
+	rec.VoidAPIID = e.cfg.NewID()
+	rec.State, rec.Outcome = journal.StateUnknown, ""
+	rec.Error = "the card declined the completed transaction: voiding the charge " + rec.TransactionID
+	if err := e.j.Put(rec); err != nil {
+		// Nothing else can be done durably: the approval stands in the
+		// journal, and the next start voids it (CardCompletion pending).
+		e.log.Error("journal write of a reversal failed; the next start voids the sale", "transaction_api_id", rec.TransactionAPIID, "error", err)
 		return
 	}
-	e.log.Error("the chip card declined a sale the gateway approved: the charge stands and was NOT voided; void it by hand",
-		"transaction_api_id", rec.TransactionAPIID, "transaction_id", rec.TransactionID, "cryptogram", d.Cryptogram)
-	e.publish(Update{Kind: UpdateWarning, Code: CodeCardDeclinedAfterApproval, ClientID: rec.ClientID, Origin: rec.Origin, TransactionAPIID: rec.TransactionAPIID,
-		Warning: "the card declined the approved transaction at completion; the charge was not voided: void transaction " + rec.TransactionID + " from the history"})
+	s := &sale{rec: rec}
+	e.byAPIID[rec.TransactionAPIID] = s
+	e.resolving[rec.TransactionAPIID] = true // the void decides, not a lookup of the sale
+	e.voidLocked(s)
+}
+
+// voidLocked makes the void a reversing sale names, unless the journal
+// holds it already (create-if-absent under e.mu: every maker holds it), and
+// sends it in the background; a void that exists settles the sale when it
+// finishes, or at once if it has. Call with e.mu held.
+func (e *Engine) voidLocked(s *sale) {
+	rec := s.rec
+	v, found, err := e.j.Get(rec.VoidAPIID)
+	switch {
+	case err != nil:
+		e.log.Error("journal read failed; the void is made at the next lookup", "transaction_api_id", rec.VoidAPIID, "error", err)
+		delete(e.resolving, rec.TransactionAPIID)
+		return
+	case found && v.State == journal.StateDone:
+		e.settleReversalLocked(v)
+		return
+	case found:
+		return // being resolved on its own
+	case e.closed:
+		return // the next start makes it
+	}
+	if !e.gw.Capabilities().Actions[gateway.ActionVoid] {
+		s.rec.Code = CodeCardDeclinedAfterApproval
+		e.finishLocked(s, OutcomeApproved, nil, "the card declined the completed transaction, and the "+e.gw.Name()+
+			" gateway cannot void: the charge of transaction "+rec.TransactionID+" stands; refund it")
+		return
+	}
+	vr := journal.Record{TransactionAPIID: rec.VoidAPIID, Origin: rec.Origin, Action: string(gateway.ActionVoid),
+		OrigTransaction: rec.TransactionID, State: journal.StatePending, Created: time.Now().UTC(), ReversalOf: rec.TransactionAPIID}
+	vs, err := e.followUpLocked(vr, gateway.Request{Action: gateway.ActionVoid, TransactionID: rec.TransactionID})
+	if err != nil {
+		e.log.Error("journal write of a reversal's void failed; it is made at the next lookup", "transaction_api_id", rec.VoidAPIID, "error", err)
+		delete(e.resolving, rec.TransactionAPIID)
+		return
+	}
+	e.inflight.Add(1)
+	go func() {
+		defer e.inflight.Done()
+		e.send(vs)
+	}()
+}
+
+// settleReversalLocked gives the sale a finished void reverses its final
+// outcome: declined when the void went through, approved (the charge
+// stands) when the gateway refused it. Call with e.mu held.
+func (e *Engine) settleReversalLocked(v journal.Record) {
+	s := e.byAPIID[v.ReversalOf]
+	if s == nil {
+		cur, found, err := e.j.Get(v.ReversalOf)
+		if err != nil || !found || cur.State == journal.StateDone {
+			return
+		}
+		s = &sale{rec: cur}
+		e.byAPIID[v.ReversalOf] = s
+	}
+	if s.rec.State == journal.StateDone {
+		return
+	}
+	s.rec.Code = CodeCardDeclinedAfterApproval
+	if v.Outcome == OutcomeApproved {
+		if v.StatusID != 0 {
+			s.rec.StatusID, s.rec.ReasonCodeID = v.StatusID, v.ReasonCodeID
+		}
+		s.rec.Verbiage = verbiageVoided
+		e.finishLocked(s, OutcomeDeclined, nil, "the card declined the completed transaction; the charge was voided (transaction "+s.rec.TransactionID+")")
+		return
+	}
+	why := v.Error
+	if why == "" {
+		why = v.Verbiage
+	}
+	e.log.Error("the gateway refused the void of a sale the chip card declined: the charge stands; refund it",
+		"transaction_api_id", s.rec.TransactionAPIID, "transaction_id", s.rec.TransactionID, "void", v.TransactionAPIID, "reason", why)
+	e.finishLocked(s, OutcomeApproved, nil, "the card declined the completed transaction, but the gateway refused the void ("+why+
+		"): the charge of transaction "+s.rec.TransactionID+" stands; refund it")
+}
+
+// reversalStep is the lookup of a sale being reversed: its void decides,
+// never a lookup of the sale (which would find the approval). It makes the
+// void if the journal does not hold it (the agent stopped between the two
+// writes) and reports true: the void's resolution settles the sale.
+func (e *Engine) reversalStep(s *sale) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if s.rec.State == journal.StateDone {
+		return true
+	}
+	e.voidLocked(s)
+	return true
+}
+
+// recoverCompletions voids the approvals an earlier run journaled but
+// whose card never answered (it stopped between the gateway's answer and
+// the completion): the card was never confirmed, so the approval does not
+// stand (docs/readers.md). Call with e.mu held.
+func (e *Engine) recoverCompletions() {
+	recs, err := e.j.Select(func(r *journal.Record) bool {
+		return e.byAPIID[r.TransactionAPIID] == nil && e.mustReverse(*r)
+	})
+	if err != nil {
+		e.log.Error("journal read failed", "error", err)
+		return
+	}
+	for _, r := range recs {
+		e.reverseLocked(r)
+	}
 }

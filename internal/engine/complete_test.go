@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,7 +10,6 @@ import (
 	"time"
 
 	"github.com/posagent/posagent/internal/card"
-	"github.com/posagent/posagent/internal/gateway"
 	"github.com/posagent/posagent/internal/reader"
 )
 
@@ -61,86 +59,6 @@ func (h *harness) update(apiID string) Update {
 func (h *harness) insert(r *card.Read, c *fakeCard) {
 	r.EntryMode = card.EntryChip
 	h.e.HandleReaderEvent(reader.Event{Kind: reader.EventCard, Reader: simInfo, Read: r, Complete: c.complete})
-}
-
-// TestChipCompletion: the engine hands the gateway's answer to a chip card
-// that waits for it, before it reports the sale: 8A 00 approved, 05
-// declined, Z3 when the answer is lost (then the lookup decides). The
-// result update comes only after the card was told, with remove_card
-// before it.
-func TestChipCompletion(t *testing.T) {
-	ambiguous := &gateway.Error{Class: gateway.Ambiguous, Err: errors.New("timeout after the request was sent")}
-	tests := []struct {
-		name    string
-		script  func(n int, req gateway.Request) (bool, *gateway.Result, error)
-		approve bool
-		told    string
-		outcome string
-		warning bool
-	}{
-		{"approved, card accepts", nil, true, reader.ARCApproved, OutcomeApproved, false},
-		{"approved, card declines", nil, false, reader.ARCApproved, OutcomeApproved, true},
-		{"declined", func(int, gateway.Request) (bool, *gateway.Result, error) {
-			return true, &gateway.Result{ID: "d1", Outcome: gateway.OutcomeDeclined, StatusID: 301, ReasonCode: 1500},
-				&gateway.Error{Class: gateway.Declined, Err: gateway.ErrDeclined}
-		}, true, reader.ARCDeclined, OutcomeDeclined, false},
-		// The answer is lost after the gateway committed: the card hears Z3
-		// and declines offline, the lookup then finds the approval: the
-		// cashier is warned of the charge the card refused.
-		{"gateway answer lost", func(int, gateway.Request) (bool, *gateway.Result, error) {
-			return true, nil, ambiguous
-		}, true, reader.ARCUnableOnline, OutcomeApproved, true},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			h := newHarness(t, nil)
-			h.gw.script = tc.script
-			c := &fakeCard{approves: tc.approve}
-			rec := h.sale("12.50")
-			h.insert(h.read(), c)
-			sawRemove, sawWarning := false, false
-			for {
-				u := h.update(rec.TransactionAPIID)
-				if u.Kind == UpdatePrompt && u.Prompt == reader.PromptRemoveCard {
-					sawRemove = true
-				}
-				if u.Kind == UpdateWarning && u.Code == CodeCardDeclinedAfterApproval {
-					sawWarning = true
-				}
-				if u.Kind != UpdateResult {
-					continue
-				}
-				if told := c.toldSoFar(); len(told) != 1 || told[0] != tc.told {
-					t.Fatalf("when the result came the card had been told %v, want [%s]", told, tc.told)
-				}
-				if u.Result.Outcome != tc.outcome {
-					t.Errorf("outcome %s, want %s", u.Result.Outcome, tc.outcome)
-				}
-				break
-			}
-			if !sawRemove || sawWarning != tc.warning {
-				t.Errorf("remove_card prompt %v, card-declined warning %v (want %v)", sawRemove, sawWarning, tc.warning)
-			}
-			if h.gw.charges() != 1 {
-				t.Errorf("charges %d", h.gw.charges())
-			}
-		})
-	}
-}
-
-// TestChipCompletionFails: a reader that cannot tell the card (unplugged)
-// does not hold the sale's result back.
-func TestChipCompletionFails(t *testing.T) {
-	h := newHarness(t, nil)
-	c := &fakeCard{err: errors.New("reader detached")}
-	rec := h.sale("12.50")
-	h.insert(h.read(), c)
-	if res := h.next(UpdateResult, rec.TransactionAPIID).Result; res.Outcome != OutcomeApproved {
-		t.Fatalf("result %+v", res)
-	}
-	if told := c.toldSoFar(); len(told) != 1 || told[0] != reader.ARCApproved {
-		t.Errorf("told %v", told)
-	}
 }
 
 // TestChipReadNotSent: a chip read no sale waits for is released at once

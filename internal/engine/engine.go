@@ -67,7 +67,7 @@ type Config struct {
 	// digit run long enough to look like a card number).
 	NewID func() string
 	// StepHook, when set, is called at each durable step of a sale
-	// (StepPending, StepSending, StepAnswered): crash tests kill the process
+	// (StepPending, StepSending, StepAnswered, StepCompleting): crash tests kill the process
 	// there. Production leaves it nil.
 	StepHook func(step, transactionAPIID string)
 }
@@ -77,6 +77,9 @@ const (
 	StepPending  = "pending"  // journaled, waiting for a card
 	StepSending  = "sending"  // about to send; the "sending" record follows the request
 	StepAnswered = "answered" // the gateway answered; the outcome is not journaled yet
+	// StepCompleting: a chip sale's outcome is journaled (card_completion
+	// pending); its card is about to be told.
+	StepCompleting = "completing"
 )
 
 func (e *Engine) step(name, apiID string) {
@@ -131,11 +134,9 @@ type sale struct {
 	// Every later write of rec waits for it, so the writes land in order.
 	journaling chan struct{}
 
-	// complete is set when a chip card waits for the host response;
-	// cardDecision is what the card decided when it was told "unable to go
-	// online" before the outcome was known (complete.go).
-	complete     reader.Completion
-	cardDecision *reader.CardDecision
+	// complete is set when a chip card waits for the host response
+	// (complete.go).
+	complete reader.Completion
 }
 
 // waitJournal waits for the "sending" write send started; it needs no lock
@@ -259,6 +260,7 @@ func (e *Engine) recover(ctx context.Context) {
 			e.log.Error("journal write failed", "error", err)
 		}
 	}
+	e.recoverCompletions()
 	e.mu.Unlock()
 	e.resolveUnknown(ctx)
 }
@@ -347,8 +349,20 @@ func (e *Engine) Paused() bool {
 	return e.paused
 }
 
-// Unacked returns finished results no client has acknowledged.
-func (e *Engine) Unacked() ([]journal.Record, error) { return e.j.Unacked() }
+// Unacked returns finished results no client has acknowledged. An
+// approval whose chip card has not answered yet is not one: it may still
+// be voided (complete.go), and a page must not print its receipt.
+func (e *Engine) Unacked() ([]journal.Record, error) {
+	recs, err := e.j.Unacked()
+	out := recs[:0]
+	for _, r := range recs {
+		if r.Outcome == OutcomeApproved && r.CardCompletion == CardPending {
+			continue
+		}
+		out = append(out, r)
+	}
+	return out, err
+}
 
 // Ack records that a client received a result.
 func (e *Engine) Ack(apiID string) error {

@@ -59,6 +59,19 @@ func (g *fakeGateway) Do(_ context.Context, req gateway.Request) (*gateway.Resul
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	if req.Action == gateway.ActionVoid && res == nil {
+		// A void changes its target and creates no transaction.
+		for _, r := range g.committed {
+			if r.ID == req.TransactionID && commit && r.StatusID == 101 {
+				r.StatusID, r.Status = 201, "voided"
+				return &gateway.Result{ID: r.ID, Outcome: gateway.OutcomeApproved, StatusID: 201, ReasonCode: 1200}, err
+			}
+		}
+		if commit {
+			return nil, &gateway.Error{Class: gateway.Declined, Err: gateway.ErrDeclined}
+		}
+		return nil, err
+	}
 	if res == nil {
 		res = &gateway.Result{ID: fmt.Sprintf("tx%d", n), TransactionAPIID: req.TransactionAPIID, Outcome: gateway.OutcomeApproved,
 			StatusID: 101, ReasonCode: 1000, AuthCode: "A1B2C3", Amount: req.Amount}
@@ -95,6 +108,32 @@ func (g *fakeGateway) Resolve(_ context.Context, apiID string) (*gateway.Result,
 		return r, nil
 	}
 	return nil, &gateway.Error{Class: gateway.Rejected, Err: gateway.ErrNotFound}
+}
+
+// voids counts the void requests sent.
+func (g *fakeGateway) voids() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	n := 0
+	for _, c := range g.calls {
+		if c.Action == gateway.ActionVoid {
+			n++
+		}
+	}
+	return n
+}
+
+// standing counts the approved sales not voided.
+func (g *fakeGateway) standing() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	n := 0
+	for _, r := range g.committed {
+		if r.StatusID == 101 {
+			n++
+		}
+	}
+	return n
 }
 
 func (g *fakeGateway) charges() int {

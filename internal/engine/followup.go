@@ -78,28 +78,40 @@ func (e *Engine) FollowUp(ctx context.Context, req FollowUpRequest) (journal.Rec
 	if amount != 0 {
 		rec.Amount = amount.String()
 	}
-	s := &sale{rec: rec, req: gateway.Request{Action: action, Amount: amount, TransactionID: req.TransactionID}}
+	greq := gateway.Request{Action: action, Amount: amount, TransactionID: req.TransactionID}
 	if action.CreatesTransaction() {
-		s.req.TransactionAPIID = apiID
+		greq.TransactionAPIID = apiID
 	}
 	if action == gateway.ActionAuthComplete {
-		e.completeDetails(req.TransactionID, amount, &s.req)
+		e.completeDetails(req.TransactionID, amount, &greq)
 	}
 	e.mu.Lock()
 	if e.closed {
 		e.mu.Unlock()
 		return journal.Record{}, errorf(CodeInvalid, "the agent is shutting down")
 	}
-	// Durable before anything is sent; send writes "sending" after the request.
-	if err := e.j.Put(rec); err != nil {
-		e.mu.Unlock()
+	s, err := e.followUpLocked(rec, greq)
+	e.mu.Unlock()
+	if err != nil {
 		return journal.Record{}, errorf(CodeJournal, "could not record the %s, nothing was sent: %v", req.Action, err)
 	}
-	e.byAPIID[apiID] = s
-	e.mu.Unlock()
-	e.log.Info("follow-up started", "transaction_api_id", apiID, "action", action, "transaction_id", req.TransactionID)
 	e.send(s)
 	return rec, nil
+}
+
+// followUpLocked journals a follow-up and registers it; the caller sends
+// it (e.send, without e.mu). The page's follow-ups and the engine's own
+// voids of approvals a chip card declined (complete.go) both start here.
+// Call with e.mu held.
+func (e *Engine) followUpLocked(rec journal.Record, req gateway.Request) (*sale, error) {
+	// Durable before anything is sent; send writes "sending" after the request.
+	if err := e.j.Put(rec); err != nil {
+		return nil, err
+	}
+	s := &sale{rec: rec, req: req}
+	e.byAPIID[rec.TransactionAPIID] = s
+	e.log.Info("follow-up started", "transaction_api_id", rec.TransactionAPIID, "action", req.Action, "transaction_id", req.TransactionID, "reversal_of", rec.ReversalOf)
+	return s, nil
 }
 
 // checkOwner refuses a follow-up on a transaction this agent made for

@@ -372,6 +372,10 @@ func (e *Engine) cardRead(ev reader.Event) {
 	s.read = read
 	s.complete = ev.Complete
 	r := &s.rec
+	if ev.Complete != nil {
+		// Journaled with the "sending" write, before the card is told.
+		r.CardCompletion = CardPending
+	}
 	r.MaskedPAN, r.LastFour, r.Brand = string(read.MaskedPAN), read.LastFour(), string(read.Brand())
 	r.EntryMode = string(read.EntryMode)
 	r.Receipt = journal.Receipt{TC: read.Receipt.TC, TVR: read.Receipt.TVR, AID: read.Receipt.AID, TSI: read.Receipt.TSI,
@@ -470,6 +474,9 @@ func (e *Engine) doSend(s *sale, record func()) {
 		res, err := e.gw.Do(ctx, req)
 		record()
 		e.log.Debug("gateway answered", "transaction_api_id", req.TransactionAPIID, "latency", time.Since(start), "error", err)
+		// Every later write waits for the "sending" one anyway; waiting
+		// here makes the step durable for the crash tests.
+		s.waitJournal()
 		e.step(StepAnswered, s.rec.TransactionAPIID)
 		switch {
 		case err == nil:
@@ -594,6 +601,14 @@ func (e *Engine) resolve(ctx context.Context, s *sale) {
 	delete(e.resolving, s.rec.TransactionAPIID)
 	rec := s.rec
 	e.mu.Unlock()
+	if rec.ReversalOf != "" {
+		// A reversal's void is the engine's: the page hears of its sale.
+		sr, found, err := e.j.Get(rec.ReversalOf)
+		if err != nil || !found {
+			return
+		}
+		rec = sr
+	}
 	rec.Outcome = OutcomeUnknown
 	e.publish(Update{Kind: UpdateResult, ClientID: rec.ClientID, Origin: rec.Origin, TransactionAPIID: rec.TransactionAPIID, Result: &rec})
 }
@@ -611,7 +626,15 @@ func (e *Engine) resolveOnce(ctx context.Context, s *sale) {
 func (e *Engine) lookupOnce(ctx context.Context, s *sale) bool {
 	e.mu.Lock()
 	rec := s.rec
+	if rec.ReversalOf != "" && s.req.Action == "" {
+		// A reversal's void left by an earlier run carries no card data:
+		// proven absent, it is sent again.
+		s.req = gateway.Request{Action: gateway.ActionVoid, TransactionID: rec.OrigTransaction}
+	}
 	e.mu.Unlock()
+	if rec.VoidAPIID != "" {
+		return e.reversalStep(s)
+	}
 	var res *gateway.Result
 	var err error
 	if gateway.Action(rec.Action).CreatesTransaction() {
@@ -637,6 +660,14 @@ func (e *Engine) lookupOnce(ctx context.Context, s *sale) bool {
 			outcome = OutcomeError
 		}
 		e.log.Info("outcome resolved by lookup", "transaction_api_id", rec.TransactionAPIID, "outcome", outcome)
+		e.mu.Lock()
+		if s.rec.Attempts == 0 && s.rec.CardCompletion == "" && res.EntryMode == card.EntryChip {
+			// An earlier run sent it and died before its "sending" record
+			// (and card_completion) landed: a contact read waits for its
+			// completion, which that run never gave (complete.go).
+			s.rec.CardCompletion = CardPending
+		}
+		e.mu.Unlock()
 		e.finish(s, outcome, res, "")
 		return true
 	case errors.Is(err, gateway.ErrNotFound) && e.gw.Capabilities().NoAbsenceProof[gateway.Action(rec.Action)]:
@@ -711,6 +742,9 @@ func (e *Engine) finishLocked(s *sale, outcome string, res *gateway.Result, msg 
 	}
 	s.waiting = false
 	s.read = nil // the envelope is not needed any more: drop it
+	if r.ReversalOf != "" {
+		r.Acked = true // the engine's own void: its sale's result is what clients get
+	}
 	s.waitJournal()
 	if err := e.j.Put(*r); err != nil {
 		e.log.Error("journal write of a final outcome failed", "transaction_api_id", r.TransactionAPIID, "error", err)
@@ -725,6 +759,10 @@ func (e *Engine) finishLocked(s *sale, outcome string, res *gateway.Result, msg 
 		e.log.Warn("transaction failed", "transaction_api_id", rec.TransactionAPIID, "reason", msg)
 	}
 	e.log.Info("transaction finished", "transaction_api_id", rec.TransactionAPIID, "outcome", outcome, "transaction_id", rec.TransactionID)
+	if rec.ReversalOf != "" {
+		e.settleReversalLocked(rec)
+		return rec
+	}
 	result := Update{Kind: UpdateResult, ClientID: rec.ClientID, Origin: rec.Origin, TransactionAPIID: rec.TransactionAPIID, Result: &rec}
 	if !e.completeThenPublish(s, rec, result) {
 		e.publish(result)

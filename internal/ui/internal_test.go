@@ -141,3 +141,26 @@ func TestXReachable(t *testing.T) {
 		}
 	}
 }
+
+// TestReceiptOfAVoidedChipSale: a chip sale the card declined after the
+// gateway's approval, voided by the agent, prints as declined with the
+// agent's verbiage (engine: verbiageVoided) and no signature line.
+func TestReceiptOfAVoidedChipSale(t *testing.T) {
+	res := Result{Outcome: OutcomeDeclined, Action: "sale", Amount: "12.91", Brand: "visa", LastFour: "0119", EntryMode: "C",
+		AuthCode: "A1B2C3", TransactionID: "11ee0a1c", StatusID: "201", Verbiage: "CARD DECLINED - CHARGE VOIDED",
+		Message: "the card declined the completed transaction; the charge was voided (transaction 11ee0a1c)"}
+	got := receiptText(res, "posagent")
+	for _, want := range []string{"DECLINED", "CARD DECLINED - CHARGE VOIDED", "11ee0a1c"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("receipt lacks %q:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "SIGNATURE") {
+		t.Errorf("a voided sale asks for a signature:\n%s", got)
+	}
+	for _, line := range strings.Split(strings.TrimRight(got, "\n"), "\n") {
+		if n := len([]rune(line)); n > receiptWidth {
+			t.Errorf("line wider than %d columns (%d): %q", receiptWidth, n, line)
+		}
+	}
+}

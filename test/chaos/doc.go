@@ -5,10 +5,17 @@
 // (delayed between a quarter and 1¾ of the agent's 1 s gateway timeout, so
 // some arrive late and some only after the agent gave up and must look the
 // sale up), the websocket client dropping mid-sale, and the agent killed
-// with SIGKILL at a random moment and restarted. It then reconciles the
-// gateway's records, the agent's journal and what the client was told,
-// prints the counts, and exits 1 if any sale was charged twice, lost its
-// outcome, or is still unresolved.
+// with SIGKILL at a random moment and restarted. A share of the sales are
+// contact chip reads, which wait for the gateway's answer (the completion),
+// and a share of those fail at completion — the card declines the approval,
+// or the reader is unplugged before the card is told (picked by the
+// amount's cents, see reader/sim) — so that the agent must void the
+// approval, sometimes through a gateway fault of its own. It then
+// reconciles the gateway's records, the agent's journal and what the
+// client was told, prints the counts, and exits 1 if any sale was charged
+// twice, lost its outcome, is still unresolved, or is charged although its
+// chip card did not accept the approval, or if a transaction was voided
+// twice.
 //
 //	go run ./test/chaos -n 2000 -bin bin/posagent
 //

@@ -24,6 +24,7 @@ import (
 	"github.com/posagent/posagent/internal/engine/journal"
 	"github.com/posagent/posagent/internal/gateway/gatewaytest"
 	"github.com/posagent/posagent/internal/gateway/sandbox"
+	"github.com/posagent/posagent/internal/reader/sim"
 )
 
 // Run parameters.
@@ -60,6 +61,11 @@ type opts struct {
 	bin                           string
 	seed                          int64
 	faultRate, dropRate, killRate float64
+	// chipRate is the share of sales read as contact chip cards, which
+	// wait for the gateway's answer (the completion); completionRate the
+	// share of those whose completion fails: the card declines the
+	// approval, or the reader is unplugged before the card is told.
+	chipRate, completionRate float64
 	// dir holds the config, the state (journal), the agent's log and the
 	// captures; "" makes a fresh temporary directory.
 	dir string
@@ -78,6 +84,8 @@ func main() {
 	flag.Float64Var(&o.faultRate, "faults", 0.3, "share of sales whose gateway request suffers a fault")
 	flag.Float64Var(&o.dropRate, "drops", 0.05, "share of sales whose websocket client disconnects mid-sale")
 	flag.Float64Var(&o.killRate, "kills", 0.03, "share of sales during which the agent is killed (SIGKILL) and restarted")
+	flag.Float64Var(&o.chipRate, "chip", 0.4, "share of sales read as contact chip cards (the card completes after the gateway's answer)")
+	flag.Float64Var(&o.completionRate, "completion-faults", 0.4, "share of chip sales whose completion fails: the card declines the approval, or the reader is unplugged before it is told (half each)")
 	flag.StringVar(&o.dir, "dir", "", "directory for the config, state, agent log and captures (must be empty or absent; default: a new temporary directory)")
 	flag.StringVar(&o.logLevel, "log-level", "", "the agent's --log-level (debug, info, warn, error; default: the agent's own)")
 	flag.BoolVar(&o.capture, "capture", false, "capture every websocket frame ("+wsCaptureFile+") and every gateway answer ("+gwCaptureFile+") in the directory, as plain text lines for make leakscan")
@@ -98,6 +106,13 @@ type report struct {
 	attempted, charges, duplicates, lost int
 	unresolved, phantom, faults, drops   int
 	kills                                int
+	// Chip sales: how many, how many with a completion fault, and the
+	// charges the gateway still holds (status 101) for a card that did not
+	// accept the approval (must be 0).
+	chips, cardDeclines, unplugs, standing int
+	// voids is the void requests the gateway processed; doubleVoids the
+	// transactions it was asked to void successfully more than once.
+	voids, voided, doubleVoids int
 	// byFault counts the gateway faults by kind; slowUnder and slowOver
 	// split the slow answers by their delay against gatewayTimeout.
 	byFault             map[gatewaytest.Fault]int
@@ -108,7 +123,7 @@ type report struct {
 }
 
 func (r report) ok() bool {
-	return r.duplicates == 0 && r.lost == 0 && r.unresolved == 0 && r.phantom == 0
+	return r.duplicates == 0 && r.lost == 0 && r.unresolved == 0 && r.phantom == 0 && r.standing == 0 && r.doubleVoids == 0
 }
 
 func (r report) String() string {
@@ -123,12 +138,16 @@ func (r report) String() string {
   outcomes lost          %d   (must be 0: charged, but neither the client nor the journal knows)
   outcomes unresolved    %d   (must be 0 after reconciliation)
   phantom approvals      %d   (must be 0: told approved, not charged)
+  chip sales             %d: %d cards declined at completion, %d readers unplugged before completion
+  charges standing       %d   (must be 0: a chip card did not accept the approval, the charge was not voided)
+  voids                  %d processed by the gateway, %d transactions voided, %d voided twice (must be 0)
   faults injected        %d gateway, %d client drops, %d agent kills
   gateway faults         %s
   slow answers           %d under the %v timeout, %d over it (the agent timed out; the sale exists)
   lookups by api id      %d
   client results         %v
-`, r.seed, verdict, r.attempted, r.charges, r.duplicates, r.lost, r.unresolved, r.phantom, r.faults, r.drops, r.kills,
+`, r.seed, verdict, r.attempted, r.charges, r.duplicates, r.lost, r.unresolved, r.phantom,
+		r.chips, r.cardDeclines, r.unplugs, r.standing, r.voids, r.voided, r.doubleVoids, r.faults, r.drops, r.kills,
 		r.faultCounts(), r.slowUnder, gatewayTimeout, r.slowOver, r.lookups, r.outcomes)
 }
 
@@ -287,12 +306,46 @@ func run(o opts) (rep report, err error) {
 	}
 	final := map[string]string{} // order_num -> last outcome the client got
 	isSale := func(r *http.Request) bool { return r.Method == http.MethodPost && r.URL.Path == "/v2/transactions" }
+	isVoid := func(r *http.Request) bool {
+		return r.Method == http.MethodPut && strings.HasPrefix(r.URL.Path, "/v2/transactions/")
+	}
+	cardDeclined := map[string]bool{} // order_num -> the chip card did not accept an approval
 
 	for i := 0; i < o.n; i++ {
 		order := fmt.Sprintf("chaos%d", i)
 		amount := fmt.Sprintf("%d.%02d", 1+rng.Intn(40), rng.Intn(100))
 		if rng.Intn(20) == 0 {
 			amount = "6.16" // a decline now and then
+		}
+		entry, unplug := "S", false
+		if rng.Float64() < o.chipRate {
+			entry = "C"
+			rep.chips++
+			if rng.Float64() < o.completionRate {
+				// The simulated VP3300 picks the fault by the amount's
+				// cents (sim.CentsDeclinesAtCompletion, ...); the sandbox
+				// approves these amounts, except 8.9x, which it holds back.
+				cents := sim.CentsDeclinesAtCompletion
+				if unplug = rng.Intn(2) == 0; unplug {
+					cents = sim.CentsUnplugsAtCompletion
+					rep.unplugs++
+				} else {
+					rep.cardDeclines++
+				}
+				dollars := 1 + rng.Intn(40)
+				if dollars == 8 {
+					dollars = 9
+				}
+				amount = fmt.Sprintf("%d.%02d", dollars, cents)
+				cardDeclined[order] = true
+				if rng.Float64() < o.faultRate {
+					// The void the agent then makes suffers a fault too.
+					f := chaosFaults[rng.Intn(len(chaosFaults))]
+					proxy.Arm(f, isVoid)
+					rep.byFault[f]++
+					rep.faults++
+				}
+			}
 		}
 		if rng.Float64() < o.faultRate {
 			f := chaosFaults[rng.Intn(len(chaosFaults))]
@@ -315,10 +368,28 @@ func run(o opts) (rep report, err error) {
 		if err := c.send(map[string]any{"type": "sale", "id": id, "amount": amount, "order_num": order}); err != nil {
 			return rep, err
 		}
-		if _, err := c.waitFor(func(m msg) bool { return m.is("prompt", id) || m.is("error", id) }, resultTimeout); err != nil {
+		m, err := c.waitFor(func(m msg) bool { return m.is("prompt", id) || m.is("error", id) }, resultTimeout)
+		// A reader unplugged at completion comes back within a second or
+		// two; until then the sale is refused with no_reader. (Waiting for
+		// its attached event instead would need a read deadline, and a
+		// websocket read that times out is broken for good.)
+		for try := 0; err == nil && m.is("error", id) && m["code"] == "no_reader" && try < 50; try++ {
+			time.Sleep(100 * time.Millisecond)
+			if err = c.send(map[string]any{"type": "sale", "id": id, "amount": amount, "order_num": order}); err != nil {
+				return rep, err
+			}
+			m, err = c.waitFor(func(m msg) bool { return m.is("prompt", id) || m.is("error", id) }, resultTimeout)
+		}
+		if err != nil {
 			return rep, fmt.Errorf("sale %d: %w", i, err)
 		}
-		if err := c.send(map[string]any{"type": "simulate", "id": "x" + order, "card": []string{"visa", "mc", "amex", "disc"}[rng.Intn(4)], "entry_mode": "S"}); err != nil {
+		if m["type"] == "error" {
+			// Refused (e.g. no_reader while a reader comes back): nothing
+			// was started, nothing can be charged.
+			final[order] = "refused:" + str(m["code"])
+			continue
+		}
+		if err := c.send(map[string]any{"type": "simulate", "id": "x" + order, "card": []string{"visa", "mc", "amex", "disc"}[rng.Intn(4)], "entry_mode": entry}); err != nil {
 			return rep, err
 		}
 		switch r := rng.Float64(); {
@@ -344,7 +415,7 @@ func run(o opts) (rep report, err error) {
 		}
 		// Wait for this sale's final result (replays and late results of
 		// earlier sales are recorded on the way).
-		m, err := c.waitFor(func(m msg) bool {
+		_, err = c.waitFor(func(m msg) bool {
 			if m["type"] == "result" {
 				on := orderOf(m)
 				final[on] = str(m["outcome"])
@@ -357,7 +428,6 @@ func run(o opts) (rep report, err error) {
 			// Still unknown: reconciliation at the end decides.
 			continue
 		}
-		_ = m
 	}
 	// Reconciliation: restart the agent once more so that it resolves what
 	// is still open, collect every unacknowledged result, stop it.
@@ -385,6 +455,18 @@ func run(o opts) (rep report, err error) {
 	rep.lookups = proxy.Count(func(r gatewaytest.Record) bool {
 		return r.Method == http.MethodGet && r.Path == "/v2/transactions" && strings.Contains(r.Query, "transaction_api_id")
 	})
+	voidsOf := map[string]int{}
+	for _, r := range proxy.Records() {
+		if r.Method == http.MethodPut && r.Forwarded && r.BackendStatus/100 == 2 {
+			rep.voids++
+			voidsOf[r.Path]++
+		}
+	}
+	for _, n := range voidsOf {
+		if n > 1 {
+			rep.doubleVoids++
+		}
+	}
 	charged := map[string]int{}
 	approvedAt := map[string]bool{}
 	for _, s := range sb.Summaries() {
@@ -395,6 +477,9 @@ func run(o opts) (rep report, err error) {
 		rep.charges++
 		if s.StatusID == 101 {
 			approvedAt[s.OrderNum] = true
+		}
+		if s.StatusID == 201 {
+			rep.voided++
 		}
 	}
 	// The journal's view.
@@ -427,6 +512,9 @@ func run(o opts) (rep report, err error) {
 		}
 		if out == "approved" && !approvedAt[order] {
 			rep.phantom++
+		}
+		if cardDeclined[order] && approvedAt[order] {
+			rep.standing++
 		}
 	}
 	return rep, nil

@@ -114,3 +114,16 @@ func TestSlowDelays(t *testing.T) {
 		t.Errorf("slow delays [%v, %v) against the %v timeout: want them on both sides of it and at most twice it", slowMin, slowMax, gatewayTimeout)
 	}
 }
+
+// TestReportFailsOnCompletionFaults: a charge standing for a chip card that
+// did not accept the approval, or a transaction voided twice, fails the run.
+func TestReportFailsOnCompletionFaults(t *testing.T) {
+	for _, r := range []report{{standing: 1}, {doubleVoids: 1}} {
+		if r.ok() {
+			t.Errorf("%+v passes", r)
+		}
+	}
+	if !(report{}).ok() {
+		t.Error("a clean report fails")
+	}
+}

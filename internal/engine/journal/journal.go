@@ -83,6 +83,20 @@ type Record struct {
 	CheckinDate     string `json:"checkin_date,omitempty"`
 	CheckoutDate    string `json:"checkout_date,omitempty"`
 	RoomRate        string `json:"room_rate,omitempty"`
+
+	// CardCompletion is a contact chip card's part after an online
+	// authorisation (docs/readers.md, contact EMV flow): "pending" from the
+	// read on (durable before the card is told), then "accepted" (TC at the
+	// second GENERATE AC) or "declined" (AAC, or the card was never told).
+	// Empty for reads with no completion (swipe, tap, fallback).
+	CardCompletion string `json:"card_completion,omitempty"`
+	// VoidAPIID is, on an approved sale the card did not accept, the
+	// transaction_api_id of the void the engine made of it (journaled
+	// before the void itself, so that it is made exactly once).
+	VoidAPIID string `json:"void_transaction_api_id,omitempty"`
+	// ReversalOf is, on that void, the transaction_api_id of the sale it
+	// reverses: the void's outcome settles the sale's.
+	ReversalOf string `json:"reversal_of,omitempty"`
 }
 
 // Receipt holds the EMV receipt fields of an approved chip or tap sale.

@@ -2,9 +2,11 @@ package serial
 
 import (
 	"context"
+	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -35,7 +37,10 @@ func (o oneReader) Devices() []reader.Info {
 // the sandbox over HTTP (which decrypts the VP3300 capture with the test
 // BDK). The card is told the gateway's answer (8A) before the sale is
 // reported: 00 for an approval, 05 for a decline, Z3 (unable to go online)
-// when the gateway's answer is lost, after which the lookup decides. A
+// when the gateway's answer is lost, after which the lookup decides. A card
+// that declines an approval at the second GENERATE AC has the sale voided
+// at the sandbox — one void request, the sale's result declined with
+// card_declined_after_approval — and a gateway decline is never voided. A
 // fallback swipe (9F39 80) goes out as entry mode F, with no completion.
 func TestChipSaleOverPTY(t *testing.T) {
 	tests := []struct {
@@ -45,11 +50,11 @@ func TestChipSaleOverPTY(t *testing.T) {
 		amount   string
 		outcome  string
 		told     []string
-		warning  bool
+		voided   bool
 		entry    string
 	}{
 		{"approved, completed by the card", "chip", 0x40, "12.50", engine.OutcomeApproved, []string{"00"}, false, "C"},
-		{"approved, card declines at completion", "chip", 0x00, "12.50", engine.OutcomeApproved, []string{"00"}, true, "C"},
+		{"approved, card declines at completion: voided", "chip", 0x00, "12.50", engine.OutcomeDeclined, []string{"00"}, true, "C"},
 		{"gateway declines: card told 05", "chip", 0x40, "5.00", engine.OutcomeDeclined, []string{"05"}, false, "C"},
 		// 8.03: the sandbox answers after 3 s, past the client's timeout:
 		// the answer is lost, the card hears Z3, the lookup finds the
@@ -61,7 +66,14 @@ func TestChipSaleOverPTY(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			c := newContactRig(t, time.Hour, &fakeVP3300{scenarios: []string{tc.scenario}, secondAC: tc.secondAC})
-			srv := httptest.NewServer(sandbox.New(sandbox.Options{}))
+			sb := sandbox.New(sandbox.Options{})
+			var changes atomic.Int32 // PUT /v2/transactions/{id}: voids and other changes
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.Method == http.MethodPut {
+					changes.Add(1)
+				}
+				sb.ServeHTTP(w, r)
+			}))
 			t.Cleanup(srv.Close)
 			gw, err := payaconnect.New(payaconnect.Options{BaseURL: srv.URL, DeveloperID: sandbox.DeveloperID, UserID: sandbox.UserID,
 				UserAPIKey: sandbox.UserAPIKey, LocationID: sandbox.LocationID, ProductTransactionID: sandbox.ProductCCID,
@@ -90,7 +102,7 @@ func TestChipSaleOverPTY(t *testing.T) {
 				t.Fatal(err)
 			}
 			var prompts []reader.Prompt
-			warned := false
+			var res *journal.Record
 			deadline := time.After(20 * time.Second)
 			for {
 				var u engine.Update
@@ -106,7 +118,7 @@ func TestChipSaleOverPTY(t *testing.T) {
 				case engine.UpdatePrompt:
 					prompts = append(prompts, u.Prompt)
 				case engine.UpdateWarning:
-					warned = warned || u.Code == engine.CodeCardDeclinedAfterApproval
+					t.Errorf("warning %s: %s", u.Code, u.Warning)
 				}
 				if u.Kind != engine.UpdateResult || u.Result.Outcome == engine.OutcomeUnknown {
 					continue
@@ -118,10 +130,28 @@ func TestChipSaleOverPTY(t *testing.T) {
 				if u.Result.Outcome != tc.outcome || u.Result.EntryMode != tc.entry {
 					t.Errorf("result %s entry %s, want %s %s", u.Result.Outcome, u.Result.EntryMode, tc.outcome, tc.entry)
 				}
+				res = u.Result
 				break
 			}
-			if warned != tc.warning {
-				t.Errorf("card_declined_after_approval warning %v, want %v", warned, tc.warning)
+			e.Close(5 * time.Second)
+			standing := 0
+			for _, s := range sb.Summaries() {
+				if s.StatusID == 101 {
+					standing++
+				}
+			}
+			wantVoids, wantStanding := 0, 0
+			if tc.outcome == engine.OutcomeApproved {
+				wantStanding = 1
+			}
+			if tc.voided {
+				wantVoids = 1
+				if res.Code != engine.CodeCardDeclinedAfterApproval || res.VoidAPIID == "" {
+					t.Errorf("result code %q void %q", res.Code, res.VoidAPIID)
+				}
+			}
+			if int(changes.Load()) != wantVoids || standing != wantStanding {
+				t.Errorf("voids at the sandbox %d, approved charges standing %d; want %d %d", changes.Load(), standing, wantVoids, wantStanding)
 			}
 			wantRemove := tc.told != nil
 			if slices.Contains(prompts, reader.PromptRemoveCard) != wantRemove || !slices.Contains(prompts, reader.PromptProcessing) {

@@ -34,6 +34,23 @@ type SimCard struct {
 	DeclinesAtCompletion bool
 }
 
+// Amounts (their cents) that give a simulated VP3300 chip sale (entry
+// mode C) a completion fault, so that a page or the chaos run can ask for
+// one through the websocket: the sandbox picks its outcomes by amount too
+// (docs/sandbox.md), and a card number would put a Luhn-valid number on
+// the wire. The sandbox approves these amounts (8.91 and 8.92 excepted: it
+// holds those back and declines them). docs/readers.md, "An approval the
+// card does not accept".
+const (
+	// CentsDeclinesAtCompletion: the card declines (AAC) at the second
+	// GENERATE AC even after an online approval (as DeclinesAtCompletion).
+	CentsDeclinesAtCompletion = 91
+	// CentsUnplugsAtCompletion: the reader is unplugged just before the
+	// completion: the host response fails with reader.ErrDetached, the
+	// card declines without power, and the reader comes back a moment later.
+	CentsUnplugsAtCompletion = 92
+)
+
 // ErrCard is wrapped by every error about a SimCard's content.
 var ErrCard = errors.New("invalid simulated card")
 

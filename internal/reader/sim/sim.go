@@ -117,6 +117,11 @@ var (
 // itself (the agent's own IDG handler waits as long).
 const DefaultHostResponseTimeout = 60 * time.Second
 
+// replugAfter is how long a reader unplugged at completion
+// (PANUnplugsAtCompletion) stays away: long enough for the manager to see
+// it gone (it polls every 500 ms).
+const replugAfter = time.Second
+
 // Options configure the simulator. Zero values pick the defaults.
 type Options struct {
 	// Model defaults to the VP3300, which takes swipe, chip and tap.
@@ -332,6 +337,7 @@ type request struct {
 type simHost struct {
 	id       uint64
 	declines bool // at the second GENERATE AC, even after an approval
+	unplug   bool // the reader is unplugged before the completion
 }
 
 // decide is the card's answer to a host response: an approval gives a TC
@@ -503,6 +509,15 @@ func (r *Reader) Run(ctx context.Context, emit func(reader.Event)) error {
 					req.reply <- ErrNotWaiting
 					continue
 				}
+				if host.unplug {
+					req.reply <- fmt.Errorf("the host response could not be sent: %w", reader.ErrDetached)
+					go func() {
+						r.d.Unplug()
+						time.Sleep(replugAfter)
+						r.d.Replug()
+					}()
+					continue
+				}
 				*req.decision = host.decide(req.hr.ARC)
 				endHost()
 				req.reply <- nil
@@ -519,6 +534,10 @@ func (r *Reader) Run(ctx context.Context, emit func(reader.Event)) error {
 				if armed != nil {
 					emit(reader.Event{Kind: reader.EventPrompt, Prompt: reader.PromptProcessing, Time: r.d.now()})
 				}
+				var cents int64
+				if armed != nil { // a chip read needs it (build)
+					cents = armed.AmountCents % 100
+				}
 				evs, done := r.parse(raw, mode)
 				clearBytes(raw)
 				if done {
@@ -526,7 +545,8 @@ func (r *Reader) Run(ctx context.Context, emit func(reader.Event)) error {
 				}
 				if mode == card.EntryChip && len(evs) == 1 && evs[0].Kind == reader.EventCard {
 					hosts++
-					host = &simHost{id: hosts, declines: req.card.DeclinesAtCompletion}
+					host = &simHost{id: hosts, declines: req.card.DeclinesAtCompletion || cents == CentsDeclinesAtCompletion,
+						unplug: cents == CentsUnplugsAtCompletion}
 					hostTimer = time.NewTimer(r.d.hostTimeout)
 					hostGone = hostTimer.C
 					evs[0].Complete = r.completion(host.id)

@@ -856,3 +856,77 @@ func TestChipCompletion(t *testing.T) {
 		}
 	})
 }
+
+// TestCompletionFaultAmounts: the amounts that give a chip sale a
+// completion fault through the websocket: cents 91, the card declines an
+// approval; cents 92, the reader is unplugged before the completion (the
+// host response fails as detached, Run ends) and comes back. Other cents
+// complete normally.
+func TestCompletionFaultAmounts(t *testing.T) {
+	tests := []struct {
+		name     string
+		cents    int64
+		approved bool
+		detached bool
+	}{
+		{"ordinary amount", 1250, true, false},
+		{"cents 91: card declines", 1291, false, false},
+		{"cents 92: reader unplugged", 1292, false, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			g := newRig(t, Options{Model: ModelVP3300})
+			ctx := context.Background()
+			if err := g.r.Arm(ctx, reader.Transaction{AmountCents: tc.cents, Timeout: time.Minute}); err != nil {
+				t.Fatal(err)
+			}
+			g.expectPrompt(reader.PromptPresentCard)
+			if err := g.r.Simulate(ctx, SimCard{PAN: visaPAN, EntryMode: card.EntryChip}); err != nil {
+				t.Fatal(err)
+			}
+			g.expectPrompt(reader.PromptProcessing)
+			g.expectCard()
+			d, err := g.last.Complete(ctx, reader.HostResponse{ARC: reader.ARCApproved})
+			if errors.Is(err, reader.ErrDetached) != tc.detached || d.Approved != tc.approved {
+				t.Fatalf("decision %+v, error %v", d, err)
+			}
+			if !tc.detached {
+				return
+			}
+			select {
+			case err := <-g.runErr:
+				if !errors.Is(err, reader.ErrDetached) {
+					t.Errorf("Run: %v", err)
+				}
+				g.runErr <- err // for the cleanup
+			case <-time.After(waitLimit):
+				t.Fatal("Run did not end on the unplug")
+			}
+			deadline := time.Now().Add(waitLimit)
+			for {
+				devs, _ := g.d.Scan(ctx)
+				if len(devs) == 1 {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatal("the reader did not come back")
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+		})
+	}
+}
+
+// TestReadersDocCompletionAmounts: docs/readers.md names the cents that
+// give a simulated chip sale a completion fault.
+func TestReadersDocCompletionAmounts(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "..", "docs", "readers.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []int{CentsDeclinesAtCompletion, CentsUnplugsAtCompletion} {
+		if want := fmt.Sprintf("cents **`.%02d`**", c); !strings.Contains(string(b), want) {
+			t.Errorf("docs/readers.md does not say %s", want)
+		}
+	}
+}
