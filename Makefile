@@ -29,7 +29,10 @@ APT_PACKAGES := gcc libc6-dev pkg-config libgl-dev libx11-dev libxcursor-dev lib
 # a D-Bus daemon for the tray test, glxinfo to name the GL renderer the bench
 # measured the window on; node and npm for the browser tests and the npm
 # package's type check (make deps installs TypeScript in test/npm).
-TEST_APT_PACKAGES := xvfb xauth x11-utils imagemagick xdotool dbus-daemon mesa-utils nodejs npm
+# Debian's nodejs and npm only where no node is installed: a NodeSource nodejs
+# (as on this project's machines) carries its own npm and conflicts with
+# Debian's, and apt-get refuses the pair ("held broken packages").
+TEST_APT_PACKAGES := xvfb xauth x11-utils imagemagick xdotool dbus-daemon mesa-utils $(if $(shell command -v npm),,nodejs npm)
 
 # apt_install installs the Debian packages in $(1) that are missing, as root
 # only (a developer's own machine is theirs to change).
