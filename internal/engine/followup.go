@@ -65,9 +65,6 @@ func (e *Engine) FollowUp(ctx context.Context, req FollowUpRequest) (journal.Rec
 	} else if err := checkText("transaction_api_id", apiID, 36); err != nil {
 		return journal.Record{}, err
 	}
-	if prev, found, _ := e.j.Get(apiID); found {
-		return journal.Record{}, duplicateIDError(apiID, req.Origin, prev.Origin)
-	}
 	if err := e.checkOwner(req); err != nil {
 		return journal.Record{}, err
 	}
@@ -87,11 +84,20 @@ func (e *Engine) FollowUp(ctx context.Context, req FollowUpRequest) (journal.Rec
 		e.mu.Unlock()
 		return journal.Record{}, errorf(CodeInvalid, "the agent is shutting down")
 	}
-	// Durable before anything is sent; send writes "sending" after the request.
-	if err := e.j.Put(rec); err != nil {
+	// Durable before anything is sent; send writes "sending" after the
+	// request. Create checks the id is new in the same transaction, so of
+	// two follow-ups with one id exactly one is recorded.
+	prev, created, err := e.j.Create(rec)
+	if err != nil {
 		e.mu.Unlock()
 		return journal.Record{}, errorf(CodeJournal, "could not record the %s, nothing was sent: %v", req.Action, err)
 	}
+	if !created {
+		e.mu.Unlock()
+		return journal.Record{}, duplicateIDError(apiID, req.Origin, prev.Origin)
+	}
+	rec = prev
+	s.rec = rec
 	e.byAPIID[apiID] = s
 	e.mu.Unlock()
 	e.log.Info("follow-up started", "transaction_api_id", apiID, "action", action, "transaction_id", req.TransactionID)

@@ -8,7 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"sort"
+	"sync"
 	"time"
 
 	"github.com/posagent/posagent/internal/card"
@@ -104,7 +104,10 @@ var ErrCardData = errors.New("journal refuses to store card data")
 
 // Journal is an open journal file.
 type Journal struct {
+	// mu is held for writing only while Compact swaps the file under db.
+	mu         sync.RWMutex
 	db         *bolt.DB
+	noSync     bool
 	path       string
 	movedAside string
 	log        *slog.Logger
@@ -139,6 +142,10 @@ func Open(path string, log *slog.Logger) (*Journal, error) {
 		}
 		return nil, fmt.Errorf("journal %s: %w", path, err)
 	}
+	if err := buildIndexes(db); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("journal %s: %w", path, err)
+	}
 	j.db = db
 	return j, nil
 }
@@ -149,11 +156,12 @@ func openDB(path string) (*bolt.DB, error) {
 		return nil, err
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		if _, err := tx.CreateBucketIfNotExists(bucketTx); err != nil {
-			return err
+		for _, name := range [][]byte{bucketTx, bucketMeta} {
+			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+				return err
+			}
 		}
-		_, err := tx.CreateBucketIfNotExists(bucketMeta)
-		return err
+		return nil
 	})
 	if err != nil {
 		db.Close()
@@ -175,96 +183,165 @@ func (j *Journal) Path() string { return j.path }
 
 // SetNoSync turns fsync on commit off (true) or on. Benchmarks use it to
 // measure the agent's own latency apart from the disk's; never in production.
-func (j *Journal) SetNoSync(v bool) { j.db.NoSync = v }
+func (j *Journal) SetNoSync(v bool) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.noSync = v
+	j.db.NoSync = v
+}
 
 // Close closes the file.
-func (j *Journal) Close() error { return j.db.Close() }
+func (j *Journal) Close() error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.db.Close()
+}
 
-// Put writes r durably (bbolt fsyncs on commit) and stamps Updated.
+// Put writes r durably (bbolt fsyncs on commit) and stamps Updated; its
+// index entries change in the same transaction.
 func (j *Journal) Put(r Record) error {
+	_, _, err := j.write(r, false)
+	return err
+}
+
+// Create writes r only if no record holds its transaction_api_id, in one
+// transaction: of two callers with one id exactly one creates it. It
+// returns the record that holds the id and whether r is that record.
+func (j *Journal) Create(r Record) (Record, bool, error) {
+	return j.write(r, true)
+}
+
+func (j *Journal) write(r Record, create bool) (Record, bool, error) {
 	if r.TransactionAPIID == "" {
-		return errors.New("journal: record without transaction_api_id")
+		return Record{}, false, errors.New("journal: record without transaction_api_id")
 	}
 	if r.Created.IsZero() {
 		r.Created = time.Now().UTC()
 	}
 	r.Updated = time.Now().UTC()
-	b, err := json.Marshal(r)
+	b, err := encode(&r)
 	if err != nil {
-		return fmt.Errorf("journal: %w", err)
+		return Record{}, false, err
 	}
-	if hasCardNumber(b) {
-		return fmt.Errorf("%w (transaction %s)", ErrCardData, r.TransactionAPIID)
-	}
-	return j.db.Update(func(tx *bolt.Tx) error {
-		if err := tx.Bucket(bucketTx).Put([]byte(r.TransactionAPIID), b); err != nil {
+	j.mu.RLock()
+	defer j.mu.RUnlock()
+	var prev Record
+	created := true
+	err = j.db.Update(func(tx *bolt.Tx) error {
+		old, err := getTx(tx, r.TransactionAPIID)
+		if err != nil {
 			return err
 		}
-		return indexPut(tx, &r)
-	})
-}
-
-// Get returns the record of a transaction_api_id.
-func (j *Journal) Get(apiID string) (Record, bool, error) {
-	var r Record
-	var found bool
-	err := j.db.View(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketTx).Get([]byte(apiID))
-		if b == nil {
+		if old != nil && create {
+			prev, created = *old, false
 			return nil
 		}
-		found = true
-		return json.Unmarshal(b, &r)
+		return putTx(tx, old, &r, b)
 	})
 	if err != nil {
 		return Record{}, false, fmt.Errorf("journal: %w", err)
 	}
-	return r, found, nil
+	if !created {
+		return prev, false, nil
+	}
+	return r, true, nil
 }
 
-// Select returns the records for which keep returns true, newest first.
-func (j *Journal) Select(keep func(*Record) bool) ([]Record, error) {
-	var out []Record
-	err := j.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketTx).ForEach(func(k, v []byte) error {
-			var r Record
-			if err := json.Unmarshal(v, &r); err != nil {
-				return fmt.Errorf("record %q: %w", k, err)
-			}
-			if keep == nil || keep(&r) {
-				out = append(out, r)
-			}
-			return nil
-		})
-	})
+// encode is r as stored, refused if it would hold card data.
+func encode(r *Record) ([]byte, error) {
+	b, err := json.Marshal(r)
 	if err != nil {
 		return nil, fmt.Errorf("journal: %w", err)
 	}
-	sort.Slice(out, func(a, b int) bool { return out[a].Created.After(out[b].Created) })
-	return out, nil
+	if hasCardNumber(b) {
+		return nil, fmt.Errorf("%w (transaction %s)", ErrCardData, r.TransactionAPIID)
+	}
+	return b, nil
 }
 
-// Unfinished returns the transactions whose outcome must be looked up.
-func (j *Journal) Unfinished() ([]Record, error) {
-	return j.Select(func(r *Record) bool { return r.State.Unfinished() })
+// getTx reads a record within tx: nil when absent, an error when it does
+// not decode.
+func getTx(tx *bolt.Tx, apiID string) (*Record, error) {
+	v := tx.Bucket(bucketTx).Get([]byte(apiID))
+	if v == nil {
+		return nil, nil
+	}
+	var r Record
+	if err := json.Unmarshal(v, &r); err != nil {
+		return nil, fmt.Errorf("record %q: %w", apiID, err)
+	}
+	return &r, nil
 }
 
-// Unacked returns the finished transactions no client has acknowledged yet.
-func (j *Journal) Unacked() ([]Record, error) {
-	return j.Select(func(r *Record) bool { return r.State == StateDone && !r.Acked })
-}
-
-// Ack marks a transaction's result as received by a client.
-func (j *Journal) Ack(apiID string) error {
-	r, ok, err := j.Get(apiID)
-	if err != nil {
+// putTx replaces old (nil: none) with r, whose encoding is b, and moves
+// the index entries.
+func putTx(tx *bolt.Tx, old, r *Record, b []byte) error {
+	if err := indexDelete(tx, old); err != nil {
 		return err
 	}
-	if !ok {
-		return fmt.Errorf("journal: no transaction %q", apiID)
+	if err := tx.Bucket(bucketTx).Put([]byte(r.TransactionAPIID), b); err != nil {
+		return err
 	}
-	r.Acked = true
-	return j.Put(r)
+	return indexPut(tx, r)
+}
+
+// Get returns the record of a transaction_api_id.
+func (j *Journal) Get(apiID string) (Record, bool, error) {
+	var r *Record
+	err := j.view(func(tx *bolt.Tx) error {
+		var err error
+		r, err = getTx(tx, apiID)
+		return err
+	})
+	if err != nil {
+		return Record{}, false, fmt.Errorf("journal: %w", err)
+	}
+	if r == nil {
+		return Record{}, false, nil
+	}
+	return *r, true, nil
+}
+
+// view runs fn in a read transaction, never during a compaction.
+func (j *Journal) view(fn func(tx *bolt.Tx) error) error {
+	j.mu.RLock()
+	defer j.mu.RUnlock()
+	return j.db.View(fn)
+}
+
+// ErrNotFound means no record holds the transaction_api_id.
+var ErrNotFound = errors.New("no such transaction")
+
+// Ack marks a transaction's result as received by a client, in one
+// transaction. A transaction the journal does not hold is ErrNotFound;
+// any other error is the disk's.
+func (j *Journal) Ack(apiID string) error {
+	j.mu.RLock()
+	defer j.mu.RUnlock()
+	err := j.db.Update(func(tx *bolt.Tx) error {
+		old, err := getTx(tx, apiID)
+		if err != nil {
+			return err
+		}
+		if old == nil {
+			return fmt.Errorf("%w: %q", ErrNotFound, apiID)
+		}
+		if old.Acked {
+			return nil
+		}
+		r := *old
+		r.Acked = true
+		r.Updated = time.Now().UTC()
+		b, err := encode(&r)
+		if err != nil {
+			return err
+		}
+		return putTx(tx, old, &r, b)
+	})
+	if err != nil {
+		return fmt.Errorf("journal: ack: %w", err)
+	}
+	return nil
 }
 
 // hasCardNumber reports whether b holds a clear track start or a clear

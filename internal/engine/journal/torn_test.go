@@ -84,7 +84,7 @@ func TestTornWrite(t *testing.T) {
 				t.Fatalf("round %d: record %s acknowledged by Put is missing (%v)", round, id, err)
 			}
 		}
-		all, err := j.Select(nil)
+		all, err := everyRecord(j)
 		if err != nil {
 			t.Fatalf("round %d: a record does not decode: %v", round, err)
 		}
