@@ -247,6 +247,46 @@ func (j *Journal) write(r Record, create bool) (Record, bool, error) {
 	return r, true, nil
 }
 
+// PutAll writes recs in one transaction (one fsync): for importing and
+// seeding many records at once, not for the sale path, where each change
+// must be durable on its own.
+func (j *Journal) PutAll(recs []Record) error {
+	now := time.Now().UTC()
+	enc := make([][]byte, len(recs))
+	for i := range recs {
+		r := &recs[i]
+		if r.TransactionAPIID == "" {
+			return errors.New("journal: record without transaction_api_id")
+		}
+		if r.Created.IsZero() {
+			r.Created = now
+		}
+		r.Updated = now
+		var err error
+		if enc[i], err = encode(r); err != nil {
+			return err
+		}
+	}
+	j.mu.RLock()
+	defer j.mu.RUnlock()
+	err := j.db.Update(func(tx *bolt.Tx) error {
+		for i := range recs {
+			old, err := getTx(tx, recs[i].TransactionAPIID)
+			if err != nil {
+				return err
+			}
+			if err := putTx(tx, old, &recs[i], enc[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("journal: %w", err)
+	}
+	return nil
+}
+
 // encode is r as stored, refused if it would hold card data.
 func encode(r *Record) ([]byte, error) {
 	b, err := json.Marshal(r)
