@@ -3,6 +3,7 @@ package journal
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -48,13 +49,18 @@ const retainBatch = 5000
 // after a crash skips the lines an archive already holds (by
 // transaction_api_id) and drops a torn last line, whose record is still in
 // the journal.
-func (j *Journal) Retain(cutoff time.Time, dir string) (int, error) {
+//
+// ctx ends it between passes (each pass is whole).
+func (j *Journal) Retain(ctx context.Context, cutoff time.Time, dir string) (int, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return 0, fmt.Errorf("journal: archive: %w", err)
 	}
 	moved := 0
 	var after []byte
 	for {
+		if err := ctx.Err(); err != nil {
+			return moved, err
+		}
 		batch, next, err := j.retainable(cutoff, after)
 		if err != nil {
 			return moved, err

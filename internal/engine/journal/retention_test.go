@@ -2,6 +2,7 @@ package journal
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -97,7 +98,7 @@ func TestRetainAndCompact(t *testing.T) {
 	}
 	dir := ArchiveDir(path)
 	cutoff := epoch.Add(2000 * time.Minute)
-	n, err := j.Retain(cutoff, dir)
+	n, err := j.Retain(context.Background(), cutoff, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,7 +113,7 @@ func TestRetainAndCompact(t *testing.T) {
 	}
 	checkMoved(t, j, dir, all, cutoff)
 	// Again: nothing more to move, nothing archived twice.
-	if n, err := j.Retain(cutoff, dir); err != nil || n != 0 {
+	if n, err := j.Retain(context.Background(), cutoff, dir); err != nil || n != 0 {
 		t.Fatalf("second Retain: %d %v", n, err)
 	}
 	// A torn last line (a crash mid-append) is dropped and the record it
@@ -137,7 +138,7 @@ func TestRetainAndCompact(t *testing.T) {
 		t.Fatal(err)
 	}
 	all = refresh(t, j, all)
-	if _, err := j.Retain(cutoff, dir); err != nil {
+	if _, err := j.Retain(context.Background(), cutoff, dir); err != nil {
 		t.Fatal(err)
 	}
 	checkMoved(t, j, dir, all, cutoff)
@@ -232,7 +233,7 @@ func TestCrashAtEveryStep(t *testing.T) {
 			if j.MovedAside() != "" {
 				t.Fatal("journal taken for damaged")
 			}
-			if _, err := j.Retain(cutoff, ArchiveDir(path)); err != nil {
+			if _, err := j.Retain(context.Background(), cutoff, ArchiveDir(path)); err != nil {
 				t.Fatal(err)
 			}
 			if _, _, err := j.Compact(); err != nil {
@@ -257,7 +258,7 @@ func crashChild() {
 		fmt.Println(err)
 		os.Exit(2)
 	}
-	if _, err := j.Retain(cutoff, ArchiveDir(path)); err != nil {
+	if _, err := j.Retain(context.Background(), cutoff, ArchiveDir(path)); err != nil {
 		fmt.Println(err)
 		os.Exit(2)
 	}
