@@ -89,7 +89,9 @@ func TestKeepDays(t *testing.T) {
 	if err := c.ApplyEnv(func(k string) (string, bool) { return map[string]string{"POSAGENT_JOURNAL_KEEP_DAYS": "7"}[k], true }); err != nil || c.Journal.KeepDays != 7 {
 		t.Errorf("POSAGENT_JOURNAL_KEEP_DAYS=7: %d %v", c.Journal.KeepDays, err)
 	}
-	if err := c.ApplyEnv(func(k string) (string, bool) { return map[string]string{"POSAGENT_JOURNAL_KEEP_DAYS": "a week"}[k], true }); err == nil {
+	if err := c.ApplyEnv(func(k string) (string, bool) {
+		return map[string]string{"POSAGENT_JOURNAL_KEEP_DAYS": "a week"}[k], true
+	}); err == nil {
 		t.Error("POSAGENT_JOURNAL_KEEP_DAYS=\"a week\" accepted")
 	}
 }
