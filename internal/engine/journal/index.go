@@ -147,7 +147,7 @@ func buildIndexes(db *bolt.DB) error {
 	}); err != nil {
 		return fmt.Errorf("journal: index: %w", err)
 	}
-	const buildBatch = 20000
+	const buildBatch = 2000
 	var after []byte
 	for {
 		n := 0

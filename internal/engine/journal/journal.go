@@ -249,7 +249,9 @@ func (j *Journal) write(r Record, create bool) (Record, bool, error) {
 
 // PutAll writes recs in one transaction (one fsync): for importing and
 // seeding many records at once, not for the sale path, where each change
-// must be durable on its own.
+// must be durable on its own. Keep recs to a few thousand: bbolt splits
+// its pages only at commit, so one huge transaction moves memory in
+// quadratic time.
 func (j *Journal) PutAll(recs []Record) error {
 	now := time.Now().UTC()
 	enc := make([][]byte, len(recs))

@@ -36,7 +36,7 @@ func archiveFile(dir string, day time.Time) string {
 }
 
 // retainBatch bounds the records one pass of Retain archives and deletes.
-const retainBatch = 5000
+const retainBatch = 2000
 
 // Retain moves the finished, acknowledged records created before cutoff out
 // of the live journal, into one archive file per day of creation in dir:

@@ -17,7 +17,9 @@ func TestMain(m *testing.M) {
 	if path := os.Getenv(tornChildEnv); path != "" {
 		os.Exit(tornChild(path))
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	closeBenchJournal()
+	os.Exit(code)
 }
 
 // tornChild writes records as fast as it can, printing each id once Put
