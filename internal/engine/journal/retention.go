@@ -96,12 +96,14 @@ func (j *Journal) retainable(cutoff time.Time, after []byte) (batch []stored, ne
 			}
 		}
 		walked := 0
+		var last []byte
 		for ; k != nil && bytes.Compare(k[:8], end) < 0; k, _ = c.Next() {
 			if walked == 4*retainBatch || len(batch) == retainBatch {
-				next = append([]byte{}, k...)
+				next = append([]byte{}, last...) // the next pass starts after it
 				return nil
 			}
 			walked++
+			last = k
 			id := k[8:]
 			v := tx.Bucket(bucketTx).Get(id)
 			if v == nil {
