@@ -88,6 +88,21 @@ func runPair(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 	return 0
 }
 
+// stateDirFor is the state directory a command that edits or reads an
+// agent's files means: the one asked for (--state-dir), the demo's
+// (--demo), else the default one — the service's as root.
+func stateDirFor(flagDir string, demo bool) string {
+	switch {
+	case flagDir != "":
+		return flagDir
+	case demo:
+		return filepath.Join(config.UserPaths().StateDir, "demo")
+	case os.Geteuid() == 0:
+		return config.SystemPaths().StateDir // the service's
+	}
+	return config.UserPaths().StateDir
+}
+
 // pairTarget picks the state directory to edit and the agent running with
 // it (nil if none): the one asked for; else the default one (the service's
 // as root) when an agent runs there; else the demo's when a demo runs;
@@ -99,20 +114,15 @@ func pairTarget(ctx context.Context, flagDir string, demo bool) (string, *app.Ru
 		}
 		return nil
 	}
-	demoDir := filepath.Join(config.UserPaths().StateDir, "demo")
-	switch {
-	case flagDir != "":
-		return flagDir, running(flagDir)
-	case demo:
-		return demoDir, running(demoDir)
+	if flagDir != "" || demo {
+		dir := stateDirFor(flagDir, demo)
+		return dir, running(dir)
 	}
-	dir := config.UserPaths().StateDir
-	if os.Geteuid() == 0 {
-		dir = config.SystemPaths().StateDir // the service's
-	}
+	dir := stateDirFor("", false)
 	if r := running(dir); r != nil {
 		return dir, r
 	}
+	demoDir := stateDirFor("", true)
 	if r := running(demoDir); r != nil {
 		return demoDir, r
 	}

@@ -179,6 +179,7 @@ func (a *App) Start(ctx context.Context) (err error) {
 		return nil
 	})
 	a.goRun("engine", func() error { return a.engine.Run(ctx) })
+	a.goRun("journal retention", func() error { a.retain(ctx, a.journal, cfg.Journal.KeepDays); return nil })
 	if err := a.startBridge(ctx); err != nil {
 		return err
 	}

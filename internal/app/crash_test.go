@@ -267,7 +267,7 @@ func TestCrashAtEveryStep(t *testing.T) {
 			if tc.charges == 0 && !strings.Contains(rec.Error, "nothing was charged") {
 				t.Errorf("a sale the gateway never got says %q", rec.Error)
 			}
-			un, _ := a.Engine().Unacked()
+			un, _ := a.Engine().Unacked("")
 			found := false
 			for _, u := range un {
 				found = found || u.TransactionAPIID == apiID

@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/BurntSushi/toml"
 
@@ -16,6 +18,7 @@ import (
 	"github.com/posagent/posagent/internal/config"
 	"github.com/posagent/posagent/internal/engine"
 	"github.com/posagent/posagent/internal/engine/journal"
+	"github.com/posagent/posagent/internal/gateway"
 	"github.com/posagent/posagent/internal/reader"
 	"github.com/posagent/posagent/internal/reader/sim"
 	"github.com/posagent/posagent/internal/secrets"
@@ -76,6 +79,7 @@ func (b uiBackend) Updates() (<-chan ui.Event, func()) {
 		for u := range src {
 			if ev, ok := uiEvent(u); ok {
 				out <- ev
+				b.ackShown(u.Result)
 			}
 		}
 	}()
@@ -155,27 +159,86 @@ func uiError(err error) error {
 	return err
 }
 
+// historyPage is how many sales the window's history shows: the newest,
+// or the newest that match its search.
+const historyPage = 200
+
+// History reads the journal through its indexes, never a scan: an empty
+// query is the newest page; a query is looked up as what it can be — a
+// gateway transaction id, a transaction_api_id, last four digits, an
+// amount, a date (2006-01-02) — and otherwise matched as text against the
+// newest page only.
 func (b uiBackend) History(query string) []ui.HistoryItem {
-	q := strings.ToLower(strings.TrimSpace(query))
-	recs, err := b.a.engine.History(func(r *journal.Record) bool {
-		if q == "" {
-			return true
-		}
-		for _, f := range []string{r.TransactionID, r.TransactionAPIID, r.LastFour, r.Amount, r.Outcome, r.Action, r.AuthCode, r.OrderNum, r.Brand} {
-			if strings.Contains(strings.ToLower(f), q) {
-				return true
+	q := strings.TrimSpace(query)
+	eng := b.a.engine
+	var recs []journal.Record
+	seen := map[string]bool{}
+	add := func(rs ...journal.Record) {
+		for _, r := range rs {
+			if !seen[r.TransactionAPIID] {
+				seen[r.TransactionAPIID] = true
+				recs = append(recs, r)
 			}
 		}
-		return false
-	})
-	if err != nil {
-		return nil
+	}
+	page := func(jq journal.Query) {
+		jq.Limit = historyPage
+		p, err := eng.History(jq)
+		if err != nil {
+			b.a.log.Error("journal read failed", "error", err)
+			return
+		}
+		add(p.Records...)
+	}
+	if q == "" {
+		page(journal.Query{})
+	} else {
+		page(journal.Query{TransactionID: q})
+		if r, ok, err := eng.Get(q); err == nil && ok {
+			add(r)
+		}
+		if len(q) == 4 && strings.Trim(q, "0123456789") == "" {
+			page(journal.Query{LastFour: q})
+		}
+		if amt, err := gateway.ParseAmount(strings.TrimPrefix(q, "$")); err == nil {
+			page(journal.Query{Amount: amt.String()})
+		}
+		if day, err := time.ParseInLocation("2006-01-02", q, time.Local); err == nil {
+			page(journal.Query{Since: day, Until: day.AddDate(0, 0, 1)})
+		}
+		// Free text (an outcome, a brand, an order number): the newest page.
+		lq := strings.ToLower(q)
+		if p, err := eng.History(journal.Query{Limit: historyPage}); err == nil {
+			for _, r := range p.Records {
+				for _, f := range []string{r.TransactionID, r.TransactionAPIID, r.LastFour, r.Amount, r.Outcome, r.Action, r.AuthCode, r.OrderNum, r.Brand} {
+					if strings.Contains(strings.ToLower(f), lq) {
+						add(r)
+						break
+					}
+				}
+			}
+		}
+		sort.SliceStable(recs, func(i, j int) bool { return recs[i].Created.After(recs[j].Created) })
 	}
 	out := make([]ui.HistoryItem, 0, len(recs))
-	for _, r := range recs {
+	for i, r := range recs {
 		out = append(out, ui.HistoryItem{SaleID: r.TransactionAPIID, State: string(r.State), Result: uiResult(r)})
+		b.ackShown(&recs[i])
 	}
 	return out
+}
+
+// ackShown acknowledges the result of a sale the window started once the
+// window has it (its result event, or its line in History): the window is
+// that sale's client, and an unacknowledged result stays in the journal
+// for good (retention keeps it, and it would wait for a client forever).
+func (b uiBackend) ackShown(r *journal.Record) {
+	if r == nil || r.Origin != engine.OriginUI || r.State != journal.StateDone || r.Acked {
+		return
+	}
+	if err := b.a.engine.Ack(r.TransactionAPIID); err != nil {
+		b.a.log.Warn("could not acknowledge a window sale's result", "transaction_api_id", r.TransactionAPIID, "error", err)
+	}
 }
 
 func (b uiBackend) Simulator() ui.Simulator {

@@ -41,6 +41,20 @@ func TestUIBackendSale(t *testing.T) {
 			if len(h) != 1 || h[0].SaleID != id {
 				t.Fatalf("history %+v", h)
 			}
+			// Searchable through the indexes: amount, gateway id, date.
+			for _, q := range []string{"12.00", "$12", r.TransactionID, time.Now().Format("2006-01-02")} {
+				if h := b.History(q); len(h) == 0 || h[0].SaleID != id {
+					t.Errorf("history %q: %+v", q, h)
+				}
+			}
+			if h := b.History("9999"); len(h) != 0 {
+				t.Errorf("history 9999: %+v", h)
+			}
+			// The window has shown the result: it is acknowledged, so it
+			// does not wait for a client forever and retention can move it.
+			if un, err := a.Engine().Unacked(""); err != nil || len(un) != 0 {
+				t.Errorf("a window sale the window has shown is unacknowledged: %d %v", len(un), err)
+			}
 			var ve *ui.ValidationError
 			if err := b.SaveSettings(b.Settings()); !errors.As(err, &ve) {
 				t.Fatalf("the demo must refuse to save settings: %v", err)

@@ -18,7 +18,9 @@ type Engine interface {
 	Cancel(ctx context.Context, origin, clientID, apiID string) (journal.Record, error)
 	FollowUp(ctx context.Context, req engine.FollowUpRequest) (journal.Record, error)
 	Subscribe() (<-chan engine.Update, func())
-	Unacked() ([]journal.Record, error)
+	// Unacked returns origin's finished results not acknowledged yet,
+	// newest first.
+	Unacked(origin string) ([]journal.Record, error)
 	Ack(apiID string) error
 	Get(apiID string) (journal.Record, bool, error)
 	ReaderInfos() []reader.Info

@@ -162,16 +162,10 @@ func (c *conn) status(req Request) {
 		active = append(active, ActiveSale{ID: r.ClientID, TransactionAPIID: r.TransactionAPIID, Action: r.Action, Amount: r.Amount, State: string(r.State)})
 		b.adopt(ownerKey{c.origin, r.ClientID}, c)
 	}
-	unacked, err := b.eng.Unacked()
+	mine, err := b.eng.Unacked(c.origin)
 	if err != nil {
 		c.sendEngineError(req.ID, err)
 		return
-	}
-	var mine []journal.Record
-	for _, r := range unacked {
-		if r.Origin == c.origin {
-			mine = append(mine, r)
-		}
 	}
 	replay := mine
 	if len(replay) > maxReplay {
@@ -212,13 +206,13 @@ func (c *conn) ack(req Request) {
 		}
 		ids = append(ids, rec.TransactionAPIID)
 	} else {
-		unacked, err := b.eng.Unacked()
+		unacked, err := b.eng.Unacked(c.origin)
 		if err != nil {
 			c.sendEngineError(req.ID, err)
 			return
 		}
 		for _, r := range unacked {
-			if r.Origin == c.origin && r.ClientID == req.ID {
+			if r.ClientID == req.ID {
 				ids = append(ids, r.TransactionAPIID)
 			}
 		}

@@ -82,7 +82,18 @@ type Reader struct {
 // Journal is the [journal] table.
 type Journal struct {
 	Path string `toml:"path"`
+	// KeepDays is how long finished, acknowledged sales stay in the live
+	// journal before they move to its daily archive files (0: forever).
+	KeepDays int `toml:"keep_days"`
 }
+
+// DefaultKeepDays is journal.keep_days when unset: a quarter, longer than
+// any dispute window a lane needs the journal for; the archive keeps the
+// rest.
+const DefaultKeepDays = 90
+
+// maxKeepDays bounds journal.keep_days: ten years.
+const maxKeepDays = 3660
 
 // Duration is a time.Duration written as "30s" in TOML.
 type Duration struct{ time.Duration }
@@ -108,6 +119,7 @@ func Default() *Config {
 		LogLevel: "info",
 		Gateway:  Gateway{Kind: GatewaySandbox, Timeout: Duration{DefaultTimeout}},
 		Readers:  []Reader{{Kind: ReaderAuto}},
+		Journal:  Journal{KeepDays: DefaultKeepDays},
 	}
 }
 
@@ -217,6 +229,9 @@ func (c *Config) Validate() error {
 	case "debug", "info", "warn", "error":
 	default:
 		add("log_level", "%q is not one of debug, info, warn, error", c.LogLevel)
+	}
+	if k := c.Journal.KeepDays; k < 0 || k > maxKeepDays {
+		add("journal.keep_days", "%d is out of range: use 0 (keep everything) to %d days (the default is %d)", k, maxKeepDays, DefaultKeepDays)
 	}
 	c.validateGateway(add)
 	for i, r := range c.Readers {

@@ -61,7 +61,7 @@ func TestDefaults(t *testing.T) {
 			t.Errorf("%s: %v", name, err)
 		}
 		if c.Listen != DefaultListen || c.Gateway.Kind != GatewaySandbox || c.Gateway.Timeout.Duration != DefaultTimeout ||
-			len(c.Readers) != 1 || c.Readers[0].Kind != ReaderAuto || c.LogLevel != "info" {
+			len(c.Readers) != 1 || c.Readers[0].Kind != ReaderAuto || c.LogLevel != "info" || c.Journal.KeepDays != DefaultKeepDays {
 			t.Errorf("%s: %+v", name, c)
 		}
 	}
@@ -98,6 +98,26 @@ func mustLoad(t *testing.T, s string) *Config {
 		t.Fatal(err)
 	}
 	return c
+}
+
+// keep_days 0 is "keep everything", not "unset": it survives Load, and
+// the environment can set it.
+func TestKeepDays(t *testing.T) {
+	if c := mustLoad(t, "[journal]\nkeep_days = 0\n"); c.Journal.KeepDays != 0 || c.Validate() != nil {
+		t.Errorf("keep_days = 0: %d %v", c.Journal.KeepDays, c.Validate())
+	}
+	if c := mustLoad(t, "[journal]\nkeep_days = 30\n"); c.Journal.KeepDays != 30 {
+		t.Errorf("keep_days = 30: %d", c.Journal.KeepDays)
+	}
+	c := Default()
+	if err := c.ApplyEnv(func(k string) (string, bool) { return map[string]string{"POSAGENT_JOURNAL_KEEP_DAYS": "7"}[k], true }); err != nil || c.Journal.KeepDays != 7 {
+		t.Errorf("POSAGENT_JOURNAL_KEEP_DAYS=7: %d %v", c.Journal.KeepDays, err)
+	}
+	if err := c.ApplyEnv(func(k string) (string, bool) {
+		return map[string]string{"POSAGENT_JOURNAL_KEEP_DAYS": "a week"}[k], true
+	}); err == nil {
+		t.Error("POSAGENT_JOURNAL_KEEP_DAYS=\"a week\" accepted")
+	}
 }
 
 func TestLoadErrors(t *testing.T) {
@@ -140,6 +160,8 @@ func TestValidate(t *testing.T) {
 		{"hid vid only", func(c *Config) { c.Readers = []Reader{{Kind: ReaderHID, VID: 0x0801}} }, "readers[0]", "both vid and pid"},
 		{"replay without file", func(c *Config) { c.Readers = []Reader{{Kind: ReaderReplay}} }, "readers[0].file", "transcript"},
 		{"reader kind", func(c *Config) { c.Readers = []Reader{{Kind: "usb"}} }, "readers[0].kind", "auto, sim, hid, serial, replay"},
+		{"keep_days negative", func(c *Config) { c.Journal.KeepDays = -1 }, "journal.keep_days", "0 (keep everything)"},
+		{"keep_days too long", func(c *Config) { c.Journal.KeepDays = 100000 }, "journal.keep_days", "3660"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -40,6 +41,14 @@ var envVars = []struct {
 		return nil
 	}},
 	{"POSAGENT_JOURNAL_PATH", "journal.path", func(c *Config, v string) error { c.Journal.Path = v; return nil }},
+	{"POSAGENT_JOURNAL_KEEP_DAYS", "journal.keep_days", func(c *Config, v string) error {
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil {
+			return fmt.Errorf("%q is not a whole number of days", v)
+		}
+		c.Journal.KeepDays = n
+		return nil
+	}},
 }
 
 // EnvNames lists the environment variables ApplyEnv reads.

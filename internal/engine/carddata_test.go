@@ -36,9 +36,9 @@ func TestCardDataInRequestsRefused(t *testing.T) {
 	if len(h.rd.armed) != 0 || len(h.gw.calls) != 0 {
 		t.Fatalf("reader armed %d times, gateway called %d times for refused requests", len(h.rd.armed), len(h.gw.calls))
 	}
-	all, err := h.j.Select(func(*journal.Record) bool { return true })
-	if err != nil || len(all) != 0 {
-		t.Fatalf("journal holds %d records (%v) after refusals", len(all), err)
+	all, err := h.j.History(journal.Query{})
+	if err != nil || len(all.Records) != 0 {
+		t.Fatalf("journal holds %d records (%v) after refusals", len(all.Records), err)
 	}
 
 	rec, err := h.e.StartSale(context.Background(), SaleRequest{ClientID: "s1", Origin: "http://127.0.0.1:7380", Amount: "4.50",

@@ -36,9 +36,9 @@ const CodeCardDeclinedAfterApproval = "card_declined_after_approval"
 
 // Values of journal.Record.CardCompletion.
 const (
-	CardPending  = "pending"
-	CardAccepted = "accepted"
-	CardDeclined = "declined"
+	CardPending  = journal.CardPending
+	CardAccepted = journal.CardAccepted
+	CardDeclined = journal.CardDeclined
 )
 
 // verbiageVoided is the sale's verbiage (and so the receipt's line) after
@@ -107,8 +107,7 @@ func (e *Engine) completeThenPublish(s *sale, rec journal.Record, result Update)
 // mustReverse reports whether rec is an approval the card did not accept
 // and that has no void yet.
 func (e *Engine) mustReverse(rec journal.Record) bool {
-	return rec.Outcome == OutcomeApproved && rec.State == journal.StateDone && rec.VoidAPIID == "" &&
-		(rec.CardCompletion == CardPending || rec.CardCompletion == CardDeclined)
+	return rec.CardOwed()
 }
 
 // settleCardLocked records what the card did with the sale's outcome and
@@ -313,14 +312,14 @@ func (e *Engine) reversalStep(s *sale) bool {
 // the completion): the card was never confirmed, so the approval does not
 // stand (docs/readers.md). Call with e.mu held.
 func (e *Engine) recoverCompletions() {
-	recs, err := e.j.Select(func(r *journal.Record) bool {
-		return e.byAPIID[r.TransactionAPIID] == nil && e.mustReverse(*r)
-	})
+	recs, err := e.j.Owed()
 	if err != nil {
 		e.log.Error("journal read failed", "error", err)
 		return
 	}
 	for _, r := range recs {
-		e.reverseLocked(r)
+		if e.byAPIID[r.TransactionAPIID] == nil {
+			e.reverseLocked(r)
+		}
 	}
 }

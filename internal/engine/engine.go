@@ -246,13 +246,14 @@ func (e *Engine) Run(ctx context.Context) error {
 // already or written after the sweep.
 func (e *Engine) recover(ctx context.Context) {
 	e.mu.Lock()
-	pending, err := e.j.Select(func(r *journal.Record) bool {
-		return r.State == journal.StatePending && e.byAPIID[r.TransactionAPIID] == nil
-	})
+	open, err := e.j.InFlight()
 	if err != nil {
 		e.log.Error("journal read failed", "error", err)
 	}
-	for _, r := range pending {
+	for _, r := range open {
+		if r.State != journal.StatePending || e.byAPIID[r.TransactionAPIID] != nil {
+			continue
+		}
 		r.State = journal.StateUnknown
 		r.Error = "the agent stopped before this sale's outcome was known: checking with the gateway"
 		r.Updated = time.Now().UTC()
@@ -282,6 +283,9 @@ func (e *Engine) resolveUnknown(ctx context.Context) {
 			// finished (and left byAPIID) since. finishLocked journals the
 			// outcome under e.mu, so the journal read here is current.
 			cur, found, err := e.j.Get(r.TransactionAPIID)
+			if err != nil {
+				e.log.Error("journal read failed", "transaction_api_id", r.TransactionAPIID, "error", err)
+			}
 			if err != nil || !found || !cur.State.Unfinished() {
 				e.mu.Unlock()
 				continue
@@ -349,11 +353,12 @@ func (e *Engine) Paused() bool {
 	return e.paused
 }
 
-// Unacked returns finished results no client has acknowledged. An
-// approval whose chip card has not answered yet is not one: it may still
-// be voided (complete.go), and a page must not print its receipt.
-func (e *Engine) Unacked() ([]journal.Record, error) {
-	recs, err := e.j.Unacked()
+// Unacked returns the finished results of origin no client has
+// acknowledged, newest first ("": every origin's). An approval whose chip
+// card has not answered yet is not one: it may still be voided
+// (complete.go), and a page must not print its receipt.
+func (e *Engine) Unacked(origin string) ([]journal.Record, error) {
+	recs, err := e.j.Unacked(origin)
 	out := recs[:0]
 	for _, r := range recs {
 		if r.Outcome == OutcomeApproved && r.CardCompletion == CardPending {
@@ -366,8 +371,12 @@ func (e *Engine) Unacked() ([]journal.Record, error) {
 
 // Ack records that a client received a result.
 func (e *Engine) Ack(apiID string) error {
-	if err := e.j.Ack(apiID); err != nil {
+	err := e.j.Ack(apiID)
+	switch {
+	case errors.Is(err, journal.ErrNotFound):
 		return errorf(CodeNotFound, "no finished transaction %q to acknowledge", apiID)
+	case err != nil:
+		return errorf(CodeJournal, "could not record the acknowledgement of %q: %v", apiID, err)
 	}
 	return nil
 }
@@ -375,10 +384,8 @@ func (e *Engine) Ack(apiID string) error {
 // Get returns a transaction's record.
 func (e *Engine) Get(apiID string) (journal.Record, bool, error) { return e.j.Get(apiID) }
 
-// History returns journal records, newest first, for the UI.
-func (e *Engine) History(keep func(*journal.Record) bool) ([]journal.Record, error) {
-	return e.j.Select(keep)
-}
+// History returns a page of journal records matching q, newest first.
+func (e *Engine) History(q journal.Query) (journal.Page, error) { return e.j.History(q) }
 
 // ReaderInfos lists the readers.
 func (e *Engine) ReaderInfos() []reader.Info {

@@ -65,9 +65,6 @@ func (e *Engine) FollowUp(ctx context.Context, req FollowUpRequest) (journal.Rec
 	} else if err := checkText("transaction_api_id", apiID, 36); err != nil {
 		return journal.Record{}, err
 	}
-	if prev, found, _ := e.j.Get(apiID); found {
-		return journal.Record{}, duplicateIDError(apiID, req.Origin, prev.Origin)
-	}
 	if err := e.checkOwner(req); err != nil {
 		return journal.Record{}, err
 	}
@@ -93,7 +90,7 @@ func (e *Engine) FollowUp(ctx context.Context, req FollowUpRequest) (journal.Rec
 	s, err := e.followUpLocked(rec, greq)
 	e.mu.Unlock()
 	if err != nil {
-		return journal.Record{}, errorf(CodeJournal, "could not record the %s, nothing was sent: %v", req.Action, err)
+		return journal.Record{}, err
 	}
 	e.send(s)
 	return rec, nil
@@ -104,11 +101,18 @@ func (e *Engine) FollowUp(ctx context.Context, req FollowUpRequest) (journal.Rec
 // voids of approvals a chip card declined (complete.go) both start here.
 // Call with e.mu held.
 func (e *Engine) followUpLocked(rec journal.Record, req gateway.Request) (*sale, error) {
-	// Durable before anything is sent; send writes "sending" after the request.
-	if err := e.j.Put(rec); err != nil {
-		return nil, err
+	// Durable before anything is sent; send writes "sending" after the
+	// request. Create checks the id is new in the same transaction, so of
+	// two follow-ups with one id exactly one is recorded, and a record that
+	// cannot be read is an error, never taken for "no record".
+	prev, created, err := e.j.Create(rec)
+	if err != nil {
+		return nil, errorf(CodeJournal, "could not record the %s, nothing was sent: %v", req.Action, err)
 	}
-	s := &sale{rec: rec, req: req}
+	if !created {
+		return nil, duplicateIDError(rec.TransactionAPIID, rec.Origin, prev.Origin)
+	}
+	s := &sale{rec: prev, req: req}
 	e.byAPIID[rec.TransactionAPIID] = s
 	e.log.Info("follow-up started", "transaction_api_id", rec.TransactionAPIID, "action", req.Action, "transaction_id", req.TransactionID, "reversal_of", rec.ReversalOf)
 	return s, nil

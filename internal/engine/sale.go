@@ -129,9 +129,6 @@ func (e *Engine) StartSale(ctx context.Context, req SaleRequest) (journal.Record
 	} else if err := checkText("transaction_api_id", apiID, 36); err != nil {
 		return journal.Record{}, err
 	}
-	if prev, found, _ := e.j.Get(apiID); found {
-		return journal.Record{}, duplicateIDError(apiID, req.Origin, prev.Origin)
-	}
 	rec := journal.Record{
 		TransactionAPIID: apiID, ClientID: req.ClientID, Origin: req.Origin, Action: string(action),
 		Amount: amount.String(), OrderNum: req.OrderNum, Description: req.Description,
@@ -142,9 +139,16 @@ func (e *Engine) StartSale(ctx context.Context, req SaleRequest) (journal.Record
 	}
 	rec.SubtotalAmount, rec.SurchargeAmount, rec.Tax = req.SubtotalAmount, req.SurchargeAmount, req.Tax
 	rec.CheckinDate, rec.CheckoutDate, rec.RoomRate = req.CheckinDate, req.CheckoutDate, req.RoomRate
-	if err := e.j.Put(rec); err != nil {
+	// One transaction checks that the id is new and records the sale: a
+	// record that cannot be read is an error, never taken for "no record".
+	prev, created, err := e.j.Create(rec)
+	if err != nil {
 		return journal.Record{}, errorf(CodeJournal, "could not record the sale, nothing was started: %v", err)
 	}
+	if !created {
+		return journal.Record{}, duplicateIDError(apiID, req.Origin, prev.Origin)
+	}
+	rec = prev
 	s := &sale{rec: rec, readerID: readerID, waiting: true}
 	e.active[readerID] = s
 	e.byAPIID[apiID] = s

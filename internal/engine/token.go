@@ -44,10 +44,6 @@ func (e *Engine) startTokenSale(req SaleRequest, action gateway.Action, amount, 
 		e.mu.Unlock()
 		return journal.Record{}, err
 	}
-	if prev, found, _ := e.j.Get(apiID); found {
-		e.mu.Unlock()
-		return journal.Record{}, duplicateIDError(apiID, req.Origin, prev.Origin)
-	}
 	rec := journal.Record{
 		TransactionAPIID: apiID, ClientID: req.ClientID, Origin: req.Origin, Action: string(action),
 		Amount: amount.String(), OrderNum: req.OrderNum, Description: req.Description,
@@ -56,11 +52,19 @@ func (e *Engine) startTokenSale(req SaleRequest, action gateway.Action, amount, 
 	if tip != 0 {
 		rec.TipAmount = tip.String()
 	}
-	// Durable before anything is sent; send writes "sending" after the request.
-	if err := e.j.Put(rec); err != nil {
+	// Durable before anything is sent. One transaction checks that the id
+	// is new and records the sale: a record that cannot be read is an
+	// error, never taken for "no record".
+	prev, created, err := e.j.Create(rec)
+	if err != nil {
 		e.mu.Unlock()
 		return journal.Record{}, errorf(CodeJournal, "could not record the sale, nothing was sent: %v", err)
 	}
+	if !created {
+		e.mu.Unlock()
+		return journal.Record{}, duplicateIDError(apiID, req.Origin, prev.Origin)
+	}
+	rec = prev
 	s := &sale{rec: rec, req: gateway.Request{Action: action, Amount: amount + tip, TransactionAPIID: apiID,
 		OrderNum: req.OrderNum, Description: req.Description, Token: req.CardToken,
 		ReceiptEmail: req.ReceiptEmail, ReceiptPhone: req.ReceiptPhone}}

@@ -23,7 +23,8 @@ import (
 func TestHarness(t *testing.T) {
 	bin := buildAgent(t, "headless")
 	o := opts{bin: bin, count: 1, starts: 3, sales: 10, latency: 10, hotplug: 2,
-		idle: time.Second, settle: 200 * time.Millisecond, dir: t.TempDir(), window: true}
+		idle: time.Second, settle: 200 * time.Millisecond, dir: t.TempDir(), window: true,
+		history: true, histRecords: 3000, histStarts: 2, histStatus: 10, histIdle: time.Second}
 	env, reps, err := run(o)
 	if err != nil {
 		t.Fatal(err)
@@ -65,7 +66,23 @@ func TestHarness(t *testing.T) {
 	if r.idle.window < o.idle || r.idle.ticks < 0 || r.idle.cpuPct < 0 || r.idle.cpuPct > 100*float64(env.cpus) {
 		t.Errorf("idle CPU %+v over a %v window", r.idle, o.idle)
 	}
-	if len(r.load) != 4 || !strings.Contains(r.load[0], "start: ") {
+	h := r.history
+	if h == nil {
+		t.Fatal("no history phase")
+	}
+	for _, side := range []*histSide{&h.empty, &h.large} {
+		checkSample(t, "history start", side.start, o.histStarts, 2*startTimeout)
+		checkSample(t, "history status", side.status, o.histStatus, resultTimeout)
+		checkSample(t, "history page", side.page, o.histStatus, resultTimeout)
+		checkSample(t, "history search", side.search, o.histStatus, resultTimeout)
+		if side.idle.mem.rss < 1<<20 || side.idle.window < o.histIdle {
+			t.Errorf("history idle %+v", side.idle)
+		}
+	}
+	if h.large.records != o.histRecords || h.compactKept <= 0 || h.compactKept > h.compactBefore {
+		t.Errorf("history: %d records, compacted %d -> %d bytes", h.large.records, h.compactBefore, h.compactKept)
+	}
+	if len(r.load) != 5 || !strings.Contains(r.load[0], "start: ") {
 		t.Errorf("load averages %q", r.load)
 	}
 
@@ -77,9 +94,14 @@ func TestHarness(t *testing.T) {
 	if !strings.Contains(sum.String(), "cashier window: not measured: "+env.windowSkip) {
 		t.Errorf("summary does not say why the window was not measured:\n%s", sum.String())
 	}
-	for _, want := range []string{"agent-added latency p99", "sale round trip p99", "idle RSS", "start to listening p99"} {
+	for _, want := range []string{"agent-added latency p99", "sale round trip p99", "idle RSS", "start to listening p99", "history: status p99", "history: idle VmRSS"} {
 		if !regexp.MustCompile(`(PASS|MISS) +` + regexp.QuoteMeta(want)).MatchString(sum.String()) {
 			t.Errorf("summary has no verdict for %q:\n%s", want, sum.String())
+		}
+	}
+	for _, want := range []string{"history verdict: ", "bytes per kept record"} {
+		if !strings.Contains(sum.String(), want) {
+			t.Errorf("summary lacks %q:\n%s", want, sum.String())
 		}
 	}
 	var bench bytes.Buffer
@@ -87,7 +109,11 @@ func TestHarness(t *testing.T) {
 	checkBenchLines(t, bench.String(), map[string]int{
 		"start_to_banner": o.starts, "start_to_listening": o.starts, "idle": 1, "sale_round_trip": o.sales,
 		"after_sales": 1, "agent_added_latency": o.latency, "hotplug_attach": o.hotplug, "hotplug_detach": o.hotplug,
-		"fdatasync_4k": o.latency,
+		"fdatasync_4k":        o.latency,
+		"history_empty_start": o.histStarts, "history_empty_status": o.histStatus, "history_empty_page": o.histStatus,
+		"history_empty_search": o.histStatus, "history_empty_idle": 1,
+		"history_large_start": o.histStarts, "history_large_status": o.histStatus, "history_large_page": o.histStatus,
+		"history_large_search": o.histStatus, "history_large_idle": 1, "history_compacted": 1,
 	})
 }
 

@@ -39,8 +39,14 @@ type opts struct {
 	display      string
 	windowSettle time.Duration
 	dir          string // parent of the temporary state dirs ("" = os.TempDir)
-	out          string // benchmark-format file ("" = none)
-	strict       bool
+	// history: the history phase (history.go) with histRecords seeded,
+	// histStarts starts and histStatus status round trips per journal, an
+	// idle window of histIdle.
+	history                             bool
+	histRecords, histStarts, histStatus int
+	histIdle                            time.Duration
+	out                                 string // benchmark-format file ("" = none)
+	strict                              bool
 	// log receives progress lines (nil: none).
 	log io.Writer
 }
@@ -49,6 +55,7 @@ type opts struct {
 func (o *opts) quick() {
 	o.starts, o.sales, o.latency, o.hotplug = 5, 50, 50, 3
 	o.idle, o.settle, o.windowSettle = 2*time.Second, time.Second, 3*time.Second
+	o.histRecords, o.histStarts, o.histStatus, o.histIdle = 20_000, 3, 50, 3*time.Second
 }
 
 func main() {
@@ -66,6 +73,11 @@ func main() {
 	flag.StringVar(&o.display, "display", "", "X display for the window (default: a private Xvfb 1024x600); a desktop's display measures its GL driver")
 	flag.DurationVar(&o.windowSettle, "window-settle", 10*time.Second, "wait after the window's start before its idle window")
 	flag.StringVar(&o.dir, "dir", "", "directory for the temporary state dirs (default: $TMPDIR); its filesystem sets the journal's fsync cost")
+	flag.BoolVar(&o.history, "history", true, "the history phase: the agent on an empty journal and on a seeded one, side by side")
+	flag.IntVar(&o.histRecords, "history-records", 500_000, "records seeded into the large journal of the history phase")
+	flag.IntVar(&o.histStarts, "history-starts", 10, "starts timed on each journal of the history phase")
+	flag.IntVar(&o.histStatus, "history-status", 300, "status round trips and history pages timed on each journal")
+	flag.DurationVar(&o.histIdle, "history-idle", 40*time.Second, "idle window on each journal of the history phase")
 	flag.StringVar(&o.out, "o", "", "write Go benchmark-format lines to this file (for benchstat)")
 	flag.BoolVar(&o.strict, "strict", false, "exit 1 when a goal is missed")
 	flag.BoolVar(&quick, "quick", false, "small sample sizes: check that it works, not how fast")
@@ -173,6 +185,12 @@ func runOnce(o opts, bin, dir string, r *repetition) error {
 		r.noteLoad("window")
 		if err := measureWindow(o, bin, dir, r); err != nil {
 			return fmt.Errorf("cashier window: %w", err)
+		}
+	}
+	if o.history {
+		r.noteLoad("history")
+		if err := measureHistory(o, bin, dir, r); err != nil {
+			return fmt.Errorf("history: %w", err)
 		}
 	}
 	r.noteLoad("serial")

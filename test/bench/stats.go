@@ -62,6 +62,7 @@ type repetition struct {
 	fsync           sample     // the disk's, for context
 	window          idleResult // the cashier window's idle, if measured
 	renderer        string     // the window's GL renderer
+	history         *historyResult
 }
 
 func newRepetition() *repetition {
@@ -83,6 +84,7 @@ type pooled struct {
 	windowCPU                                     float64
 	renderer                                      string
 	saleOutcomes, latencyOutcomes                 map[string]int
+	history                                       []*historyResult
 }
 
 func pool(reps []*repetition) pooled {
@@ -104,6 +106,9 @@ func pool(reps []*repetition) pooled {
 		}
 		p.windowCPU = max(p.windowCPU, r.window.cpuPct)
 		p.afterSales = max(p.afterSales, r.afterSales.rss)
+		if r.history != nil {
+			p.history = append(p.history, r.history)
+		}
 		for k, v := range r.saleOutcomes {
 			p.saleOutcomes[k] += v
 		}
@@ -137,6 +142,9 @@ func (p pooled) verdicts() []verdict {
 		{"sale round trip p99", "≤ " + fmtDur(goalSaleP99), fmtDur(p.sales.pct(0.99)), p.sales.pct(0.99) <= goalSaleP99},
 		{"idle RSS (headless demo)", "≤ " + fmtMB(goalIdleRSS), fmtMB(p.idleRSS), p.idleRSS <= goalIdleRSS},
 		{"start to listening p99", "≤ " + fmtDur(goalStartP99), fmtDur(p.start.pct(0.99)), p.start.pct(0.99) <= goalStartP99},
+	}
+	for _, h := range p.history {
+		v = append(v, h.verdicts()...)
 	}
 	if p.window.rss > 0 {
 		v = append(v, verdict{"idle RSS (cashier window)", "≤ " + fmtMB(goalWindowRSS), fmtMB(p.window.rss) + " (" + p.renderer + ")", p.window.rss <= goalWindowRSS})
@@ -183,7 +191,11 @@ func writeSummary(w io.Writer, env environment, reps []*repetition) {
 		fmt.Fprintf(w, "cashier window idle (worst repetition, no tray): VmRSS %s (anon %s, file %s), CPU %.2f %% of one core; GL: %s\n",
 			fmtMB(p.window.rss), fmtMB(p.window.anon), fmtMB(p.window.file), p.windowCPU, p.renderer)
 	}
-	fmt.Fprintf(w, "sale outcomes %v; latency-run outcomes %v\n\n", p.saleOutcomes, p.latencyOutcomes)
+	fmt.Fprintf(w, "sale outcomes %v; latency-run outcomes %v\n", p.saleOutcomes, p.latencyOutcomes)
+	for _, h := range p.history {
+		h.summary(w)
+	}
+	fmt.Fprintln(w)
 	for _, v := range p.verdicts() {
 		mark := "PASS"
 		if !v.met {
@@ -223,6 +235,9 @@ func writeBench(w io.Writer, env environment, reps []*repetition) {
 		intervals("hotplug_attach", r.attach)
 		intervals("hotplug_detach", r.detach)
 		intervals("fdatasync_4k", r.fsync)
+		if r.history != nil {
+			r.history.bench(w, name)
+		}
 		if r.window.mem.rss > 0 {
 			fmt.Fprintf(w, "# cashier window GL: %s\n", r.renderer)
 			fmt.Fprintf(w, "%s\t1\t%d rss-bytes\t%d rss-anon-bytes\t%d rss-file-bytes\t%.3f cpu-pct\n", name("window_idle"),

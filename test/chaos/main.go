@@ -488,9 +488,17 @@ func run(o opts) (rep report, err error) {
 		return rep, err
 	}
 	defer j.Close()
-	recs, err := j.Select(nil)
-	if err != nil {
-		return rep, err
+	var recs []journal.Record
+	for q := (journal.Query{Limit: 1000}); ; {
+		p, err := j.History(q)
+		if err != nil {
+			return rep, err
+		}
+		recs = append(recs, p.Records...)
+		if !p.More {
+			break
+		}
+		q.Before = p.Next
 	}
 	done := map[string]journal.Record{}
 	for _, r := range recs {

@@ -345,8 +345,10 @@ func (e *Engine) FollowUp(_ context.Context, req engine.FollowUpRequest) (journa
 }
 
 // Unacked implements bridge.Engine.
-func (e *Engine) Unacked() ([]journal.Record, error) {
-	return e.selectRecs(func(r *journal.Record) bool { return r.State == journal.StateDone && !r.Acked }), nil
+func (e *Engine) Unacked(origin string) ([]journal.Record, error) {
+	return e.selectRecs(func(r *journal.Record) bool {
+		return r.State == journal.StateDone && !r.Acked && (origin == "" || r.Origin == origin)
+	}), nil
 }
 
 // Active implements bridge.Engine.

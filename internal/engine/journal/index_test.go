@@ -60,14 +60,54 @@ func TestByTransactionID(t *testing.T) {
 	if got := ids("tx2"); len(got) != 1 || got[0] != "sale-2" {
 		t.Errorf("a record put after the index was built: tx2 -> %v", got)
 	}
-	// A journal written before the index existed: built at the first lookup.
-	if err := j.db.Update(func(tx *bolt.Tx) error {
-		if err := tx.DeleteBucket(bucketByTxID); err != nil {
+	// A journal written by an earlier version (its indexes missing or of
+	// another scheme): Open builds them.
+	j.Close()
+	dropIndexes(t, j.path)
+	if j, err = Open(j.path, nil); err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	check("an earlier version's journal")
+}
+
+// dropIndexes makes the journal at path look like one of version 1: no
+// index but the gateway-id one.
+func dropIndexes(t *testing.T, path string) {
+	t.Helper()
+	db, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.Update(func(tx *bolt.Tx) error {
+		for _, name := range indexBuckets {
+			if err := tx.DeleteBucket(name); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.CreateBucket(legacyByTxID); err != nil {
 			return err
 		}
-		return tx.Bucket(bucketMeta).Delete(metaByTxIDBuilt)
+		return tx.Bucket(bucketMeta).Delete(metaIndexVersion)
 	}); err != nil {
 		t.Fatal(err)
 	}
-	check("an earlier version's journal")
+}
+
+// everyRecord pages through the whole history.
+func everyRecord(j *Journal) ([]Record, error) {
+	var all []Record
+	q := Query{Limit: maxPage}
+	for {
+		p, err := j.History(q)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, p.Records...)
+		if !p.More {
+			return all, nil
+		}
+		q.Before = p.Next
+	}
 }

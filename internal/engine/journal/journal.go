@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"sort"
 	"sync"
 	"time"
 
@@ -128,7 +127,10 @@ var ErrCardData = errors.New("journal refuses to store card data")
 
 // Journal is an open journal file.
 type Journal struct {
+	// mu is held for writing only while Compact swaps the file under db.
+	mu     sync.RWMutex
 	db     *bolt.DB
+	noSync bool
 	path   string
 	report OpenReport
 	log    *slog.Logger
@@ -190,6 +192,10 @@ func Open(path string, log *slog.Logger) (*Journal, error) {
 		if db, err = openDB(path); err != nil {
 			return nil, fmt.Errorf("journal %s: %w", path, err)
 		}
+	}
+	if err := buildIndexes(db); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("journal %s: %w", path, err)
 	}
 	j.db = db
 	j.report.Unreadable = j.countUnreadable()
@@ -268,17 +274,56 @@ func openDB(path string) (*bolt.DB, error) {
 
 func createBuckets(db *bolt.DB) error {
 	return db.Update(func(tx *bolt.Tx) error {
-		if _, err := tx.CreateBucketIfNotExists(bucketTx); err != nil {
-			return err
+		for _, name := range [][]byte{bucketTx, bucketMeta} {
+			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+				return err
+			}
 		}
-		_, err := tx.CreateBucketIfNotExists(bucketMeta)
-		return err
+		return nil
 	})
 }
 
 func isCorrupt(err error) bool {
 	return errors.Is(err, bolterrors.ErrInvalid) || errors.Is(err, bolterrors.ErrVersionMismatch) ||
 		errors.Is(err, bolterrors.ErrChecksum) || errors.Is(err, bolterrors.ErrInvalidMapping)
+}
+
+// Values of Record.CardCompletion.
+const (
+	CardPending  = "pending"
+	CardAccepted = "accepted"
+	CardDeclined = "declined"
+)
+
+// CardOwed reports whether r is an approval whose contact chip card did not
+// accept it — it never answered (pending) or declined — and that has no
+// void yet: the engine must void it (engine, complete.go). Such a record
+// stays in the open index until then, so recovery finds it without a scan.
+func (r *Record) CardOwed() bool {
+	return r.State == StateDone && r.Outcome == outcomeApproved && r.VoidAPIID == "" &&
+		(r.CardCompletion == CardPending || r.CardCompletion == CardDeclined)
+}
+
+// outcomeApproved is engine.OutcomeApproved as the journal stores it.
+const outcomeApproved = "approved"
+
+// Owed returns the approvals whose chip card still owes its part
+// (CardOwed), newest first, from the open index.
+func (j *Journal) Owed() ([]Record, error) {
+	var out []Record
+	err := j.view(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketOpen).ForEach(func(k, _ []byte) error {
+			if r := j.readTx(tx, string(k)); r != nil && r.CardOwed() {
+				out = append(out, *r)
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("journal: %w", err)
+	}
+	newestFirst(out)
+	return out, nil
 }
 
 // Report is what Open found wrong with the file.
@@ -289,81 +334,189 @@ func (j *Journal) Path() string { return j.path }
 
 // SetNoSync turns fsync on commit off (true) or on. Benchmarks use it to
 // measure the agent's own latency apart from the disk's; never in production.
-func (j *Journal) SetNoSync(v bool) { j.db.NoSync = v }
+func (j *Journal) SetNoSync(v bool) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.noSync = v
+	j.db.NoSync = v
+}
 
 // Close closes the file.
-func (j *Journal) Close() error { return j.db.Close() }
+func (j *Journal) Close() error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.db.Close()
+}
 
-// Put writes r durably (bbolt fsyncs on commit) and stamps Updated.
+// Put writes r durably (bbolt fsyncs on commit) and stamps Updated; its
+// index entries change in the same transaction.
 func (j *Journal) Put(r Record) error {
+	_, _, err := j.write(r, false)
+	return err
+}
+
+// Create writes r only if no record holds its transaction_api_id, in one
+// transaction: of two callers with one id exactly one creates it. It
+// returns the record that holds the id and whether r is that record.
+func (j *Journal) Create(r Record) (Record, bool, error) {
+	return j.write(r, true)
+}
+
+func (j *Journal) write(r Record, create bool) (Record, bool, error) {
 	if r.TransactionAPIID == "" {
-		return errors.New("journal: record without transaction_api_id")
+		return Record{}, false, errors.New("journal: record without transaction_api_id")
 	}
 	if r.Created.IsZero() {
 		r.Created = time.Now().UTC()
 	}
 	r.Updated = time.Now().UTC()
-	b, err := json.Marshal(r)
+	b, err := encode(&r)
+	if err != nil {
+		return Record{}, false, err
+	}
+	j.mu.RLock()
+	defer j.mu.RUnlock()
+	var prev Record
+	created := true
+	err = j.db.Update(func(tx *bolt.Tx) error {
+		old, err := getTx(tx, r.TransactionAPIID)
+		if err != nil {
+			return err
+		}
+		if old != nil && create {
+			prev, created = *old, false
+			return nil
+		}
+		return putTx(tx, old, &r, b)
+	})
+	if err != nil {
+		return Record{}, false, fmt.Errorf("journal: %w", err)
+	}
+	if !created {
+		return prev, false, nil
+	}
+	return r, true, nil
+}
+
+// PutAll writes recs in one transaction (one fsync): for importing and
+// seeding many records at once, not for the sale path, where each change
+// must be durable on its own. Keep recs to a few thousand: bbolt splits
+// its pages only at commit, so one huge transaction moves memory in
+// quadratic time.
+func (j *Journal) PutAll(recs []Record) error {
+	now := time.Now().UTC()
+	enc := make([][]byte, len(recs))
+	for i := range recs {
+		r := &recs[i]
+		if r.TransactionAPIID == "" {
+			return errors.New("journal: record without transaction_api_id")
+		}
+		if r.Created.IsZero() {
+			r.Created = now
+		}
+		r.Updated = now
+		var err error
+		if enc[i], err = encode(r); err != nil {
+			return err
+		}
+	}
+	j.mu.RLock()
+	defer j.mu.RUnlock()
+	err := j.db.Update(func(tx *bolt.Tx) error {
+		for i := range recs {
+			old, err := getTx(tx, recs[i].TransactionAPIID)
+			if err != nil {
+				return err
+			}
+			if err := putTx(tx, old, &recs[i], enc[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 	if err != nil {
 		return fmt.Errorf("journal: %w", err)
 	}
-	if hasCardNumber(b) {
-		return fmt.Errorf("%w (transaction %s)", ErrCardData, r.TransactionAPIID)
+	return nil
+}
+
+// encode is r as stored, refused if it would hold card data.
+func encode(r *Record) ([]byte, error) {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return nil, fmt.Errorf("journal: %w", err)
 	}
-	return j.db.Update(func(tx *bolt.Tx) error {
-		if err := tx.Bucket(bucketTx).Put([]byte(r.TransactionAPIID), b); err != nil {
-			return err
-		}
-		return indexPut(tx, &r)
-	})
+	if hasCardNumber(b) {
+		return nil, fmt.Errorf("%w (transaction %s)", ErrCardData, r.TransactionAPIID)
+	}
+	return b, nil
+}
+
+// getTx reads a record within tx: nil when absent, an error when it does
+// not decode.
+func getTx(tx *bolt.Tx, apiID string) (*Record, error) {
+	v := tx.Bucket(bucketTx).Get([]byte(apiID))
+	if v == nil {
+		return nil, nil
+	}
+	var r Record
+	if err := json.Unmarshal(v, &r); err != nil {
+		return nil, fmt.Errorf("record %q does not decode: %w", card.RedactPANs(apiID), err)
+	}
+	return &r, nil
+}
+
+// putTx replaces old (nil: none) with r, whose encoding is b, and moves
+// the index entries.
+func putTx(tx *bolt.Tx, old, r *Record, b []byte) error {
+	if err := indexDelete(tx, old); err != nil {
+		return err
+	}
+	if err := tx.Bucket(bucketTx).Put([]byte(r.TransactionAPIID), b); err != nil {
+		return err
+	}
+	return indexPut(tx, r)
 }
 
 // Get returns the record of a transaction_api_id. A record that is
 // there but does not decode is found, with an error.
 func (j *Journal) Get(apiID string) (Record, bool, error) {
-	var r Record
+	var r *Record
 	var found bool
-	err := j.db.View(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketTx).Get([]byte(apiID))
-		if b == nil {
-			return nil
-		}
-		found = true
-		if err := json.Unmarshal(b, &r); err != nil {
+	err := j.view(func(tx *bolt.Tx) error {
+		found = tx.Bucket(bucketTx).Get([]byte(apiID)) != nil
+		var err error
+		if r, err = getTx(tx, apiID); err != nil {
 			j.unreadable([]byte(apiID), err)
-			return fmt.Errorf("record %q does not decode: %w", card.RedactPANs(apiID), err)
 		}
-		return nil
+		return err
 	})
 	if err != nil {
 		return Record{}, found, fmt.Errorf("journal: %w", err)
 	}
-	return r, found, nil
+	if r == nil {
+		return Record{}, false, nil
+	}
+	return *r, true, nil
 }
 
-// Select returns the records for which keep returns true, newest first.
-// A record that does not decode is skipped — logged once and counted — so
-// that one damaged value never blocks status or recovery.
-func (j *Journal) Select(keep func(*Record) bool) ([]Record, error) {
-	var out []Record
-	err := j.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketTx).ForEach(func(k, v []byte) error {
-			var r Record
-			if err := json.Unmarshal(v, &r); err != nil {
-				j.unreadable(k, err)
-				return nil
-			}
-			if keep == nil || keep(&r) {
-				out = append(out, r)
-			}
-			return nil
-		})
-	})
+// view runs fn in a read transaction, never during a compaction.
+func (j *Journal) view(fn func(tx *bolt.Tx) error) error {
+	j.mu.RLock()
+	defer j.mu.RUnlock()
+	return j.db.View(fn)
+}
+
+// readTx reads a record within tx for the read paths (recovery, status,
+// history): a record that does not decode is skipped — logged once and
+// counted — so that one damaged value never blocks status or recovery.
+func (j *Journal) readTx(tx *bolt.Tx, apiID string) *Record {
+	r, err := getTx(tx, apiID)
 	if err != nil {
-		return nil, fmt.Errorf("journal: %w", err)
+		j.unreadable([]byte(apiID), err)
+		return nil
 	}
-	sort.Slice(out, func(a, b int) bool { return out[a].Created.After(out[b].Created) })
-	return out, nil
+	return r
 }
 
 // unreadable logs a record that does not decode, once per record.
@@ -386,36 +539,54 @@ func (j *Journal) Unreadable() int {
 	return len(j.bad)
 }
 
-// countUnreadable reads every record once at open, so the damaged ones
-// are reported at start rather than at the first read that meets them.
+// countUnreadable reads the records the agent acts on at start — the
+// unfinished and the unacknowledged, through their indexes — so a damaged
+// one is reported to the cashier at start rather than at the first read
+// that meets it. Finished, acknowledged history is not decoded: a damaged
+// old record shows when history reaches it.
 func (j *Journal) countUnreadable() int {
-	if _, err := j.Select(nil); err != nil {
+	if _, err := j.Unfinished(); err != nil {
+		j.log.Error("journal read failed", "error", err)
+	}
+	if _, err := j.Unacked(""); err != nil {
 		j.log.Error("journal read failed", "error", err)
 	}
 	return j.Unreadable()
 }
 
-// Unfinished returns the transactions whose outcome must be looked up.
-func (j *Journal) Unfinished() ([]Record, error) {
-	return j.Select(func(r *Record) bool { return r.State.Unfinished() })
-}
+// ErrNotFound means no record holds the transaction_api_id.
+var ErrNotFound = errors.New("no such transaction")
 
-// Unacked returns the finished transactions no client has acknowledged yet.
-func (j *Journal) Unacked() ([]Record, error) {
-	return j.Select(func(r *Record) bool { return r.State == StateDone && !r.Acked })
-}
-
-// Ack marks a transaction's result as received by a client.
+// Ack marks a transaction's result as received by a client, in one
+// transaction. A transaction the journal does not hold is ErrNotFound;
+// any other error is the disk's.
 func (j *Journal) Ack(apiID string) error {
-	r, ok, err := j.Get(apiID)
+	j.mu.RLock()
+	defer j.mu.RUnlock()
+	err := j.db.Update(func(tx *bolt.Tx) error {
+		old, err := getTx(tx, apiID)
+		if err != nil {
+			return err
+		}
+		if old == nil {
+			return fmt.Errorf("%w: %q", ErrNotFound, apiID)
+		}
+		if old.Acked {
+			return nil
+		}
+		r := *old
+		r.Acked = true
+		r.Updated = time.Now().UTC()
+		b, err := encode(&r)
+		if err != nil {
+			return err
+		}
+		return putTx(tx, old, &r, b)
+	})
 	if err != nil {
-		return err
+		return fmt.Errorf("journal: ack: %w", err)
 	}
-	if !ok {
-		return fmt.Errorf("journal: no transaction %q", apiID)
-	}
-	r.Acked = true
-	return j.Put(r)
+	return nil
 }
 
 // hasCardNumber reports whether b holds a clear card number or track under

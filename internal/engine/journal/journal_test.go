@@ -57,14 +57,14 @@ func TestUnackedAndAck(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	un, _ := j.Unacked()
+	un, _ := j.Unacked("")
 	if len(un) != 1 || un[0].TransactionAPIID != "done-1" {
 		t.Fatalf("unacked %+v", un)
 	}
 	if err := j.Ack("done-1"); err != nil {
 		t.Fatal(err)
 	}
-	if un, _ := j.Unacked(); len(un) != 0 {
+	if un, _ := j.Unacked(""); len(un) != 0 {
 		t.Fatalf("still unacked %+v", un)
 	}
 	if err := j.Ack("nope"); err == nil {

@@ -32,11 +32,7 @@ func writeJournal(t testing.TB, path string, n int) map[string]Record {
 			t.Fatal(err)
 		}
 	}
-	recs, err := j.Select(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, r := range recs {
+	for _, r := range allRecords(t, j) {
 		want[r.TransactionAPIID] = r
 	}
 	return want
@@ -142,10 +138,7 @@ func TestDamagedJournalSalvaged(t *testing.T) {
 			if kept, err := os.ReadFile(rep.MovedAside); err != nil || !bytes.Equal(kept, damaged) {
 				t.Fatalf("the damaged file was not kept as it was: %v", err)
 			}
-			got, err := j.Select(nil)
-			if err != nil {
-				t.Fatal(err)
-			}
+			got := allRecords(t, j)
 			if rep.Salvaged != len(got) {
 				t.Errorf("report says %d salvaged, journal holds %d", rep.Salvaged, len(got))
 			}
@@ -250,7 +243,7 @@ func TestUndecodableRecordSkipped(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	un, err := j.Unacked()
+	un, err := j.Unacked("")
 	if err != nil || len(un) != 1 || un[0].TransactionAPIID != "good-done" {
 		t.Fatalf("Unacked = %+v, %v", un, err)
 	}
@@ -298,4 +291,22 @@ func FuzzSalvage(f *testing.F) {
 			}
 		}
 	})
+}
+
+// allRecords pages through the whole history, newest first.
+func allRecords(t testing.TB, j *Journal) []Record {
+	t.Helper()
+	var out []Record
+	q := Query{Limit: maxPage}
+	for {
+		p, err := j.History(q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, p.Records...)
+		if !p.More {
+			return out
+		}
+		q.Before = p.Next
+	}
 }

@@ -17,7 +17,9 @@ func TestMain(m *testing.M) {
 	if path := os.Getenv(tornChildEnv); path != "" {
 		os.Exit(tornChild(path))
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	closeBenchJournal()
+	os.Exit(code)
 }
 
 // tornChild writes records as fast as it can, printing each id once Put
@@ -84,7 +86,7 @@ func TestTornWrite(t *testing.T) {
 				t.Fatalf("round %d: record %s acknowledged by Put is missing (%v)", round, id, err)
 			}
 		}
-		all, err := j.Select(nil)
+		all, err := everyRecord(j)
 		if err != nil {
 			t.Fatalf("round %d: a record does not decode: %v", round, err)
 		}

@@ -1,0 +1,243 @@
+package main
+
+import (
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/posagent/posagent/internal/engine/journal"
+)
+
+func init() {
+	register(command{name: "journal", summary: "the sales journal: stats, export (csv|json for end-of-day reconciliation), compact", run: runJournal})
+}
+
+const journalUsage = `usage: posagent journal stats|export|compact [flags]
+
+  stats     counts (records, in flight, unacknowledged) and sizes
+  export    finished transactions created in [--since, --until), masked, as
+            csv or json (one object a line): for reconciling the day against
+            the gateway's batch
+  compact   rewrite the file to what it holds (the agent does this after its
+            daily retention; bbolt never shrinks a file by itself)
+
+The journal is locked by a running agent: these commands wait 2 s for it,
+then stop with "in use" — stop the agent (posagent service stop) first.
+
+`
+
+func runJournal(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 || (args[0] != "stats" && args[0] != "export" && args[0] != "compact") {
+		fmt.Fprint(stderr, journalUsage)
+		return 2
+	}
+	sub := args[0]
+	fs := newFlags("journal "+sub, stderr)
+	path := fs.String("journal", "", "the journal file (default: journal.db in the state directory)")
+	stateDir := fs.String("state-dir", "", "the agent's state directory (default: per-OS state directory, the service's when run as root)")
+	demo := fs.Bool("demo", false, "use the state directory of `posagent demo`")
+	since := fs.String("since", "", "export: first day (2006-01-02, local time) or instant (RFC 3339); default today")
+	until := fs.String("until", "", "export: end, exclusive (a day is its start); default the day after --since")
+	format := fs.String("format", "csv", "export: csv or json")
+	fs.Usage = func() { fmt.Fprint(stderr, journalUsage); fs.PrintDefaults() }
+	if err := fs.Parse(args[1:]); err != nil {
+		return 2
+	}
+	if fs.NArg() > 0 || (sub != "export" && (*since != "" || *until != "")) || (*format != "csv" && *format != "json") {
+		fs.Usage()
+		return 2
+	}
+	var from, to time.Time
+	if sub == "export" {
+		var err error
+		if from, to, err = exportRange(*since, *until, time.Now()); err != nil {
+			fmt.Fprintf(stderr, "posagent journal export: %v\n", err)
+			return 2
+		}
+	}
+	if *path == "" {
+		*path = filepath.Join(stateDirFor(*stateDir, *demo), "journal.db")
+	}
+	if _, err := os.Stat(*path); err != nil {
+		fmt.Fprintf(stderr, "posagent journal: %v (give --journal, --state-dir or --demo)\n", err)
+		return 1
+	}
+	j, err := journal.Open(*path, nil)
+	if err != nil {
+		if errors.Is(err, journal.ErrInUse) {
+			fmt.Fprintf(stderr, "posagent journal: %s is in use by a running agent: stop it first (posagent service stop, or quit the window)\n", *path)
+			return 1
+		}
+		fmt.Fprintf(stderr, "posagent journal: %v\n", err)
+		return 1
+	}
+	defer j.Close()
+	switch sub {
+	case "stats":
+		err = journalStats(j, stdout)
+	case "export":
+		err = journalExport(ctx, j, from, to, *format, stdout)
+	case "compact":
+		var before, after int64
+		if before, after, err = j.Compact(); err == nil {
+			fmt.Fprintf(stdout, "compacted %s: %d -> %d bytes\n", *path, before, after)
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "posagent journal %s: %v\n", sub, err)
+		return 1
+	}
+	return 0
+}
+
+// exportRange reads --since and --until: a day is its local midnight.
+func exportRange(since, until string, now time.Time) (from, to time.Time, err error) {
+	parse := func(flag, s string) (time.Time, bool, error) {
+		if t, err := time.ParseInLocation(time.DateOnly, s, now.Location()); err == nil {
+			return t, true, nil
+		}
+		t, err := time.Parse(time.RFC3339, s)
+		if err != nil {
+			return time.Time{}, false, fmt.Errorf("--%s %q: give a day (2006-01-02) or an instant (2006-01-02T15:04:05Z)", flag, s)
+		}
+		return t, false, nil
+	}
+	from = time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, now.Location())
+	if since != "" {
+		if from, _, err = parse("since", since); err != nil {
+			return
+		}
+	}
+	to = from.AddDate(0, 0, 1)
+	if until != "" {
+		if to, _, err = parse("until", until); err != nil {
+			return
+		}
+	}
+	if !to.After(from) {
+		err = fmt.Errorf("--until %s is not after --since %s", to.Format(time.RFC3339), from.Format(time.RFC3339))
+	}
+	return
+}
+
+func journalStats(j *journal.Journal, w io.Writer) error {
+	st, err := j.Stats()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "journal     %s\nrecords     %d\nin flight   %d (not finished: looked up by the agent)\nunacked     %d (finished, no client has acknowledged)\n",
+		j.Path(), st.Records, st.InFlight, st.Unacked)
+	if st.Records > 0 {
+		fmt.Fprintf(w, "oldest      %s\nnewest      %s\n", st.Oldest.Local().Format(time.RFC3339), st.Newest.Local().Format(time.RFC3339))
+	}
+	fmt.Fprintf(w, "file        %d bytes (%d free for reuse; posagent journal compact returns them)\n", st.FileBytes, st.FreeBytes)
+	if st.Records > 0 {
+		fmt.Fprintf(w, "per record  %d bytes\n", st.FileBytes/int64(st.Records))
+	}
+	files, _ := filepath.Glob(filepath.Join(journal.ArchiveDir(j.Path()), "journal-*.jsonl"))
+	var size int64
+	for _, f := range files {
+		if fi, err := os.Stat(f); err == nil {
+			size += fi.Size()
+		}
+	}
+	fmt.Fprintf(w, "archive     %d files, %d bytes in %s\n", len(files), size, journal.ArchiveDir(j.Path()))
+	return nil
+}
+
+// exported is one finished transaction in an export: masked card data and
+// gateway ids only.
+type exported struct {
+	Created          time.Time `json:"created"`
+	TransactionAPIID string    `json:"transaction_api_id"`
+	TransactionID    string    `json:"transaction_id"`
+	Action           string    `json:"action"`
+	Outcome          string    `json:"outcome"`
+	Amount           string    `json:"amount"`
+	TipAmount        string    `json:"tip_amount"`
+	AuthAmount       string    `json:"auth_amount"`
+	AuthCode         string    `json:"auth_code"`
+	OrigTransaction  string    `json:"orig_transaction_id"`
+	Brand            string    `json:"brand"`
+	MaskedPAN        string    `json:"masked_pan"`
+	EntryMode        string    `json:"entry_mode"`
+	StatusID         int       `json:"status_id"`
+	ReasonCodeID     int       `json:"reason_code_id"`
+	OrderNum         string    `json:"order_num"`
+	Origin           string    `json:"origin"`
+}
+
+var exportColumns = []string{"created", "transaction_api_id", "transaction_id", "action", "outcome", "amount", "tip_amount",
+	"auth_amount", "auth_code", "orig_transaction_id", "brand", "masked_pan", "entry_mode", "status_id", "reason_code_id", "order_num", "origin"}
+
+func (e exported) row() []string {
+	row := []string{e.Created.Format(time.RFC3339), e.TransactionAPIID, e.TransactionID, e.Action, e.Outcome, e.Amount, e.TipAmount,
+		e.AuthAmount, e.AuthCode, e.OrigTransaction, e.Brand, e.MaskedPAN, e.EntryMode, strconv.Itoa(e.StatusID), strconv.Itoa(e.ReasonCodeID),
+		e.OrderNum, e.Origin}
+	for i, v := range row {
+		row[i] = cell(v)
+	}
+	return row
+}
+
+// cell defuses a value a spreadsheet would run as a formula: order_num
+// comes from the POS page, and the export is opened in one.
+func cell(v string) string {
+	if v != "" && strings.ContainsRune("=+-@\t\r", rune(v[0])) {
+		return "'" + v
+	}
+	return v
+}
+
+// journalExport writes the finished transactions created in [from, to),
+// oldest first, page by page from the time index.
+func journalExport(ctx context.Context, j *journal.Journal, from, to time.Time, format string, w io.Writer) error {
+	var recs []journal.Record
+	q := journal.Query{Since: from, Until: to, Limit: 1000}
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		p, err := j.History(q)
+		if err != nil {
+			return err
+		}
+		recs = append(recs, p.Records...)
+		if !p.More {
+			break
+		}
+		q.Before = p.Next
+	}
+	cw := csv.NewWriter(w)
+	enc := json.NewEncoder(w)
+	if format == "csv" {
+		cw.Write(exportColumns)
+	}
+	for i := len(recs) - 1; i >= 0; i-- {
+		r := recs[i]
+		if r.State != journal.StateDone {
+			continue
+		}
+		e := exported{Created: r.Created.Local(), TransactionAPIID: r.TransactionAPIID, TransactionID: r.TransactionID, Action: r.Action,
+			Outcome: r.Outcome, Amount: r.Amount, TipAmount: r.TipAmount, AuthAmount: r.AuthAmount, AuthCode: r.AuthCode,
+			OrigTransaction: r.OrigTransaction, Brand: r.Brand, MaskedPAN: r.MaskedPAN, EntryMode: r.EntryMode,
+			StatusID: r.StatusID, ReasonCodeID: r.ReasonCodeID, OrderNum: r.OrderNum, Origin: r.Origin}
+		if format == "csv" {
+			cw.Write(e.row())
+			continue
+		}
+		if err := enc.Encode(e); err != nil {
+			return err
+		}
+	}
+	cw.Flush()
+	return cw.Error()
+}

@@ -1,0 +1,239 @@
+package journal
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"sort"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// InFlight returns the transactions not done yet (pending, sending,
+// unknown), newest first, from the open index.
+func (j *Journal) InFlight() ([]Record, error) {
+	var out []Record
+	err := j.view(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketOpen).ForEach(func(k, _ []byte) error {
+			r := j.readTx(tx, string(k))
+			if r == nil || r.State == StateDone {
+				return nil
+			}
+			out = append(out, *r)
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("journal: %w", err)
+	}
+	newestFirst(out)
+	return out, nil
+}
+
+// Unfinished returns the transactions whose outcome must be looked up.
+func (j *Journal) Unfinished() ([]Record, error) {
+	recs, err := j.InFlight()
+	out := recs[:0]
+	for _, r := range recs {
+		if r.State.Unfinished() {
+			out = append(out, r)
+		}
+	}
+	return out, err
+}
+
+// Unacked returns the finished transactions of origin no client has
+// acknowledged yet, newest first; origin "" is every origin's.
+func (j *Journal) Unacked(origin string) ([]Record, error) {
+	var prefix []byte
+	if origin != "" {
+		prefix = []byte(origin + "\x00")
+	}
+	var out []Record
+	err := j.view(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketUnacked).Cursor()
+		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+			i := bytes.IndexByte(k, 0)
+			r := j.readTx(tx, string(k[i+1:]))
+			if r != nil && r.State == StateDone && !r.Acked && r.Origin == string(k[:i]) {
+				out = append(out, *r)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("journal: %w", err)
+	}
+	newestFirst(out)
+	return out, nil
+}
+
+func newestFirst(recs []Record) {
+	sort.SliceStable(recs, func(a, b int) bool { return recs[a].Created.After(recs[b].Created) })
+}
+
+// ByTransactionID returns the records that hold the gateway transaction id
+// txID: the transaction that created it and any change to it.
+func (j *Journal) ByTransactionID(txID string) ([]Record, error) {
+	if txID == "" {
+		return nil, nil
+	}
+	p, err := j.History(Query{TransactionID: txID, Limit: maxPage})
+	return p.Records, err
+}
+
+// Query selects a page of history. Every filter set must match; the most
+// selective one set picks the index the page is read from (transaction
+// id, then last four, then amount, else creation time).
+type Query struct {
+	TransactionID string    // the gateway's transaction id, exactly
+	LastFour      string    // the card's last four digits
+	Amount        string    // as the journal writes it: "12.34"
+	Since, Until  time.Time // created in [Since, Until); zero: unbounded
+	// Before continues a listing: records that come after it, newest
+	// first. The zero Cursor starts with the newest.
+	Before Cursor
+	// Limit is the page size: 1 to maxPage (default defaultPage).
+	Limit int
+}
+
+// Cursor is a position in the history: a record's creation time and id.
+type Cursor struct {
+	Created time.Time
+	ID      string
+}
+
+// IsZero reports whether c is the start of the history.
+func (c Cursor) IsZero() bool { return c.ID == "" && c.Created.IsZero() }
+
+// Page is one page of history, newest first. Next continues it (as
+// Query.Before) when More is set.
+type Page struct {
+	Records []Record
+	Next    Cursor
+	More    bool
+}
+
+const (
+	defaultPage = 50
+	maxPage     = 1000
+)
+
+// History returns a page of records matching q, newest first, read from an
+// index: the cost is the page's records and the index keys walked to find
+// them, not the journal's size.
+func (j *Journal) History(q Query) (Page, error) {
+	if q.Limit <= 0 {
+		q.Limit = defaultPage
+	}
+	q.Limit = min(q.Limit, maxPage)
+	bucket, prefix := bucketTime, []byte(nil)
+	switch {
+	case q.TransactionID != "":
+		bucket, prefix = bucketSearch, searchPrefix(kindTxID, q.TransactionID)
+	case q.LastFour != "":
+		bucket, prefix = bucketSearch, searchPrefix(kindLastFour, q.LastFour)
+	case q.Amount != "":
+		bucket, prefix = bucketSearch, searchPrefix(kindAmount, q.Amount)
+	}
+	// upper is the first key past the page: the smaller of Until and the
+	// cursor; the walk goes backwards from just before it.
+	upper := append(append([]byte{}, prefix...), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff)
+	if !q.Until.IsZero() {
+		upper = append(append([]byte{}, prefix...), timeKey(q.Until)...)
+	}
+	if !q.Before.IsZero() {
+		b := append(append(append([]byte{}, prefix...), timeKey(q.Before.Created)...), q.Before.ID...)
+		if bytes.Compare(b, upper) < 0 {
+			upper = b
+		}
+	}
+	var lower []byte
+	if !q.Since.IsZero() {
+		lower = append(append([]byte{}, prefix...), timeKey(q.Since)...)
+	}
+	var p Page
+	err := j.view(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucket).Cursor()
+		k, _ := c.Seek(upper)
+		if k == nil {
+			k, _ = c.Last()
+		} else {
+			k, _ = c.Prev()
+		}
+		for ; k != nil && bytes.HasPrefix(k, prefix) && bytes.Compare(k, lower) >= 0; k, _ = c.Prev() {
+			if len(p.Records) == q.Limit {
+				p.More = true
+				return nil
+			}
+			r := j.readTx(tx, string(k[len(prefix)+8:]))
+			if r == nil || !q.matches(r) {
+				continue
+			}
+			p.Records = append(p.Records, *r)
+			p.Next = Cursor{Created: r.Created, ID: r.TransactionAPIID}
+		}
+		return nil
+	})
+	if err != nil {
+		return Page{}, fmt.Errorf("journal: %w", err)
+	}
+	return p, nil
+}
+
+func (q *Query) matches(r *Record) bool {
+	return (q.TransactionID == "" || r.TransactionID == q.TransactionID) &&
+		(q.LastFour == "" || r.LastFour == q.LastFour) &&
+		(q.Amount == "" || r.Amount == q.Amount) &&
+		(q.Since.IsZero() || !r.Created.Before(q.Since)) &&
+		(q.Until.IsZero() || r.Created.Before(q.Until))
+}
+
+// Stats are a journal's counts and sizes.
+type Stats struct {
+	Records   int   // every record
+	InFlight  int   // not done
+	Unacked   int   // done, not acknowledged
+	FileBytes int64 // the file on disk
+	FreeBytes int64 // pages bbolt holds free for reuse (Compact returns them)
+	Oldest    time.Time
+	Newest    time.Time
+}
+
+// Stats counts the journal's records from its indexes.
+func (j *Journal) Stats() (Stats, error) {
+	var s Stats
+	err := j.view(func(tx *bolt.Tx) error {
+		s.Records = tx.Bucket(bucketTx).Stats().KeyN
+		s.InFlight = tx.Bucket(bucketOpen).Stats().KeyN
+		s.Unacked = tx.Bucket(bucketUnacked).Stats().KeyN
+		c := tx.Bucket(bucketTime).Cursor()
+		if k, _ := c.First(); k != nil {
+			s.Oldest = keyTime(k)
+		}
+		if k, _ := c.Last(); k != nil {
+			s.Newest = keyTime(k)
+		}
+		return nil
+	})
+	if err != nil {
+		return Stats{}, fmt.Errorf("journal: %w", err)
+	}
+	j.mu.RLock()
+	st := j.db.Stats()
+	j.mu.RUnlock()
+	s.FreeBytes = int64(st.FreeAlloc)
+	if fi, err := os.Stat(j.path); err == nil {
+		s.FileBytes = fi.Size()
+	}
+	return s, nil
+}
+
+func keyTime(k []byte) time.Time {
+	var n uint64
+	for _, b := range k[:8] {
+		n = n<<8 | uint64(b)
+	}
+	return time.Unix(0, int64(n)).UTC()
+}
