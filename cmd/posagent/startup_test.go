@@ -362,6 +362,17 @@ func TestUndecodableRecordStart(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "journal.db")
 	damagedJournal(t, path)
+	// A finished, unacknowledged result written whole, with its index
+	// entries; its value is then damaged, as a bad sector would.
+	j, err := journal.Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Put(journal.Record{TransactionAPIID: "garbage", Origin: "native", Action: "sale", Amount: "2.00",
+		State: journal.StateDone, Outcome: "approved"}); err != nil {
+		t.Fatal(err)
+	}
+	j.Close()
 	db, err := bolt.Open(path, 0o600, nil)
 	if err != nil {
 		t.Fatal(err)

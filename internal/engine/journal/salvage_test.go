@@ -233,6 +233,9 @@ func TestUndecodableRecordSkipped(t *testing.T) {
 	for _, r := range []Record{
 		{TransactionAPIID: "good-done", State: StateDone, Outcome: "approved"},
 		{TransactionAPIID: "good-unk", State: StateUnknown},
+		// Written whole, with its index entries; its value is damaged below,
+		// as a bad sector or a bad copy would.
+		{TransactionAPIID: "bad", State: StateDone, Outcome: "approved"},
 	} {
 		if err := j.Put(r); err != nil {
 			t.Fatal(err)
