@@ -209,7 +209,7 @@ func (c *Config) Validate() error {
 		add("listen", "%q is not a loopback address: the agent serves card data to this computer only; use 127.0.0.1 (or start with --insecure-listen-any if you really mean it)", c.Listen)
 	}
 	for i, o := range c.AllowedOrigins {
-		if err := checkOrigin(o); err != nil {
+		if _, err := CanonicalOrigin(o); err != nil {
 			add(fmt.Sprintf("allowed_origins[%d]", i), "%v", err)
 		}
 	}
@@ -320,17 +320,6 @@ func CheckGatewayURL(raw string) error {
 		return fmt.Errorf("%q sends card data unencrypted: use https:// (plain http is allowed to this computer only)", raw)
 	}
 	return fmt.Errorf("%q must start with https://", raw)
-}
-
-func checkOrigin(o string) error {
-	u, err := url.Parse(o)
-	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
-		return fmt.Errorf("%q is not an origin like https://pos.example.com", o)
-	}
-	if (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
-		return fmt.Errorf("%q: an origin is scheme://host[:port] only, without a path", o)
-	}
-	return nil
 }
 
 // IsLoopbackHost reports whether host names this computer: localhost, or a
