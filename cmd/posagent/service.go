@@ -37,8 +37,15 @@ func runService(ctx context.Context, args []string, _ io.Reader, stdout, stderr 
 	if err := fs.Parse(args[1:]); err != nil {
 		return app.ExitUsage
 	}
-	// The service's config is checked with the service's secret store.
-	check := func(path string) error { return app.CheckConfig(path, config.SystemPaths().StateDir) }
+	// The service's config is checked as the unit runs it (headless, the
+	// service's state directory and secret store). A refusal is a config
+	// error: exit 78 like `run`, so a script can tell it from a failure.
+	check := func(path string) error {
+		if err := app.CheckConfig(path, app.RunOptions{Headless: true, StateDir: config.SystemPaths().StateDir}); err != nil {
+			return &configError{err}
+		}
+		return nil
+	}
 	o, err := svc.DefaultOptions(check, stdout)
 	if err != nil {
 		fmt.Fprintf(stderr, "posagent service: %v\n", err)
@@ -76,9 +83,12 @@ func runService(ctx context.Context, args []string, _ io.Reader, stdout, stderr 
 	if err != nil {
 		fmt.Fprintf(stderr, "posagent service %s: %v\n", action, err)
 		var pe *svc.PrivilegeError
+		var ce *configError
 		switch {
 		case errors.As(err, &pe):
 			return exitNoPermission
+		case errors.As(err, &ce):
+			return app.ExitConfig
 		case errors.Is(err, svc.ErrNotInstalled):
 			return exitNotInstalled
 		}
@@ -89,3 +99,8 @@ func runService(ctx context.Context, args []string, _ io.Reader, stdout, stderr 
 	}
 	return app.ExitOK
 }
+
+// configError marks the service's config check's refusal.
+type configError struct{ error }
+
+func (e *configError) Unwrap() error { return e.error }

@@ -200,7 +200,7 @@ func TestApplyEnv(t *testing.T) {
 
 func TestLoopback(t *testing.T) {
 	for h, want := range map[string]bool{"127.0.0.1": true, "127.5.6.7": true, "::1": true, "[::1]": true, "localhost": true,
-		"LOCALHOST": true, "pos.localhost": true, "0.0.0.0": false, "10.0.0.1": false, "example.com": false, "localhost.evil.com": false, "": false} {
+		"LOCALHOST": true, "pos.localhost": false, "0.0.0.0": false, "10.0.0.1": false, "example.com": false, "localhost.evil.com": false, "": false} {
 		if IsLoopbackHost(h) != want {
 			t.Errorf("IsLoopbackHost(%q) != %v", h, want)
 		}

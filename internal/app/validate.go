@@ -1,0 +1,146 @@
+package app
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/posagent/posagent/internal/config"
+	"github.com/posagent/posagent/internal/gateway/paidyet"
+	"github.com/posagent/posagent/internal/gateway/payaconnect"
+	"github.com/posagent/posagent/internal/reader/sim"
+)
+
+// ValidateConfig is the one check of a configuration: `run
+// --check-config`, `run` (and so the service and its start check) and the
+// settings window's save all call it, so that a config one of them accepts
+// is one the agent starts with. It is config's rules (Config.Validate:
+// listen, allowed_origins, gateway, readers) plus the ones that need the
+// runtime, checked with the functions the runtime itself uses:
+//   - a simulated reader's model (sim.ParseModel, which Drivers calls);
+//   - the state directory and the journal file can be created (with the
+//     path Start opens, JournalPath);
+//   - with insecureListenAny (--insecure-listen-any) listen may name any IP
+//     address (config.CheckListen).
+//
+// stateDir "" skips the file checks (the settings window saves a file for
+// the next start, whose state directory may differ). The error is a
+// *config.ValidationError naming every key at fault.
+func ValidateConfig(cfg *config.Config, stateDir string, insecureListenAny bool) error {
+	var ps []config.Problem
+	if err := cfg.Validate(); err != nil {
+		var ve *config.ValidationError
+		if !errors.As(err, &ve) {
+			return err
+		}
+		ps = ve.Problems
+	}
+	add := func(field, format string, args ...any) {
+		ps = append(ps, config.Problem{Field: field, Message: fmt.Sprintf(format, args...)})
+	}
+	if insecureListenAny {
+		kept := ps[:0]
+		for _, p := range ps {
+			if p.Field != "listen" {
+				kept = append(kept, p)
+			}
+		}
+		ps = kept
+		if err := config.CheckListen(cfg.Listen, true); err != nil {
+			add("listen", "%v", err)
+		}
+	}
+	for i, r := range cfg.Readers {
+		if r.Kind == config.ReaderSim && r.Model != "" {
+			if _, err := sim.ParseModel(r.Model); err != nil {
+				add(fmt.Sprintf("readers[%d].model", i), "%v", err)
+			}
+		}
+	}
+	if stateDir != "" {
+		if err := checkCreatable(stateDir, true); err != nil {
+			add("--state-dir", "the state directory (journal, pairings, stored key) cannot be created: %v", err)
+		} else if err := checkCreatable(JournalPath(cfg, stateDir), false); err != nil {
+			add("journal.path", "the sales journal cannot be created there: %v", err)
+		}
+	}
+	if len(ps) > 0 {
+		return &config.ValidationError{Problems: ps}
+	}
+	return nil
+}
+
+// JournalPath is where the journal lives: journal.path, or journal.db in
+// the state directory.
+func JournalPath(cfg *config.Config, stateDir string) string {
+	if cfg.Journal.Path != "" {
+		return cfg.Journal.Path
+	}
+	return filepath.Join(stateDir, "journal.db")
+}
+
+// checkCreatable reports whether path (a directory when dir) exists as
+// such and is writable, or can be created: its nearest existing ancestor
+// is a directory this process can create files in. It leaves nothing
+// behind (a probe file is removed at once).
+func checkCreatable(path string, dir bool) error {
+	fi, err := os.Stat(path)
+	switch {
+	case err == nil && dir:
+		if !fi.IsDir() {
+			return fmt.Errorf("%s is not a directory", path)
+		}
+		return probeDir(path)
+	case err == nil:
+		if fi.IsDir() {
+			return fmt.Errorf("%s is a directory, not a file", path)
+		}
+		f, err := os.OpenFile(path, os.O_RDWR, 0)
+		if err != nil {
+			return err
+		}
+		return f.Close()
+	case !errors.Is(err, os.ErrNotExist):
+		return err
+	}
+	parent := filepath.Dir(path)
+	for {
+		fi, err := os.Stat(parent)
+		if err == nil {
+			if !fi.IsDir() {
+				return fmt.Errorf("%s is not a directory", parent)
+			}
+			return probeDir(parent)
+		}
+		if !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+		up := filepath.Dir(parent)
+		if up == parent {
+			return err
+		}
+		parent = up
+	}
+}
+
+// probeDir creates and removes a file in dir: the one portable test that
+// this process may create files there.
+func probeDir(dir string) error {
+	f, err := os.CreateTemp(dir, ".posagent-check-*")
+	if err != nil {
+		return fmt.Errorf("cannot create files in %s: %w", dir, err)
+	}
+	name := f.Name()
+	f.Close()
+	return os.Remove(name)
+}
+
+// isConfigError reports whether an error from starting the agent is one
+// of the configuration, which no restart fixes (exit ExitConfig): the
+// gateway clients' refusals of their settings. ValidateConfig should have
+// caught it first; this keeps the exit code right if it ever does not.
+func isConfigError(err error) bool {
+	var ve *config.ValidationError
+	return errors.As(err, &ve) || errors.Is(err, payaconnect.ErrConfig) || errors.Is(err, paidyet.ErrConfig)
+}
