@@ -78,7 +78,6 @@ func NormalizeOrigin(o string) (string, error) {
 	return scheme + "://" + host, nil
 }
 
-
 // localPort is the port the request came in on.
 func localPort(r *http.Request) int {
 	if a, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
