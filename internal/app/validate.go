@@ -59,10 +59,11 @@ func ValidateConfig(cfg *config.Config, stateDir string, insecureListenAny bool)
 		}
 	}
 	if stateDir != "" {
+		jp := JournalPath(cfg, stateDir)
 		if err := checkCreatable(stateDir, true); err != nil {
 			add("--state-dir", "the state directory (journal, pairings, stored key) cannot be created: %v", err)
-		} else if err := checkCreatable(JournalPath(cfg, stateDir), false); err != nil {
-			add("journal.path", "the sales journal cannot be created there: %v", err)
+		} else if err := checkCreatable(jp, false); err != nil {
+			add("journal.path", "the sales journal %s cannot be opened or created: %v", jp, err)
 		}
 	}
 	if len(ps) > 0 {
