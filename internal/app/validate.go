@@ -3,6 +3,7 @@ package app
 import (
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 
@@ -21,6 +22,8 @@ import (
 //   - a simulated reader's model (sim.ParseModel, which Drivers calls);
 //   - the state directory and the journal file can be created (with the
 //     path Start opens, JournalPath);
+//   - the listen host can be bound on this computer (on a free port: the
+//     configured one may be held by the agent being checked);
 //   - with insecureListenAny (--insecure-listen-any) listen may name any IP
 //     address (config.CheckListen).
 //
@@ -51,6 +54,11 @@ func ValidateConfig(cfg *config.Config, stateDir string, insecureListenAny bool)
 			add("listen", "%v", err)
 		}
 	}
+	if !hasField(ps, "listen") {
+		if err := checkListenHost(cfg.Listen); err != nil {
+			add("listen", "%v", err)
+		}
+	}
 	for i, r := range cfg.Readers {
 		if r.Kind == config.ReaderSim && r.Model != "" {
 			if _, err := sim.ParseModel(r.Model); err != nil {
@@ -70,6 +78,30 @@ func ValidateConfig(cfg *config.Config, stateDir string, insecureListenAny bool)
 		return &config.ValidationError{Problems: ps}
 	}
 	return nil
+}
+
+func hasField(ps []config.Problem, field string) bool {
+	for _, p := range ps {
+		if p.Field == field {
+			return true
+		}
+	}
+	return false
+}
+
+// checkListenHost binds listen's host on a free port and lets it go: an
+// address this computer does not have (::1 without IPv6) is refused
+// here, not at start.
+func checkListenHost(listen string) error {
+	host, _, err := net.SplitHostPort(listen)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	if err != nil {
+		return fmt.Errorf("%q cannot be listened on here: %w", listen, err)
+	}
+	return ln.Close()
 }
 
 // JournalPath is where the journal lives: journal.path, or journal.db in
