@@ -1,5 +1,5 @@
-// Package config is posagent's typed configuration: the TOML file of
-// ARCHITECTURE §3.2, its defaults, POSAGENT_* environment overrides, per-OS
+// Package config is posagent's typed configuration: the TOML file
+// documented key by key in docs/config.md (DocsRef), its defaults, POSAGENT_* environment overrides, per-OS
 // default paths and a Validate that says, for every problem at once, which
 // setting is wrong and what to write instead — the people who read these
 // messages are store managers and kiosk installers.
