@@ -10,6 +10,7 @@ import (
 	"github.com/posagent/posagent/internal/config"
 	"github.com/posagent/posagent/internal/gateway/paidyet"
 	"github.com/posagent/posagent/internal/gateway/payaconnect"
+	"github.com/posagent/posagent/internal/reader/serial"
 	"github.com/posagent/posagent/internal/reader/sim"
 )
 
@@ -19,7 +20,8 @@ import (
 // is one the agent starts with. It is config's rules (Config.Validate:
 // listen, allowed_origins, gateway, readers) plus the ones that need the
 // runtime, checked with the functions the runtime itself uses:
-//   - a simulated reader's model (sim.ParseModel, which Drivers calls);
+//   - a simulated reader's model (sim.ParseModel, which Drivers calls) and
+//     a serial entry (serial.Port.Validate, likewise);
 //   - the state directory and the journal file can be created (with the
 //     path Start opens, JournalPath);
 //   - the listen host can be bound on this computer (on a free port: the
@@ -60,9 +62,16 @@ func ValidateConfig(cfg *config.Config, stateDir string, insecureListenAny bool)
 		}
 	}
 	for i, r := range cfg.Readers {
-		if r.Kind == config.ReaderSim && r.Model != "" {
+		switch {
+		case r.Kind == config.ReaderSim && r.Model != "":
 			if _, err := sim.ParseModel(r.Model); err != nil {
 				add(fmt.Sprintf("readers[%d].model", i), "%v", err)
+			}
+		case r.Kind == config.ReaderSerial && !hasField(ps, fmt.Sprintf("readers[%d].protocol", i)):
+			// The serial driver's own guard, which Drivers applies: config's
+			// rule is the stricter one, this keeps them from drifting apart.
+			if err := (serial.Port{Path: r.Path, Protocol: r.Protocol, Baud: r.Baud}).Validate(); err != nil {
+				add(fmt.Sprintf("readers[%d]", i), "%v", err)
 			}
 		}
 	}
