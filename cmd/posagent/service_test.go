@@ -41,7 +41,7 @@ func TestRunCheckConfig(t *testing.T) {
 	}{
 		{good, app.ExitOK, "config OK"},
 		{bad, app.ExitConfig, "listen"},
-		{filepath.Join(dir, "missing.toml"), app.ExitConfig, "no config file"},
+		{filepath.Join(dir, "missing.toml"), app.ExitConfig, "every setting: docs/config.md"},
 	} {
 		var out, errb bytes.Buffer
 		code := dispatch(context.Background(), []string{"run", "--check-config", "--config", tc.path}, nil, &out, &errb)

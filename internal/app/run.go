@@ -47,7 +47,7 @@ const (
 func LoadConfig(path string) (*config.Config, error) {
 	fh, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("no config file at %s: create one (every setting: `+config.DocsRef+`; the template: packaging/linux/posagent.toml), pass --config, or try `posagent demo`", path)
+		return nil, fmt.Errorf("no config file at %s: create one (every setting: "+config.DocsRef+"; the template: packaging/linux/posagent.toml), pass --config, or try `posagent demo`", path)
 	}
 	if err != nil {
 		return nil, err
