@@ -107,6 +107,14 @@ func TestConfigCheckAgreesWithRun(t *testing.T) {
 		})
 	}
 
+	// The demo builds its config from flags: the same rules, the same exit.
+	t.Run("invalid/demo --listen on another loopback address", func(t *testing.T) {
+		code, out := runAgent(t, "demo", "--headless", "--state-dir", filepath.Join(dir, "demo"), "--listen", "127.0.0.2:0")
+		if code != app.ExitConfig || !strings.Contains(out, "  listen: ") || !strings.Contains(out, config.DocsRef) {
+			t.Errorf("demo: exit %d\n%s", code, out)
+		}
+	})
+
 	valid := []struct {
 		name, config string
 		flags        []string
