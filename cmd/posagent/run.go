@@ -130,7 +130,7 @@ func runRun(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.W
 		paths = config.SystemPaths() // the service
 	}
 	fs.StringVar(&o.ConfigPath, "config", paths.ConfigFile, "config file")
-	check := fs.Bool("check-config", false, "only load and validate the config: exit 0 when it is usable, 78 with the problems when not")
+	check := fs.Bool("check-config", false, "only load and validate the config (with the other flags given, as run would): exit 0 when run would start with it, 78 with the problems when not (settings: "+config.DocsRef+")")
 	if err := fs.Parse(args); err != nil {
 		return app.ExitUsage
 	}
@@ -140,7 +140,7 @@ func runRun(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.W
 		o.PairCommand = "posagent pair --state-dir " + o.StateDir
 	}
 	if *check {
-		if err := app.CheckConfig(o.ConfigPath, o.StateDir); err != nil {
+		if err := app.CheckConfig(o.ConfigPath, o); err != nil {
 			fmt.Fprintf(stderr, "posagent run: %v\n", err)
 			return app.ExitConfig
 		}

@@ -37,9 +37,7 @@ func runService(ctx context.Context, args []string, _ io.Reader, stdout, stderr 
 	if err := fs.Parse(args[1:]); err != nil {
 		return app.ExitUsage
 	}
-	// The service's config is checked with the service's secret store.
-	check := func(path string) error { return app.CheckConfig(path, config.SystemPaths().StateDir) }
-	o, err := svc.DefaultOptions(check, stdout)
+	o, err := svc.DefaultOptions(checkServiceConfig, stdout)
 	if err != nil {
 		fmt.Fprintf(stderr, "posagent service: %v\n", err)
 		return app.ExitFailure
@@ -75,17 +73,41 @@ func runService(ctx context.Context, args []string, _ io.Reader, stdout, stderr 
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "posagent service %s: %v\n", action, err)
-		var pe *svc.PrivilegeError
-		switch {
-		case errors.As(err, &pe):
-			return exitNoPermission
-		case errors.Is(err, svc.ErrNotInstalled):
-			return exitNotInstalled
-		}
-		return app.ExitFailure
+		return serviceExitCode(err)
 	}
 	if action == "start" || action == "stop" {
 		fmt.Fprintf(stdout, "posagent service: %sed\n", map[string]string{"start": "start", "stop": "stopp"}[action])
 	}
 	return app.ExitOK
 }
+
+// checkServiceConfig checks the service's config as the unit runs it
+// (headless, the service's state directory and secret store). A refusal is
+// a configError: `service start` exits 78 like `run`, so a script tells a
+// config to fix from a failure to retry.
+func checkServiceConfig(path string) error {
+	if err := app.CheckConfig(path, app.RunOptions{Headless: true, StateDir: config.SystemPaths().StateDir}); err != nil {
+		return &configError{err}
+	}
+	return nil
+}
+
+// serviceExitCode is the exit code of a failed service action.
+func serviceExitCode(err error) int {
+	var pe *svc.PrivilegeError
+	var ce *configError
+	switch {
+	case errors.As(err, &pe):
+		return exitNoPermission
+	case errors.As(err, &ce):
+		return app.ExitConfig
+	case errors.Is(err, svc.ErrNotInstalled):
+		return exitNotInstalled
+	}
+	return app.ExitFailure
+}
+
+// configError marks the service's config check's refusal.
+type configError struct{ error }
+
+func (e *configError) Unwrap() error { return e.error }

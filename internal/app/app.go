@@ -144,10 +144,7 @@ func (a *App) Start(ctx context.Context) (err error) {
 		}
 	}()
 	cfg := a.o.Config
-	jpath := cfg.Journal.Path
-	if jpath == "" {
-		jpath = filepath.Join(a.o.StateDir, "journal.db")
-	}
+	jpath := JournalPath(cfg, a.o.StateDir)
 	if a.journal, err = journal.Open(jpath, a.log); err != nil {
 		return err
 	}
@@ -211,12 +208,8 @@ func journalNotice(r journal.OpenReport) string {
 // websocket, the demo page and posagent.js.
 func (a *App) startBridge(ctx context.Context) error {
 	cfg := a.o.Config
-	host, _, err := net.SplitHostPort(cfg.Listen)
-	if err != nil {
-		return fmt.Errorf("listen %q: %w", cfg.Listen, err)
-	}
-	if !config.IsLoopbackHost(host) && !a.o.InsecureListenAny {
-		return fmt.Errorf("listen %q is not a loopback address: refused (pass --insecure-listen-any if you really mean it)", cfg.Listen)
+	if err := config.CheckListen(cfg.Listen, a.o.InsecureListenAny); err != nil {
+		return &config.ValidationError{Problems: []config.Problem{{Field: "listen", Message: err.Error()}}}
 	}
 	pairings, err := bridge.OpenPairings(a.o.StateDir)
 	if err != nil {

@@ -12,7 +12,8 @@ import (
 	"github.com/posagent/posagent/internal/reader/sim"
 )
 
-// Drivers builds reader drivers from [[readers]] entries; it also returns
+// Drivers builds reader drivers from [[readers]] entries, which
+// ValidateConfig has checked (at most one sim, its model); it also returns
 // the simulator when one is configured (the bridge's simulate request needs
 // it). "auto" searches USB-HID and lists vendor serial ports; serial entries
 // share one serial driver, hid entries with a VID/PID each get a filtered
@@ -31,9 +32,6 @@ func Drivers(entries []config.Reader, log *slog.Logger) ([]reader.Driver, *sim.D
 		case config.ReaderAuto:
 			auto = true
 		case config.ReaderSim:
-			if simd != nil {
-				return nil, nil, fmt.Errorf("readers[%d]: only one simulated reader is supported", i)
-			}
 			o := sim.Options{}
 			if r.Model != "" {
 				m, err := sim.ParseModel(r.Model)

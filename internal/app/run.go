@@ -49,7 +49,7 @@ const (
 func LoadConfig(path string) (*config.Config, error) {
 	fh, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("no config file at %s: create one (see ARCHITECTURE §3.2 and docs/readers.md), pass --config, or try `posagent demo`", path)
+		return nil, fmt.Errorf("no config file at %s: create one (every setting: "+config.DocsRef+"; the template: packaging/linux/posagent.toml), pass --config, or try `posagent demo`", path)
 	}
 	if err != nil {
 		return nil, err
@@ -82,20 +82,32 @@ func DemoConfig(gw string) (*config.Config, error) {
 }
 
 // CheckConfig loads the config file at path and validates it as `run`
-// would, with the API key stored in stateDir's secret store: nil when the
-// agent could start with it.
-func CheckConfig(path, stateDir string) error {
+// with the same options would (o's StateDir, Listen, LogLevel and
+// InsecureListenAny; the API key from the state directory's secret store):
+// nil when the agent would start with it.
+func CheckConfig(path string, o RunOptions) error {
 	cfg, err := LoadConfig(path)
 	if err != nil {
 		return err
 	}
-	if err := ResolveAPIKey(cfg, stateDir); err != nil {
+	applyOverrides(cfg, o)
+	if err := ResolveAPIKey(cfg, o.StateDir); err != nil {
 		return err
 	}
-	if err := validate(cfg, false); err != nil {
+	if err := ValidateConfig(cfg, o.StateDir, o.InsecureListenAny); err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
 	return nil
+}
+
+// applyOverrides applies the command line's --listen and --log-level.
+func applyOverrides(cfg *config.Config, o RunOptions) {
+	if o.Listen != "" {
+		cfg.Listen = o.Listen
+	}
+	if o.LogLevel != "" {
+		cfg.LogLevel = o.LogLevel
+	}
 }
 
 // ResolveAPIKey fills in the gateway's API key from the secret store (the
@@ -127,19 +139,14 @@ func Run(ctx context.Context, cfg *config.Config, o RunOptions) int {
 		fmt.Fprintf(o.Stderr, "posagent: %v\n", err)
 		return ExitFailure
 	}
-	if o.Listen != "" {
-		cfg.Listen = o.Listen
-	}
-	if o.LogLevel != "" {
-		cfg.LogLevel = o.LogLevel
-	}
+	applyOverrides(cfg, o)
 	if !o.Demo {
 		if err := ResolveAPIKey(cfg, o.StateDir); err != nil {
 			fmt.Fprintf(o.Stderr, "posagent: %v\n", err)
 			return ExitConfig
 		}
 	}
-	if err := validate(cfg, o.InsecureListenAny); err != nil {
+	if err := ValidateConfig(cfg, o.StateDir, o.InsecureListenAny); err != nil {
 		fmt.Fprintf(o.Stderr, "posagent: %v\n", err)
 		return ExitConfig
 	}
@@ -171,6 +178,10 @@ func Run(ctx context.Context, cfg *config.Config, o RunOptions) int {
 		return fail(err)
 	}
 	if err := a.Start(ctx); err != nil {
+		if isConfigError(err) {
+			fmt.Fprintf(o.Stderr, "posagent: %v (see %s)\n", err, config.DocsRef)
+			return ExitConfig
+		}
 		return fail(err)
 	}
 	if removeRuntime, err := writeRuntime(o.StateDir, Runtime{PID: os.Getpid(), URL: a.URL(), Demo: o.Demo, Version: o.Version}); err != nil {
@@ -207,25 +218,6 @@ func Run(ctx context.Context, cfg *config.Config, o RunOptions) int {
 		return ExitFailure
 	}
 	return ExitOK
-}
-
-// validate checks the config; --insecure-listen-any waives the loopback rule.
-func validate(cfg *config.Config, insecureAny bool) error {
-	err := cfg.Validate()
-	var ve *config.ValidationError
-	if err == nil || !insecureAny || !errors.As(err, &ve) {
-		return err
-	}
-	kept := ve.Problems[:0]
-	for _, p := range ve.Problems {
-		if p.Field != "listen" {
-			kept = append(kept, p)
-		}
-	}
-	if ve.Problems = kept; len(kept) == 0 {
-		return nil
-	}
-	return ve
 }
 
 func printBanner(w io.Writer, a *App, demo bool) {

@@ -312,7 +312,8 @@ func (b uiBackend) SaveSettings(m ui.SettingsModel) error {
 		key = m.APIKey
 	}
 	c.Gateway.UserAPIKey = key
-	if err := c.Validate(); err != nil {
+	// The check run and --check-config make: what the window saves starts.
+	if err := ValidateConfig(&c, a.o.StateDir, a.o.InsecureListenAny); err != nil {
 		var ve *config.ValidationError
 		if errors.As(err, &ve) {
 			out := &ui.ValidationError{}

@@ -1,7 +1,7 @@
 // Package bridge is the agent's local face to browser POS pages: a loopback
-// HTTP server with the websocket protocol v1 (ARCHITECTURE §3.3,
-// docs/protocol.md) at /v1/ws, the demo POS page and posagent.js, /healthz
-// and a hand-written Prometheus /metrics.
+// HTTP server with the websocket protocol v1 (docs/protocol.md) at /v1/ws,
+// the demo POS page and posagent.js, /healthz and a hand-written Prometheus
+// /metrics.
 //
 // It owns admission (admission.go) — the Host header must name this
 // computer (the DNS-rebinding guard), and a connection must present a token

@@ -45,11 +45,6 @@ func NormalizeOrigin(o string) (string, error) {
 	return config.CanonicalOrigin(o)
 }
 
-// loopbackNames are the only Host names the agent answers to. A DNS name
-// that resolves to 127.0.0.1 (DNS rebinding) is refused, and so is any
-// other spelling of loopback: browsers use these three.
-var loopbackNames = map[string]bool{"127.0.0.1": true, "localhost": true, "::1": true}
-
 // localPort is the port the request came in on.
 func localPort(r *http.Request) int {
 	if a, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {

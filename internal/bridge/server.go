@@ -70,6 +70,13 @@ const (
 	maxClients = 64
 )
 
+// loopbackNames are the only Host names the agent answers to. A DNS name
+// that resolves to 127.0.0.1 (DNS rebinding) is refused, and so is any
+// other spelling of loopback: browsers use these three. They are config's
+// (config.BridgeHosts), whose listen rule accepts only these hosts: an
+// agent listening on another loopback address would refuse every request.
+var loopbackNames = config.BridgeHosts()
+
 // timing holds the durations tests shorten.
 type timing struct {
 	writeWait, pongWait, pingPeriod, pairingTimeout, pairDenyCooldown, pairAbandonCooldown, helloWait time.Duration

@@ -8,11 +8,16 @@ import (
 	"net/netip"
 	"net/url"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/BurntSushi/toml"
 )
+
+// DocsRef is the configuration reference every config error points to: it
+// lists each key with its default, rule and an example.
+const DocsRef = "docs/config.md"
 
 // Defaults.
 const (
@@ -143,7 +148,7 @@ func Load(r io.Reader) (*Config, error) {
 			keys[i] = k.String()
 		}
 		sort.Strings(keys)
-		return nil, fmt.Errorf("config: unknown setting %s: check the spelling against ARCHITECTURE §3.2 / docs/configuration.md", strings.Join(keys, ", "))
+		return nil, fmt.Errorf("config: unknown setting %s: check the spelling against %s", strings.Join(keys, ", "), DocsRef)
 	}
 	if len(c.Readers) == 0 {
 		c.Readers = []Reader{{Kind: ReaderAuto}}
@@ -198,7 +203,7 @@ func (e *ValidationError) Error() string {
 	for i, p := range e.Problems {
 		s[i] = p.String()
 	}
-	return "config has " + plural(len(s), "problem") + ":\n  " + strings.Join(s, "\n  ")
+	return "config has " + plural(len(s), "problem") + ":\n  " + strings.Join(s, "\n  ") + "\n  (every setting, its default and rule: " + DocsRef + ")"
 }
 
 func plural(n int, w string) string {
@@ -215,10 +220,8 @@ func (c *Config) Validate() error {
 	add := func(field, format string, args ...any) {
 		ps = append(ps, Problem{field, fmt.Sprintf(format, args...)})
 	}
-	if host, port, err := net.SplitHostPort(c.Listen); err != nil || port == "" {
-		add("listen", "%q is not host:port, e.g. %q", c.Listen, DefaultListen)
-	} else if !IsLoopbackHost(host) {
-		add("listen", "%q is not a loopback address: the agent serves card data to this computer only; use 127.0.0.1 (or start with --insecure-listen-any if you really mean it)", c.Listen)
+	if err := CheckListen(c.Listen, false); err != nil {
+		add("listen", "%v", err)
 	}
 	for i, o := range c.AllowedOrigins {
 		if _, err := CanonicalOrigin(o); err != nil {
@@ -237,6 +240,7 @@ func (c *Config) Validate() error {
 	for i, r := range c.Readers {
 		validateReader(fmt.Sprintf("readers[%d]", i), r, add)
 	}
+	c.validateOneSim(add)
 	if len(ps) > 0 {
 		return &ValidationError{ps}
 	}
@@ -253,7 +257,9 @@ func (c *Config) validateGateway(add func(string, string, ...any)) {
 		// url is optional: an external sandbox (`posagent sandbox`), which
 		// like the embedded one must be on this computer.
 		if g.URL != "" {
-			if u, err := url.Parse(g.URL); err != nil || !IsLoopbackHost(u.Hostname()) {
+			if err := CheckGatewayURL(g.URL); err != nil {
+				add("gateway.url", "%v", err)
+			} else if u, _ := url.Parse(g.URL); !IsLoopbackHost(u.Hostname()) {
 				add("gateway.url", "%q: the sandbox gateway must run on this computer (http://127.0.0.1:PORT), or leave url empty for the embedded one", g.URL)
 			}
 		}
@@ -289,6 +295,19 @@ func (c *Config) validateGateway(add func(string, string, ...any)) {
 	}
 }
 
+// validateOneSim: the agent runs at most one simulated reader (the page's
+// test-card buttons and the simulate request drive it).
+func (c *Config) validateOneSim(add func(string, string, ...any)) {
+	sims := 0
+	for i, r := range c.Readers {
+		if r.Kind == ReaderSim {
+			if sims++; sims == 2 {
+				add(fmt.Sprintf("readers[%d].kind", i), "a second simulated reader: the agent runs at most one; remove this entry")
+			}
+		}
+	}
+}
+
 func validateReader(field string, r Reader, add func(string, string, ...any)) {
 	switch r.Kind {
 	case ReaderAuto, ReaderSim:
@@ -319,11 +338,26 @@ func validateReader(field string, r Reader, add func(string, string, ...any)) {
 	}
 }
 
-// CheckGatewayURL allows https anywhere and plain http only to loopback.
+// CheckGatewayURL is the gateway transport rule, the one the gateway
+// clients enforce too (gateway.CheckBaseURL calls it): an absolute URL with
+// a host and no credentials, https anywhere, plain http only to this
+// computer (127.0.0.1, ::1, localhost) — card data never crosses a network
+// in clear.
 func CheckGatewayURL(raw string) error {
 	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" {
-		return fmt.Errorf("%q is not a URL like https://api.sandbox.payaconnect.com", raw)
+	if err != nil || u.Host == "" || u.Opaque != "" {
+		return fmt.Errorf("%q is not a URL like https://api.sandbox.payaconnect.com", clip(raw))
+	}
+	if u.User != nil {
+		return fmt.Errorf("%q: a user name or password in the URL is not allowed (the gateway's credentials are the developer_id, user_id and user_api_key settings)", clip(u.Redacted()))
+	}
+	if u.Hostname() == "" {
+		return fmt.Errorf("%q has no host", clip(raw))
+	}
+	if p := u.Port(); p != "" {
+		if _, err := CanonicalPort(p); err != nil {
+			return fmt.Errorf("%q: %w", clip(raw), err)
+		}
 	}
 	switch u.Scheme {
 	case "https":
@@ -332,16 +366,61 @@ func CheckGatewayURL(raw string) error {
 		if IsLoopbackHost(u.Hostname()) {
 			return nil
 		}
-		return fmt.Errorf("%q sends card data unencrypted: use https:// (plain http is allowed to this computer only)", raw)
+		return fmt.Errorf("%q sends card data unencrypted: use https:// (plain http is allowed to this computer only: 127.0.0.1, ::1 or localhost)", clip(raw))
 	}
-	return fmt.Errorf("%q must start with https://", raw)
+	return fmt.Errorf("%q must start with https://", clip(raw))
 }
 
-// IsLoopbackHost reports whether host names this computer: localhost, or a
-// loopback IP (127.0.0.0/8, ::1).
+// bridgeHosts are the host names the browser bridge answers to (its
+// DNS-rebinding guard refuses every other Host header), so they are the
+// only loopback hosts listen may name: an agent on 127.0.0.2 would start
+// and refuse every request.
+var bridgeHosts = []string{"127.0.0.1", "localhost", "::1"}
+
+// BridgeHosts returns the host names the bridge answers to, as a set.
+func BridgeHosts() map[string]bool {
+	m := make(map[string]bool, len(bridgeHosts))
+	for _, h := range bridgeHosts {
+		m[h] = true
+	}
+	return m
+}
+
+// CheckListen is the listen rule: host:port with a port 0-65535 in digits
+// (0 picks a free port) and a host the bridge answers to — 127.0.0.1,
+// [::1] or localhost. anyHost (--insecure-listen-any) allows any IP
+// address, or an empty host for every interface, but never a DNS name that
+// would have to be resolved.
+func CheckListen(addr string, anyHost bool) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("%q is not host:port, e.g. %q", clip(addr), DefaultListen)
+	}
+	if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 || strconv.Itoa(p) != port {
+		return fmt.Errorf("%q: the port must be a number from 1 to 65535 (or 0 for any free port), e.g. %q", clip(addr), DefaultListen)
+	}
+	if BridgeHosts()[strings.ToLower(host)] {
+		return nil
+	}
+	if !anyHost {
+		if IsLoopbackHost(host) {
+			return fmt.Errorf("%q: the agent answers only to 127.0.0.1, [::1] or localhost (the browser's Host header is checked against these), use one of them", clip(addr))
+		}
+		return fmt.Errorf("%q is not a loopback address: the agent serves card data to this computer only; use 127.0.0.1 (or start with --insecure-listen-any if you really mean it)", clip(addr))
+	}
+	if _, err := netip.ParseAddr(host); err != nil && host != "" {
+		return fmt.Errorf("%q: with --insecure-listen-any the host must be an IP address (or empty for every interface), not a name to resolve", clip(addr))
+	}
+	return nil
+}
+
+// IsLoopbackHost reports whether host (no port; brackets allowed) names
+// this computer: "localhost" or a loopback IP (127.0.0.0/8, ::1). Other
+// names are not resolved: "pos.localhost" or a name that resolves to
+// 127.0.0.1 today is looked up in DNS and may not tomorrow.
 func IsLoopbackHost(host string) bool {
 	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
-	if strings.EqualFold(host, "localhost") || strings.HasSuffix(strings.ToLower(host), ".localhost") {
+	if strings.EqualFold(host, "localhost") {
 		return true
 	}
 	ip, err := netip.ParseAddr(host)

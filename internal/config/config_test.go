@@ -2,6 +2,9 @@ package config
 
 import (
 	"errors"
+	"net"
+	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -222,7 +225,7 @@ func TestApplyEnv(t *testing.T) {
 
 func TestLoopback(t *testing.T) {
 	for h, want := range map[string]bool{"127.0.0.1": true, "127.5.6.7": true, "::1": true, "[::1]": true, "localhost": true,
-		"LOCALHOST": true, "pos.localhost": true, "0.0.0.0": false, "10.0.0.1": false, "example.com": false, "localhost.evil.com": false, "": false} {
+		"LOCALHOST": true, "pos.localhost": false, "0.0.0.0": false, "10.0.0.1": false, "example.com": false, "localhost.evil.com": false, "": false} {
 		if IsLoopbackHost(h) != want {
 			t.Errorf("IsLoopbackHost(%q) != %v", h, want)
 		}
@@ -265,5 +268,137 @@ func FuzzLoad(f *testing.F) {
 			return
 		}
 		_ = c.Validate()
+	})
+}
+
+// TestCheckListen: the listen rule run, --check-config and the bridge
+// share. Only the names the bridge answers to pass without
+// --insecure-listen-any: on 127.0.0.2 the agent started and refused every
+// request with 421.
+func TestCheckListen(t *testing.T) {
+	tests := []struct {
+		addr     string
+		anyHost  bool
+		ok       bool
+		contains string
+	}{
+		{"127.0.0.1:7380", false, true, ""},
+		{"127.0.0.1:0", false, true, ""},
+		{"localhost:7380", false, true, ""},
+		{"LOCALHOST:7380", false, true, ""},
+		{"[::1]:7380", false, true, ""},
+		{"127.0.0.1:65535", false, true, ""},
+		{"127.0.0.1:65536", false, false, "port"},
+		{"127.0.0.1:99999", false, false, "port"},
+		{"127.0.0.1:notaport", false, false, "port"},
+		{"127.0.0.1:-1", false, false, "port"},
+		{"127.0.0.1:07380", false, false, "port"},
+		{"127.0.0.1:", false, false, "port"},
+		{"127.0.0.1", false, false, "host:port"},
+		{"127.0.0.2:7380", false, false, "answers only to"},
+		{"foo.localhost:7380", false, false, "not a loopback"},
+		{"0.0.0.0:7380", false, false, "--insecure-listen-any"},
+		{":7380", false, false, "not a loopback"},
+		{"0.0.0.0:7380", true, true, ""},
+		{":7380", true, true, ""},
+		{"192.168.1.5:7380", true, true, ""},
+		{"pos.lan:7380", true, false, "IP address"},
+		{"0.0.0.0:99999", true, false, "port"},
+	}
+	for _, tt := range tests {
+		err := CheckListen(tt.addr, tt.anyHost)
+		if (err == nil) != tt.ok || (err != nil && !strings.Contains(err.Error(), tt.contains)) {
+			t.Errorf("CheckListen(%q, %v) = %v, want ok=%v containing %q", tt.addr, tt.anyHost, err, tt.ok, tt.contains)
+		}
+	}
+}
+
+// TestCheckGatewayURL: the transport rule, which the gateway clients
+// apply through gateway.CheckBaseURL.
+func TestCheckGatewayURL(t *testing.T) {
+	for raw, ok := range map[string]bool{
+		"https://api.sandbox.payaconnect.com":         true,
+		"https://api.payaconnect.com:443/":            true,
+		"http://127.0.0.1:7381":                       true,
+		"http://localhost:7381":                       true,
+		"http://[::1]:7381":                           true,
+		"http://gw.localhost:7381":                    false, // resolved by DNS: not this computer for sure
+		"http://api.sandbox.payaconnect.com":          false,
+		"https://user:pw@api.sandbox.payaconnect.com": false,
+		"https://user@api.sandbox.payaconnect.com":    false,
+		"https://api.sandbox.payaconnect.com:99999":   false,
+		"https://api.sandbox.payaconnect.com:0":       false,
+		"https://:443":                                false,
+		"ftp://127.0.0.1:7381":                        false,
+		"api.sandbox.payaconnect.com":                 false,
+		"":                                            false,
+		"https:api.sandbox.payaconnect.com":           false,
+	} {
+		if err := CheckGatewayURL(raw); (err == nil) != ok {
+			t.Errorf("CheckGatewayURL(%q) = %v, want ok=%v", raw, err, ok)
+		}
+	}
+	// The password never appears in the message.
+	if err := CheckGatewayURL("https://user:s3cret@h"); err == nil || strings.Contains(err.Error(), "s3cret") {
+		t.Errorf("credentials message: %v", err)
+	}
+}
+
+// TestOneSimReader: a second simulated reader is a config problem naming
+// its entry (run used to exit 1 at start).
+func TestOneSimReader(t *testing.T) {
+	c, err := Load(strings.NewReader("[gateway]\nkind = \"sandbox\"\n[[readers]]\nkind = \"sim\"\n[[readers]]\nkind = \"hid\"\n[[readers]]\nkind = \"sim\"\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = c.Validate()
+	if err == nil || !strings.Contains(err.Error(), "readers[2].kind:") || strings.Contains(err.Error(), "readers[0]") {
+		t.Errorf("Validate = %v", err)
+	}
+}
+
+// FuzzCheckListen: no input panics, and what the rule accepts without
+// --insecure-listen-any is a host the bridge answers to and a port that
+// net.Listen takes.
+func FuzzCheckListen(f *testing.F) {
+	for _, s := range []string{"127.0.0.1:7380", "[::1]:0", "localhost:1", "127.0.0.2:7380", "a:b:c", "[::1", ":", "127.0.0.1:+1"} {
+		f.Add(s)
+	}
+	hosts := BridgeHosts()
+	f.Fuzz(func(t *testing.T, s string) {
+		if CheckListen(s, false) != nil {
+			_ = CheckListen(s, true)
+			return
+		}
+		host, port, err := net.SplitHostPort(s)
+		if err != nil || !hosts[strings.ToLower(host)] {
+			t.Fatalf("accepted %q: host %q", s, host)
+		}
+		if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
+			t.Fatalf("accepted %q: port %q", s, port)
+		}
+		if CheckListen(s, true) != nil {
+			t.Fatalf("%q passes the strict rule but not --insecure-listen-any", s)
+		}
+	})
+}
+
+// FuzzCheckGatewayURL: no input panics; an accepted URL has a host, no
+// credentials, and is https or http to loopback.
+func FuzzCheckGatewayURL(f *testing.F) {
+	for _, s := range []string{"https://api.sandbox.payaconnect.com", "http://127.0.0.1:1", "https://u:p@h", "http://[::1", "https://h:99999"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if CheckGatewayURL(s) != nil {
+			return
+		}
+		u, err := url.Parse(s)
+		if err != nil || u.Hostname() == "" || u.User != nil {
+			t.Fatalf("accepted %q", s)
+		}
+		if u.Scheme != "https" && !(u.Scheme == "http" && IsLoopbackHost(u.Hostname())) {
+			t.Fatalf("accepted %q: scheme %q to %q", s, u.Scheme, u.Hostname())
+		}
 	})
 }

@@ -8,7 +8,7 @@
 // field counts), refuses clear track data (code clear_track_data), extracts
 // what is public (masked PAN, brand, KSN, device serial, entry mode, EMV
 // receipt fields) and builds the gateway fields e_format, e_track_data and
-// e_serial_number exactly as ARCHITECTURE §3.2 describes. The ciphertext is
+// e_serial_number exactly as docs/formats.md describes. The ciphertext is
 // carried unchanged. Decryption lives only in the dukpt subpackage, which no
 // agent path may import.
 //

@@ -121,6 +121,9 @@ func TestCheckBaseURL(t *testing.T) {
 		{"http://127.0.0.1.nip.io", "", false},
 		{"ws://127.0.0.1", "", false},
 		{"https://u:p@h", "", false},
+		{"http://gw.localhost:7381", "", false}, // a name DNS resolves, not this computer
+		{"https://h:99999", "", false},
+		{"ftp://127.0.0.1:7381", "", false},
 		{"https://", "", false},
 		{"::", "", false},
 	}

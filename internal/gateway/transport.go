@@ -18,6 +18,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/posagent/posagent/internal/config"
 )
 
 // Timeouts and limits shared by the clients.
@@ -39,46 +41,25 @@ const (
 // ErrInsecureURL is wrapped by CheckBaseURL's refusals.
 var ErrInsecureURL = errors.New("insecure gateway URL")
 
-// CheckBaseURL parses a gateway base URL and enforces the transport rule:
-// https anywhere, plain http only to a loopback host (the embedded sandbox
-// and tests). Card data must never cross a network in clear.
+// CheckBaseURL parses a gateway base URL under the transport rule, which
+// is config.CheckGatewayURL (https anywhere, plain http only to this
+// computer, no credentials in the URL): the configuration is validated by
+// the same function, so a URL the config check accepts is one the clients
+// accept. Query and fragment are dropped, trailing slashes trimmed.
 func CheckBaseURL(raw string) (*url.URL, error) {
 	if raw == "" {
 		return nil, fmt.Errorf("%w: empty base URL", ErrInsecureURL)
+	}
+	if err := config.CheckGatewayURL(raw); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInsecureURL, err)
 	}
 	u, err := url.Parse(raw)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInsecureURL, err)
 	}
-	if u.User != nil {
-		return nil, fmt.Errorf("%w: credentials in the URL are not allowed (%s)", ErrInsecureURL, u.Redacted())
-	}
-	if u.Host == "" {
-		return nil, fmt.Errorf("%w: %q has no host", ErrInsecureURL, raw)
-	}
-	switch u.Scheme {
-	case "https":
-	case "http":
-		if !IsLoopbackHost(u.Hostname()) {
-			return nil, fmt.Errorf("%w: plain http is allowed only to a loopback host, not %q; use https", ErrInsecureURL, u.Hostname())
-		}
-	default:
-		return nil, fmt.Errorf("%w: scheme %q; use https", ErrInsecureURL, u.Scheme)
-	}
 	u.RawQuery, u.Fragment = "", ""
 	u.Path = strings.TrimRight(u.Path, "/")
 	return u, nil
-}
-
-// IsLoopbackHost reports whether host (no port) is "localhost" or a
-// loopback IP address. Other names are not resolved: a name that resolves
-// to 127.0.0.1 today may not tomorrow.
-func IsLoopbackHost(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(strings.Trim(host, "[]"))
-	return ip != nil && ip.IsLoopback()
 }
 
 // NewHTTPClient builds the client a gateway client uses. rt overrides the

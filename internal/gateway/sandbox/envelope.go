@@ -16,7 +16,7 @@ import (
 // the sandbox's own small, strict reader, not internal/decrypt's parsers:
 // the gateway side needs nothing but the KSN and the T1/T2 ciphertext, and a
 // gateway must judge the bytes it received, not what the agent meant to send.
-// Layouts: ARCHITECTURE §3.2, card-formats.md §1.5, §2.2, §2.3, §2.5, §9.
+// Layouts: docs/formats.md ("Gateway fields per input"), card-formats.md §1.5, §2.2, §2.3, §2.5, §9.
 //
 // Every error here becomes a decline with reason 1621 and its text becomes
 // response_message, so no message may quote the input: they name the field
