@@ -37,6 +37,9 @@ type SaleRequest struct {
 	// ReceiptEmail and ReceiptPhone have the gateway send the customer a
 	// receipt (gateways with Capabilities.Receipts: PaidYET).
 	ReceiptEmail, ReceiptPhone string
+	// AuthCode is a force's voice authorization code; BillingZip and
+	// BillingStreet are an avsonly's address to check (actions.go).
+	AuthCode, BillingZip, BillingStreet string
 }
 
 // StartSale creates the sale, journals it, arms the reader and returns the
@@ -46,11 +49,15 @@ func (e *Engine) StartSale(ctx context.Context, req SaleRequest) (journal.Record
 	switch action {
 	case "":
 		action = gateway.ActionSale
-	case gateway.ActionSale, gateway.ActionAuthOnly:
+	case gateway.ActionSale, gateway.ActionAuthOnly, gateway.ActionForce, gateway.ActionAVSOnly:
 	default:
-		return journal.Record{}, errorf(CodeInvalid, "action %q: use sale or authonly", req.Action)
+		return journal.Record{}, errorf(CodeInvalid, "action %q: use sale, authonly, force or avsonly", req.Action)
 	}
-	amount, err := parseAmount("amount", req.Amount, false)
+	extra, err := e.checkCardAction(action, &req)
+	if err != nil {
+		return journal.Record{}, err
+	}
+	amount, err := parseAmount("amount", req.Amount, action == gateway.ActionAVSOnly)
 	if err != nil {
 		return journal.Record{}, err
 	}
@@ -72,7 +79,7 @@ func (e *Engine) StartSale(ctx context.Context, req SaleRequest) (journal.Record
 	}
 	if pc, ok := e.gw.(gateway.Prechecker); ok {
 		err := pc.Precheck(gateway.Request{Action: action, Amount: amount + tip, OrderNum: req.OrderNum,
-			Description: req.Description, TransactionAPIID: req.TransactionAPIID})
+			Description: req.Description, TransactionAPIID: req.TransactionAPIID, AuthCode: extra.authCode, Billing: extra.billing})
 		if err != nil {
 			var msgs []string
 			for _, f := range gateway.FieldErrors(err) {
@@ -140,7 +147,7 @@ func (e *Engine) StartSale(ctx context.Context, req SaleRequest) (journal.Record
 	if err := e.j.Put(rec); err != nil {
 		return journal.Record{}, errorf(CodeJournal, "could not record the sale, nothing was started: %v", err)
 	}
-	s := &sale{rec: rec, readerID: readerID, waiting: true}
+	s := &sale{rec: rec, readerID: readerID, waiting: true, extra: extra}
 	e.active[readerID] = s
 	e.byAPIID[apiID] = s
 	s.timer = time.AfterFunc(e.cfg.CardTimeout, func() { e.cardTimeout(apiID) })
@@ -445,6 +452,7 @@ func (e *Engine) request(s *sale) gateway.Request {
 	return gateway.Request{
 		Action: gateway.Action(s.rec.Action), Amount: amount + tip, TransactionAPIID: s.rec.TransactionAPIID,
 		OrderNum: s.rec.OrderNum, Description: s.rec.Description, Read: s.read,
+		AuthCode: s.extra.authCode, Billing: s.extra.billing,
 	}
 }
 
@@ -611,7 +619,7 @@ func (e *Engine) lookupOnce(ctx context.Context, s *sale) bool {
 		res, err = e.gw.Resolve(ctx, rec.TransactionAPIID)
 	} else {
 		res, err = e.gw.Lookup(ctx, rec.OrigTransaction)
-		if err == nil && !effectVisible(gateway.Action(rec.Action), res) {
+		if err == nil && !changeVisible(rec, res) {
 			res, err = nil, gateway.ErrNotFound
 		}
 	}
@@ -691,6 +699,7 @@ func (e *Engine) finishLocked(s *sale, outcome string, res *gateway.Result, msg 
 	if res != nil {
 		r.TransactionID, r.StatusID, r.ReasonCodeID, r.AuthCode = res.ID, res.StatusID, res.ReasonCode, res.AuthCode
 		r.Verbiage = gateway.Redact(res.Verbiage)
+		r.AVS = res.AVS
 		if res.AuthAmount != 0 {
 			r.AuthAmount = res.AuthAmount.String()
 		}
