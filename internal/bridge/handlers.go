@@ -48,7 +48,7 @@ func (c *conn) handle(data []byte) {
 	switch req.Type {
 	case TypeSale:
 		c.sale(req)
-	case TypeRefund, TypeVoid, TypeComplete:
+	case TypeRefund, TypeVoid, TypeComplete, TypeAuthIncrement, TypePartialReversal:
 		c.followUp(req)
 	case TypeCancel:
 		c.cancelSale(req)
@@ -286,6 +286,7 @@ func (c *conn) sale(req Request) {
 		ClientID: req.ID, Origin: c.origin, Action: req.Action, Amount: req.Amount, TipAmount: req.TipAmount,
 		OrderNum: req.OrderNum, Description: req.Description, TransactionAPIID: req.TransactionAPIID, ReaderID: req.Reader,
 		CardToken: req.CardToken, ReceiptEmail: req.ReceiptEmail, ReceiptPhone: req.ReceiptPhone,
+		AuthCode: req.AuthCode, BillingZip: req.BillingZip, BillingStreet: req.BillingStreet,
 	})
 	if err != nil {
 		b.releaseOwner(key, c)

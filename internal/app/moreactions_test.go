@@ -1,0 +1,82 @@
+package app
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/posagent/posagent/internal/engine"
+)
+
+// The actions beyond sale and the first follow-ups, as a POS page sends
+// them over the websocket, through the real engine, payaconnect client and
+// embedded sandbox (which holds each request to the seed's field table):
+// authincrement and partialreversal set a new total on the page's own
+// authorization; force carries the voice auth code beside the card read;
+// avsonly checks a card and its billing zip and moves no money.
+func TestWebsocketMoreActions(t *testing.T) {
+	a := startDemoWithPages(t)
+	pa, pb := openPage(t, a.URL(), originA), openPage(t, a.URL(), originB)
+
+	auth := pa.sale("a1", map[string]any{"action": "authonly", "amount": "40.00"}, "visa")
+	if auth["outcome"] != "approved" || obj(auth, "transaction")["status_id"] != float64(102) {
+		t.Fatalf("authonly: %s", auth["_raw"])
+	}
+	txID := str(obj(auth, "transaction")["id"])
+
+	change := func(p *wsPage, id, typ, amount string) map[string]any {
+		t.Helper()
+		p.send(map[string]any{"type": typ, "id": id, "transaction_id": txID, "amount": amount})
+		if r := p.reply("accepted", id); r["type"] != "accepted" {
+			return r
+		}
+		return p.result(id)
+	}
+	// Another page may neither increment nor reduce it, and learns nothing.
+	for _, typ := range []string{"authincrement", "partialreversal"} {
+		r := change(pb, "b-"+typ, typ, "45.00")
+		if r["type"] != "error" || r["code"] != engine.CodeNotFound || strings.Contains(str(r["_raw"]), originA) {
+			t.Errorf("%s by another page: %s, want error not_found", typ, r["_raw"])
+		}
+	}
+	if r := change(pa, "a2", "authincrement", "55.00"); r["outcome"] != "approved" || r["action"] != "authincrement" ||
+		obj(r, "transaction")["amount"] != "55.00" {
+		t.Fatalf("authincrement: %s", r["_raw"])
+	}
+	// The gateway now holds 55.00: an "increment" to less is refused.
+	if r := change(pa, "a3", "authincrement", "50.00"); r["outcome"] != "error" {
+		t.Fatalf("increment below the current total: %s", r["_raw"])
+	}
+	if r := change(pa, "a4", "partialreversal", "30.00"); r["outcome"] != "approved" || r["action"] != "partialreversal" {
+		t.Fatalf("partialreversal: %s", r["_raw"])
+	}
+	// ... and now 30.00: a "reversal" to more is refused.
+	if r := change(pa, "a5", "partialreversal", "35.00"); r["outcome"] != "error" {
+		t.Fatalf("reversal above the current total: %s", r["_raw"])
+	}
+	if r := change(pa, "a6", "authincrement", ""); r["type"] != "error" || r["code"] != engine.CodeInvalid {
+		t.Fatalf("increment without an amount: %s", r["_raw"])
+	}
+
+	force := pa.sale("f1", map[string]any{"action": "force", "amount": "12.00", "auth_code": "VOX123"}, "mc")
+	if force["outcome"] != "approved" || force["action"] != "force" || obj(force, "transaction")["status_id"] != float64(101) {
+		t.Fatalf("force: %s", force["_raw"])
+	}
+	// Refused before the reader is asked for a card.
+	pa.send(map[string]any{"type": "sale", "id": "f2", "action": "force", "amount": "12.00"})
+	if r := pa.reply("prompt", "f2"); r["type"] != "error" || r["code"] != engine.CodeInvalid || !strings.Contains(str(r["message"]), "auth_code") {
+		t.Fatalf("force without auth_code: %s", r["_raw"])
+	}
+
+	avs := pa.sale("v1", map[string]any{"action": "avsonly", "billing_zip": "32606", "billing_street": "5800 NW 39th AVE"}, "visa")
+	tx := obj(avs, "transaction")
+	if avs["outcome"] != "approved" || avs["action"] != "avsonly" || tx["status_id"] != float64(121) || tx["avs"] != "GOOD" || tx["amount"] != "0.00" {
+		t.Fatalf("avsonly: %s", avs["_raw"])
+	}
+	if strings.Contains(str(avs["_raw"]), "32606") || strings.Contains(str(avs["_raw"]), "5800 NW") {
+		t.Fatalf("the result echoes the billing address: %s", avs["_raw"])
+	}
+	bad := pa.sale("v2", map[string]any{"action": "avsonly", "billing_zip": "32615", "billing_street": "2831 NW 41st St STE J"}, "visa")
+	if bad["outcome"] != "declined" || obj(bad, "transaction")["avs"] != "BAD" {
+		t.Fatalf("avsonly with the sandbox's failing address: %s", bad["_raw"])
+	}
+}
