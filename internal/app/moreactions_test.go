@@ -1,10 +1,14 @@
 package app
 
 import (
+	"context"
+	"errors"
 	"strings"
 	"testing"
 
 	"github.com/posagent/posagent/internal/engine"
+	"github.com/posagent/posagent/internal/engine/journal"
+	"github.com/posagent/posagent/internal/gateway/gatewaytest"
 )
 
 // The actions beyond sale and the first follow-ups, as a POS page sends
@@ -78,5 +82,42 @@ func TestWebsocketMoreActions(t *testing.T) {
 	bad := pa.sale("v2", map[string]any{"action": "avsonly", "billing_zip": "32615", "billing_street": "2831 NW 41st St STE J"}, "visa")
 	if bad["outcome"] != "declined" || obj(bad, "transaction")["avs"] != "BAD" {
 		t.Fatalf("avsonly with the sandbox's failing address: %s", bad["_raw"])
+	}
+}
+
+// PaidYET's v3 API has no force, avsonly, authincrement or partialreversal:
+// each is refused as unsupported before anything is journaled, a reader
+// armed or a request sent, saying which gateway cannot.
+func TestPaidYETRefusesMoreActions(t *testing.T) {
+	e := startPaidYET(t)
+	ctx := context.Background()
+	auth := e.tokenSale(t, engine.SaleRequest{Amount: "40.00", Action: "authonly"}).Result
+	if auth.Outcome != engine.OutcomeApproved {
+		t.Fatalf("authonly: %+v", auth)
+	}
+	sent := e.proxy.Count(func(gatewaytest.Record) bool { return true })
+	before, _ := e.a.Journal().Select(func(*journal.Record) bool { return true })
+	var errs []error
+	for _, req := range []engine.SaleRequest{
+		{Action: "force", Amount: "12.00", AuthCode: "VOX123"},
+		{Action: "avsonly", BillingZip: "32606"},
+	} {
+		req.ClientID, req.Origin = "x", "test"
+		_, err := e.a.Engine().StartSale(ctx, req)
+		errs = append(errs, err)
+	}
+	for _, a := range []string{"authincrement", "partialreversal"} {
+		_, err := e.a.Engine().FollowUp(ctx, engine.FollowUpRequest{ClientID: "x", Origin: "test", Action: a, TransactionID: auth.TransactionID, Amount: "30.00"})
+		errs = append(errs, err)
+	}
+	for i, err := range errs {
+		var ee *engine.Error
+		if !errors.As(err, &ee) || ee.Code != engine.CodeUnsupported || !strings.Contains(ee.Message, "paidyet") {
+			t.Errorf("request %d: %v, want unsupported naming paidyet", i, err)
+		}
+	}
+	after, _ := e.a.Journal().Select(func(*journal.Record) bool { return true })
+	if n := e.proxy.Count(func(gatewaytest.Record) bool { return true }); n != sent || len(after) != len(before) {
+		t.Fatalf("refused requests reached the gateway (%d → %d requests) or the journal (%d → %d records)", sent, n, len(before), len(after))
 	}
 }
