@@ -6,9 +6,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/posagent/posagent/internal/card"
 	"github.com/posagent/posagent/internal/engine"
 	"github.com/posagent/posagent/internal/engine/journal"
 	"github.com/posagent/posagent/internal/gateway/gatewaytest"
+	"github.com/posagent/posagent/internal/reader/sim"
 )
 
 // The actions beyond sale and the first follow-ups, as a POS page sends
@@ -119,5 +121,31 @@ func TestPaidYETRefusesMoreActions(t *testing.T) {
 	after, _ := e.a.Journal().Select(func(*journal.Record) bool { return true })
 	if n := e.proxy.Count(func(gatewaytest.Record) bool { return true }); n != sent || len(after) != len(before) {
 		t.Fatalf("refused requests reached the gateway (%d → %d requests) or the journal (%d → %d records)", sent, n, len(before), len(after))
+	}
+}
+
+// A chip card through the simulated VP3300: the reader is armed with the
+// force's amount, or with 0.00 for an avsonly, and the card is told the
+// gateway's answer as for a sale.
+func TestChipForceAndAVSOnly(t *testing.T) {
+	a := startDemo(t)
+	upd, stop := a.Engine().Subscribe()
+	defer stop()
+	for _, req := range []engine.SaleRequest{
+		{Action: "force", Amount: "9.00", AuthCode: "VOX123"},
+		{Action: "avsonly", BillingZip: "32606"},
+	} {
+		req.ClientID, req.Origin = "c", "test"
+		rec, err := a.Engine().StartSale(context.Background(), req)
+		if err != nil {
+			t.Fatalf("%s: %v", req.Action, err)
+		}
+		if err := a.Sim().Simulate(context.Background(), sim.SimCard{PAN: "5454545454545454", EntryMode: card.EntryChip}); err != nil {
+			t.Fatalf("%s: %v", req.Action, err)
+		}
+		res := waitResult(t, upd, rec.TransactionAPIID).Result
+		if res.Outcome != engine.OutcomeApproved || res.EntryMode != string(card.EntryChip) || res.Action != req.Action {
+			t.Fatalf("%s by chip: %+v", req.Action, res)
+		}
 	}
 }
