@@ -712,7 +712,7 @@ func (e *Engine) finishLocked(s *sale, outcome string, res *gateway.Result, msg 
 		s.timer.Stop()
 	}
 	s.waiting = false
-	s.read = nil         // the envelope is not needed any more: drop it
+	s.read = nil          // the envelope is not needed any more: drop it
 	s.extra = cardExtra{} // and the auth code / billing address beside it
 	s.waitJournal()
 	if err := e.j.Put(*r); err != nil {
