@@ -105,6 +105,9 @@ export interface Transaction {
   entry_mode_id: string;
   last_four: string;
   verbiage: string;
+  /** The gateway's address check (avsonly; a sale sent with a billing
+   *  address): GOOD, ZIP, STREET or BAD on Paya Connect. */
+  avs?: string;
 }
 
 export interface Receipt {
@@ -199,7 +202,7 @@ export interface PosAgentOptions {
 
 export interface SaleRequest {
   amount: string | number;
-  action?: 'sale' | 'authonly';
+  action?: 'sale' | 'authonly' | 'force' | 'avsonly';
   orderNum?: string;
   transactionApiId?: string;
   tipAmount?: string | number;
@@ -213,6 +216,13 @@ export interface SaleRequest {
    *  sent as `receipt_email` / `receipt_phone`. */
   receiptEmail?: string;
   receiptPhone?: string;
+  /** force: the 6 letters and digits the card issuer read out on the phone;
+   *  sent as `auth_code`. */
+  authCode?: string;
+  /** avsonly: the billing address to check (zip required); sent as
+   *  `billing_zip` / `billing_street`, never echoed. */
+  billingZip?: string;
+  billingStreet?: string;
   id?: string;
   /**
    * Fields a merchant account's settings may require (protocol.md, "Merchant
@@ -279,6 +289,14 @@ export declare class PosAgent {
   refund(o: FollowUpRequest): Pending<ResultMessage>;
   void(o: FollowUpRequest): Pending<ResultMessage>;
   complete(o: FollowUpRequest): Pending<ResultMessage>;
+  /** Raise an authorization to a new total (`amount`). */
+  authIncrement(o: FollowUpRequest & { amount: string | number }): Pending<ResultMessage>;
+  /** Reduce an authorization or sale to a new total (`amount`). */
+  partialReversal(o: FollowUpRequest & { amount: string | number }): Pending<ResultMessage>;
+  /** A voice-authorized sale: the card is read, `authCode` goes beside it. */
+  force(sale: Omit<SaleRequest, 'action'> & { authCode: string }, hooks?: SaleHooks): Pending<ResultMessage>;
+  /** Check a card and its billing address without charging it (avsonly). */
+  verifyCard(sale: Omit<SaleRequest, 'action' | 'amount' | 'tipAmount'> & { billingZip: string }, hooks?: SaleHooks): Pending<ResultMessage>;
   cancel(saleId: string): Promise<ResultMessage>;
   status(o?: { transactionApiId?: string }): Pending<StatusMessage>;
   /** A test card on the simulated reader, or a scenario (card not needed for unplug). */

@@ -318,7 +318,7 @@ export class PosAgent {
    * refuses the request (busy, no_reader, invalid_request, …). The returned
    * promise has an `id` for cancel().
    * @param {object} sale {amount, action?, orderNum?, transactionApiId?, tipAmount?, description?, reader?,
-   *   cardToken?, receiptEmail?, receiptPhone?,
+   *   cardToken?, receiptEmail?, receiptPhone?, authCode? (force), billingZip?, billingStreet? (avsonly),
    *   subtotalAmount?, surchargeAmount?, tax?, checkinDate?, checkoutDate?, roomRate?}
    * @param {object} [hooks] {onPrompt, onCard, onAccepted, onWarning}
    */
@@ -336,6 +336,9 @@ export class PosAgent {
     if (sale.cardToken) msg.card_token = String(sale.cardToken);
     if (sale.receiptEmail) msg.receipt_email = String(sale.receiptEmail);
     if (sale.receiptPhone) msg.receipt_phone = String(sale.receiptPhone);
+    if (sale.authCode) msg.auth_code = String(sale.authCode);
+    if (sale.billingZip) msg.billing_zip = String(sale.billingZip);
+    if (sale.billingStreet) msg.billing_street = String(sale.billingStreet);
     if (sale.id) msg.id = sale.id;
     // Fields a merchant account's settings may require (protocol.md,
     // "Merchant settings"); a zero amount is sent ("0.00" is a value).
@@ -349,6 +352,23 @@ export class PosAgent {
   /** An authorization only (complete it later with complete()). */
   authOnly(sale, hooks) {
     return this.sale({ ...sale, action: 'authonly' }, hooks);
+  }
+
+  /**
+   * A sale the card issuer approved on the phone: {amount, authCode, ...}
+   * with the 6-character code it read out; the card is read as for a sale.
+   */
+  force(sale, hooks) {
+    return this.sale({ ...sale, action: 'force' }, hooks);
+  }
+
+  /**
+   * Check a card and its billing address without charging it (avsonly):
+   * {billingZip, billingStreet?, ...}. The result's transaction.avs says
+   * how the address matched.
+   */
+  verifyCard(sale, hooks) {
+    return this.sale({ ...sale, amount: '0.00', tipAmount: undefined, action: 'avsonly' }, hooks);
   }
 
   _followUp(type, { transactionId, amount, transactionApiId, id }) {
@@ -372,6 +392,16 @@ export class PosAgent {
   /** Complete an authorization: {transactionId, amount?}. */
   complete(o) {
     return this._followUp('complete', o);
+  }
+
+  /** Raise an authorization to a new total: {transactionId, amount}. */
+  authIncrement(o) {
+    return this._followUp('authincrement', o);
+  }
+
+  /** Reduce an authorization or sale to a new total: {transactionId, amount}. */
+  partialReversal(o) {
+    return this._followUp('partialreversal', o);
   }
 
   /**

@@ -118,7 +118,7 @@ func uiResult(r journal.Record) ui.Result {
 	}
 	res := ui.Result{Outcome: ui.Outcome(r.Outcome), Action: action, TransactionID: r.TransactionID, AuthCode: r.AuthCode,
 		Amount: r.Amount, EntryMode: r.EntryMode, Brand: r.Brand, MaskedPAN: r.MaskedPAN, LastFour: r.LastFour,
-		Verbiage: r.Verbiage, Message: r.Error, Time: r.Updated,
+		Verbiage: r.Verbiage, AVS: r.AVS, Message: r.Error, Time: r.Updated,
 		Receipt: ui.Receipt{TC: r.Receipt.TC, TVR: r.Receipt.TVR, AID: r.Receipt.AID, TSI: r.Receipt.TSI, ATC: r.Receipt.ATC,
 			APPLAB: r.Receipt.APPLAB, APPN: r.Receipt.APPN, CVM: r.Receipt.CVM}}
 	if r.StatusID != 0 {
@@ -147,6 +147,12 @@ func (b uiBackend) Cancel(ctx context.Context, saleID string) error {
 
 func (b uiBackend) FollowUp(ctx context.Context, action, txID, amount string) (string, error) {
 	rec, err := b.a.engine.FollowUp(ctx, engine.FollowUpRequest{ClientID: "ui", Origin: engine.OriginUI, Action: action, TransactionID: txID, Amount: amount})
+	return rec.TransactionAPIID, uiError(err)
+}
+
+func (b uiBackend) CardAction(ctx context.Context, req ui.CardActionRequest) (string, error) {
+	rec, err := b.a.engine.StartSale(ctx, engine.SaleRequest{ClientID: "ui", Origin: engine.OriginUI, Action: req.Action, Amount: req.Amount,
+		AuthCode: req.AuthCode, BillingZip: req.BillingZip, BillingStreet: req.BillingStreet})
 	return rec.TransactionAPIID, uiError(err)
 }
 

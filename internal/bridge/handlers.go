@@ -48,7 +48,7 @@ func (c *conn) handle(data []byte) {
 	switch req.Type {
 	case TypeSale:
 		c.sale(req)
-	case TypeRefund, TypeVoid, TypeComplete:
+	case TypeRefund, TypeVoid, TypeComplete, TypeAuthIncrement, TypePartialReversal:
 		c.followUp(req)
 	case TypeCancel:
 		c.cancelSale(req)
@@ -90,6 +90,7 @@ func (c *conn) sale(req Request) {
 		CardToken: req.CardToken, ReceiptEmail: req.ReceiptEmail, ReceiptPhone: req.ReceiptPhone,
 		SubtotalAmount: req.SubtotalAmount, SurchargeAmount: req.SurchargeAmount, Tax: req.Tax,
 		CheckinDate: req.CheckinDate, CheckoutDate: req.CheckoutDate, RoomRate: req.RoomRate,
+		AuthCode: req.AuthCode, BillingZip: req.BillingZip, BillingStreet: req.BillingStreet,
 	})
 	if err != nil {
 		b.releaseOwner(key, c)

@@ -47,6 +47,9 @@ const (
 	TypeStatus   = "status"
 	TypeSimulate = "simulate"
 	TypeAck      = "ack"
+	// Changes of an authorization or sale's amount: the new total.
+	TypeAuthIncrement   = "authincrement"
+	TypePartialReversal = "partialreversal"
 )
 
 // Reply and event types (agent → client).
@@ -89,9 +92,15 @@ type Request struct {
 	CardToken    string `json:"card_token,omitempty"`
 	ReceiptEmail string `json:"receipt_email,omitempty"`
 	ReceiptPhone string `json:"receipt_phone,omitempty"`
+	// sale with action force: the issuer's voice authorization code.
+	// sale with action avsonly: the billing address to check. Never
+	// logged or echoed.
+	AuthCode      string `json:"auth_code,omitempty"`
+	BillingZip    string `json:"billing_zip,omitempty"`
+	BillingStreet string `json:"billing_street,omitempty"`
 	// sale, refund, void, complete (optional), status and ack (lookup)
 	TransactionAPIID string `json:"transaction_api_id,omitempty"`
-	// refund, void, complete
+	// refund, void, complete, authincrement, partialreversal
 	TransactionID string `json:"transaction_id,omitempty"`
 	// sale and simulate: a reader id; default the first usable reader
 	Reader string `json:"reader,omitempty"`
@@ -132,6 +141,7 @@ func protoErr(id, code, format string, args ...any) *ProtoError {
 var knownTypes = map[string]bool{
 	TypeHello: true, TypeSale: true, TypeCancel: true, TypeRefund: true, TypeVoid: true,
 	TypeComplete: true, TypeStatus: true, TypeSimulate: true, TypeAck: true,
+	TypeAuthIncrement: true, TypePartialReversal: true,
 }
 
 // DecodeRequest parses one client message. A refusal carries the request
@@ -170,7 +180,7 @@ func DecodeRequest(data []byte) (Request, *ProtoError) {
 		return Request{}, protoErr(r.ID, CodeUnknownType, "type is missing")
 	}
 	if !knownTypes[r.Type] {
-		return Request{}, protoErr(r.ID, CodeUnknownType, "unknown type %q: use hello, sale, cancel, refund, void, complete, status, simulate or ack", clip(r.Type, 32))
+		return Request{}, protoErr(r.ID, CodeUnknownType, "unknown type %q: use hello, sale, cancel, refund, void, complete, authincrement, partialreversal, status, simulate or ack", clip(r.Type, 32))
 	}
 	if len(r.Token) > maxTokenLen {
 		return Request{}, protoErr(r.ID, CodeNotPaired, "token is too long to be one of this agent's tokens")
@@ -380,6 +390,9 @@ type Transaction struct {
 	EntryModeID  string `json:"entry_mode_id"`
 	LastFour     string `json:"last_four"`
 	Verbiage     string `json:"verbiage"`
+	// AVS is the gateway's address check (avsonly; a sale sent with a
+	// billing address): GOOD, ZIP, STREET or BAD on Paya Connect.
+	AVS string `json:"avs,omitempty"`
 }
 
 // Receipt holds the EMV receipt fields (empty for swipes).
@@ -432,7 +445,7 @@ func resultMsg(r *journal.Record, replay bool) ResultMsg {
 		Card: ResultCard{MaskedPAN: r.MaskedPAN, Brand: r.Brand, LastFour: r.LastFour, EntryMode: r.EntryMode},
 		Transaction: Transaction{ID: r.TransactionID, StatusID: r.StatusID, ReasonCodeID: r.ReasonCodeID,
 			AuthCode: r.AuthCode, Amount: r.Amount, AuthAmount: r.AuthAmount, EntryModeID: r.EntryMode,
-			LastFour: r.LastFour, Verbiage: card.RedactPANs(r.Verbiage)},
+			LastFour: r.LastFour, Verbiage: card.RedactPANs(r.Verbiage), AVS: r.AVS},
 		Receipt: Receipt{TC: r.Receipt.TC, TVR: r.Receipt.TVR, AID: r.Receipt.AID, TSI: r.Receipt.TSI,
 			ATC: r.Receipt.ATC, APPLAB: r.Receipt.APPLAB, APPN: r.Receipt.APPN, CVM: r.Receipt.CVM},
 	}

@@ -125,6 +125,7 @@ type sale struct {
 	timer    *time.Timer
 	resent   bool
 	req      gateway.Request // follow-ups: the request to re-send when proven absent
+	extra    cardExtra       // force and avsonly: what goes beside the read (actions.go)
 	// unprovableTries and nextTry pace the background lookups of an action
 	// the gateway cannot prove absent (see unprovable).
 	unprovableTries int

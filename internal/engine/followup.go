@@ -13,10 +13,12 @@ import (
 type FollowUpRequest struct {
 	ClientID string
 	Origin   string
-	// Action is refund, void, complete (authcomplete) or tipadjust.
+	// Action is refund, void, complete (authcomplete), tipadjust,
+	// authincrement or partialreversal.
 	Action        string
 	TransactionID string // the gateway id of the earlier transaction
-	// Amount: required for refund; the new total for tipadjust; optional
+	// Amount: required for refund; the new total for tipadjust,
+	// authincrement and partialreversal; optional
 	// for complete (default: the authorized amount); not used for void.
 	Amount           string
 	TransactionAPIID string
@@ -38,8 +40,10 @@ func (e *Engine) FollowUp(ctx context.Context, req FollowUpRequest) (journal.Rec
 		action = gateway.ActionAuthComplete
 	case "tipadjust":
 		action = gateway.ActionTipAdjust
+	case "authincrement", "partialreversal": // actions.go
+		action = gateway.Action(req.Action)
 	default:
-		return journal.Record{}, errorf(CodeInvalid, "action %q: use refund, void, complete or tipadjust", req.Action)
+		return journal.Record{}, errorf(CodeInvalid, "action %q: use refund, void, complete, tipadjust, authincrement or partialreversal", req.Action)
 	}
 	if !e.gw.Capabilities().Actions[action] {
 		return journal.Record{}, errorf(CodeUnsupported, "the %s gateway cannot %s", e.gw.Name(), action)
@@ -50,7 +54,7 @@ func (e *Engine) FollowUp(ctx context.Context, req FollowUpRequest) (journal.Rec
 	var amount gateway.Amount
 	var err error
 	switch {
-	case action == gateway.ActionRefund || action == gateway.ActionTipAdjust:
+	case action == gateway.ActionRefund || action == gateway.ActionTipAdjust || changesAmount(action):
 		if amount, err = parseAmount("amount", req.Amount, false); err != nil {
 			return journal.Record{}, err
 		}

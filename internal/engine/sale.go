@@ -42,6 +42,9 @@ type SaleRequest struct {
 	// subtotal, surcharge and tax, and a lodging stay. Empty: not sent.
 	SubtotalAmount, SurchargeAmount, Tax string
 	CheckinDate, CheckoutDate, RoomRate  string
+	// AuthCode is a force's voice authorization code; BillingZip and
+	// BillingStreet are an avsonly's address to check (actions.go).
+	AuthCode, BillingZip, BillingStreet string
 }
 
 // StartSale creates the sale, journals it, arms the reader and returns the
@@ -51,11 +54,15 @@ func (e *Engine) StartSale(ctx context.Context, req SaleRequest) (journal.Record
 	switch action {
 	case "":
 		action = gateway.ActionSale
-	case gateway.ActionSale, gateway.ActionAuthOnly:
+	case gateway.ActionSale, gateway.ActionAuthOnly, gateway.ActionForce, gateway.ActionAVSOnly:
 	default:
-		return journal.Record{}, errorf(CodeInvalid, "action %q: use sale or authonly", req.Action)
+		return journal.Record{}, errorf(CodeInvalid, "action %q: use sale, authonly, force or avsonly", req.Action)
 	}
-	amount, err := parseAmount("amount", req.Amount, false)
+	extra, err := e.checkCardAction(action, &req)
+	if err != nil {
+		return journal.Record{}, err
+	}
+	amount, err := parseAmount("amount", req.Amount, action == gateway.ActionAVSOnly)
 	if err != nil {
 		return journal.Record{}, err
 	}
@@ -81,7 +88,7 @@ func (e *Engine) StartSale(ctx context.Context, req SaleRequest) (journal.Record
 	}
 	if pc, ok := e.gw.(gateway.Prechecker); ok {
 		pre := gateway.Request{Action: action, Amount: amount + tip, OrderNum: req.OrderNum,
-			Description: req.Description, TransactionAPIID: req.TransactionAPIID}
+			Description: req.Description, TransactionAPIID: req.TransactionAPIID, AuthCode: extra.authCode, Billing: extra.billing}
 		details.apply(&pre)
 		if err := pc.Precheck(pre); err != nil {
 			return journal.Record{}, precheckError(err)
@@ -149,7 +156,7 @@ func (e *Engine) StartSale(ctx context.Context, req SaleRequest) (journal.Record
 		return journal.Record{}, duplicateIDError(apiID, req.Origin, prev.Origin)
 	}
 	rec = prev
-	s := &sale{rec: rec, readerID: readerID, waiting: true}
+	s := &sale{rec: rec, readerID: readerID, waiting: true, extra: extra}
 	e.active[readerID] = s
 	e.byAPIID[apiID] = s
 	s.timer = time.AfterFunc(e.cfg.CardTimeout, func() { e.cardTimeout(apiID) })
@@ -458,6 +465,7 @@ func (e *Engine) request(s *sale) gateway.Request {
 	req := gateway.Request{
 		Action: gateway.Action(s.rec.Action), Amount: amount + tip, TransactionAPIID: s.rec.TransactionAPIID,
 		OrderNum: s.rec.OrderNum, Description: s.rec.Description, Read: s.read,
+		AuthCode: s.extra.authCode, Billing: s.extra.billing,
 	}
 	recordDetails(s.rec).apply(&req)
 	return req
@@ -645,7 +653,7 @@ func (e *Engine) lookupOnce(ctx context.Context, s *sale) bool {
 		res, err = e.gw.Resolve(ctx, rec.TransactionAPIID)
 	} else {
 		res, err = e.gw.Lookup(ctx, rec.OrigTransaction)
-		if err == nil && !effectVisible(gateway.Action(rec.Action), res) {
+		if err == nil && !changeVisible(rec, res) {
 			res, err = nil, gateway.ErrNotFound
 		}
 	}
@@ -733,6 +741,7 @@ func (e *Engine) finishLocked(s *sale, outcome string, res *gateway.Result, msg 
 	if res != nil {
 		r.TransactionID, r.StatusID, r.ReasonCodeID, r.AuthCode = res.ID, res.StatusID, res.ReasonCode, res.AuthCode
 		r.Verbiage = card.RedactPANs(res.Verbiage)
+		r.AVS = res.AVS
 		if res.AuthAmount != 0 {
 			r.AuthAmount = res.AuthAmount.String()
 		}
@@ -745,7 +754,8 @@ func (e *Engine) finishLocked(s *sale, outcome string, res *gateway.Result, msg 
 		s.timer.Stop()
 	}
 	s.waiting = false
-	s.read = nil // the envelope is not needed any more: drop it
+	s.read = nil          // the envelope is not needed any more: drop it
+	s.extra = cardExtra{} // and the auth code / billing address beside it
 	if r.ReversalOf != "" {
 		r.Acked = true // the engine's own void: its sale's result is what clients get
 	}

@@ -35,6 +35,10 @@ type Backend interface {
 	// transaction. amount may be empty where the gateway allows it (void,
 	// full refund). Its result arrives as an Event with the returned id.
 	FollowUp(ctx context.Context, action, transactionID, amount string) (saleID string, err error)
+	// CardAction starts a force or an avsonly (see CardActionRequest) and
+	// returns its id; the card is read as for a sale, and its prompts,
+	// card and result arrive as Events carrying that id.
+	CardAction(ctx context.Context, req CardActionRequest) (saleID string, err error)
 	// History lists past and in-flight sales, newest first, matching query
 	// (transaction id, last four, amount, auth code; empty: all).
 	History(query string) []HistoryItem
@@ -69,6 +73,14 @@ type SaleFields struct {
 	OrderNum                             string
 	SubtotalAmount, SurchargeAmount, Tax string
 	CheckinDate, CheckoutDate, RoomRate  string
+}
+
+// CardActionRequest is a card-reading action beside sale and authonly:
+// "force" (a sale the issuer approved by phone: Amount and the AuthCode it
+// read out) or "avsonly" (a check of the card and its billing address,
+// BillingZip and optionally BillingStreet, that moves no money).
+type CardActionRequest struct {
+	Action, Amount, AuthCode, BillingZip, BillingStreet string
 }
 
 // Simulator feeds a test card to the simulated reader (demo mode only).
@@ -176,7 +188,7 @@ type Receipt struct {
 // Result is the end of a sale or follow-up.
 type Result struct {
 	Outcome       Outcome
-	Action        string // sale, authonly, refund, void, complete, tipadjust
+	Action        string // sale, authonly, force, avsonly, refund, void, complete, tipadjust, authincrement, partialreversal
 	TransactionID string
 	StatusID      string
 	ReasonCode    string
@@ -187,6 +199,7 @@ type Result struct {
 	MaskedPAN     string
 	LastFour      string
 	Verbiage      string // the gateway's words, e.g. "APPROVED"
+	AVS           string // the gateway's address check (avsonly): GOOD, ZIP, STREET, BAD
 	Message       string // the agent's explanation for error/unknown/cancelled
 	Receipt       Receipt
 	Time          time.Time

@@ -141,3 +141,12 @@ func SetTray(st trayState) (restore func()) {
 
 // RequestClose is the window's close button.
 func (h *Harness) RequestClose() { h.U.onClose() }
+
+func (h *Harness) Force() *widget.Button           { return h.U.reg.forceBtn }
+func (h *Harness) Verify() *widget.Button          { return h.U.reg.verifyBtn }
+func (h *Harness) AuthCode() *widget.Entry         { return h.U.reg.authCode }
+func (h *Harness) BillingZip() *widget.Entry       { return h.U.reg.billingZip }
+func (h *Harness) BillingStreet() *widget.Entry    { return h.U.reg.billingStreet }
+func (h *Harness) HistoryIncrease() *widget.Button { return h.U.hist.incrementBtn }
+func (h *Harness) HistoryReduce() *widget.Button   { return h.U.hist.reduceBtn }
+func (h *Harness) HistoryTip() *widget.Button      { return h.U.hist.tipBtn }

@@ -28,6 +28,8 @@ type history struct {
 	voidBtn    *widget.Button
 	completeBt *widget.Button
 	tipBtn     *widget.Button
+	// incrementBtn and reduceBtn: authincrement and partialreversal.
+	incrementBtn, reduceBtn *widget.Button
 }
 
 func newHistory(u *UI) *history {
@@ -60,7 +62,7 @@ func newHistory(u *UI) *history {
 		return func() {
 			if it, ok := h.current(); ok {
 				amount := it.Result.Amount
-				if action == "tipadjust" {
+				if action == "tipadjust" || changesAmount(action) {
 					amount = ""
 				}
 				u.reg.askFollowUp(action, it.Result.TransactionID, amount)
@@ -71,9 +73,11 @@ func newHistory(u *UI) *history {
 	h.voidBtn = widget.NewButton("Void", follow("void"))
 	h.completeBt = widget.NewButton("Complete", follow("complete"))
 	h.tipBtn = widget.NewButton("Tip adjust", follow("tipadjust"))
+	h.incrementBtn = widget.NewButton("Increase auth", follow("authincrement"))
+	h.reduceBtn = widget.NewButton("Reduce", follow("partialreversal"))
 	h.setActions(HistoryItem{}, false)
 
-	actions := container.NewGridWithColumns(3, h.receiptBtn, h.refundBtn, h.voidBtn, h.completeBt, h.tipBtn)
+	actions := container.NewGridWithColumns(3, h.receiptBtn, h.refundBtn, h.voidBtn, h.completeBt, h.tipBtn, h.incrementBtn, h.reduceBtn)
 	right := container.NewBorder(nil, actions, nil, nil, container.NewVScroll(h.detail))
 	left := container.NewBorder(container.NewVBox(h.search, h.empty), nil, nil, nil, h.list)
 	split := container.NewHSplit(left, container.NewPadded(right))
@@ -131,10 +135,13 @@ func (h *history) setActions(it HistoryItem, on bool) {
 	done := !it.Resolving() && it.Result.TransactionID != ""
 	approved := done && it.Result.Outcome == OutcomeApproved
 	set(h.receiptBtn, done)
-	set(h.refundBtn, approved && (it.Result.Action == "sale" || it.Result.Action == "complete" || it.Result.Action == ""))
-	set(h.voidBtn, approved && it.Result.Action != "void" && it.Result.Action != "refund")
+	sale := it.Result.Action == "sale" || it.Result.Action == "force" || it.Result.Action == ""
+	set(h.refundBtn, approved && (sale || it.Result.Action == "complete"))
+	set(h.voidBtn, approved && it.Result.Action != "void" && it.Result.Action != "refund" && it.Result.Action != "avsonly")
 	set(h.completeBt, approved && it.Result.Action == "authonly")
 	set(h.tipBtn, approved && (it.Result.Action == "sale" || it.Result.Action == ""))
+	set(h.incrementBtn, approved && it.Result.Action == "authonly")
+	set(h.reduceBtn, approved && (sale || it.Result.Action == "authonly"))
 }
 
 func historyState(it HistoryItem) string {
@@ -187,6 +194,7 @@ func historyDetail(it HistoryItem) string {
 	}
 	kv("Card", cardLine(r.Brand, r.MaskedPAN, r.LastFour, r.EntryMode))
 	kv("Auth code", r.AuthCode)
+	kv("AVS", r.AVS)
 	kv("Transaction", r.TransactionID)
 	kv("Sale id", it.SaleID)
 	kv("Status", r.StatusID)

@@ -44,6 +44,8 @@ type register struct {
 	amountOK *widget.Label // inline amount problem
 
 	saleBtn, authBtn, refundBtn, voidBtn, cancelBtn *widget.Button
+	// forceBtn and verifyBtn start a force and an avsonly (actions.go).
+	forceBtn, verifyBtn *widget.Button
 
 	prompt *widget.Label
 	// progress is in progressSlot only while a sale runs: fyne's infinite
@@ -78,6 +80,8 @@ type register struct {
 	// The follow-up dialog's entries, kept for tests.
 	followTxn, followAmount *widget.Entry
 	followDialog            dialog.Dialog
+	// The force / verify dialog's entries, kept for tests.
+	authCode, billingZip, billingStreet *widget.Entry
 }
 
 func newRegister(u *UI) *register {
@@ -116,6 +120,8 @@ func newRegister(u *UI) *register {
 	r.authBtn = widget.NewButton("Auth", func() { r.startSale("authonly") })
 	r.refundBtn = widget.NewButton("Refund", func() { r.askFollowUp("refund", r.lastTxn(), r.amount.Text) })
 	r.voidBtn = widget.NewButton("Void", func() { r.askFollowUp("void", r.lastTxn(), "") })
+	r.forceBtn = widget.NewButton("Force", r.askForce)
+	r.verifyBtn = widget.NewButton("Verify card", r.askVerify)
 	r.cancelBtn = widget.NewButtonWithIcon("Cancel sale", theme.CancelIcon(), r.cancel)
 	r.cancelBtn.Importance = widget.DangerImportance
 	r.cancelBtn.Disable()
@@ -123,7 +129,7 @@ func newRegister(u *UI) *register {
 	left := container.NewVBox(
 		widget.NewLabelWithStyle("Amount ($)", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
 		r.amount, r.amountOK, keys,
-		container.NewGridWithColumns(2, r.saleBtn, r.authBtn, r.refundBtn, r.voidBtn),
+		container.NewGridWithColumns(2, r.saleBtn, r.authBtn, r.refundBtn, r.voidBtn, r.forceBtn, r.verifyBtn),
 		r.cancelBtn,
 		r.newExtras(),
 	)
@@ -303,7 +309,11 @@ func (r *register) askFollowUp(action, txn, amount string) {
 	if action != "void" {
 		items = append(items, widget.NewFormItem("Amount", r.followAmount))
 	}
-	title := map[string]string{"refund": "Refund", "void": "Void", "complete": "Complete authorization", "tipadjust": "Adjust tip"}[action]
+	if changesAmount(action) {
+		r.followAmount.SetPlaceHolder("new total")
+	}
+	title := map[string]string{"refund": "Refund", "void": "Void", "complete": "Complete authorization", "tipadjust": "Adjust tip",
+		"authincrement": "Increase authorization", "partialreversal": "Reduce amount"}[action]
 	d := dialog.NewForm(title, title, "Back", items, func(ok bool) {
 		if ok {
 			r.followUp(action, r.followTxn.Text, r.followAmount.Text)
@@ -368,6 +378,8 @@ func (r *register) setBusy(id, prompt string, cancellable bool) {
 	r.authBtn.Disable()
 	r.refundBtn.Disable()
 	r.voidBtn.Disable()
+	r.forceBtn.Disable()
+	r.verifyBtn.Disable()
 	if cancellable {
 		r.cancelBtn.Enable()
 	} else {
@@ -387,6 +399,8 @@ func (r *register) setIdle() {
 	r.authBtn.Enable()
 	r.refundBtn.Enable()
 	r.voidBtn.Enable()
+	r.forceBtn.Enable()
+	r.verifyBtn.Enable()
 	r.cancelBtn.Disable()
 }
 
@@ -676,6 +690,7 @@ func resultDetails(res Result) string {
 		add("Amount", "$"+res.Amount)
 	}
 	add("Auth", res.AuthCode)
+	add("AVS", res.AVS)
 	add("Transaction", res.TransactionID)
 	add("Status", res.StatusID)
 	add("Reason", res.ReasonCode)

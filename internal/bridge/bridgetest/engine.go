@@ -311,18 +311,18 @@ func (e *Engine) Cancel(_ context.Context, origin, clientID, apiID string) (jour
 	return *rec, nil
 }
 
-// FollowUp implements bridge.Engine: refunds, voids and completions
-// approve after ProcessDelay.
+// FollowUp implements bridge.Engine: refunds, voids, completions and
+// amount changes approve after ProcessDelay.
 func (e *Engine) FollowUp(_ context.Context, req engine.FollowUpRequest) (journal.Record, error) {
 	switch req.Action {
-	case "refund", "void", "complete":
+	case "refund", "void", "complete", "authincrement", "partialreversal":
 	default:
-		return journal.Record{}, refuse(engine.CodeInvalid, "action %q: use refund, void or complete", req.Action)
+		return journal.Record{}, refuse(engine.CodeInvalid, "action %q: use refund, void, complete, authincrement or partialreversal", req.Action)
 	}
 	if req.TransactionID == "" {
 		return journal.Record{}, refuse(engine.CodeInvalid, "transaction_id: give the gateway id of the transaction to %s", req.Action)
 	}
-	if req.Action == "refund" {
+	if req.Action == "refund" || req.Action == "authincrement" || req.Action == "partialreversal" {
 		if a, err := gateway.ParseAmount(req.Amount); err != nil || a <= 0 {
 			return journal.Record{}, refuse(engine.CodeInvalid, "amount must be more than 0.00")
 		}

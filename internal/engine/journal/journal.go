@@ -65,6 +65,7 @@ type Record struct {
 	AuthCode         string    `json:"auth_code,omitempty"`
 	AuthAmount       string    `json:"auth_amount,omitempty"`
 	Verbiage         string    `json:"verbiage,omitempty"`
+	AVS              string    `json:"avs,omitempty"` // the gateway's AVS result (avsonly, sales with a billing address)
 	Receipt          Receipt   `json:"receipt,omitempty"`
 	Error            string    `json:"error,omitempty"`
 	Code             string    `json:"code,omitempty"`     // the error's protocol code, when it has one (duplicate_id)

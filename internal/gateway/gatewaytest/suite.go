@@ -58,7 +58,13 @@ func RunSuite(t *testing.T, h Harness) {
 	t.Run("Fault/slow-within-timeout", func(t *testing.T) { testSlowWithinTimeout(t, h) })
 	t.Run("Fault/"+FaultResetBeforeCommit.String(), func(t *testing.T) { testAbsentFault(t, h) })
 	t.Run("Fault/"+Fault429.String(), func(t *testing.T) { test429(t, h) })
-	for _, a := range []gateway.Action{gateway.ActionAuthComplete, gateway.ActionVoid, gateway.ActionRefund} {
+	for _, a := range []gateway.Action{gateway.ActionForce, gateway.ActionAVSOnly} {
+		for _, f := range []Fault{FaultDelayAfterCommit, Fault500AfterCommit, FaultResetAfterCommit} {
+			t.Run("Fault/"+string(a)+"/"+f.String(), func(t *testing.T) { testCreateFault(t, h, a, f) })
+		}
+	}
+	for _, a := range []gateway.Action{gateway.ActionAuthComplete, gateway.ActionVoid, gateway.ActionRefund,
+		gateway.ActionAuthIncrement, gateway.ActionPartialReversal} {
 		for _, f := range []Fault{FaultDelayAfterCommit, Fault500AfterCommit, FaultResetAfterCommit, FaultResetBeforeCommit, Fault429} {
 			t.Run("Fault/"+string(a)+"/"+f.String(), func(t *testing.T) { testChangeFault(t, h, a, f) })
 		}
@@ -305,6 +311,34 @@ func testCommittedFault(t *testing.T, h Harness, f Fault) {
 	}
 }
 
+// testCreateFault is testCommittedFault for the other actions that create
+// a transaction from a card: a force (the approved sale's card with a voice
+// auth code) and an avsonly (the card and a billing zip, no amount).
+func testCreateFault(t *testing.T, h Harness, a gateway.Action, f Fault) {
+	e := newEnv(t, h, faultTimeout)
+	if !e.gw.Capabilities().Supports(a) {
+		t.Skipf("%s not supported", a)
+	}
+	req := h.Approve()
+	req.Action, req.TransactionAPIID = a, NewAPIID()
+	if a == gateway.ActionForce {
+		req.AuthCode = "VOX123"
+	} else {
+		req.Amount, req.Billing = 0, gateway.Billing{Zip: "32606"}
+	}
+	e.proxy.Arm(f, e.isCommit)
+	if _, err := e.gw.Do(ctx(t), req); !gateway.IsAmbiguous(err) || !gateway.NeedsResolve(err) {
+		t.Fatalf("%s after %s: %v; want an ambiguous error", a, f, err)
+	}
+	resolved := resolve(t, e, req.TransactionAPIID)
+	if resolved != nil && (!resolved.Approved() || resolved.Amount != req.Amount) {
+		t.Errorf("%s after %s: resolved %+v, want the approved %s of %v", a, f, resolved, a, req.Amount)
+	}
+	if n := e.commits(); n != 1 {
+		t.Errorf("%s after %s: backend committed %d, want 1", a, f, n)
+	}
+}
+
 // testSlowWithinTimeout: an answer that is slow but within the client's
 // timeout is an ordinary result, sent once.
 func testSlowWithinTimeout(t *testing.T, h Harness) {
@@ -409,7 +443,7 @@ func testChangeFault(t *testing.T, h Harness, a gateway.Action, f Fault) {
 	}
 	orig := h.Approve()
 	orig.TransactionAPIID = NewAPIID()
-	if a == gateway.ActionAuthComplete {
+	if a == gateway.ActionAuthComplete || a == gateway.ActionAuthIncrement {
 		orig.Action = gateway.ActionAuthOnly
 	}
 	tx, err := e.gw.Do(ctx(t), orig)
@@ -421,8 +455,13 @@ func testChangeFault(t *testing.T, h Harness, a gateway.Action, f Fault) {
 	}
 	e.proxy.Arm(f, changes)
 	req := gateway.Request{Action: a, TransactionID: tx.ID}
-	if a == gateway.ActionRefund {
+	switch a {
+	case gateway.ActionRefund:
 		req.Amount, req.TransactionAPIID = tx.Amount, NewAPIID()
+	case gateway.ActionAuthIncrement: // the new total (the seed's "desired settle amount")
+		req.Amount = tx.Amount + 100
+	case gateway.ActionPartialReversal:
+		req.Amount = tx.Amount - 100
 	}
 	_, err = faulted.Do(ctx(t), req)
 	switch f {
@@ -444,10 +483,22 @@ func testChangeFault(t *testing.T, h Harness, a gateway.Action, f Fault) {
 	if sent != 1 || all != 2 { // the original and this one
 		t.Fatalf("%s after %s: %d requests changed state (%d with the fault), want the original and one", a, f, all, sent)
 	}
-	if _, err := e.gw.Lookup(ctx(t), tx.ID); err != nil {
+	now, err := e.gw.Lookup(ctx(t), tx.ID)
+	if err != nil {
 		t.Errorf("lookup of %s after %s: %v", tx.ID, f, err)
 	}
 	committed := f == FaultDelayAfterCommit || f == Fault500AfterCommit || f == FaultResetAfterCommit
+	if a == gateway.ActionAuthIncrement || a == gateway.ActionPartialReversal {
+		// The engine decides whether a lost change took effect by the
+		// amount the lookup shows: the new total, or still the old one.
+		want := tx.Amount
+		if committed {
+			want = req.Amount
+		}
+		if now != nil && now.Amount != want {
+			t.Errorf("%s after %s: lookup shows %v, want %v", a, f, now.Amount, want)
+		}
+	}
 	if a == gateway.ActionRefund && committed && !caps.NoAbsenceProof[a] {
 		if _, err := e.gw.Resolve(ctx(t), req.TransactionAPIID); err != nil {
 			t.Errorf("resolve of a committed refund: %v; a client whose Resolve cannot find refunds must declare them in NoAbsenceProof", err)

@@ -16,6 +16,8 @@ import (
 type Call struct {
 	Method, Action, ID, Amount, PAN, EntryMode string
 	Fields                                     ui.SaleFields // Sale's optional fields
+	// CardAction's fields beside the card.
+	AuthCode, BillingZip, BillingStreet string
 }
 
 // Backend is a fake ui.Backend. The zero value is not usable: use New.
@@ -102,6 +104,20 @@ func (b *Backend) Sale(_ context.Context, action, amount string, f ui.SaleFields
 	id := fmt.Sprintf("s%d", b.seq)
 	b.mu.Unlock()
 	b.record(Call{Method: "Sale", Action: action, ID: id, Amount: amount, Fields: f})
+	return id, nil
+}
+
+// CardAction implements ui.Backend; ids are s1, s2, ... like Sale's.
+func (b *Backend) CardAction(_ context.Context, req ui.CardActionRequest) (string, error) {
+	if b.SaleErr != nil {
+		return "", b.SaleErr
+	}
+	b.mu.Lock()
+	b.seq++
+	id := fmt.Sprintf("s%d", b.seq)
+	b.mu.Unlock()
+	b.record(Call{Method: "CardAction", Action: req.Action, ID: id, Amount: req.Amount, AuthCode: req.AuthCode,
+		BillingZip: req.BillingZip, BillingStreet: req.BillingStreet})
 	return id, nil
 }
 
