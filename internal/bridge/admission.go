@@ -484,6 +484,9 @@ func (c *conn) awaitPairing(id string, w *pairWait) {
 	case PairOnce:
 		c.paired(id, b.onceToken(c.origin), PairOnce)
 	default:
+		// The question is over before the page hears so: a hello sent on
+		// the refusal meets the cool-down, not "already waiting".
+		c.pairing.Store(false)
 		c.sendError(id, CodeNotPaired, "the cashier did not approve "+c.origin+": "+b.pairHint(c.origin))
 	}
 }

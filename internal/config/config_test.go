@@ -106,7 +106,7 @@ func mustLoad(t *testing.T, s string) *Config {
 // keep_days 0 is "keep everything", not "unset": it survives Load, and
 // the environment can set it.
 func TestKeepDays(t *testing.T) {
-	if c := mustLoad(t, "[journal]\nkeep_days = 0\n"); c.Journal.KeepDays != 0 || c.Validate() != nil {
+	if c := mustLoad(t, "[gateway]\nkind = \"sandbox\"\n[journal]\nkeep_days = 0\n"); c.Journal.KeepDays != 0 || c.Validate() != nil {
 		t.Errorf("keep_days = 0: %d %v", c.Journal.KeepDays, c.Validate())
 	}
 	if c := mustLoad(t, "[journal]\nkeep_days = 30\n"); c.Journal.KeepDays != 30 {

@@ -235,7 +235,7 @@ func TestCardActionRefusals(t *testing.T) {
 		{SaleRequest{Action: "avsonly", BillingZip: "32606", Amount: "1.00"}, CodeInvalid, "moves no money"},
 		{SaleRequest{Action: "avsonly", BillingZip: "32606", TipAmount: "1.00"}, CodeInvalid, "tip_amount"},
 		{SaleRequest{Action: "avsonly", BillingZip: "32606", AuthCode: "123456"}, CodeInvalid, "auth_code"},
-		{SaleRequest{Action: "avsonly", BillingZip: "32606", BillingStreet: "4111111111111111"}, CodeInvalid, "billing_street"},
+		{SaleRequest{Action: "avsonly", BillingZip: "32606", BillingStreet: "4111111111111111"}, CodeCardData, "billing_street"}, // the one card-data policy,
 		{SaleRequest{Action: "sale", Amount: "5.00", AuthCode: "123456"}, CodeInvalid, "force or avsonly"},
 	} {
 		_, err := h.e.StartSale(context.Background(), tc.req)
