@@ -66,12 +66,10 @@ func (e *Engine) completeThenPublish(s *sale, rec journal.Record, result Update)
 		}
 		return false
 	}
-	e.inflight.Add(1)
-	go func() {
-		defer e.inflight.Done()
-		e.tellCard(c, rec)
+	e.goBackground(func(ctx context.Context) {
+		e.tellCard(ctx, c, rec)
 		e.publish(result)
-	}()
+	})
 	return true
 }
 
@@ -87,7 +85,7 @@ func (e *Engine) tellUnknown(s *sale) {
 		return
 	}
 	rec.Outcome = OutcomeUnknown
-	if d, ok := e.tellCard(c, rec); ok {
+	if d, ok := e.tellCard(e.ctx, c, rec); ok {
 		e.mu.Lock()
 		s.cardDecision = &d
 		e.mu.Unlock()
@@ -101,18 +99,16 @@ func (e *Engine) releaseCard(ev reader.Event) {
 	if ev.Complete == nil {
 		return
 	}
-	e.inflight.Add(1)
-	go func() {
-		defer e.inflight.Done()
-		e.tellCard(ev.Complete, journal.Record{Outcome: OutcomeCancelled, ReaderID: ev.Reader.ID})
-	}()
+	e.goBackground(func(ctx context.Context) {
+		e.tellCard(ctx, ev.Complete, journal.Record{Outcome: OutcomeCancelled, ReaderID: ev.Reader.ID})
+	})
 }
 
 // tellCard sends the host response for rec's outcome and logs the card's
 // decision; a card that declines an approved sale is also a warning to the
 // cashier. ok is false when the card could not be told.
-func (e *Engine) tellCard(c reader.Completion, rec journal.Record) (d reader.CardDecision, ok bool) {
-	ctx, cancel := context.WithTimeout(e.bg, completeTimeout)
+func (e *Engine) tellCard(ctx context.Context, c reader.Completion, rec journal.Record) (d reader.CardDecision, ok bool) {
+	ctx, cancel := context.WithTimeout(ctx, completeTimeout)
 	defer cancel()
 	arc := hostARC(rec.Outcome)
 	d, err := c(ctx, reader.HostResponse{ARC: arc})

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -106,9 +107,14 @@ type Engine struct {
 	subMu sync.Mutex
 	subs  map[chan Update]struct{}
 
-	inflight sync.WaitGroup // sends and resolutions in progress
-	bg       context.Context
-	stopBG   context.CancelFunc
+	// ctx is the one context every send, lookup, wait and backoff of the
+	// engine runs under; Close cancels it after its grace.
+	ctx    context.Context
+	cancel context.CancelFunc
+	life   *lifecycle
+	// closeDone is closed when Close has finished: a second Close waits
+	// for it.
+	closeDone chan struct{}
 }
 
 // sale is a transaction the engine is working on. read is the encrypted
@@ -126,10 +132,6 @@ type sale struct {
 	// the gateway cannot prove absent (see unprovable).
 	unprovableTries int
 	nextTry         time.Time
-	// journaling is closed once the "sending" write has landed (send
-	// starts it when the request is on the wire); nil before any send.
-	// Every later write of rec waits for it, so the writes land in order.
-	journaling chan struct{}
 
 	// complete is set when a chip card waits for the host response;
 	// cardDecision is what the card decided when it was told "unable to go
@@ -138,15 +140,8 @@ type sale struct {
 	cardDecision *reader.CardDecision
 }
 
-// waitJournal waits for the "sending" write send started; it needs no lock
-// (the write does not take e.mu), so callers may hold e.mu.
-func (s *sale) waitJournal() {
-	if s.journaling != nil {
-		<-s.journaling
-	}
-}
-
-// New makes an engine. Call Run to resolve what an earlier run left open.
+// New makes an engine. Call Start to resolve what an earlier run left open
+// before the first sale, and Close to stop it.
 func New(cfg Config) (*Engine, error) {
 	if cfg.Gateway == nil || cfg.Journal == nil {
 		return nil, errors.New("engine: a gateway and a journal are required")
@@ -166,11 +161,11 @@ func New(cfg Config) (*Engine, error) {
 	if cfg.NewID == nil {
 		cfg.NewID = randomID
 	}
-	bg, stop := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(context.Background())
 	return &Engine{
 		cfg: cfg, log: cfg.Log, gw: cfg.Gateway, rd: cfg.Readers, j: cfg.Journal, guard: newKSNGuard(),
 		active: map[string]*sale{}, byAPIID: map[string]*sale{}, resolving: map[string]bool{},
-		subs: map[chan Update]struct{}{}, bg: bg, stopBG: stop,
+		subs: map[chan Update]struct{}{}, ctx: ctx, cancel: cancel, life: newLifecycle(), closeDone: make(chan struct{}),
 	}, nil
 }
 
@@ -213,21 +208,34 @@ func (e *Engine) publish(u Update) {
 	}
 }
 
-// Run resolves the transactions an earlier run left unfinished, then keeps
-// resolving anything still unknown until ctx ends. Sales work without Run;
-// Run is the recovery and reconciliation loop.
-func (e *Engine) Run(ctx context.Context) error {
-	e.recover(ctx)
-	t := time.NewTicker(e.cfg.ResolveInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-			e.resolveUnknown(ctx)
-		}
+// Start takes over what an earlier run left unfinished and returns once
+// every such record is marked for lookup and has its resolver: a sale
+// started after Start returns can never be taken for a leftover, so the
+// app calls it before the bridge or the window can start one. It then
+// keeps resolving anything still unknown, in the background, until Close.
+// An error means the journal could not be read or written: the agent
+// must not take sales on it.
+func (e *Engine) Start() error {
+	if !e.life.enter() {
+		return errorf(CodeInvalid, "the agent is shutting down")
 	}
+	defer e.life.leave()
+	if err := e.recover(e.ctx); err != nil {
+		return err
+	}
+	e.goBackground(func(ctx context.Context) {
+		t := time.NewTicker(e.cfg.ResolveInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				e.resolveUnknown(ctx)
+			}
+		}
+	})
+	return nil
 }
 
 // recover finishes the journal's leftovers from a crash or kill. A sale
@@ -237,30 +245,32 @@ func (e *Engine) Run(ctx context.Context) error {
 // looked up; one the gateway proves it never got and that was pending (no
 // attempt journaled) is cancelled, nothing charged.
 //
-// Run may start after this run's first sale (the app starts the engine in
-// a goroutine, and a page can ask for a sale at once), so the sweep skips
-// the sales this run holds in memory: they are live, not leftovers. It
-// holds e.mu throughout, because StartSale and FollowUp journal a record
-// and register it under e.mu, so each pending record is either registered
-// already or written after the sweep.
-func (e *Engine) recover(ctx context.Context) {
+// The app runs it (Start) before anything can start a sale. A caller that
+// does not (tests drive the engine directly) is still safe: the sweep
+// skips the sales this run holds in memory — they are live, not leftovers
+// — and holds e.mu throughout, because StartSale and FollowUp journal a
+// record and register it under e.mu.
+func (e *Engine) recover(ctx context.Context) error {
 	e.mu.Lock()
 	pending, err := e.j.Select(func(r *journal.Record) bool {
 		return r.State == journal.StatePending && e.byAPIID[r.TransactionAPIID] == nil
 	})
 	if err != nil {
-		e.log.Error("journal read failed", "error", err)
+		e.mu.Unlock()
+		return fmt.Errorf("reading the journal for the last run's unfinished sales: %w", err)
 	}
 	for _, r := range pending {
 		r.State = journal.StateUnknown
 		r.Error = "the agent stopped before this sale's outcome was known: checking with the gateway"
 		r.Updated = time.Now().UTC()
 		if err := e.j.Put(r); err != nil {
-			e.log.Error("journal write failed", "error", err)
+			e.mu.Unlock()
+			return fmt.Errorf("marking the last run's sale %s for lookup: %w", r.TransactionAPIID, err)
 		}
 	}
 	e.mu.Unlock()
 	e.resolveUnknown(ctx)
+	return nil
 }
 
 // resolveUnknown starts a resolver for every unfinished transaction that
@@ -290,7 +300,7 @@ func (e *Engine) resolveUnknown(ctx context.Context) {
 			e.byAPIID[r.TransactionAPIID] = s
 			r = cur
 		}
-		if busy || (ok && r.State == journal.StateSending) {
+		if busy || (ok && s.rec.State == journal.StateSending) {
 			e.mu.Unlock()
 			continue // a send or resolver is working on it
 		}
@@ -299,20 +309,26 @@ func (e *Engine) resolveUnknown(ctx context.Context) {
 			continue // unprovable: looked up on its own, slower schedule
 		}
 		e.resolving[r.TransactionAPIID] = true
-		e.inflight.Add(1)
 		e.mu.Unlock()
-		go func() {
-			defer e.inflight.Done()
-			e.resolveOnce(ctx, s)
-		}()
+		e.goBackground(func(ctx context.Context) { e.resolveOnce(ctx, s) })
 	}
 }
 
-// Close stops background work and waits up to grace for sends and lookups
-// in flight; whatever is still unresolved stays in the journal for the next
-// start.
+// Close stops the engine. From its first moment no request is sent: a
+// sale, a follow-up or a card read that comes now is refused, and a
+// re-send is left to the next start. It waits up to grace for the sends
+// and lookups in flight to get their answers, then cancels the engine's
+// context — every wait, backoff and request ends — and returns only when
+// the last goroutine that may write the journal has ended, so the caller
+// may close the journal then. Whatever is still unresolved stays in the
+// journal for the next start. A second Close waits for the first.
 func (e *Engine) Close(grace time.Duration) {
 	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		<-e.closeDone
+		return
+	}
 	e.closed = true
 	for _, s := range e.active {
 		if s.timer != nil {
@@ -320,14 +336,17 @@ func (e *Engine) Close(grace time.Duration) {
 		}
 	}
 	e.mu.Unlock()
-	done := make(chan struct{})
-	go func() { e.inflight.Wait(); close(done) }()
+	t := time.NewTimer(grace)
 	select {
-	case <-done:
-	case <-time.After(grace):
+	case <-e.life.idleCh():
+	case <-t.C:
 		e.log.Warn("shutdown: transactions still in flight are journaled and will be resolved at next start")
 	}
-	e.stopBG()
+	t.Stop()
+	e.cancel()
+	e.life.end()
+	<-e.life.idleCh()
+	close(e.closeDone)
 }
 
 // SetPaused stops (true) or resumes new sales; sales in progress finish.
@@ -352,14 +371,32 @@ func (e *Engine) Unacked() ([]journal.Record, error) { return e.j.Unacked() }
 
 // Ack records that a client received a result.
 func (e *Engine) Ack(apiID string) error {
+	if !e.life.enter() {
+		return errorf(CodeJournal, "the agent has stopped: acknowledge %q again once it is running", apiID)
+	}
+	defer e.life.leave()
 	if err := e.j.Ack(apiID); err != nil {
 		return errorf(CodeNotFound, "no finished transaction %q to acknowledge", apiID)
 	}
 	return nil
 }
 
-// Get returns a transaction's record.
-func (e *Engine) Get(apiID string) (journal.Record, bool, error) { return e.j.Get(apiID) }
+// Get returns a transaction's record: the engine's own while it works on
+// it (the journal holds its last durable state, which a sale being sent
+// does not write: see send), else the journal's.
+func (e *Engine) Get(apiID string) (journal.Record, bool, error) {
+	e.mu.Lock()
+	s := e.byAPIID[apiID]
+	var rec journal.Record
+	if s != nil {
+		rec = s.rec
+	}
+	e.mu.Unlock()
+	if s != nil {
+		return rec, true, nil
+	}
+	return e.j.Get(apiID)
+}
 
 // History returns journal records, newest first, for the UI.
 func (e *Engine) History(keep func(*journal.Record) bool) ([]journal.Record, error) {

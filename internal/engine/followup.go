@@ -28,6 +28,10 @@ type FollowUpRequest struct {
 // FollowUp journals and sends a follow-up. The outcome arrives as updates
 // and in the returned record's later journal state.
 func (e *Engine) FollowUp(ctx context.Context, req FollowUpRequest) (journal.Record, error) {
+	if !e.life.enter() {
+		return journal.Record{}, errorf(CodeInvalid, "the agent is shutting down")
+	}
+	defer e.life.leave()
 	var action gateway.Action
 	switch req.Action {
 	case "refund":
@@ -87,7 +91,7 @@ func (e *Engine) FollowUp(ctx context.Context, req FollowUpRequest) (journal.Rec
 		e.mu.Unlock()
 		return journal.Record{}, errorf(CodeInvalid, "the agent is shutting down")
 	}
-	// Durable before anything is sent; send writes "sending" after the request.
+	// Durable before anything is sent: the intent, transaction_api_id and all.
 	if err := e.j.Put(rec); err != nil {
 		e.mu.Unlock()
 		return journal.Record{}, errorf(CodeJournal, "could not record the %s, nothing was sent: %v", req.Action, err)

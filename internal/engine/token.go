@@ -56,7 +56,7 @@ func (e *Engine) startTokenSale(req SaleRequest, action gateway.Action, amount, 
 	if tip != 0 {
 		rec.TipAmount = tip.String()
 	}
-	// Durable before anything is sent; send writes "sending" after the request.
+	// Durable before anything is sent: the intent, transaction_api_id and all.
 	if err := e.j.Put(rec); err != nil {
 		e.mu.Unlock()
 		return journal.Record{}, errorf(CodeJournal, "could not record the sale, nothing was sent: %v", err)
