@@ -90,8 +90,8 @@ type App struct {
 	cancel   context.CancelFunc
 	stopOnce sync.Once
 	wg       sync.WaitGroup
-	errMu  sync.Mutex
-	err    error
+	errMu    sync.Mutex
+	err      error
 }
 
 // New checks the options; Start does the work.
