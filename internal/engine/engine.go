@@ -112,9 +112,10 @@ type Engine struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	life   *lifecycle
-	// closeDone is closed when Close has finished: a second Close waits
-	// for it.
-	closeDone chan struct{}
+	// closing is closed when Close begins (the background resolver stops
+	// at once: only sends and lookups in flight get the grace); closeDone
+	// when it has finished: a second Close waits for it.
+	closing, closeDone chan struct{}
 }
 
 // sale is a transaction the engine is working on. read is the encrypted
@@ -165,7 +166,8 @@ func New(cfg Config) (*Engine, error) {
 	return &Engine{
 		cfg: cfg, log: cfg.Log, gw: cfg.Gateway, rd: cfg.Readers, j: cfg.Journal, guard: newKSNGuard(),
 		active: map[string]*sale{}, byAPIID: map[string]*sale{}, resolving: map[string]bool{},
-		subs: map[chan Update]struct{}{}, ctx: ctx, cancel: cancel, life: newLifecycle(), closeDone: make(chan struct{}),
+		subs: map[chan Update]struct{}{}, ctx: ctx, cancel: cancel, life: newLifecycle(),
+		closing: make(chan struct{}), closeDone: make(chan struct{}),
 	}, nil
 }
 
@@ -228,7 +230,7 @@ func (e *Engine) Start() error {
 		defer t.Stop()
 		for {
 			select {
-			case <-ctx.Done():
+			case <-e.closing:
 				return
 			case <-t.C:
 				e.resolveUnknown(ctx)
@@ -330,6 +332,7 @@ func (e *Engine) Close(grace time.Duration) {
 		return
 	}
 	e.closed = true
+	close(e.closing)
 	for _, s := range e.active {
 		if s.timer != nil {
 			s.timer.Stop()
