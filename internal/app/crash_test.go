@@ -125,9 +125,9 @@ func TestCrashAtEveryStep(t *testing.T) {
 		outcome string
 	}{
 		{engine.StepPending, 0, engine.OutcomeCancelled}, // no card read yet: nothing to charge
-		// About to send; the "sending" record is written once the request
-		// is on the wire, so the journal says pending (or sending, should
-		// that change): never sent, the lookup proves absence, nothing charged.
+		// About to send; a sale being sent is not journaled again before
+		// its outcome, so the journal says pending: never sent, the lookup
+		// proves absence, nothing charged.
 		{engine.StepSending, 0, engine.OutcomeCancelled + "|" + engine.OutcomeError},
 		{"committed", 1, engine.OutcomeApproved},         // gateway has it, agent never heard: lookup finds it
 		{engine.StepAnswered, 1, engine.OutcomeApproved}, // answer received, not journaled: lookup finds it
