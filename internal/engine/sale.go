@@ -281,7 +281,7 @@ func (e *Engine) cardTimeout(apiID string) {
 	e.finishLocked(s, OutcomeCancelled, nil, "no card was presented in time: nothing was charged")
 	e.mu.Unlock()
 	if e.rd != nil {
-		_ = e.rd.Cancel(context.Background(), readerID)
+		_ = e.rd.Cancel(e.ctx, readerID)
 	}
 }
 
@@ -330,7 +330,7 @@ func (e *Engine) rearm(info reader.Info) {
 	if s == nil || amount == 0 || !info.EMV || e.rd == nil {
 		return
 	}
-	if err := e.rd.Arm(context.Background(), info.ID, reader.Transaction{AmountCents: int64(amount), Timeout: e.cfg.CardTimeout}); err != nil {
+	if err := e.rd.Arm(e.ctx, info.ID, reader.Transaction{AmountCents: int64(amount), Timeout: e.cfg.CardTimeout}); err != nil {
 		e.log.Warn("re-arming the reader after reconnect failed", "reader", info.ID, "error", err)
 	}
 }
