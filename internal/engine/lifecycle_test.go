@@ -141,3 +141,38 @@ func TestNothingWritesAfterClose(t *testing.T) {
 		t.Errorf("the sale left waiting is %q, want pending for the next start to cancel", r.State)
 	}
 }
+
+// A sale costs two durable commits, each one exactly-once needs: the
+// intent, with its transaction_api_id, before the request can leave, and
+// the outcome before anyone is told (docs/reliability.md). It used to cost
+// three: the attempt was committed as well.
+func TestSaleCommitsIntentAndOutcome(t *testing.T) {
+	h := newHarness(t, nil)
+	var atSend journal.Record
+	var atSendFound bool
+	h.gw.script = func(_ int, req gateway.Request) (bool, *gateway.Result, error) {
+		atSend, atSendFound, _ = h.j.Get(req.TransactionAPIID)
+		return true, nil, nil
+	}
+	before, err := h.j.Commits()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := h.sale("5.00")
+	h.swipe(h.read())
+	res := h.next(UpdateResult, rec.TransactionAPIID).Result
+	stored := h.stored(rec.TransactionAPIID)
+	after, err := h.j.Commits()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !atSendFound || atSend.State != journal.StatePending || atSend.Amount != "5.00" {
+		t.Errorf("when the request left the journal held %+v (found %v), want the pending intent", atSend, atSendFound)
+	}
+	if stored.State != journal.StateDone || stored.Outcome != res.Outcome || res.Outcome != OutcomeApproved {
+		t.Errorf("told %q, journal holds %+v", res.Outcome, stored)
+	}
+	if n := after - before; n != 2 {
+		t.Errorf("a sale took %d journal commits, want 2 (intent, outcome)", n)
+	}
+}
