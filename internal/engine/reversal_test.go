@@ -313,3 +313,61 @@ func TestNoReplayBeforeTheCardAnswers(t *testing.T) {
 		t.Errorf("result %s", res.Outcome)
 	}
 }
+
+// TestReversalVoidLeftAtStop: the agent begins to stop while the void of
+// an approval the chip card declined waits to be sent again (the gateway
+// could not be reached). The void is the engine's own: ending it "not
+// sent" would settle the sale as a charge that stands. It stays pending
+// for the next start, which sends it and declines the sale: the charge of
+// a card that declined does not stand.
+func TestReversalVoidLeftAtStop(t *testing.T) {
+	h := newHarness(t, nil)
+	voidTried := make(chan struct{}, 1)
+	h.gw.script = func(n int, req gateway.Request) (bool, *gateway.Result, error) {
+		if req.Action == gateway.ActionVoid {
+			select {
+			case voidTried <- struct{}{}:
+			default:
+			}
+			return false, nil, &gateway.Error{Class: gateway.Retryable, Err: errors.New("connection refused")}
+		}
+		return true, nil, nil
+	}
+	rec := h.sale("12.50")
+	h.insert(h.read(), &fakeCard{approves: false})
+	<-voidTried
+	h.e.Close(5 * time.Second) // the void waits for its retry: stopping ends the wait
+	got := h.stored(rec.TransactionAPIID)
+	if got.State != journal.StateUnknown || got.VoidAPIID == "" {
+		t.Fatalf("sale after the stop: %s %s (%s), want unknown with its void named", got.State, got.Outcome, got.Error)
+	}
+	if v := h.stored(got.VoidAPIID); v.State != journal.StatePending {
+		t.Fatalf("void after the stop: %s %s (%s), want pending for the next start", v.State, v.Outcome, v.Error)
+	}
+
+	h.gw.mu.Lock()
+	h.gw.script = nil
+	h.gw.mu.Unlock()
+	e2, err := New(Config{Gateway: h.gw, Readers: h.rd, Journal: h.j, CardTimeout: time.Minute,
+		ResolveBackoff: []time.Duration{time.Millisecond}, ResolveInterval: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e2.Close(time.Second) })
+	if err := e2.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for got = h.stored(rec.TransactionAPIID); got.State != journal.StateDone; got = h.stored(rec.TransactionAPIID) {
+		if time.Now().After(deadline) {
+			t.Fatalf("sale after the restart: %s (%s)", got.State, got.Error)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got.Outcome != OutcomeDeclined || got.Code != CodeCardDeclinedAfterApproval {
+		t.Errorf("sale %s %q (%s), want declined %s", got.Outcome, got.Code, got.Error, CodeCardDeclinedAfterApproval)
+	}
+	if h.gw.standing() != 0 {
+		t.Errorf("%d charges stand for a card that declined", h.gw.standing())
+	}
+}

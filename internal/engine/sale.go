@@ -450,11 +450,13 @@ func (e *Engine) guardRead(r *card.Read) (why, code string) {
 // costs two commits, the intent and the outcome. Once the engine is
 // stopping no request leaves: a first send ends the transaction
 // cancelled, nothing charged; a re-send stays unknown in the journal for
-// the next start's lookup.
+// the next start's lookup, and so does the engine's own void of an
+// approval a chip card declined (a void ended "cancelled" would settle its
+// sale as a charge that stands: the next start sends it instead).
 func (e *Engine) send(s *sale) {
 	e.mu.Lock()
 	if e.closed {
-		if s.rec.Attempts == 0 {
+		if s.rec.Attempts == 0 && s.rec.ReversalOf == "" {
 			e.finishLocked(s, OutcomeCancelled, nil, stoppingMessage)
 		}
 		e.mu.Unlock()
@@ -516,6 +518,9 @@ func (e *Engine) doSend(ctx context.Context, s *sale) {
 		case gateway.IsRetryable(err) && attempt < retryableSends:
 			// The request provably never reached the gateway.
 			if !sleep(ctx, time.Duration(attempt)*500*time.Millisecond) || e.stopping() {
+				if e.ownVoid(s) {
+					return // pending in the journal: the next start looks it up, then sends it
+				}
 				e.finish(s, OutcomeError, nil, "the gateway could not be reached and the agent is stopping: nothing was charged; start it again once the agent is running")
 				return
 			}
@@ -531,6 +536,15 @@ func (e *Engine) doSend(ctx context.Context, s *sale) {
 			return
 		}
 	}
+}
+
+// ownVoid reports whether s is the engine's void of an approval a chip
+// card did not accept (complete.go): stopping must leave it to the next
+// start, never end it, since its end settles the sale it reverses.
+func (e *Engine) ownVoid(s *sale) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return s.rec.ReversalOf != ""
 }
 
 // attemptedBefore reports whether an earlier request of ours carried this
