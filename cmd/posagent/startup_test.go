@@ -366,7 +366,13 @@ func TestUndecodableRecordStart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A value damaged in place: its index entry (an unacknowledged result
+	// of the page's origin) stands, so status and the count at start meet
+	// it; the journal does not scan every record at start.
 	if err := db.Update(func(tx *bolt.Tx) error {
+		if err := tx.Bucket([]byte("idx_unacked")).Put([]byte("native\x00garbage"), nil); err != nil {
+			return err
+		}
 		return tx.Bucket([]byte("transactions")).Put([]byte("garbage"), []byte(`{"transaction_api_id":`))
 	}); err != nil {
 		t.Fatal(err)

@@ -230,9 +230,12 @@ func TestUndecodableRecordSkipped(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// "bad" is a record whose value was damaged in place: its index
+	// entries stand, which is how a read path meets it.
 	for _, r := range []Record{
 		{TransactionAPIID: "good-done", State: StateDone, Outcome: "approved"},
 		{TransactionAPIID: "good-unk", State: StateUnknown},
+		{TransactionAPIID: "bad", State: StateDone, Outcome: "approved"},
 	} {
 		if err := j.Put(r); err != nil {
 			t.Fatal(err)
