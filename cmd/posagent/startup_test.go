@@ -211,8 +211,14 @@ func wsStatus(t *testing.T, url, token string) (map[string]any, []map[string]any
 	st := read("status")
 	n, _ := st["unacked"].(float64)
 	var results []map[string]any
-	for range int(n) {
-		results = append(results, read("result"))
+	for len(results) < int(n) {
+		// Only the replayed ones: status adopts this connection as the
+		// client of a sale being resolved, whose result can come live
+		// between the status and its replays (it made the test miss a
+		// replayed result now and then).
+		if m := read("result"); m["replay"] == true {
+			results = append(results, m)
+		}
 	}
 	return st, results
 }
@@ -377,6 +383,9 @@ func TestUndecodableRecordStart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Its index entry (an unacknowledged result of the page's origin)
+	// stands, so status and the count at start meet it: the journal does
+	// not scan every record at start.
 	if err := db.Update(func(tx *bolt.Tx) error {
 		return tx.Bucket([]byte("transactions")).Put([]byte("garbage"), []byte(`{"transaction_api_id":`))
 	}); err != nil {

@@ -93,10 +93,11 @@ type App struct {
 	// (a damaged journal), "" when there is none.
 	notice string
 
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-	errMu  sync.Mutex
-	err    error
+	cancel   context.CancelFunc
+	stopOnce sync.Once
+	wg       sync.WaitGroup
+	errMu    sync.Mutex
+	err      error
 }
 
 // New checks the options; Start does the work.
@@ -175,7 +176,15 @@ func (a *App) Start(ctx context.Context) (err error) {
 		}
 		return nil
 	})
-	a.goRun("engine", func() error { return a.engine.Run(ctx) })
+	// The last run's unfinished sales are taken over before the bridge
+	// (or the window, which starts after Start) can start a sale: none of
+	// this run's can be taken for a leftover.
+	if err := a.engine.Start(); err != nil {
+		return err
+	}
+	// Retention moves finished, acknowledged sales only, so it never meets
+	// the sweep's records; it starts after it all the same, and Stop waits
+	// for it (a.wg) before the journal closes.
 	a.goRun("journal retention", func() error { a.retain(ctx, a.journal, cfg.Journal.KeepDays); return nil })
 	if err := a.startBridge(ctx); err != nil {
 		return err
@@ -402,9 +411,14 @@ func (a *App) Wait() error {
 	return a.err
 }
 
-// Stop stops the readers, lets a sale in flight finish (or leaves it
-// journaled), then closes the journal and the sandbox.
-func (a *App) Stop() {
+// Stop stops the readers and the bridge, lets a sale in flight finish (or
+// leaves it journaled), then closes the journal — after the engine's last
+// writer has ended — and the sandbox. It may be called more than once and
+// from several goroutines (a signal and a deferred Stop): every call
+// returns once the first has finished.
+func (a *App) Stop() { a.stopOnce.Do(a.stop) }
+
+func (a *App) stop() {
 	if a.cancel != nil {
 		a.cancel()
 	}

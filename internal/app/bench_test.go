@@ -34,10 +34,10 @@ func (a *arrivals) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // BenchmarkAgentLatency measures the agent's own latency: from the read's
 // last byte (the card update's ReadAt) to the sale request arriving at the
 // gateway's HTTP server over loopback, through the manager, engine, guards,
-// Paya Connect client. "fsync" is the agent as shipped: the journal's
-// "sending" commit starts once the request is on the wire (engine.send),
-// so it is off this path; "nofsync" turns fdatasync off altogether, for
-// reference.
+// Paya Connect client. "fsync" is the agent as shipped: the sale's record
+// was committed when it was created and nothing is journaled again until
+// the outcome (engine.send), so no commit is on this path; "nofsync" turns
+// fdatasync off altogether, for reference.
 func BenchmarkAgentLatency(b *testing.B) {
 	for _, sync := range []bool{false, true} {
 		name := "nofsync"

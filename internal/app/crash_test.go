@@ -137,9 +137,9 @@ func TestCrashAtEveryStep(t *testing.T) {
 		voids   int // voids sent after the restart
 	}{
 		{engine.StepPending, card.EntrySwiped, 0, engine.OutcomeCancelled, 0}, // no card read yet: nothing to charge
-		// About to send; the "sending" record is written once the request
-		// is on the wire, so the journal says pending (or sending, should
-		// that change): never sent, the lookup proves absence, nothing charged.
+		// About to send; a sale being sent is not journaled again before
+		// its outcome, so the journal says pending: never sent, the lookup
+		// proves absence, nothing charged.
 		{engine.StepSending, card.EntrySwiped, 0, engine.OutcomeCancelled + "|" + engine.OutcomeError, 0},
 		{"committed", card.EntrySwiped, 1, engine.OutcomeApproved, 0},         // gateway has it, agent never heard: lookup finds it
 		{engine.StepAnswered, card.EntrySwiped, 1, engine.OutcomeApproved, 0}, // answer received, not journaled: lookup finds it

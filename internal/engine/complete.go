@@ -77,21 +77,21 @@ func (s *sale) takeCompletion() reader.Completion {
 // usual. Call with e.mu held, after the outcome is journaled.
 func (e *Engine) completeThenPublish(s *sale, rec journal.Record, result Update) bool {
 	if c := s.takeCompletion(); c != nil {
-		// Held in byAPIID until the card answered, so that recovery (Run
-		// may start after this run's first sale) leaves it alone.
+		// Held in byAPIID until the card answered, so that a recovery
+		// sweep leaves it alone and Get answers with it. rec (the outcome,
+		// card_completion pending) is journaled already: an agent killed
+		// before the card answers voids the approval at its next start.
 		e.byAPIID[rec.TransactionAPIID] = s
-		e.inflight.Add(1)
-		go func() {
-			defer e.inflight.Done()
+		e.goBackground(func(ctx context.Context) {
 			e.step(StepCompleting, rec.TransactionAPIID)
-			d, told := e.tellCard(c, rec)
+			d, told := e.tellCard(ctx, c, rec)
 			e.mu.Lock()
 			defer e.mu.Unlock()
 			if e.byAPIID[rec.TransactionAPIID] == s {
 				delete(e.byAPIID, rec.TransactionAPIID)
 			}
 			e.settleCardLocked(rec, result, d, told)
-		}()
+		})
 		return true
 	}
 	if !e.mustReverse(rec) {
@@ -135,8 +135,9 @@ func (e *Engine) settleCardLocked(rec journal.Record, result Update, d reader.Ca
 // answer is lost: the card cannot wait for the lookups. What the card did
 // is journaled, so that the lookup's outcome (in this run or the next)
 // can be held against it; the sale's result follows when the lookup
-// decides.
-func (e *Engine) tellUnknown(s *sale) {
+// decides. The caller has journaled the sale unknown (card_completion
+// pending) before: a kill while the card is told leaves it owed.
+func (e *Engine) tellUnknown(ctx context.Context, s *sale) {
 	e.mu.Lock()
 	c := s.takeCompletion()
 	rec := s.rec
@@ -145,7 +146,7 @@ func (e *Engine) tellUnknown(s *sale) {
 		return
 	}
 	rec.Outcome = OutcomeUnknown
-	d, told := e.tellCard(c, rec)
+	d, told := e.tellCard(ctx, c, rec)
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	s.rec.CardCompletion = CardDeclined
@@ -155,7 +156,6 @@ func (e *Engine) tellUnknown(s *sale) {
 	if s.rec.State == journal.StateDone {
 		return // finished meanwhile (cannot happen today: resolve starts after this)
 	}
-	s.waitJournal()
 	if err := e.j.Put(s.rec); err != nil {
 		e.log.Error("journal write of the card's completion failed", "transaction_api_id", s.rec.TransactionAPIID, "error", err)
 	}
@@ -168,17 +168,16 @@ func (e *Engine) releaseCard(ev reader.Event) {
 	if ev.Complete == nil {
 		return
 	}
-	e.inflight.Add(1)
-	go func() {
-		defer e.inflight.Done()
-		e.tellCard(ev.Complete, journal.Record{Outcome: OutcomeCancelled, ReaderID: ev.Reader.ID})
-	}()
+	e.goBackground(func(ctx context.Context) {
+		e.tellCard(ctx, ev.Complete, journal.Record{Outcome: OutcomeCancelled, ReaderID: ev.Reader.ID})
+	})
 }
 
 // tellCard sends the host response for rec's outcome and logs the card's
-// decision. told is false when the card could not be told.
-func (e *Engine) tellCard(c reader.Completion, rec journal.Record) (d reader.CardDecision, told bool) {
-	ctx, cancel := context.WithTimeout(e.bg, completeTimeout)
+// decision. told is false when the card could not be told (ctx is the
+// engine's: Close ends the wait after its grace).
+func (e *Engine) tellCard(ctx context.Context, c reader.Completion, rec journal.Record) (d reader.CardDecision, told bool) {
+	ctx, cancel := context.WithTimeout(ctx, completeTimeout)
 	defer cancel()
 	arc := hostARC(rec.Outcome)
 	d, err := c(ctx, reader.HostResponse{ARC: arc})
@@ -251,11 +250,8 @@ func (e *Engine) voidLocked(s *sale) {
 		delete(e.resolving, rec.TransactionAPIID)
 		return
 	}
-	e.inflight.Add(1)
-	go func() {
-		defer e.inflight.Done()
-		e.send(vs)
-	}()
+	// send takes e.mu, which the caller holds.
+	e.goBackground(func(context.Context) { e.send(vs) })
 }
 
 // settleReversalLocked gives the sale a finished void reverses its final

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -75,7 +76,7 @@ type Config struct {
 // Steps reported to Config.StepHook.
 const (
 	StepPending  = "pending"  // journaled, waiting for a card
-	StepSending  = "sending"  // about to send; the "sending" record follows the request
+	StepSending  = "sending"  // about to send; nothing is journaled again before the outcome
 	StepAnswered = "answered" // the gateway answered; the outcome is not journaled yet
 	// StepCompleting: a chip sale's outcome is journaled (card_completion
 	// pending); its card is about to be told.
@@ -109,9 +110,15 @@ type Engine struct {
 	subMu sync.Mutex
 	subs  map[chan Update]struct{}
 
-	inflight sync.WaitGroup // sends and resolutions in progress
-	bg       context.Context
-	stopBG   context.CancelFunc
+	// ctx is the one context every send, lookup, wait and backoff of the
+	// engine runs under; Close cancels it after its grace.
+	ctx    context.Context
+	cancel context.CancelFunc
+	life   *lifecycle
+	// closing is closed when Close begins (the background resolver stops
+	// at once: only sends and lookups in flight get the grace); closeDone
+	// when it has finished: a second Close waits for it.
+	closing, closeDone chan struct{}
 }
 
 // sale is a transaction the engine is working on. read is the encrypted
@@ -130,25 +137,14 @@ type sale struct {
 	// the gateway cannot prove absent (see unprovable).
 	unprovableTries int
 	nextTry         time.Time
-	// journaling is closed once the "sending" write has landed (send
-	// starts it when the request is on the wire); nil before any send.
-	// Every later write of rec waits for it, so the writes land in order.
-	journaling chan struct{}
 
 	// complete is set when a chip card waits for the host response
 	// (complete.go).
 	complete reader.Completion
 }
 
-// waitJournal waits for the "sending" write send started; it needs no lock
-// (the write does not take e.mu), so callers may hold e.mu.
-func (s *sale) waitJournal() {
-	if s.journaling != nil {
-		<-s.journaling
-	}
-}
-
-// New makes an engine. Call Run to resolve what an earlier run left open.
+// New makes an engine. Call Start to resolve what an earlier run left open
+// before the first sale, and Close to stop it.
 func New(cfg Config) (*Engine, error) {
 	if cfg.Gateway == nil || cfg.Journal == nil {
 		return nil, errors.New("engine: a gateway and a journal are required")
@@ -168,11 +164,12 @@ func New(cfg Config) (*Engine, error) {
 	if cfg.NewID == nil {
 		cfg.NewID = randomID
 	}
-	bg, stop := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(context.Background())
 	return &Engine{
 		cfg: cfg, log: cfg.Log, gw: cfg.Gateway, rd: cfg.Readers, j: cfg.Journal, guard: newKSNGuard(),
 		active: map[string]*sale{}, byAPIID: map[string]*sale{}, resolving: map[string]bool{},
-		subs: map[chan Update]struct{}{}, bg: bg, stopBG: stop,
+		subs: map[chan Update]struct{}{}, ctx: ctx, cancel: cancel, life: newLifecycle(),
+		closing: make(chan struct{}), closeDone: make(chan struct{}),
 	}, nil
 }
 
@@ -215,41 +212,56 @@ func (e *Engine) publish(u Update) {
 	}
 }
 
-// Run resolves the transactions an earlier run left unfinished, then keeps
-// resolving anything still unknown until ctx ends. Sales work without Run;
-// Run is the recovery and reconciliation loop.
-func (e *Engine) Run(ctx context.Context) error {
-	e.recover(ctx)
-	t := time.NewTicker(e.cfg.ResolveInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-			e.resolveUnknown(ctx)
-		}
+// Start takes over what an earlier run left unfinished and returns once
+// every such record is marked for lookup and has its resolver: a sale
+// started after Start returns can never be taken for a leftover, so the
+// app calls it before the bridge or the window can start one. It then
+// keeps resolving anything still unknown, in the background, until Close.
+// An error means the journal could not be read or written: the agent
+// must not take sales on it.
+func (e *Engine) Start() error {
+	if !e.life.enter() {
+		return errorf(CodeInvalid, "the agent is shutting down")
 	}
+	defer e.life.leave()
+	if err := e.recover(e.ctx); err != nil {
+		return err
+	}
+	e.goBackground(func(ctx context.Context) {
+		t := time.NewTicker(e.cfg.ResolveInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-e.closing:
+				return
+			case <-t.C:
+				e.resolveUnknown(ctx)
+			}
+		}
+	})
+	return nil
 }
 
 // recover finishes the journal's leftovers from a crash or kill. A sale
-// the earlier run left pending may have been sent: its "sending" write goes
-// after the request (see send), so a kill can leave the request at the
-// gateway and the record still pending. Pending, sending and unknown are all
-// looked up; one the gateway proves it never got and that was pending (no
-// attempt journaled) is cancelled, nothing charged.
+// the earlier run left pending may have been sent: a sale being sent is
+// not journaled again before its outcome (see send), so a kill can leave
+// the request at the gateway and the record still pending. Pending,
+// sending (an earlier version's) and unknown are all looked up; one the
+// gateway proves it never got and that was pending is cancelled, nothing
+// charged. An approval whose chip card never answered is voided
+// (recoverCompletions).
 //
-// Run may start after this run's first sale (the app starts the engine in
-// a goroutine, and a page can ask for a sale at once), so the sweep skips
-// the sales this run holds in memory: they are live, not leftovers. It
-// holds e.mu throughout, because StartSale and FollowUp journal a record
-// and register it under e.mu, so each pending record is either registered
-// already or written after the sweep.
-func (e *Engine) recover(ctx context.Context) {
+// The app runs it (Start) before anything can start a sale. A caller that
+// does not (tests drive the engine directly) is still safe: the sweep
+// skips the sales this run holds in memory — they are live, not leftovers
+// — and holds e.mu throughout, because StartSale and FollowUp journal a
+// record and register it under e.mu.
+func (e *Engine) recover(ctx context.Context) error {
 	e.mu.Lock()
 	open, err := e.j.InFlight()
 	if err != nil {
-		e.log.Error("journal read failed", "error", err)
+		e.mu.Unlock()
+		return fmt.Errorf("reading the journal for the last run's unfinished sales: %w", err)
 	}
 	for _, r := range open {
 		if r.State != journal.StatePending || e.byAPIID[r.TransactionAPIID] != nil {
@@ -259,12 +271,14 @@ func (e *Engine) recover(ctx context.Context) {
 		r.Error = "the agent stopped before this sale's outcome was known: checking with the gateway"
 		r.Updated = time.Now().UTC()
 		if err := e.j.Put(r); err != nil {
-			e.log.Error("journal write failed", "error", err)
+			e.mu.Unlock()
+			return fmt.Errorf("marking the last run's sale %s for lookup: %w", r.TransactionAPIID, err)
 		}
 	}
 	e.recoverCompletions()
 	e.mu.Unlock()
 	e.resolveUnknown(ctx)
+	return nil
 }
 
 // resolveUnknown starts a resolver for every unfinished transaction that
@@ -297,7 +311,7 @@ func (e *Engine) resolveUnknown(ctx context.Context) {
 			e.byAPIID[r.TransactionAPIID] = s
 			r = cur
 		}
-		if busy || (ok && r.State == journal.StateSending) {
+		if busy || (ok && s.rec.State == journal.StateSending) {
 			e.mu.Unlock()
 			continue // a send or resolver is working on it
 		}
@@ -306,35 +320,45 @@ func (e *Engine) resolveUnknown(ctx context.Context) {
 			continue // unprovable: looked up on its own, slower schedule
 		}
 		e.resolving[r.TransactionAPIID] = true
-		e.inflight.Add(1)
 		e.mu.Unlock()
-		go func() {
-			defer e.inflight.Done()
-			e.resolveOnce(ctx, s)
-		}()
+		e.goBackground(func(ctx context.Context) { e.resolveOnce(ctx, s) })
 	}
 }
 
-// Close stops background work and waits up to grace for sends and lookups
-// in flight; whatever is still unresolved stays in the journal for the next
-// start.
+// Close stops the engine. From its first moment no request is sent: a
+// sale, a follow-up or a card read that comes now is refused, and a
+// re-send is left to the next start. It waits up to grace for the sends
+// and lookups in flight to get their answers, then cancels the engine's
+// context — every wait, backoff and request ends — and returns only when
+// the last goroutine that may write the journal has ended, so the caller
+// may close the journal then. Whatever is still unresolved stays in the
+// journal for the next start. A second Close waits for the first.
 func (e *Engine) Close(grace time.Duration) {
 	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		<-e.closeDone
+		return
+	}
 	e.closed = true
+	close(e.closing)
 	for _, s := range e.active {
 		if s.timer != nil {
 			s.timer.Stop()
 		}
 	}
 	e.mu.Unlock()
-	done := make(chan struct{})
-	go func() { e.inflight.Wait(); close(done) }()
+	t := time.NewTimer(grace)
 	select {
-	case <-done:
-	case <-time.After(grace):
+	case <-e.life.idleCh():
+	case <-t.C:
 		e.log.Warn("shutdown: transactions still in flight are journaled and will be resolved at next start")
 	}
-	e.stopBG()
+	t.Stop()
+	e.cancel()
+	e.life.end()
+	<-e.life.idleCh()
+	close(e.closeDone)
 }
 
 // SetPaused stops (true) or resumes new sales; sales in progress finish.
@@ -372,6 +396,10 @@ func (e *Engine) Unacked(origin string) ([]journal.Record, error) {
 
 // Ack records that a client received a result.
 func (e *Engine) Ack(apiID string) error {
+	if !e.life.enter() {
+		return errorf(CodeJournal, "the agent has stopped: acknowledge %q again once it is running", apiID)
+	}
+	defer e.life.leave()
 	err := e.j.Ack(apiID)
 	switch {
 	case errors.Is(err, journal.ErrNotFound):
@@ -382,8 +410,22 @@ func (e *Engine) Ack(apiID string) error {
 	return nil
 }
 
-// Get returns a transaction's record.
-func (e *Engine) Get(apiID string) (journal.Record, bool, error) { return e.j.Get(apiID) }
+// Get returns a transaction's record: the engine's own while it works on
+// it (the journal holds its last durable state, which a sale being sent
+// does not write: see send), else the journal's.
+func (e *Engine) Get(apiID string) (journal.Record, bool, error) {
+	e.mu.Lock()
+	s := e.byAPIID[apiID]
+	var rec journal.Record
+	if s != nil {
+		rec = s.rec
+	}
+	e.mu.Unlock()
+	if s != nil {
+		return rec, true, nil
+	}
+	return e.j.Get(apiID)
+}
 
 // History returns a page of journal records matching q, newest first.
 func (e *Engine) History(q journal.Query) (journal.Page, error) { return e.j.History(q) }

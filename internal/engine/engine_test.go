@@ -420,9 +420,9 @@ func TestUnknownThenResolvedInBackground(t *testing.T) {
 	h.gw.script = func(n int, req gateway.Request) (bool, *gateway.Result, error) {
 		return true, nil, &gateway.Error{Class: gateway.Ambiguous, Err: errors.New("500")}
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go h.e.Run(ctx)
+	if err := h.e.Start(); err != nil {
+		t.Fatal(err)
+	}
 	rec := h.sale("12.00")
 	h.swipe(h.read())
 	first := h.next(UpdateResult, rec.TransactionAPIID).Result
@@ -449,10 +449,10 @@ func TestRetryableResentThenGivesUp(t *testing.T) {
 }
 
 // A previous run died with sales in flight: the next run resolves them by
-// lookup. "pending-but-sent" is the kill between the request leaving and
-// its "sending" record landing (send writes it after the request): still
-// pending in the journal, committed at the gateway — it must come back
-// approved, not cancelled.
+// lookup. "pending-but-sent" is a kill after the request left: a sale being
+// sent is not journaled again before its outcome, so it is still pending
+// in the journal, committed at the gateway — it must come back approved,
+// not cancelled.
 func TestRecoveryAfterRestart(t *testing.T) {
 	h := newHarness(t, nil)
 	h.gw.committed["was-sent"] = &gateway.Result{ID: "tx9", Outcome: gateway.OutcomeApproved, StatusID: 101, AuthCode: "Z9", Amount: 500}
@@ -467,9 +467,9 @@ func TestRecoveryAfterRestart(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go h.e.Run(ctx)
+	if err := h.e.Start(); err != nil {
+		t.Fatal(err)
+	}
 	got := map[string]string{}
 	for len(got) < 4 {
 		u := h.next(UpdateResult, "")
@@ -498,9 +498,10 @@ func TestRecoveryAfterRestart(t *testing.T) {
 	}
 }
 
-// TestRecoveryLeavesLiveSalesAlone: the app starts Run in a goroutine, so
-// a page's first sale can be journaled before the recovery sweep reads the
-// journal. The sweep must take only an earlier run's leftovers: when it
+// TestRecoveryLeavesLiveSalesAlone: the app now runs the sweep (Start)
+// before the bridge serves, but a caller that drives the engine directly
+// may start a sale first. The sweep must take only an earlier run's
+// leftovers: when the app still ran it in a goroutine and it
 // took this run's pending sale for one, it cancelled the sale waiting for
 // its card, or, with the card read, looked it up mid-send and sent it a
 // second time without its envelope (CI, 2026-12-06).
@@ -529,7 +530,9 @@ func TestRecoveryLeavesLiveSalesAlone(t *testing.T) {
 				h.swipe(h.read())
 				<-sending // the request is at the gateway, its answer held
 			}
-			h.e.recover(context.Background())
+			if err := h.e.recover(context.Background()); err != nil {
+				t.Fatal(err)
+			}
 			if u := h.next(UpdateResult, "left-over"); u.Result.Outcome != OutcomeCancelled {
 				t.Errorf("the earlier run's pending sale recovered as %q, want cancelled", u.Result.Outcome)
 			}

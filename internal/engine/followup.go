@@ -30,6 +30,10 @@ type FollowUpRequest struct {
 // FollowUp journals and sends a follow-up. The outcome arrives as updates
 // and in the returned record's later journal state.
 func (e *Engine) FollowUp(ctx context.Context, req FollowUpRequest) (journal.Record, error) {
+	if !e.life.enter() {
+		return journal.Record{}, errorf(CodeInvalid, "the agent is shutting down")
+	}
+	defer e.life.leave()
 	var action gateway.Action
 	switch req.Action {
 	case "refund":
@@ -105,8 +109,8 @@ func (e *Engine) FollowUp(ctx context.Context, req FollowUpRequest) (journal.Rec
 // voids of approvals a chip card declined (complete.go) both start here.
 // Call with e.mu held.
 func (e *Engine) followUpLocked(rec journal.Record, req gateway.Request) (*sale, error) {
-	// Durable before anything is sent; send writes "sending" after the
-	// request. Create checks the id is new in the same transaction, so of
+	// Durable before anything is sent: the intent, transaction_api_id and
+	// all. Create checks the id is new in the same transaction, so of
 	// two follow-ups with one id exactly one is recorded, and a record that
 	// cannot be read is an error, never taken for "no record".
 	prev, created, err := e.j.Create(rec)

@@ -160,9 +160,9 @@ func TestRecoveryAdoptsOnlyAMatchingTransaction(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go h.e.Run(ctx)
+	if err := h.e.Start(); err != nil {
+		t.Fatal(err)
+	}
 	got := map[string]*journal.Record{}
 	for len(got) < 2 {
 		u := h.next(UpdateResult, "")

@@ -191,8 +191,10 @@ func TestReversalAfterRestart(t *testing.T) {
 		return journal.Record{TransactionAPIID: "v1", Origin: "https://pos.example", Action: "void", OrigTransaction: "tx-a1", State: st,
 			Attempts: attempts, ReversalOf: "a1", Created: now}
 	}
-	// Left pending: the earlier run died before its "sending" record
-	// landed; the gateway says how the card was read.
+	// Left pending: the earlier run died after the request left and before
+	// the outcome landed (a sale being sent is not journaled again, so its
+	// card_completion was never written); the gateway says how the card
+	// was read.
 	leftPending := func() journal.Record {
 		return journal.Record{TransactionAPIID: "a1", ClientID: "s-a1", Origin: "https://pos.example", Action: "sale", Amount: "12.50",
 			State: journal.StatePending, Created: now}
@@ -212,7 +214,10 @@ func TestReversalAfterRestart(t *testing.T) {
 		{"card accepted: nothing to do", []journal.Record{func() journal.Record { r := sale(); r.CardCompletion = CardAccepted; return r }()}, 101, 0, OutcomeApproved, 1, card.EntryChip},
 		{"reversing, void not journaled", []journal.Record{reversing()}, 101, 1, OutcomeDeclined, 0, card.EntryChip},
 		{"reversing, void journaled, never sent", []journal.Record{reversing(), void(journal.StatePending, 0)}, 101, 1, OutcomeDeclined, 0, card.EntryChip},
-		{"reversing, void at the gateway, outcome not journaled", []journal.Record{reversing(), void(journal.StateSending, 1)}, 201, 0, OutcomeDeclined, 0, card.EntryChip},
+		{"reversing, void at the gateway, outcome not journaled", []journal.Record{reversing(), void(journal.StatePending, 0)}, 201, 0, OutcomeDeclined, 0, card.EntryChip},
+		// An earlier version journaled a "sending" record: its journal may
+		// still hold one.
+		{"reversing, void at the gateway, sending journaled by an earlier version", []journal.Record{reversing(), void(journal.StateSending, 1)}, 201, 0, OutcomeDeclined, 0, card.EntryChip},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -224,9 +229,9 @@ func TestReversalAfterRestart(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			go func() { _ = h.e.Run(ctx) }()
+			if err := h.e.Start(); err != nil {
+				t.Fatal(err)
+			}
 			deadline := time.Now().Add(5 * time.Second)
 			var got journal.Record
 			for {
@@ -241,7 +246,6 @@ func TestReversalAfterRestart(t *testing.T) {
 			}
 			// Several resolver periods more: nothing is voided twice.
 			time.Sleep(100 * time.Millisecond)
-			cancel()
 			h.e.Close(5 * time.Second)
 			if h.gw.voids() != tc.voids || h.gw.standing() != tc.standing {
 				t.Errorf("voids %d standing %d, want %d %d", h.gw.voids(), h.gw.standing(), tc.voids, tc.standing)
@@ -307,5 +311,63 @@ func TestNoReplayBeforeTheCardAnswers(t *testing.T) {
 	}
 	if res := h.next(UpdateResult, rec.TransactionAPIID).Result; res.Outcome != OutcomeDeclined {
 		t.Errorf("result %s", res.Outcome)
+	}
+}
+
+// TestReversalVoidLeftAtStop: the agent begins to stop while the void of
+// an approval the chip card declined waits to be sent again (the gateway
+// could not be reached). The void is the engine's own: ending it "not
+// sent" would settle the sale as a charge that stands. It stays pending
+// for the next start, which sends it and declines the sale: the charge of
+// a card that declined does not stand.
+func TestReversalVoidLeftAtStop(t *testing.T) {
+	h := newHarness(t, nil)
+	voidTried := make(chan struct{}, 1)
+	h.gw.script = func(n int, req gateway.Request) (bool, *gateway.Result, error) {
+		if req.Action == gateway.ActionVoid {
+			select {
+			case voidTried <- struct{}{}:
+			default:
+			}
+			return false, nil, &gateway.Error{Class: gateway.Retryable, Err: errors.New("connection refused")}
+		}
+		return true, nil, nil
+	}
+	rec := h.sale("12.50")
+	h.insert(h.read(), &fakeCard{approves: false})
+	<-voidTried
+	h.e.Close(5 * time.Second) // the void waits for its retry: stopping ends the wait
+	got := h.stored(rec.TransactionAPIID)
+	if got.State != journal.StateUnknown || got.VoidAPIID == "" {
+		t.Fatalf("sale after the stop: %s %s (%s), want unknown with its void named", got.State, got.Outcome, got.Error)
+	}
+	if v := h.stored(got.VoidAPIID); v.State != journal.StatePending {
+		t.Fatalf("void after the stop: %s %s (%s), want pending for the next start", v.State, v.Outcome, v.Error)
+	}
+
+	h.gw.mu.Lock()
+	h.gw.script = nil
+	h.gw.mu.Unlock()
+	e2, err := New(Config{Gateway: h.gw, Readers: h.rd, Journal: h.j, CardTimeout: time.Minute,
+		ResolveBackoff: []time.Duration{time.Millisecond}, ResolveInterval: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e2.Close(time.Second) })
+	if err := e2.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for got = h.stored(rec.TransactionAPIID); got.State != journal.StateDone; got = h.stored(rec.TransactionAPIID) {
+		if time.Now().After(deadline) {
+			t.Fatalf("sale after the restart: %s (%s)", got.State, got.Error)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got.Outcome != OutcomeDeclined || got.Code != CodeCardDeclinedAfterApproval {
+		t.Errorf("sale %s %q (%s), want declined %s", got.Outcome, got.Code, got.Error, CodeCardDeclinedAfterApproval)
+	}
+	if h.gw.standing() != 0 {
+		t.Errorf("%d charges stand for a card that declined", h.gw.standing())
 	}
 }

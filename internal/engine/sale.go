@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http/httptrace"
-	"sync"
 	"time"
 
 	"github.com/posagent/posagent/internal/card"
@@ -98,6 +96,10 @@ func (e *Engine) StartSale(ctx context.Context, req SaleRequest) (journal.Record
 		return journal.Record{}, err
 	}
 	if req.CardToken != "" {
+		if !e.life.enter() {
+			return journal.Record{}, errorf(CodeInvalid, "the agent is shutting down")
+		}
+		defer e.life.leave()
 		return e.startTokenSale(req, action, amount, tip)
 	}
 	if !e.gw.Capabilities().EncryptedCardPresent {
@@ -110,6 +112,10 @@ func (e *Engine) StartSale(ctx context.Context, req SaleRequest) (journal.Record
 			e.gw.Name(), why)
 	}
 
+	if !e.life.enter() {
+		return journal.Record{}, errorf(CodeNoReader, "the agent is shutting down")
+	}
+	defer e.life.leave()
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.closed {
@@ -238,6 +244,10 @@ func checkText(field, s string, max int) error {
 // Cancel cancels a sale still waiting for a card. A sale already sent
 // cannot be cancelled: void it once its result is in.
 func (e *Engine) Cancel(ctx context.Context, origin, clientID, apiID string) (journal.Record, error) {
+	if !e.life.enter() {
+		return journal.Record{}, errorf(CodeNotFound, "the agent has stopped: a sale waiting for its card is cancelled at the next start, nothing charged")
+	}
+	defer e.life.leave()
 	e.mu.Lock()
 	var s *sale
 	if apiID != "" {
@@ -273,6 +283,10 @@ func (e *Engine) Cancel(ctx context.Context, origin, clientID, apiID string) (jo
 }
 
 func (e *Engine) cardTimeout(apiID string) {
+	if !e.life.enter() {
+		return // stopped: the next start cancels the sale
+	}
+	defer e.life.leave()
 	e.mu.Lock()
 	s := e.byAPIID[apiID]
 	if s == nil || !s.waiting || s.rec.State == journal.StateDone {
@@ -283,12 +297,19 @@ func (e *Engine) cardTimeout(apiID string) {
 	e.finishLocked(s, OutcomeCancelled, nil, "no card was presented in time: nothing was charged")
 	e.mu.Unlock()
 	if e.rd != nil {
-		_ = e.rd.Cancel(context.Background(), readerID)
+		_ = e.rd.Cancel(e.ctx, readerID)
 	}
 }
 
 // HandleReaderEvent takes an event from the reader manager.
 func (e *Engine) HandleReaderEvent(ev reader.Event) {
+	if !e.life.enter() {
+		if ev.Kind == reader.EventCard {
+			e.log.Warn("a card was read after the agent stopped: the read was discarded, nothing was charged", "reader", ev.Reader.ID)
+		}
+		return
+	}
+	defer e.life.leave()
 	switch ev.Kind {
 	case reader.EventCard:
 		e.cardRead(ev)
@@ -325,7 +346,7 @@ func (e *Engine) rearm(info reader.Info) {
 	if s == nil || amount == 0 || !info.EMV || e.rd == nil {
 		return
 	}
-	if err := e.rd.Arm(context.Background(), info.ID, reader.Transaction{AmountCents: int64(amount), Timeout: e.cfg.CardTimeout}); err != nil {
+	if err := e.rd.Arm(e.ctx, info.ID, reader.Transaction{AmountCents: int64(amount), Timeout: e.cfg.CardTimeout}); err != nil {
 		e.log.Warn("re-arming the reader after reconnect failed", "reader", info.ID, "error", err)
 	}
 }
@@ -368,6 +389,14 @@ func (e *Engine) cardRead(ev reader.Event) {
 		e.publish(Update{Kind: UpdateWarning, Code: "no_sale", Warning: "a card was read but no sale is waiting for one: the read was discarded"})
 		return
 	}
+	if e.closed {
+		// A read queued behind the shutdown: no request leaves once
+		// stopping has begun. The sale ends now, nothing charged.
+		e.finishLocked(s, OutcomeCancelled, nil, stoppingMessage)
+		e.mu.Unlock()
+		e.releaseCard(ev)
+		return
+	}
 	if why, code := e.guardRead(read); why != "" {
 		e.mu.Unlock()
 		e.releaseCard(ev)
@@ -384,7 +413,10 @@ func (e *Engine) cardRead(ev reader.Event) {
 	s.complete = ev.Complete
 	r := &s.rec
 	if ev.Complete != nil {
-		// Journaled with the "sending" write, before the card is told.
+		// In memory until the next write of the sale — its outcome, or
+		// "unknown" when the answer is lost — which comes before the card
+		// is told. A kill before it leaves the intent pending with no
+		// card_completion: the lookup's entry mode says "chip" (lookupOnce).
 		r.CardCompletion = CardPending
 	}
 	r.MaskedPAN, r.LastFour, r.Brand = string(read.MaskedPAN), read.LastFour(), string(read.Brand())
@@ -416,44 +448,33 @@ func (e *Engine) guardRead(r *card.Read) (why, code string) {
 	return "", ""
 }
 
-// send records the attempt and sends. The transaction is durable before
-// the request leaves: StartSale and FollowUp wrote it, transaction_api_id
-// and all, and recovery looks up whatever a previous run left pending. So
-// the "sending" write (the masked card, the attempt count) need not come
-// first: it starts once the request is on the wire (or the attempt has
-// ended), which takes a bbolt commit — two fdatasyncs and the CPU work —
-// off the path from the card to the gateway (docs/performance.md). Every
-// later write of the record waits for it (waitJournal), so they land in
-// order.
+// send sends the sale's request in the background. The transaction is
+// durable before the request leaves: StartSale and FollowUp wrote it,
+// transaction_api_id and all, and recovery looks up whatever a previous
+// run left unfinished. The attempt itself (the masked card, the attempt
+// count) is not journaled: it is not needed for exactly-once (see
+// docs/reliability.md, "The order of the journal's writes"), so a sale
+// costs two commits, the intent and the outcome. Once the engine is
+// stopping no request leaves: a first send ends the transaction
+// cancelled, nothing charged; a re-send stays unknown in the journal for
+// the next start's lookup, and so does the engine's own void of an
+// approval a chip card declined (a void ended "cancelled" would settle its
+// sale as a charge that stands: the next start sends it instead).
 func (e *Engine) send(s *sale) {
 	e.mu.Lock()
-	s.waitJournal()
+	if e.closed {
+		if s.rec.Attempts == 0 && s.rec.ReversalOf == "" {
+			e.finishLocked(s, OutcomeCancelled, nil, stoppingMessage)
+		}
+		e.mu.Unlock()
+		return
+	}
 	s.rec.State = journal.StateSending
 	s.rec.Attempts++
-	rec := s.rec
-	done := make(chan struct{})
-	s.journaling = done
+	apiID := s.rec.TransactionAPIID
 	e.mu.Unlock()
-	var once sync.Once
-	record := func() {
-		once.Do(func() {
-			go func() {
-				defer e.inflight.Done()
-				defer close(done)
-				if err := e.j.Put(rec); err != nil {
-					// The pending record stands; if the agent stops before
-					// the outcome is written, the next start looks it up.
-					e.log.Error("journal write of a sale being sent failed", "transaction_api_id", rec.TransactionAPIID, "error", err)
-				}
-			}()
-		})
-	}
-	e.inflight.Add(2)
-	e.step(StepSending, rec.TransactionAPIID)
-	go func() {
-		defer e.inflight.Done()
-		e.doSend(s, record)
-	}()
+	e.step(StepSending, apiID)
+	e.goBackground(func(ctx context.Context) { e.doSend(ctx, s) })
 }
 
 func (e *Engine) request(s *sale) gateway.Request {
@@ -471,24 +492,15 @@ func (e *Engine) request(s *sale) gateway.Request {
 	return req
 }
 
-// doSend sends and handles the answer. record starts the "sending" write:
-// it is called when the request has been written to the connection (the
-// gateway clients are net/http clients, which report it through
-// httptrace), and after every attempt in case it never was; later calls
-// do nothing.
-func (e *Engine) doSend(s *sale, record func()) {
-	ctx := httptrace.WithClientTrace(context.WithoutCancel(e.bg), &httptrace.ClientTrace{
-		WroteRequest: func(httptrace.WroteRequestInfo) { record() },
-	})
+// doSend sends and handles the answer. ctx is the engine's: Close cancels
+// it after its grace, which ends the request (an ambiguous one stays
+// unknown in the journal for the next start) and every wait.
+func (e *Engine) doSend(ctx context.Context, s *sale) {
 	req := e.request(s)
 	for attempt := 1; ; attempt++ {
 		start := time.Now()
 		res, err := e.gw.Do(ctx, req)
-		record()
 		e.log.Debug("gateway answered", "transaction_api_id", req.TransactionAPIID, "latency", time.Since(start), "error", err)
-		// Every later write waits for the "sending" one anyway; waiting
-		// here makes the step durable for the crash tests.
-		s.waitJournal()
 		e.step(StepAnswered, s.rec.TransactionAPIID)
 		switch {
 		case err == nil:
@@ -508,20 +520,21 @@ func (e *Engine) doSend(s *sale, record func()) {
 			return
 		case gateway.NeedsResolve(err):
 			e.log.Warn("gateway outcome unknown: resolving by lookup, not re-sending", "transaction_api_id", req.TransactionAPIID, "error", err)
-			e.markUnknown(s, err)
+			e.markUnknown(ctx, s, err)
 			e.resolve(ctx, s)
 			return
 		case gateway.IsRetryable(err) && attempt < retryableSends:
-			time.Sleep(time.Duration(attempt) * 500 * time.Millisecond)
-			e.mu.Lock()
-			s.waitJournal()
-			s.rec.Attempts++
-			rec := s.rec
-			e.mu.Unlock()
-			if err := e.j.Put(rec); err != nil {
-				e.finish(s, OutcomeError, nil, "could not record the retry, so it was not sent: "+err.Error())
+			// The request provably never reached the gateway.
+			if !sleep(ctx, time.Duration(attempt)*500*time.Millisecond) || e.stopping() {
+				if e.ownVoid(s) {
+					return // pending in the journal: the next start looks it up, then sends it
+				}
+				e.finish(s, OutcomeError, nil, "the gateway could not be reached and the agent is stopping: nothing was charged; start it again once the agent is running")
 				return
 			}
+			e.mu.Lock()
+			s.rec.Attempts++
+			e.mu.Unlock()
 			continue
 		case gateway.IsRetryable(err):
 			e.finish(s, OutcomeError, nil, "the gateway could not be reached, nothing was charged: "+err.Error())
@@ -531,6 +544,15 @@ func (e *Engine) doSend(s *sale, record func()) {
 			return
 		}
 	}
+}
+
+// ownVoid reports whether s is the engine's void of an approval a chip
+// card did not accept (complete.go): stopping must leave it to the next
+// start, never end it, since its end settles the sale it reverses.
+func (e *Engine) ownVoid(s *sale) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return s.rec.ReversalOf != ""
 }
 
 // attemptedBefore reports whether an earlier request of ours carried this
@@ -579,18 +601,17 @@ func sameTransaction(rec journal.Record, res *gateway.Result) bool {
 	return rec.LastFour == "" || res.LastFour == "" || rec.LastFour == res.LastFour
 }
 
-func (e *Engine) markUnknown(s *sale, cause error) {
+func (e *Engine) markUnknown(ctx context.Context, s *sale, cause error) {
 	e.mu.Lock()
 	s.rec.State = journal.StateUnknown
 	s.rec.Error = "outcome being checked with the gateway: " + cause.Error()
 	e.resolving[s.rec.TransactionAPIID] = true
-	s.waitJournal()
 	rec := s.rec
 	e.mu.Unlock()
 	if err := e.j.Put(rec); err != nil {
 		e.log.Error("journal write failed", "transaction_api_id", rec.TransactionAPIID, "error", err)
 	}
-	e.tellUnknown(s)
+	e.tellUnknown(ctx, s)
 }
 
 // resolve looks the transaction up on the backoff schedule. Found: that is
@@ -600,10 +621,8 @@ func (e *Engine) markUnknown(s *sale, cause error) {
 // resolver keeps trying.
 func (e *Engine) resolve(ctx context.Context, s *sale) {
 	for _, wait := range e.cfg.ResolveBackoff {
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(wait):
+		if !sleep(ctx, wait) {
+			return // stopping: the journal says unknown, the next start looks it up
 		}
 		if done := e.lookupOnce(ctx, s); done {
 			return
@@ -674,9 +693,11 @@ func (e *Engine) lookupOnce(ctx context.Context, s *sale) bool {
 		e.log.Info("outcome resolved by lookup", "transaction_api_id", rec.TransactionAPIID, "outcome", outcome)
 		e.mu.Lock()
 		if s.rec.Attempts == 0 && s.rec.CardCompletion == "" && res.EntryMode == card.EntryChip {
-			// An earlier run sent it and died before its "sending" record
-			// (and card_completion) landed: a contact read waits for its
-			// completion, which that run never gave (complete.go).
+			// An earlier run sent it and died before its outcome (and
+			// card_completion, which travels with it) landed: a contact
+			// read waits for its completion, which that run never gave
+			// (complete.go). Attempts is 0: a sale being sent is not
+			// journaled again before its outcome.
 			s.rec.CardCompletion = CardPending
 		}
 		e.mu.Unlock()
@@ -759,7 +780,6 @@ func (e *Engine) finishLocked(s *sale, outcome string, res *gateway.Result, msg 
 	if r.ReversalOf != "" {
 		r.Acked = true // the engine's own void: its sale's result is what clients get
 	}
-	s.waitJournal()
 	if err := e.j.Put(*r); err != nil {
 		e.log.Error("journal write of a final outcome failed", "transaction_api_id", r.TransactionAPIID, "error", err)
 	}

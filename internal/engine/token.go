@@ -52,9 +52,9 @@ func (e *Engine) startTokenSale(req SaleRequest, action gateway.Action, amount, 
 	if tip != 0 {
 		rec.TipAmount = tip.String()
 	}
-	// Durable before anything is sent. One transaction checks that the id
-	// is new and records the sale: a record that cannot be read is an
-	// error, never taken for "no record".
+	// Durable before anything is sent: the intent, transaction_api_id and
+	// all. One transaction checks that the id is new and records the sale:
+	// a record that cannot be read is an error, never taken for "no record".
 	prev, created, err := e.j.Create(rec)
 	if err != nil {
 		e.mu.Unlock()

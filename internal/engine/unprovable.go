@@ -32,7 +32,6 @@ func (e *Engine) unprovable(s *sale) {
 		return
 	}
 	r.Error = msg
-	s.waitJournal()
 	rec := *r
 	e.mu.Unlock()
 	e.log.Warn("outcome unknown and not provable: not sent again", "transaction_api_id", rec.TransactionAPIID, "action", rec.Action)

@@ -38,8 +38,8 @@ func TestUnprovableNotResent(t *testing.T) {
 	}
 }
 
-// After a restart, a refund left pending (its "sending" write may not have
-// landed though the request did) is not declared "never sent, nothing
+// After a restart, a refund left pending (a follow-up being sent is not
+// journaled again before its outcome, so the request may have landed) is not declared "never sent, nothing
 // refunded" on a miss it cannot trust: it stays unknown.
 func TestUnprovableAfterRestart(t *testing.T) {
 	h := newHarness(t, nil)
@@ -47,9 +47,9 @@ func TestUnprovableAfterRestart(t *testing.T) {
 	if err := h.j.Put(journal.Record{TransactionAPIID: "left", Action: "refund", Amount: "5.00", OrigTransaction: "tx1", State: journal.StatePending}); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go h.e.Run(ctx)
+	if err := h.e.Start(); err != nil {
+		t.Fatal(err)
+	}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		r := h.stored("left")
@@ -85,7 +85,7 @@ func TestUnprovableBacksOff(t *testing.T) {
 	if res := h.next(UpdateResult, rec.TransactionAPIID).Result; res.Outcome != OutcomeUnknown {
 		t.Fatalf("result %+v", res)
 	}
-	h.e.inflight.Wait()
+	<-h.e.life.idleCh()
 	lookups := func() int {
 		h.gw.mu.Lock()
 		defer h.gw.mu.Unlock()
@@ -93,7 +93,7 @@ func TestUnprovableBacksOff(t *testing.T) {
 	}
 	before := lookups()
 	h.e.resolveUnknown(context.Background())
-	h.e.inflight.Wait()
+	<-h.e.life.idleCh()
 	if n := lookups(); n != before {
 		t.Fatalf("the background resolver looked an unprovable refund up again at once (%d lookups)", n-before)
 	}
@@ -106,7 +106,7 @@ func TestUnprovableBacksOff(t *testing.T) {
 		t.Errorf("next background lookup in %v, want the 5 min schedule or longer", wait)
 	}
 	h.e.resolveUnknown(context.Background())
-	h.e.inflight.Wait()
+	<-h.e.life.idleCh()
 	if n := lookups(); n != before+1 {
 		t.Fatalf("%d lookups once the wait is over, want 1", n-before)
 	}
