@@ -11,7 +11,7 @@ export type Outcome = 'approved' | 'declined' | 'cancelled' | 'error' | 'unknown
 export type RequestErrorCode =
   | 'bad_json' | 'unknown_type' | 'missing_id' | 'invalid_request' | 'too_large' | 'not_paired'
   | 'busy' | 'no_reader' | 'duplicate_id' | 'not_found' | 'too_late' | 'unsupported' | 'journal_error'
-  | 'paused' | 'not_simulated' | 'simulate_failed' | 'internal_error';
+  | 'paused' | 'not_simulated' | 'simulate_failed' | 'internal_error' | 'card_data' | 'missing_field';
 /** Warnings about a running sale, which goes on (docs/protocol.md, Warning codes). */
 export type WarningCode =
   | 'clear_track_data' | 'replayed_read' | 'test_key' | 'bad_read' | 'no_sale'

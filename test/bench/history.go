@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -136,14 +137,26 @@ func seedJournal(path string, n int) error {
 }
 
 func measureHistorySide(o opts, bin, cfg, state, name string, s *histSide) error {
+	// allowed_origins names the agent's own page on the port tried: in run
+	// the own page needs a token unless it is listed.
+	base, err := os.ReadFile(cfg)
+	if err != nil {
+		return err
+	}
+	cfgPort := filepath.Join(filepath.Dir(state), "hist-"+name+".toml")
+	var cfgErr error
 	args := func(p int) []string {
-		return []string{"run", "--headless", "--config", cfg, "--listen", fmt.Sprintf("127.0.0.1:%d", p), "--state-dir", state}
+		own := fmt.Sprintf("allowed_origins = [\"http://127.0.0.1:%d\"]\n", p)
+		if err := os.WriteFile(cfgPort, append([]byte(own), base...), 0o600); err != nil {
+			cfgErr = err // the agent then fails to start on the missing file
+		}
+		return []string{"run", "--headless", "--config", cfgPort, "--listen", fmt.Sprintf("127.0.0.1:%d", p), "--state-dir", state}
 	}
 	logPath := filepath.Join(filepath.Dir(state), "hist-"+name+".log")
 	for range o.histStarts {
 		a, err := startOnFreePort(bin, args, nil, logPath)
 		if err != nil {
-			return err
+			return errors.Join(err, cfgErr)
 		}
 		s.start = append(s.start, a.healthyAt.Sub(a.exec))
 		if err := a.stop(); err != nil {
