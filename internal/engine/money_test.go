@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/posagent/posagent/internal/card"
 	"github.com/posagent/posagent/internal/engine/journal"
@@ -94,6 +95,16 @@ func TestLookupAdoptsOnlyAMatchingTransaction(t *testing.T) {
 			r.LastFour, r.MaskedPAN = "0254", card.MaskFromReader("542800******0254")
 			return r
 		}},
+		// Same amount, same card (a regular customer), but the gateway
+		// created it before this sale began: a lane that reused its ids
+		// (reinstalled, or two lanes with one prefix) charged it earlier.
+		// Found by the real demo: it was adopted as this sale's approval.
+		{"created before this sale began", "5.55", "", func(apiID string) *gateway.Result {
+			r := otherTransaction(apiID)
+			r.LastFour, r.MaskedPAN = "0254", card.MaskFromReader("542800******0254")
+			r.Created = time.Now().Add(-time.Hour)
+			return r
+		}},
 		{"transaction_api_id differs", "5.55", "", func(string) *gateway.Result {
 			r := otherTransaction("someone-else")
 			r.LastFour, r.MaskedPAN = "0254", card.MaskFromReader("542800******0254")
@@ -127,7 +138,7 @@ func TestOwnEarlierAttemptAdopted(t *testing.T) {
 		// The first request reaches the gateway's books just now.
 		h.gw.mu.Lock()
 		h.gw.committed[req.TransactionAPIID] = &gateway.Result{ID: "tx-first", TransactionAPIID: req.TransactionAPIID,
-			Outcome: gateway.OutcomeApproved, StatusID: 101, AuthCode: "OWN123", Amount: req.Amount, LastFour: "0254"}
+			Outcome: gateway.OutcomeApproved, StatusID: 101, AuthCode: "OWN123", Amount: req.Amount, LastFour: "0254", Created: time.Now()}
 		h.gw.mu.Unlock()
 		return true, nil, nil
 	}

@@ -545,10 +545,16 @@ func (e *Engine) refuseForeign(s *sale, msg string) {
 // sameTransaction reports whether the transaction the gateway returned for
 // rec's transaction_api_id is rec's: the id, the amount charged (the sale
 // sends amount + tip as one transaction_amount, and Paya reports that
-// total back) and the card's last four, where both sides know it. Any
-// other transaction under our id is someone else's.
+// total back), the card's last four, where both sides know it, and its
+// creation no earlier than the sale began (less clockSkew), where the
+// gateway says when. Any other transaction under our id is someone
+// else's: the same customer's card for the same amount at a lane that
+// reused ids earlier is not this sale.
 func sameTransaction(rec journal.Record, res *gateway.Result) bool {
 	if res.TransactionAPIID != "" && res.TransactionAPIID != rec.TransactionAPIID {
+		return false
+	}
+	if !res.Created.IsZero() && !rec.Created.IsZero() && res.Created.Before(rec.Created.Add(-clockSkew)) {
 		return false
 	}
 	amount, err := gateway.ParseAmount(rec.Amount)
@@ -566,6 +572,11 @@ func sameTransaction(rec journal.Record, res *gateway.Result) bool {
 	}
 	return rec.LastFour == "" || res.LastFour == "" || rec.LastFour == res.LastFour
 }
+
+// clockSkew is how far the gateway's clock may run behind the agent's
+// before a transaction it created after the sale began looks older than
+// the sale (Kerberos allows the same five minutes).
+const clockSkew = 5 * time.Minute
 
 func (e *Engine) markUnknown(s *sale, cause error) {
 	e.mu.Lock()

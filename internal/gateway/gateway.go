@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"log/slog"
+	"time"
 
 	"github.com/posagent/posagent/internal/card"
 )
@@ -217,6 +218,10 @@ type Result struct {
 	// Verbiage is the gateway's text. Never decide approval from it.
 	Verbiage string
 	Receipt  card.Receipt
+	// Created is when the gateway created the transaction, by its clock;
+	// zero when it does not say. A lookup's find created before the sale
+	// began is not the sale (engine's sameTransaction).
+	Created time.Time
 	// Captured: the gateway shows the transaction captured (an authorization
 	// whose completion took effect), where its status word alone does not
 	// say so (PaidYET's stays "approved").
