@@ -49,7 +49,7 @@ const (
 func LoadConfig(path string) (*config.Config, error) {
 	fh, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("no config file at %s: create one (see ARCHITECTURE §3.2 and docs/readers.md), pass --config, or try `posagent demo`", path)
+		return nil, fmt.Errorf("no config file at %s: create one from the commented template packaging/linux/posagent.toml (Configure in README.md, readers in docs/readers.md), pass --config, or try `posagent demo`", path)
 	}
 	if err != nil {
 		return nil, err

@@ -131,7 +131,7 @@ func Load(r io.Reader) (*Config, error) {
 			keys[i] = k.String()
 		}
 		sort.Strings(keys)
-		return nil, fmt.Errorf("config: unknown setting %s: check the spelling against ARCHITECTURE §3.2 / docs/configuration.md", strings.Join(keys, ", "))
+		return nil, fmt.Errorf("config: unknown setting %s: check the spelling against the commented template packaging/linux/posagent.toml (Configure in README.md)", strings.Join(keys, ", "))
 	}
 	if len(c.Readers) == 0 {
 		c.Readers = []Reader{{Kind: ReaderAuto}}

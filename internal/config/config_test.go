@@ -2,6 +2,9 @@ package config
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -244,4 +247,27 @@ func FuzzLoad(f *testing.F) {
 		}
 		_ = c.Validate()
 	})
+}
+
+// The config errors a stranger sees name files they can open: the
+// unknown-setting error pointed at ARCHITECTURE §3.2 (not shipped) and
+// docs/configuration.md (which does not exist).
+func TestConfigErrorsNameFilesThatExist(t *testing.T) {
+	_, err := Load(strings.NewReader("listne = \"x\""))
+	if err == nil {
+		t.Fatal("unknown setting accepted")
+	}
+	msg := err.Error()
+	if strings.Contains(msg, "ARCHITECTURE") {
+		t.Errorf("%q names ARCHITECTURE, which is not in the repository or the package", msg)
+	}
+	refs := regexp.MustCompile(`(?:docs|packaging)/[\w./-]*\w`).FindAllString(msg, -1)
+	if len(refs) == 0 {
+		t.Errorf("%q names no file with the settings", msg)
+	}
+	for _, ref := range refs {
+		if _, err := os.Stat(filepath.Join("..", "..", ref)); err != nil {
+			t.Errorf("%q names %s: %v", msg, ref, err)
+		}
+	}
 }
