@@ -153,6 +153,7 @@ func (r Request) CardDataFields() []FieldError {
 	for _, f := range [...]struct{ name, value string }{
 		{"transaction_api_id", r.TransactionAPIID}, {"transaction_id", r.TransactionID}, {"order_num", r.OrderNum},
 		{"description", r.Description}, {"auth_code", r.AuthCode}, {"billing_street", r.Billing.Street}, {"billing_zip", r.Billing.Zip},
+		{"receipt_email", r.ReceiptEmail},
 	} {
 		if card.ContainsCardData(f.value) {
 			out = append(out, FieldError{Field: f.name, Message: "holds what looks like a card number: card numbers never go in text fields"})
