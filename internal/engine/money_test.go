@@ -203,3 +203,46 @@ func TestAmountCapIncludesTip(t *testing.T) {
 		t.Fatalf("99999.98 + 0.01 (at the cap): %+v %v", rec, err)
 	}
 }
+
+// A chip card counts its transactions (ATC, tag 9F36), and the gateway
+// keeps the counter of the read it was sent (emv_receipt_data). Within
+// the clock-skew window the creation time cannot tell a reused id's
+// earlier transaction from this sale — same customer, card and amount a
+// minute ago at another lane — but the card's counter can.
+func TestLookupComparesTheChipCounter(t *testing.T) {
+	for _, tc := range []struct {
+		name, held string
+		adopted    bool
+	}{
+		{"another transaction of the card", "0006", false},
+		{"this read", "0007", true},
+		{"this read, spelled shorter", "7", true},
+		{"the gateway does not say", "", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, nil)
+			h.gw.script = func(n int, req gateway.Request) (bool, *gateway.Result, error) {
+				return false, nil, &gateway.Error{Class: gateway.Ambiguous, Err: errors.New("timeout after the request was sent")}
+			}
+			held := otherTransaction("lane-0001")
+			held.LastFour, held.MaskedPAN, held.Amount, held.Created = "0254", card.MaskFromReader("542800******0254"), 350, time.Now().Add(-time.Minute)
+			held.Receipt.ATC = tc.held
+			h.gw.committed["lane-0001"] = held
+			rec, err := h.e.StartSale(context.Background(), SaleRequest{ClientID: "s1", Origin: "https://lane2.example", Amount: "3.50", TransactionAPIID: "lane-0001"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			read := h.read()
+			read.Receipt.ATC = "0007"
+			h.swipe(read)
+			res := h.next(UpdateResult, rec.TransactionAPIID).Result
+			if tc.adopted {
+				if res.Outcome != OutcomeApproved {
+					t.Fatalf("not adopted: %s %s", res.Outcome, res.Error)
+				}
+				return
+			}
+			notAdopted(t, h, res)
+		})
+	}
+}

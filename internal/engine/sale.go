@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http/httptrace"
+	"strconv"
 	"sync"
 	"time"
 
@@ -547,7 +548,8 @@ func (e *Engine) refuseForeign(s *sale, msg string) {
 // sends amount + tip as one transaction_amount, and Paya reports that
 // total back), the card's last four, where both sides know it, and its
 // creation no earlier than the sale began (less clockSkew), where the
-// gateway says when. Any other transaction under our id is someone
+// gateway says when, and a chip card's transaction counter (ATC), where
+// both sides know it. Any other transaction under our id is someone
 // else's: the same customer's card for the same amount at a lane that
 // reused ids earlier is not this sale.
 func sameTransaction(rec journal.Record, res *gateway.Result) bool {
@@ -570,7 +572,20 @@ func sameTransaction(rec journal.Record, res *gateway.Result) bool {
 	if res.Amount != amount+tip {
 		return false
 	}
+	if a, ok := atc(rec.Receipt.ATC); ok {
+		if b, ok := atc(res.Receipt.ATC); ok && a != b {
+			return false
+		}
+	}
 	return rec.LastFour == "" || res.LastFour == "" || rec.LastFour == res.LastFour
+}
+
+// atc reads a chip card's transaction counter as receipts carry it (tag
+// 9F36 in hex, as TVR and TSI are); ok is false when it is absent or not
+// hex, and then it decides nothing.
+func atc(s string) (uint64, bool) {
+	n, err := strconv.ParseUint(s, 16, 16)
+	return n, err == nil
 }
 
 // clockSkew is how far the gateway's clock may run behind the agent's
