@@ -19,9 +19,9 @@ import (
 //   - the digits may be split into groups by single separators (a space,
 //     a dash, or their Unicode relatives: no-break and ideographic spaces,
 //     en/em dashes; '.', '/', '_', a tab or a line break; an invisible
-//     format character such as a zero-width space); every run of whole consecutive groups with 13 to 19
-//     digits is a candidate, so "4111 1111 1111 1111 5454 5454 5454 5454"
-//     holds two;
+//     format character such as a zero-width space); every run of whole
+//     consecutive groups with 13 to 19 digits is a candidate, so
+//     "4111 1111 1111 1111 5454 5454 5454 5454" holds two;
 //   - a candidate may be glued to letters ("INV6011…", "t4111…"), except
 //     where its digits are part of an identifier: a canonical UUID, or a
 //     word made of hex digits only of an identifier's length (16, 20, 24,
