@@ -64,6 +64,11 @@ func TestPlantedCardNumbersRefusedAndNeverKept(t *testing.T) {
 		"fullwidth":   fullwidth(fours(visa, " ")),
 		"track 1":     "%B" + visa + "^DOE/J^2512101?",
 		"track 2":     ";" + mc + "=2512101?",
+		// The adversary pass: the demo journaled these until the
+		// policy took them as separators.
+		"dots":       fours(visa, "."),
+		"slashes":    fours(mc, "/"),
+		"zero-width": fours(visa, "\u200b"),
 	}
 
 	// make leakscan sets POSAGENT_PLANTED_DIR to scan this run's files

@@ -267,3 +267,23 @@ func TestBinaryWindowPairingFloodStopsOnSIGTERM(t *testing.T) {
 		t.Fatalf("SIGTERM did not stop the agent within 10 s under a pairing flood")
 	}
 }
+
+// TestPairWarnsOfAnotherAgent: a demo runs as another user (or with its
+// own --state-dir) and `sudo posagent pair --origin …` edits a state
+// directory no running agent reads: it said "none running … applies when it
+// starts", and the page stayed not_paired. It now says an agent answers on
+// the listen address that does not read this directory, and how to reach
+// it.
+func TestPairWarnsOfAnotherAgent(t *testing.T) {
+	bin := agentBinary(t)
+	port := startAgentOnPort(t, bin, "demo", "--headless", "--state-dir", t.TempDir())
+	t.Setenv("POSAGENT_LISTEN", fmt.Sprintf("127.0.0.1:%d", port))
+	code, out, errs := runPairCmd(t, "--state-dir", t.TempDir(), "--origin", "http://localhost:8000")
+	if code != 0 {
+		t.Fatalf("pair: exit %d %s", code, errs)
+	}
+	want := fmt.Sprintf("an agent answers at http://127.0.0.1:%d/", port)
+	if !strings.Contains(errs, want) || !strings.Contains(errs, "--state-dir") {
+		t.Errorf("pair said nothing of the agent it did not reach:\nstdout: %s\nstderr: %s", out, errs)
+	}
+}

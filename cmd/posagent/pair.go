@@ -1,12 +1,15 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"text/tabwriter"
+	"time"
 
 	"github.com/posagent/posagent/internal/app"
 	"github.com/posagent/posagent/internal/bridge"
@@ -53,6 +56,7 @@ func runPair(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 		fmt.Fprintf(stdout, "agent: %s %s at %s (pid %d, state %s)\n", agent.Name(), agent.Version, agent.URL, agent.PID, dir)
 	} else {
 		fmt.Fprintf(stdout, "agent: none running with state %s: the change applies when it starts\n", dir)
+		warnOtherAgent(ctx, stderr, dir)
 	}
 	switch {
 	case *list:
@@ -127,6 +131,30 @@ func pairTarget(ctx context.Context, flagDir string, demo bool) (string, *app.Ru
 		return demoDir, r
 	}
 	return dir, nil
+}
+
+// warnOtherAgent says so when an agent answers on the listen address
+// (POSAGENT_LISTEN, else the default) although none runs with dir: a demo
+// of another user (`sudo posagent pair` looks at the service's directory)
+// or one started with --state-dir. Pairing dir would not admit the page.
+func warnOtherAgent(ctx context.Context, stderr io.Writer, dir string) {
+	listen := cmp.Or(os.Getenv("POSAGENT_LISTEN"), config.DefaultListen)
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	url := "http://" + listen + "/"
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url+"healthz", nil)
+	if err != nil {
+		return
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return
+	}
+	res.Body.Close()
+	if res.StatusCode == http.StatusOK {
+		fmt.Fprintf(stderr, "posagent pair: note: an agent answers at %s but does not read %s: it runs as another user or with its own --state-dir.\n"+
+			"  Run posagent pair as the user who started it (posagent pair --demo for a demo), or pass its --state-dir (the demo prints it at start).\n", url, dir)
+	}
 }
 
 func pairList(store *bridge.Pairings, stdout, stderr io.Writer) int {

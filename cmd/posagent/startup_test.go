@@ -342,6 +342,26 @@ func TestDamagedJournalStart(t *testing.T) {
 	}
 }
 
+// TestCrashMidSalvageStart: the agent died between salvage's two renames
+// (the damaged file already aside, the salvaged journal still at
+// journal.db.salvaging). The next start began an empty journal: the
+// unacknowledged approval was gone and the sale in flight never looked up.
+func TestCrashMidSalvageStart(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "journal.db")
+	damagedJournal(t, path+".salvaging")
+	if err := os.WriteFile(path+".damaged-20261207T004720.189Z", []byte("the damaged journal"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	token := pairNative(t, dir)
+	a := startAgent(t, "demo", "--headless", "--state-dir", dir, "--listen", "127.0.0.1:0")
+	got := replayed(t, a.url, token)
+	if !got["unacked-approved"] || !got["in-flight"] {
+		t.Errorf("status replayed %v: want the salvaged approval and the sale in flight, resolved by lookup", got)
+	}
+	a.stop(t)
+}
+
 // pages is the number of pages the journal uses (the current meta's high
 // water mark): past it, a file has only room to grow into.
 func pages(b []byte, ps int) int {

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -173,5 +174,66 @@ func TestReusedTransactionAPIIDNeverApproved(t *testing.T) {
 	}
 	if rec.Outcome != engine.OutcomeError || rec.State != journal.StateDone || rec.Code != engine.CodeDuplicateID || rec.AuthCode != "" || rec.TransactionID != "" {
 		t.Errorf("journal record %+v, want done/error/duplicate_id with no gateway id or auth code", rec)
+	}
+}
+
+// TestReusedIDAfterTimeoutNeverApproved is the adversary's variation of
+// the false approval: the same customer pays the same amount with the
+// same card at a lane that reuses its ids (reinstalled, or sharing a
+// prefix with another lane), and the gateway's answer is lost. The lookup
+// found the earlier lane's transaction under the id — same amount, same
+// last four — and the agent reported it approved: nothing was charged.
+// With a chip read it was worse: the card, completed "unable to go
+// online", declined, and the agent voided the earlier lane's approval —
+// another customer's paid sale. The gateway created that transaction an
+// hour before this sale began, so it is not this sale.
+func TestReusedIDAfterTimeoutNeverApproved(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	bin := buildPosagent(t)
+	for _, mode := range []string{"S", "C"} {
+		t.Run("entry mode "+mode, func(t *testing.T) {
+			var offset atomic.Int64 // how far the sandbox's clock runs behind
+			offset.Store(int64(time.Hour))
+			sb := sandbox.New(sandbox.Options{Now: func() time.Time { return time.Now().Add(-time.Duration(offset.Load())) }})
+			gw := httptest.NewServer(sb)
+			defer gw.Close()
+			const reused, pan = "lane-0001", "4111111111111111"
+
+			first := startLane(t, bin, gw.URL, "https://lane.example")
+			p1 := openPage(t, first.base, "https://lane.example")
+			earlier := p1.sale("s1", map[string]any{"amount": "3.50", "transaction_api_id": reused}, pan)
+			if earlier["outcome"] != "approved" {
+				t.Fatalf("the earlier lane's sale: %s", earlier["_raw"])
+			}
+			first.stop()
+			offset.Store(0) // an hour later
+
+			second := startLane(t, bin, gw.URL, "https://lane.example")
+			p2 := openPage(t, second.base, "https://lane.example")
+			p2.send(map[string]any{"type": "sale", "id": "s1", "amount": "3.50", "transaction_api_id": reused})
+			if r := p2.wait(func(m map[string]any) bool { return m["id"] == "s1" && (m["type"] == "prompt" || m["type"] == "error") }, "prompt"); r["type"] == "error" {
+				t.Fatalf("sale refused: %s", r["_raw"])
+			}
+			p2.send(map[string]any{"type": "simulate", "id": "x1", "card": pan, "entry_mode": mode, "scenario": "gateway_timeout"})
+			res := p2.result("s1")
+			if res["outcome"] == "approved" {
+				t.Fatalf("FALSE APPROVAL: the earlier lane's transaction reported as this sale: %s", res["_raw"])
+			}
+			if res["outcome"] != engine.OutcomeError || res["code"] != engine.CodeDuplicateID {
+				t.Errorf("result %s, want outcome error with code duplicate_id", res["_raw"])
+			}
+			earlierID := str(obj(earlier, "transaction")["id"])
+			if strings.Contains(str(res["_raw"]), earlierID) {
+				t.Errorf("the result carries the earlier transaction's id %s: %s", earlierID, res["_raw"])
+			}
+			second.stop()
+			for _, s := range sb.Summaries() {
+				if s.ID == earlierID && s.StatusID != 101 {
+					t.Errorf("the earlier lane's approved transaction is now status %d: this lane changed another customer's sale", s.StatusID)
+				}
+			}
+		})
 	}
 }

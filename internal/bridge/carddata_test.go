@@ -37,6 +37,9 @@ func TestDecodeRequestRefusesCardData(t *testing.T) {
 		{"tip_amount", `{"type":"sale","id":"s1","amount":"1.00","tip_amount":"` + visaSep + `"}`, "tip_amount"},
 		{"reader", `{"type":"sale","id":"s1","amount":"1.00","reader":"sim-` + visa + `"}`, "reader"},
 		{"status lookup", `{"type":"status","id":"q1","transaction_api_id":"` + visa + `"}`, "transaction_api_id"},
+		// Found by the adversary pass: sent to the PaidYET gateway, which
+		// keeps it and mails a receipt to it.
+		{"receipt_email", `{"type":"sale","id":"s1","amount":"1.00","card_token":"tok_1","receipt_email":"` + visa + `@example.com"}`, "receipt_email"},
 		{"id, separated", `{"type":"sale","id":"` + mcSep + `","amount":"1.00"}`, "id"},
 		{"id, glued", `{"type":"sale","id":"s` + visa + `","amount":"1.00"}`, "id"},
 	}

@@ -546,3 +546,48 @@ func isIPOrigin(o string) bool {
 	}
 	return strings.Trim(h, "0123456789.") == ""
 }
+
+// A LAN client of an agent listening beyond loopback (--insecure-listen-any)
+// reaches it by the address it listens on: Host "192.0.2.2:7498". That Host
+// got 421 bad_host, so the mode admitted only clients that spoof a loopback
+// Host. An IP literal the connection arrived on cannot be DNS-rebound; a
+// name still can, and is still refused. Every client still needs a token.
+func TestLANClientsReachTheListenAddress(t *testing.T) {
+	var lanIP net.IP
+	addrs, _ := net.InterfaceAddrs()
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && n.IP.To4() != nil && !n.IP.IsLoopback() && !n.IP.IsLinkLocalUnicast() {
+			lanIP = n.IP
+			break
+		}
+	}
+	if lanIP == nil {
+		t.Skip("no non-loopback IPv4 address on this machine")
+	}
+	pairs, _ := OpenPairings(t.TempDir())
+	token, _ := pairs.Approve("https://kiosk.example", false)
+	h := startOn(t, net.JoinHostPort(lanIP.String(), "0"), func(o *Options, _ *timing) {
+		o.InsecureListenAny = true
+		o.Pairings = pairs
+	})
+	lanHost := net.JoinHostPort(lanIP.String(), strconv.Itoa(h.port))
+	d := websocket.Dialer{HandshakeTimeout: waitFor}
+	ws, res, err := d.Dial("ws://"+lanHost+"/v1/ws", http.Header{"Origin": {"https://kiosk.example"}})
+	if err != nil {
+		status := 0
+		if res != nil {
+			status = res.StatusCode
+		}
+		t.Fatalf("a LAN client dialing %s: %v (HTTP %d)", lanHost, err, status)
+	}
+	c := &client{t: t, ws: ws}
+	t.Cleanup(func() { ws.Close() })
+	c.send(map[string]string{"type": "hello", "id": "1", "token": token})
+	c.expect("welcome")
+	// A name for the address is still the DNS-rebinding case.
+	req, _ := http.NewRequest("GET", "http://"+lanHost+"/healthz", nil)
+	req.Host = "pos.evil.example:" + strconv.Itoa(h.port)
+	if res, err := http.DefaultClient.Do(req); err != nil || res.StatusCode != http.StatusMisdirectedRequest {
+		t.Errorf("Host naming a DNS name on the LAN listener: %v %v, want 421", err, res)
+	}
+}

@@ -60,19 +60,30 @@ func localPort(r *http.Request) int {
 }
 
 // checkHost is the DNS-rebinding guard: Host must be 127.0.0.1:PORT,
-// localhost:PORT or [::1]:PORT with the port the agent listens on.
-func checkHost(r *http.Request) error {
+// localhost:PORT or [::1]:PORT with the port the agent listens on. On a
+// listener beyond loopback (lan) the address the connection arrived on,
+// as an IP literal, is accepted too: LAN clients must reach the agent by
+// it, and an IP literal cannot be rebound (a name can, and stays refused).
+func checkHost(r *http.Request, lan bool) error {
 	host, port, err := net.SplitHostPort(r.Host)
 	if err != nil {
 		return fmt.Errorf("host %q: the agent answers only to 127.0.0.1:PORT, localhost:PORT or [::1]:PORT", clip(r.Host, 100))
 	}
-	if !loopbackNames[strings.ToLower(host)] {
+	if !loopbackNames[strings.ToLower(host)] && !(lan && isLocalIP(r, host)) {
 		return fmt.Errorf("host %q is not this computer's loopback name: the agent answers only to 127.0.0.1, localhost or [::1] (DNS rebinding guard)", clip(r.Host, 100))
 	}
 	if p, err := config.CanonicalPort(port); err != nil || p != localPort(r) {
 		return fmt.Errorf("host %q names another port than the agent's", clip(r.Host, 100))
 	}
 	return nil
+}
+
+// isLocalIP reports whether host is, in canonical form, the IP address the
+// request's connection arrived on.
+func isLocalIP(r *http.Request, host string) bool {
+	a, ok := r.Context().Value(http.LocalAddrContextKey).(*net.TCPAddr)
+	ip := net.ParseIP(host)
+	return ok && ip != nil && ip.String() == host && ip.Equal(a.IP)
 }
 
 // selfOrigin is the canonical origin of the agent's own page on port:

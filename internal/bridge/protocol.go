@@ -195,13 +195,15 @@ func DecodeRequest(data []byte) (Request, *ProtoError) {
 // Every text a request carries is journaled, forwarded to the gateway,
 // echoed or logged, so every one is checked, whatever the type — except
 // simulate's card, a sandbox test card by design (never logged or echoed),
-// and the token, which is only compared. Checked here, a request is refused
-// before a sale starts and before the reader is asked for a card.
+// the token, which is only compared, and receipt_phone, a phone number of
+// 7 to 15 digits by definition (a country code and a mobile number pass as
+// a card one time in ten). Checked here, a request is refused before a sale
+// starts and before the reader is asked for a card.
 func cardDataField(r Request) string {
 	for _, f := range [...]struct{ name, value string }{
 		{"order_num", r.OrderNum}, {"description", r.Description}, {"transaction_api_id", r.TransactionAPIID},
 		{"transaction_id", r.TransactionID}, {"amount", r.Amount}, {"tip_amount", r.TipAmount},
-		{"action", r.Action}, {"reader", r.Reader}, {"entry_mode", r.EntryMode},
+		{"action", r.Action}, {"reader", r.Reader}, {"entry_mode", r.EntryMode}, {"receipt_email", r.ReceiptEmail},
 	} {
 		if card.ContainsCardData(f.value) {
 			return f.name

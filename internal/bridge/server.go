@@ -265,7 +265,7 @@ func (b *Bridge) guard(next http.Handler) http.Handler {
 		h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
 		h.Set("Cross-Origin-Resource-Policy", "same-origin")
 		h.Set("Cache-Control", "no-store")
-		if err := checkHost(r); err != nil {
+		if err := checkHost(r, b.lan.Load()); err != nil {
 			// 421: this server is not the one the name was meant for.
 			b.refuse(w, r, http.StatusMisdirectedRequest, "bad_host", err)
 			return

@@ -18,9 +18,10 @@ import (
 //     "４１１１…" or Arabic-Indic digits are digits of their value;
 //   - the digits may be split into groups by single separators (a space,
 //     a dash, or their Unicode relatives: no-break and ideographic spaces,
-//     en/em dashes); every run of whole consecutive groups with 13 to 19
-//     digits is a candidate, so "4111 1111 1111 1111 5454 5454 5454 5454"
-//     holds two;
+//     en/em dashes; '.', '/', '_', a tab or a line break; an invisible
+//     format character such as a zero-width space); every run of whole
+//     consecutive groups with 13 to 19 digits is a candidate, so
+//     "4111 1111 1111 1111 5454 5454 5454 5454" holds two;
 //   - a candidate may be glued to letters ("INV6011…", "t4111…"), except
 //     where its digits are part of an identifier: a canonical UUID, or a
 //     word made of hex digits only of an identifier's length (16, 20, 24,
@@ -216,8 +217,17 @@ func joined(s string, a, b int) bool {
 	return a+size == b && isSeparator(r)
 }
 
+// isSeparator: spaces and dashes of every script, the minus sign, the
+// other marks people group digits with ('.', '/', '_'), a tab or line
+// break (a spreadsheet or form paste), and the invisible format characters
+// (zero-width space, soft hyphen, word joiner, BOM: unicode.Cf), which
+// print nothing, so the number looks whole wherever it is shown.
 func isSeparator(r rune) bool {
-	return r == ' ' || r == '-' || unicode.Is(unicode.Zs, r) || unicode.Is(unicode.Pd, r) || r == '\u2212'
+	switch r {
+	case ' ', '-', '\u2212', '.', '/', '_', '\t', '\n', '\r':
+		return true
+	}
+	return unicode.In(r, unicode.Zs, unicode.Pd, unicode.Cf)
 }
 
 // flush reports the card numbers of one digit sequence.

@@ -69,6 +69,22 @@ func TestContainsCardData(t *testing.T) {
 		{"cards 4111 1111 1111 1111 5454 5454 5454 5454", true},
 		{"qty 2 " + visa, true},
 		{"4111  1111 1111 1111", false}, // two separators end a number
+		// Separators a careless page or a spreadsheet paste uses, and
+		// invisible format characters (zero-width space, soft hyphen, word
+		// joiner, BOM) that print nothing: the number looks whole.
+		{"4111.1111.1111.1111", true},
+		{"4111/1111/1111/1111", true},
+		{"4111_1111_1111_1111", true},
+		{"4111\t1111\t1111\t1111", true},
+		{"4111\n1111\r\n1111", false}, // CR LF is two separators
+		{"4111\n1111\n1111\n1111", true},
+		{"4111\u200b1111\u200b1111\u200b1111", true},
+		{"4\u00ad111111111111111", true},
+		{"4111\u20601111\u20601111\u20601111", true},
+		{"4111\ufeff1111\ufeff1111\ufeff1111", true},
+		{"v10.0.19041.1110", false},
+		{"192.168.100.200 10.0.0.1", false},
+		{"31.12.2026 14.30", false},
 		// Glued.
 		{"card" + visa + "x", true},
 		{visa + "th", true},
@@ -233,6 +249,8 @@ func FuzzRedactPANs(f *testing.F) {
 		"1234 5678 9 4111111111111111",
 		"20%Bonus coffee ;4111111111111111=2512?",
 		"3f2b6c0e-4624-4251-8823-083b7ff622c6",
+		"4111.1111.1111.1111 5454/5454/5454/5454 4111\u200b1111\u200b1111\u200b1111",
+		"4111\t1111\n1111_1111 v10.0.19041.1110",
 	} {
 		f.Add(s)
 	}

@@ -4,6 +4,9 @@ import (
 	"errors"
 	"net"
 	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -401,4 +404,27 @@ func FuzzCheckGatewayURL(f *testing.F) {
 			t.Fatalf("accepted %q: scheme %q to %q", s, u.Scheme, u.Hostname())
 		}
 	})
+}
+
+// The config errors a stranger sees name files they can open: the
+// unknown-setting error pointed at ARCHITECTURE §3.2 (not shipped) and
+// docs/configuration.md (which does not exist).
+func TestConfigErrorsNameFilesThatExist(t *testing.T) {
+	_, err := Load(strings.NewReader("listne = \"x\""))
+	if err == nil {
+		t.Fatal("unknown setting accepted")
+	}
+	msg := err.Error()
+	if strings.Contains(msg, "ARCHITECTURE") {
+		t.Errorf("%q names ARCHITECTURE, which is not in the repository or the package", msg)
+	}
+	refs := regexp.MustCompile(`(?:docs|packaging)/[\w./-]*\w`).FindAllString(msg, -1)
+	if len(refs) == 0 {
+		t.Errorf("%q names no file with the settings", msg)
+	}
+	for _, ref := range refs {
+		if _, err := os.Stat(filepath.Join("..", "..", ref)); err != nil {
+			t.Errorf("%q names %s: %v", msg, ref, err)
+		}
+	}
 }

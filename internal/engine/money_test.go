@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/posagent/posagent/internal/card"
 	"github.com/posagent/posagent/internal/engine/journal"
@@ -94,6 +95,16 @@ func TestLookupAdoptsOnlyAMatchingTransaction(t *testing.T) {
 			r.LastFour, r.MaskedPAN = "0254", card.MaskFromReader("542800******0254")
 			return r
 		}},
+		// Same amount, same card (a regular customer), but the gateway
+		// created it before this sale began: a lane that reused its ids
+		// (reinstalled, or two lanes with one prefix) charged it earlier.
+		// Found by the real demo: it was adopted as this sale's approval.
+		{"created before this sale began", "5.55", "", func(apiID string) *gateway.Result {
+			r := otherTransaction(apiID)
+			r.LastFour, r.MaskedPAN = "0254", card.MaskFromReader("542800******0254")
+			r.Created = time.Now().Add(-time.Hour)
+			return r
+		}},
 		{"transaction_api_id differs", "5.55", "", func(string) *gateway.Result {
 			r := otherTransaction("someone-else")
 			r.LastFour, r.MaskedPAN = "0254", card.MaskFromReader("542800******0254")
@@ -127,7 +138,7 @@ func TestOwnEarlierAttemptAdopted(t *testing.T) {
 		// The first request reaches the gateway's books just now.
 		h.gw.mu.Lock()
 		h.gw.committed[req.TransactionAPIID] = &gateway.Result{ID: "tx-first", TransactionAPIID: req.TransactionAPIID,
-			Outcome: gateway.OutcomeApproved, StatusID: 101, AuthCode: "OWN123", Amount: req.Amount, LastFour: "0254"}
+			Outcome: gateway.OutcomeApproved, StatusID: 101, AuthCode: "OWN123", Amount: req.Amount, LastFour: "0254", Created: time.Now()}
 		h.gw.mu.Unlock()
 		return true, nil, nil
 	}
@@ -190,5 +201,48 @@ func TestAmountCapIncludesTip(t *testing.T) {
 	}
 	if rec, err := h.e.StartSale(context.Background(), SaleRequest{Amount: "99999.98", TipAmount: "0.01"}); err != nil || rec.TipAmount != "0.01" {
 		t.Fatalf("99999.98 + 0.01 (at the cap): %+v %v", rec, err)
+	}
+}
+
+// A chip card counts its transactions (ATC, tag 9F36), and the gateway
+// keeps the counter of the read it was sent (emv_receipt_data). Within
+// the clock-skew window the creation time cannot tell a reused id's
+// earlier transaction from this sale — same customer, card and amount a
+// minute ago at another lane — but the card's counter can.
+func TestLookupComparesTheChipCounter(t *testing.T) {
+	for _, tc := range []struct {
+		name, held string
+		adopted    bool
+	}{
+		{"another transaction of the card", "0006", false},
+		{"this read", "0007", true},
+		{"this read, spelled shorter", "7", true},
+		{"the gateway does not say", "", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, nil)
+			h.gw.script = func(n int, req gateway.Request) (bool, *gateway.Result, error) {
+				return false, nil, &gateway.Error{Class: gateway.Ambiguous, Err: errors.New("timeout after the request was sent")}
+			}
+			held := otherTransaction("lane-0001")
+			held.LastFour, held.MaskedPAN, held.Amount, held.Created = "0254", card.MaskFromReader("542800******0254"), 350, time.Now().Add(-time.Minute)
+			held.Receipt.ATC = tc.held
+			h.gw.committed["lane-0001"] = held
+			rec, err := h.e.StartSale(context.Background(), SaleRequest{ClientID: "s1", Origin: "https://lane2.example", Amount: "3.50", TransactionAPIID: "lane-0001"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			read := h.read()
+			read.Receipt.ATC = "0007"
+			h.swipe(read)
+			res := h.next(UpdateResult, rec.TransactionAPIID).Result
+			if tc.adopted {
+				if res.Outcome != OutcomeApproved {
+					t.Fatalf("not adopted: %s %s", res.Outcome, res.Error)
+				}
+				return
+			}
+			notAdopted(t, h, res)
+		})
 	}
 }

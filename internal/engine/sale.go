@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/posagent/posagent/internal/card"
@@ -579,10 +580,17 @@ func (e *Engine) refuseForeign(s *sale, msg string) {
 // sameTransaction reports whether the transaction the gateway returned for
 // rec's transaction_api_id is rec's: the id, the amount charged (the sale
 // sends amount + tip as one transaction_amount, and Paya reports that
-// total back) and the card's last four, where both sides know it. Any
-// other transaction under our id is someone else's.
+// total back), the card's last four, where both sides know it, and its
+// creation no earlier than the sale began (less clockSkew), where the
+// gateway says when, and a chip card's transaction counter (ATC), where
+// both sides know it. Any other transaction under our id is someone
+// else's: the same customer's card for the same amount at a lane that
+// reused ids earlier is not this sale.
 func sameTransaction(rec journal.Record, res *gateway.Result) bool {
 	if res.TransactionAPIID != "" && res.TransactionAPIID != rec.TransactionAPIID {
+		return false
+	}
+	if !res.Created.IsZero() && !rec.Created.IsZero() && res.Created.Before(rec.Created.Add(-clockSkew)) {
 		return false
 	}
 	amount, err := gateway.ParseAmount(rec.Amount)
@@ -598,8 +606,26 @@ func sameTransaction(rec journal.Record, res *gateway.Result) bool {
 	if res.Amount != amount+tip {
 		return false
 	}
+	if a, ok := atc(rec.Receipt.ATC); ok {
+		if b, ok := atc(res.Receipt.ATC); ok && a != b {
+			return false
+		}
+	}
 	return rec.LastFour == "" || res.LastFour == "" || rec.LastFour == res.LastFour
 }
+
+// atc reads a chip card's transaction counter as receipts carry it (tag
+// 9F36 in hex, as TVR and TSI are); ok is false when it is absent or not
+// hex, and then it decides nothing.
+func atc(s string) (uint64, bool) {
+	n, err := strconv.ParseUint(s, 16, 16)
+	return n, err == nil
+}
+
+// clockSkew is how far the gateway's clock may run behind the agent's
+// before a transaction it created after the sale began looks older than
+// the sale (Kerberos allows the same five minutes).
+const clockSkew = 5 * time.Minute
 
 func (e *Engine) markUnknown(ctx context.Context, s *sale, cause error) {
 	e.mu.Lock()

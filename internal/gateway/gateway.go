@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"log/slog"
+	"time"
 
 	"github.com/posagent/posagent/internal/card"
 )
@@ -152,6 +153,7 @@ func (r Request) CardDataFields() []FieldError {
 	for _, f := range [...]struct{ name, value string }{
 		{"transaction_api_id", r.TransactionAPIID}, {"transaction_id", r.TransactionID}, {"order_num", r.OrderNum},
 		{"description", r.Description}, {"auth_code", r.AuthCode}, {"billing_street", r.Billing.Street}, {"billing_zip", r.Billing.Zip},
+		{"receipt_email", r.ReceiptEmail},
 	} {
 		if card.ContainsCardData(f.value) {
 			out = append(out, FieldError{Field: f.name, Message: "holds what looks like a card number: card numbers never go in text fields"})
@@ -217,6 +219,10 @@ type Result struct {
 	// Verbiage is the gateway's text. Never decide approval from it.
 	Verbiage string
 	Receipt  card.Receipt
+	// Created is when the gateway created the transaction, by its clock;
+	// zero when it does not say. A lookup's find created before the sale
+	// began is not the sale (engine's sameTransaction).
+	Created time.Time
 	// Captured: the gateway shows the transaction captured (an authorization
 	// whose completion took effect), where its status word alone does not
 	// say so (PaidYET's stays "approved").

@@ -61,7 +61,13 @@ func (s *Store) Get(name string) (string, error) {
 	if st, err := os.Stat(s.file(name)); err == nil && st.Mode().Perm()&0o077 != 0 {
 		return "", fmt.Errorf("secret file %s is readable by other users (mode %v): run chmod 600 on it", s.file(name), st.Mode().Perm())
 	}
-	return strings.TrimSpace(string(b)), nil
+	// A key file written by hand may start with a byte-order mark
+	// (Windows Notepad) and end with CR LF: neither is part of the key.
+	v := strings.TrimSpace(strings.TrimPrefix(string(b), "\ufeff"))
+	if v == "" {
+		return "", fmt.Errorf("secret file %s is empty: write the key in it, or remove the file", s.file(name))
+	}
+	return v, nil
 }
 
 // Set stores the secret in the keyring, or — when there is none — in the

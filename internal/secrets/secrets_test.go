@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -68,5 +69,29 @@ func TestFileFallback(t *testing.T) {
 	}
 	if _, err := s.Get("user_api_key"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("after Delete: %v", err)
+	}
+}
+
+// A key file written by hand on a kiosk: Windows Notepad starts it with a
+// byte-order mark, editors end it with CR LF. The key sent to the gateway
+// is the key, not "\ufeffkey" (a 401 nobody can see the cause of); a file
+// with nothing in it says so, naming the file.
+func TestHandWrittenKeyFile(t *testing.T) {
+	dir := t.TempDir()
+	s := NewWith(noRing{}, dir)
+	path := filepath.Join(dir, "secret-user_api_key")
+	for _, content := range []string{"\ufeffk3\r\n", "k3\r\n", " k3 \n"} {
+		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if v, err := s.Get("user_api_key"); err != nil || v != "k3" {
+			t.Errorf("file %q: Get = %q, %v; want k3", content, v, err)
+		}
+	}
+	if err := os.WriteFile(path, []byte("\ufeff\r\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := s.Get("user_api_key"); err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "empty") {
+		t.Errorf("empty key file: Get = %q, %v; want an error naming the file and saying it is empty", v, err)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -155,5 +156,28 @@ func checkTarball(t *testing.T, tgz string) {
 	}
 	if len(files) != 5 {
 		t.Errorf("the package holds %d files, want 5 (js, d.ts, package.json, README, CHANGELOG)", len(files))
+	}
+}
+
+// The install command the docs give works when typed literally after
+// `make npm`, which writes dist/posagent-client-<version>.tgz, a dev
+// build's version being 1.2.0-dev+<commit>: "npm install
+// ./posagent-client-1.2.0.tgz" named neither the directory nor a dev
+// build's file.
+func TestDocsInstallWhatMakeNpmBuilds(t *testing.T) {
+	built := []string{"posagent-client-1.2.0-dev+8a5559e.tgz", "posagent-client-1.2.0.tgz"}
+	cmd := regexp.MustCompile(`npm install (\S+\.tgz)`)
+	for _, doc := range []string{"docs/quickstart.md", "packaging/npm/README.md"} {
+		b, err := os.ReadFile(filepath.Join(root, doc))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range cmd.FindAllStringSubmatch(string(b), -1) {
+			for _, f := range built {
+				if ok, _ := filepath.Match(filepath.Base(m[1]), f); !ok || filepath.Base(filepath.Dir(m[1])) != "dist" {
+					t.Errorf("%s: `npm install %s` does not install %s, what make npm builds", doc, m[1], f)
+				}
+			}
+		}
 	}
 }

@@ -170,6 +170,16 @@ func Open(path string, log *slog.Logger) (*Journal, error) {
 		return nil, fmt.Errorf("journal: create directory: %w", err)
 	}
 	j := &Journal{path: path, log: log, bad: map[string]bool{}}
+	// A crash between rebuild's two renames leaves the damaged file aside
+	// and the complete salvaged journal at its side: take that one, or its
+	// unfinished sales would never be looked up.
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		if err := os.Rename(path+".salvaging", path); err == nil {
+			log.Warn("journal: took the journal salvaged by a run that stopped before putting it in place", "path", path)
+		} else if !errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("journal %s: put the salvaged journal in place: %w", path, err)
+		}
+	}
 	db, damage, err := openChecked(path)
 	if err != nil {
 		if errors.Is(err, bolterrors.ErrTimeout) {
@@ -210,6 +220,8 @@ func Open(path string, log *slog.Logger) (*Journal, error) {
 func openChecked(path string) (db *bolt.DB, damage, err error) {
 	st, err := os.Stat(path)
 	switch {
+	case err == nil && !st.Mode().IsRegular():
+		return nil, nil, fmt.Errorf("is a %s, not a journal file: move it away (the agent makes a new journal)", fileKind(st.Mode()))
 	case err == nil && st.Size() > 0:
 		if damage, err := checkFile(path); damage != nil || err != nil {
 			return nil, damage, err
@@ -594,4 +606,12 @@ func (j *Journal) Ack(apiID string) error {
 // the card-data policy (card.ContainsCardData).
 func hasCardNumber(b []byte) bool {
 	return card.ContainsCardData(string(b))
+}
+
+// fileKind names what a file that is not a regular one is.
+func fileKind(m os.FileMode) string {
+	if m.IsDir() {
+		return "directory"
+	}
+	return "special file (" + m.Type().String() + ")"
 }

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -311,5 +312,48 @@ func allRecords(t testing.TB, j *Journal) []Record {
 			return out
 		}
 		q.Before = p.Next
+	}
+}
+
+// A crash between salvage's two renames leaves no journal.db: the damaged
+// file is already aside, the salvaged journal still at journal.db.salvaging.
+// The next start must take the salvaged journal (its unfinished sales still
+// need their lookup), not begin an empty one beside it and lose them.
+func TestCrashMidSalvageKeepsTheSalvagedJournal(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "journal.db")
+	want := writeJournal(t, path+".salvaging", 20)
+	if err := os.WriteFile(asideName(path, time.Now()), []byte("the damaged file"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	j, err := Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	for id, w := range want {
+		got, found, err := j.Get(id)
+		if err != nil || !found || !sameRecord(got, w) {
+			t.Fatalf("record %s after the crash mid-salvage: found %v, %v, %+v", id, found, err, got)
+		}
+	}
+	if _, err := os.Stat(path + ".salvaging"); !os.IsNotExist(err) {
+		t.Errorf("journal.db.salvaging still there: %v", err)
+	}
+}
+
+// A directory where the journal file belongs is no damaged journal to
+// move aside: Open refuses it saying what it is and what to do.
+func TestJournalPathIsADirectory(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "journal.db")
+	if err := os.Mkdir(path, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Open(path, nil)
+	if err == nil || strings.Contains(err.Error(), "damaged") || !strings.Contains(err.Error(), "is a directory") {
+		t.Fatalf("Open on a directory: %v, want an error saying it is a directory, not that it is damaged", err)
+	}
+	if st, err := os.Stat(path); err != nil || !st.IsDir() {
+		t.Errorf("the directory was touched: %v", err)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/posagent/posagent/internal/card"
 	"github.com/posagent/posagent/internal/gateway"
@@ -317,6 +318,10 @@ func (t *Transaction) Normalize() *gateway.Result {
 		(t.Batch != nil || strings.EqualFold(t.Type, "sale"))
 	if n, err := strconv.Atoi(string(t.DeclineCode)); err == nil {
 		r.ReasonCode = n
+	}
+	// "YYYY-MM-DD HH:MM:SS" in UTC (seed 003); anything else: unknown.
+	if ts, err := time.Parse(time.DateTime, t.DateCreated); err == nil {
+		r.Created = ts
 	}
 	r.LastFour = r.MaskedPAN.LastFour()
 	r.Brand = r.MaskedPAN.Brand()

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/posagent/posagent/internal/gateway"
 )
@@ -126,5 +127,18 @@ func BenchmarkSale(b *testing.B) {
 		if _, err := c.Do(ctx, req); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// date_created ("YYYY-MM-DD HH:MM:SS", UTC, seed 003) becomes Result.Created:
+// the engine takes a lookup's find as a sale's only when it was created
+// after the sale began.
+func TestNormalizeCreated(t *testing.T) {
+	r := (&Transaction{DateCreated: "2026-12-07 00:10:05"}).Normalize()
+	if want := time.Date(2026, 12, 7, 0, 10, 5, 0, time.UTC); !r.Created.Equal(want) {
+		t.Errorf("Created %v, want %v", r.Created, want)
+	}
+	if r := (&Transaction{DateCreated: "yesterday"}).Normalize(); !r.Created.IsZero() {
+		t.Errorf("an unreadable date_created gave %v, want zero (unknown)", r.Created)
 	}
 }

@@ -3,6 +3,7 @@ package payaconnect
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/posagent/posagent/internal/card"
 	"github.com/posagent/posagent/internal/gateway"
@@ -173,4 +174,16 @@ func FuzzDecodeErrorBody(f *testing.F) {
 			}
 		}
 	})
+}
+
+// created_ts (unix seconds) becomes Result.Created: the engine takes a
+// lookup's find as a sale's only when it was created after the sale began.
+func TestResultCreated(t *testing.T) {
+	r := (&Transaction{CreatedTS: 1796602205}).Result()
+	if want := time.Unix(1796602205, 0); !r.Created.Equal(want) {
+		t.Errorf("Created %v, want %v", r.Created, want)
+	}
+	if r := (&Transaction{}).Result(); !r.Created.IsZero() {
+		t.Errorf("no created_ts gave %v, want zero (unknown)", r.Created)
+	}
 }

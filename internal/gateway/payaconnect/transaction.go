@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/posagent/posagent/internal/card"
 	"github.com/posagent/posagent/internal/gateway"
@@ -236,6 +237,14 @@ func actionOf(t *Transaction) gateway.Action {
 	return ""
 }
 
+// createdAt is created_ts (unix seconds; 0 when absent) as a time.
+func createdAt(ts int64) time.Time {
+	if ts <= 0 {
+		return time.Time{}
+	}
+	return time.Unix(ts, 0).UTC()
+}
+
 // Result normalizes the record. Gateway text is redacted.
 func (t *Transaction) Result() *gateway.Result {
 	r := &gateway.Result{
@@ -258,6 +267,7 @@ func (t *Transaction) Result() *gateway.Result {
 		CVV:              t.CVVResponse,
 		Verbiage:         card.RedactPANs(t.Verbiage),
 		Receipt:          decodeReceipt(t.EMVReceiptData),
+		Created:          createdAt(int64(t.CreatedTS)),
 	}
 	if r.AuthCode == "" {
 		r.AuthCode = t.Auth
