@@ -15,6 +15,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/posagent/posagent/internal/reader/serial/serialtest"
 )
 
 // Per-step limits: generous, because the machine is shared; they bound a
@@ -340,14 +342,15 @@ func measureSerial(o opts, bin, dir string, r *repetition) error {
 	}
 	defer gw.close()
 	link := filepath.Join(dir, "ttyREADER")
-	port, err := plug(link)
+	port, err := serialtest.Plug(link)
 	if err != nil {
 		return err
 	}
-	defer func() { port.closePTY() }()
+	defer func() { port.Close() }()
 	// Gateway kind "sandbox" with a url: the same Paya Connect client as
-	// kind "paya", pointed at the harness. Kind "paya" would refuse these
-	// reads, correctly: they are encrypted with the public test key. The
+	// kind "paya", pointed at the harness (kind "paya" on this loopback
+	// host would take these test-key reads too: only a live gateway host
+	// refuses them). The
 	// listen address comes from --listen, so a retry on another port needs
 	// no new file.
 	// allowed_origins names the agent's own page on the port tried: in
@@ -376,7 +379,7 @@ func measureSerial(o opts, bin, dir string, r *repetition) error {
 	if err := c.waitReaderOK(readerID); err != nil {
 		return err
 	}
-	cards, err := newIDTechCard()
+	cards, err := serialtest.NewIDTechCard(serialtest.DemoKSN, "BENCH001")
 	if err != nil {
 		return err
 	}
@@ -396,7 +399,7 @@ func measureSerial(o opts, bin, dir string, r *repetition) error {
 
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 9))
 	for i := range o.hotplug {
-		if err := port.unplug(); err != nil {
+		if err := port.Unplug(); err != nil {
 			return err
 		}
 		gone := time.Now()
@@ -406,7 +409,7 @@ func measureSerial(o opts, bin, dir string, r *repetition) error {
 		}
 		r.detach = append(r.detach, at.Sub(gone))
 		time.Sleep(time.Duration(rng.Int64N(int64(pollPhase))))
-		if port, err = plug(link); err != nil {
+		if port, err = serialtest.Plug(link); err != nil {
 			return err
 		}
 		back := time.Now()
@@ -429,7 +432,7 @@ func measureSerial(o opts, bin, dir string, r *repetition) error {
 // serialSale sells with the serial reader: sale request, prompt, one frame
 // written to the pty, result. It returns the time from just before the write
 // to the sale request's first byte at the gateway.
-func serialSale(c *client, gw *gateway, port *fakePort, cards *idtechCard, id string) (time.Duration, string, error) {
+func serialSale(c *client, gw *gateway, port *serialtest.Port, cards *serialtest.IDTechCard, id string) (time.Duration, string, error) {
 	// Unique per run and per sale: the gateway is looked up by it.
 	apiID := fmt.Sprintf("bench-%d-%s", time.Now().UnixNano()%1e12, id)
 	if err := c.send(msg{"type": "sale", "id": id, "amount": "1.00", "transaction_api_id": apiID}); err != nil {
@@ -438,11 +441,11 @@ func serialSale(c *client, gw *gateway, port *fakePort, cards *idtechCard, id st
 	if _, _, err := c.waitFor(func(m msg) bool { return m.is("prompt", id) && m["prompt"] == "present_card" }, id, resultTimeout); err != nil {
 		return 0, "", err
 	}
-	frame, err := cards.next()
+	frame, err := cards.Next()
 	if err != nil {
 		return 0, "", err
 	}
-	wrote, err := port.write(frame)
+	wrote, err := port.Write(frame)
 	clear(frame)
 	if err != nil {
 		return 0, "", err

@@ -1,4 +1,4 @@
-package main
+package serialtest
 
 import (
 	"crypto/sha1"
@@ -15,27 +15,27 @@ import (
 	"github.com/posagent/posagent/internal/decrypt/dukpt"
 )
 
-// fakePort is the device side of a serial reader: a pseudo-terminal whose
+// Port is the device side of a serial reader: a pseudo-terminal whose
 // slave the agent opens through a stable symlink (as /dev/serial/by-id/…
 // would be), so that the reader can be unplugged and plugged in again on a
 // new pty behind the same configured path.
-type fakePort struct {
+type Port struct {
 	link          string
 	master, slave *os.File
 }
 
-// plug opens a new pty and points link at its slave.
-func plug(link string) (*fakePort, error) {
+// Plug opens a new pty and points link at its slave.
+func Plug(link string) (*Port, error) {
 	master, slave, err := pty.Open()
 	if err != nil {
 		return nil, fmt.Errorf("pseudo-terminal: %w", err)
 	}
 	// The slave stays open here too, as in the serial driver's tests: the
 	// pty then exists whether or not the agent has it open.
-	p := &fakePort{link: link, master: master, slave: slave}
+	p := &Port{link: link, master: master, slave: slave}
 	_ = os.Remove(link)
 	if err := os.Symlink(slave.Name(), link); err != nil {
-		p.closePTY()
+		p.Close()
 		return nil, fmt.Errorf("reader link: %w", err)
 	}
 	// Nothing reads the master: an ID TECH reader in this mode only talks,
@@ -46,30 +46,31 @@ func plug(link string) (*fakePort, error) {
 	return p, nil
 }
 
-// unplug removes the link first, so that the manager's next scan does not
+// Unplug removes the link first, so that the manager's next scan does not
 // find the path and try to open a dead pty, then closes the pty: the agent's
 // read fails and it reports the reader detached.
-func (p *fakePort) unplug() error {
+func (p *Port) Unplug() error {
 	err := os.Remove(p.link)
-	p.closePTY()
+	p.Close()
 	if err != nil {
 		return fmt.Errorf("unplug: %w", err)
 	}
 	return nil
 }
 
-func (p *fakePort) closePTY() {
+// Close closes the pty (both sides) and leaves the link.
+func (p *Port) Close() {
 	_ = p.master.Close()
 	_ = p.slave.Close()
 }
 
-// write sends one frame and returns the time just before the write. The
+// Write sends one frame and returns the time just before the write. The
 // frame is readable on the agent's side as the write copies it, so the
 // time after the write can come later than the agent's request reaching
 // the gateway: with the journal off that path, a descheduled harness
 // measured negative latencies under the race detector. The time before
 // it adds the write's own few microseconds, against the agent.
-func (p *fakePort) write(frame []byte) (time.Time, error) {
+func (p *Port) Write(frame []byte) (time.Time, error) {
 	start := time.Now()
 	if _, err := p.master.Write(frame); err != nil {
 		return time.Time{}, fmt.Errorf("write to the reader's pty: %w", err)
@@ -77,27 +78,35 @@ func (p *fakePort) write(frame []byte) (time.Time, error) {
 	return start, nil
 }
 
-// idtechCard builds ID TECH enhanced binary frames as a SecureMag with
+// IDTechCard builds ID TECH enhanced binary frames as a SecureMag with
 // encryption on sends them over serial: tracks 1 and 2 encrypted with the
 // DUKPT data key of the public ANSI test BDK, a new KSN counter for every
 // frame (the agent refuses a replayed KSN), SHA-1 hashes, masked tracks,
 // serial number, LRC and checksum. The layout is the simulator's
 // (internal/reader/sim), which the sandbox decrypts.
-type idtechCard struct {
+type IDTechCard struct {
 	ksn    []byte
 	serial string
 }
 
-// Initial KSN of the frames (counter 0), on the ID TECH demo-unit prefix of
-// the test key. The process under test sees no other reader of this key.
-const benchInitialKSN = "62994900730004200000"
+// DemoKSN is an initial KSN (counter 0) on the ID TECH demo-unit prefix of
+// the public test key, so card.KSN.IsTestKey holds for every frame. A
+// process under test that remembers KSNs (the agent refuses a replayed one)
+// must see no other reader started from the same KSN.
+const DemoKSN = "62994900730004200000"
 
-func newIDTechCard() (*idtechCard, error) {
-	ksn, err := hex.DecodeString(benchInitialKSN)
-	if err != nil {
-		return nil, fmt.Errorf("initial KSN: %w", err)
+// NewIDTechCard returns a reader whose first frame uses the counter after
+// initialKSN (20 hex digits) and that reports serial (at most 10
+// characters) in its frames.
+func NewIDTechCard(initialKSN, serial string) (*IDTechCard, error) {
+	ksn, err := hex.DecodeString(initialKSN)
+	if err != nil || len(ksn) != 10 {
+		return nil, fmt.Errorf("initial KSN %q: want 20 hex digits", initialKSN)
 	}
-	return &idtechCard{ksn: ksn, serial: "BENCH001"}, nil
+	if len(serial) > idtSerialLen {
+		return nil, fmt.Errorf("serial %q: at most %d characters", serial, idtSerialLen)
+	}
+	return &IDTechCard{ksn: ksn, serial: serial}, nil
 }
 
 // Enhanced frame field values (docs/formats.md, card-formats.md §2.2).
@@ -112,11 +121,11 @@ const (
 	idtSerialLen  = 10
 )
 
-// next builds a frame for a fresh card number on the Visa test BIN. The
+// Next builds a frame for a fresh card number on the Visa test BIN. The
 // frame is checked with the agent's own parser before it is returned, so
 // that a bad frame fails here, not as a mystery refusal inside the agent.
 // The caller should clear the frame after use.
-func (c *idtechCard) next() ([]byte, error) {
+func (c *IDTechCard) Next() ([]byte, error) {
 	ksn, err := dukpt.NextKSN(c.ksn)
 	if err != nil {
 		return nil, fmt.Errorf("next KSN: %w", err)
@@ -176,7 +185,7 @@ func (c *idtechCard) next() ([]byte, error) {
 // character ID TECH readers deliver, and their masked forms (first and last
 // four digits, name clear, the rest starred).
 func tracks(pan, expiry string) (t1, t2, m1, m2 []byte) {
-	const name = "BENCH/CARDHOLDER"
+	const name = "TEST/CARDHOLDER"
 	rest1 := expiry + "101" + strings.Repeat("0", 13)
 	// Track 2 at most 40 characters: discretionary data fills what the
 	// number leaves.
