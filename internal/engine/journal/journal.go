@@ -320,25 +320,6 @@ func (r *Record) CardOwed() bool {
 // outcomeApproved is engine.OutcomeApproved as the journal stores it.
 const outcomeApproved = "approved"
 
-// Owed returns the approvals whose chip card still owes its part
-// (CardOwed), newest first, from the open index.
-func (j *Journal) Owed() ([]Record, error) {
-	var out []Record
-	err := j.view(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketOpen).ForEach(func(k, _ []byte) error {
-			if r := j.readTx(tx, string(k)); r != nil && r.CardOwed() {
-				out = append(out, *r)
-			}
-			return nil
-		})
-	})
-	if err != nil {
-		return nil, fmt.Errorf("journal: %w", err)
-	}
-	newestFirst(out)
-	return out, nil
-}
-
 // Report is what Open found wrong with the file.
 func (j *Journal) Report() OpenReport { return j.report }
 

@@ -13,14 +13,24 @@ import (
 // InFlight returns the transactions not done yet (pending, sending,
 // unknown), newest first, from the open index.
 func (j *Journal) InFlight() ([]Record, error) {
+	return j.openRecords(func(r *Record) bool { return r.State != StateDone })
+}
+
+// Owed returns the approvals whose chip card still owes its part
+// (CardOwed), newest first, from the open index.
+func (j *Journal) Owed() ([]Record, error) {
+	return j.openRecords((*Record).CardOwed)
+}
+
+// openRecords returns the records of the open index that keep holds,
+// newest first.
+func (j *Journal) openRecords(keep func(*Record) bool) ([]Record, error) {
 	var out []Record
 	err := j.view(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketOpen).ForEach(func(k, _ []byte) error {
-			r := j.readTx(tx, string(k))
-			if r == nil || r.State == StateDone {
-				return nil
+			if r := j.readTx(tx, string(k)); r != nil && keep(r) {
+				out = append(out, *r)
 			}
-			out = append(out, *r)
 			return nil
 		})
 	})
