@@ -32,6 +32,53 @@ func (o oneReader) Devices() []reader.Info {
 	return []reader.Info{in}
 }
 
+// sandboxClient is the Paya Connect client on the sandbox at url, with a
+// short timeout (the sandbox's 8.03 answers after it).
+func sandboxClient(url string) (*payaconnect.Client, error) {
+	return payaconnect.New(payaconnect.Options{BaseURL: url, DeveloperID: sandbox.DeveloperID, UserID: sandbox.UserID,
+		UserAPIKey: sandbox.UserAPIKey, LocationID: sandbox.LocationID, ProductTransactionID: sandbox.ProductCCID,
+		Timeout: 500 * time.Millisecond})
+}
+
+// chipEngine is an engine on one reader with short lookups.
+func chipEngine(gw *payaconnect.Client, r reader.Reader, j *journal.Journal, hook func(step, id string)) (*engine.Engine, error) {
+	return engine.New(engine.Config{Gateway: gw, Readers: oneReader{r}, Journal: j, CardTimeout: time.Minute, StepHook: hook,
+		ResolveBackoff: []time.Duration{100 * time.Millisecond, 500 * time.Millisecond, time.Second, 2 * time.Second, 4 * time.Second}})
+}
+
+// countingSandbox is the sandbox over HTTP, counting PUT
+// /v2/transactions/{id} (voids and other changes).
+type countingSandbox struct {
+	sb   *sandbox.Sandbox
+	url  string
+	puts *atomic.Int32
+}
+
+func newCountingSandbox(t *testing.T) countingSandbox {
+	t.Helper()
+	c := countingSandbox{sb: sandbox.New(sandbox.Options{}), puts: new(atomic.Int32)}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPut {
+			c.puts.Add(1)
+		}
+		c.sb.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	c.url = srv.URL
+	return c
+}
+
+// standing counts the approved charges at the sandbox.
+func (c countingSandbox) standing() int {
+	n := 0
+	for _, s := range c.sb.Summaries() {
+		if s.StatusID == 101 {
+			n++
+		}
+	}
+	return n
+}
+
 // TestChipSaleOverPTY: chip sales end to end on the fake VP3300 over a real
 // pty, through the vivopay handler, the engine, the Paya Connect client and
 // the sandbox over HTTP (which decrypts the VP3300 capture with the test
@@ -66,18 +113,8 @@ func TestChipSaleOverPTY(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			c := newContactRig(t, time.Hour, &fakeVP3300{scenarios: []string{tc.scenario}, secondAC: tc.secondAC})
-			sb := sandbox.New(sandbox.Options{})
-			var changes atomic.Int32 // PUT /v2/transactions/{id}: voids and other changes
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				if r.Method == http.MethodPut {
-					changes.Add(1)
-				}
-				sb.ServeHTTP(w, r)
-			}))
-			t.Cleanup(srv.Close)
-			gw, err := payaconnect.New(payaconnect.Options{BaseURL: srv.URL, DeveloperID: sandbox.DeveloperID, UserID: sandbox.UserID,
-				UserAPIKey: sandbox.UserAPIKey, LocationID: sandbox.LocationID, ProductTransactionID: sandbox.ProductCCID,
-				Timeout: 500 * time.Millisecond})
+			gwSrv := newCountingSandbox(t)
+			gw, err := sandboxClient(gwSrv.url)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -85,8 +122,7 @@ func TestChipSaleOverPTY(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			e, err := engine.New(engine.Config{Gateway: gw, Readers: oneReader{c.s.r}, Journal: j,
-				CardTimeout: time.Minute, ResolveBackoff: []time.Duration{100 * time.Millisecond, 500 * time.Millisecond, time.Second, 2 * time.Second, 4 * time.Second}})
+			e, err := chipEngine(gw, c.s.r, j, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -134,12 +170,7 @@ func TestChipSaleOverPTY(t *testing.T) {
 				break
 			}
 			e.Close(5 * time.Second)
-			standing := 0
-			for _, s := range sb.Summaries() {
-				if s.StatusID == 101 {
-					standing++
-				}
-			}
+			standing := gwSrv.standing()
 			wantVoids, wantStanding := 0, 0
 			if tc.outcome == engine.OutcomeApproved {
 				wantStanding = 1
@@ -150,8 +181,8 @@ func TestChipSaleOverPTY(t *testing.T) {
 					t.Errorf("result code %q void %q", res.Code, res.VoidAPIID)
 				}
 			}
-			if int(changes.Load()) != wantVoids || standing != wantStanding {
-				t.Errorf("voids at the sandbox %d, approved charges standing %d; want %d %d", changes.Load(), standing, wantVoids, wantStanding)
+			if int(gwSrv.puts.Load()) != wantVoids || standing != wantStanding {
+				t.Errorf("voids at the sandbox %d, approved charges standing %d; want %d %d", gwSrv.puts.Load(), standing, wantVoids, wantStanding)
 			}
 			wantRemove := tc.told != nil
 			if slices.Contains(prompts, reader.PromptRemoveCard) != wantRemove || !slices.Contains(prompts, reader.PromptProcessing) {
