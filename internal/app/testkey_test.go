@@ -15,6 +15,7 @@ import (
 	"github.com/posagent/posagent/internal/engine"
 	"github.com/posagent/posagent/internal/gateway/sandbox"
 	"github.com/posagent/posagent/internal/reader/sim"
+	"github.com/posagent/posagent/internal/sale"
 )
 
 // redirect sends every request, whatever its URL, to target: the agent
@@ -94,7 +95,7 @@ func TestTestKeyReadsByGatewayHost(t *testing.T) {
 					if tc.live {
 						t.Fatalf("a test-key read went to the live host: %+v", u.Result)
 					}
-					if u.Result.Outcome != engine.OutcomeApproved {
+					if u.Result.Outcome != sale.OutcomeApproved {
 						t.Fatalf("result %+v", u.Result)
 					}
 					break

@@ -17,10 +17,10 @@ import (
 	"github.com/posagent/posagent/internal/card"
 	"github.com/posagent/posagent/internal/config"
 	"github.com/posagent/posagent/internal/engine"
-	"github.com/posagent/posagent/internal/engine/journal"
 	"github.com/posagent/posagent/internal/gateway"
 	"github.com/posagent/posagent/internal/reader"
 	"github.com/posagent/posagent/internal/reader/sim"
+	"github.com/posagent/posagent/internal/sale"
 	"github.com/posagent/posagent/internal/secrets"
 	"github.com/posagent/posagent/internal/ui"
 )
@@ -111,7 +111,7 @@ func uiEvent(u engine.Update) (ui.Event, bool) {
 	return ev, true
 }
 
-func uiResult(r journal.Record) ui.Result {
+func uiResult(r sale.Result) ui.Result {
 	action := r.Action
 	if action == "authcomplete" {
 		action = "complete"
@@ -127,7 +127,7 @@ func uiResult(r journal.Record) ui.Result {
 	if r.ReasonCodeID != 0 {
 		res.ReasonCode = strconv.Itoa(r.ReasonCodeID)
 	}
-	if r.State != journal.StateDone && res.Outcome == "" {
+	if r.State != sale.StateDone && res.Outcome == "" {
 		res.Outcome = ui.OutcomeUnknown
 	}
 	return res
@@ -177,9 +177,9 @@ const historyPage = 200
 func (b uiBackend) History(query string) []ui.HistoryItem {
 	q := strings.TrimSpace(query)
 	eng := b.a.engine
-	var recs []journal.Record
+	var recs []sale.Result
 	seen := map[string]bool{}
-	add := func(rs ...journal.Record) {
+	add := func(rs ...sale.Result) {
 		for _, r := range rs {
 			if !seen[r.TransactionAPIID] {
 				seen[r.TransactionAPIID] = true
@@ -187,36 +187,36 @@ func (b uiBackend) History(query string) []ui.HistoryItem {
 			}
 		}
 	}
-	page := func(jq journal.Query) {
+	page := func(jq sale.Query) {
 		jq.Limit = historyPage
 		p, err := eng.History(jq)
 		if err != nil {
 			b.a.log.Error("journal read failed", "error", err)
 			return
 		}
-		add(p.Records...)
+		add(p.Results...)
 	}
 	if q == "" {
-		page(journal.Query{})
+		page(sale.Query{})
 	} else {
-		page(journal.Query{TransactionID: q})
+		page(sale.Query{TransactionID: q})
 		if r, ok, err := eng.Get(q); err == nil && ok {
 			add(r)
 		}
 		if len(q) == 4 && strings.Trim(q, "0123456789") == "" {
-			page(journal.Query{LastFour: q})
+			page(sale.Query{LastFour: q})
 		}
 		if amt, err := gateway.ParseAmount(strings.TrimPrefix(q, "$")); err == nil {
-			page(journal.Query{Amount: amt.String()})
+			page(sale.Query{Amount: amt.String()})
 		}
 		if day, err := time.ParseInLocation("2006-01-02", q, time.Local); err == nil {
-			page(journal.Query{Since: day, Until: day.AddDate(0, 0, 1)})
+			page(sale.Query{Since: day, Until: day.AddDate(0, 0, 1)})
 		}
 		// Free text (an outcome, a brand, an order number): the newest page.
 		lq := strings.ToLower(q)
-		if p, err := eng.History(journal.Query{Limit: historyPage}); err == nil {
-			for _, r := range p.Records {
-				for _, f := range []string{r.TransactionID, r.TransactionAPIID, r.LastFour, r.Amount, r.Outcome, r.Action, r.AuthCode, r.OrderNum, r.Brand} {
+		if p, err := eng.History(sale.Query{Limit: historyPage}); err == nil {
+			for _, r := range p.Results {
+				for _, f := range []string{r.TransactionID, r.TransactionAPIID, r.LastFour, r.Amount, string(r.Outcome), r.Action, r.AuthCode, r.OrderNum, r.Brand} {
 					if strings.Contains(strings.ToLower(f), lq) {
 						add(r)
 						break
@@ -238,8 +238,8 @@ func (b uiBackend) History(query string) []ui.HistoryItem {
 // window has it (its result event, or its line in History): the window is
 // that sale's client, and an unacknowledged result stays in the journal
 // for good (retention keeps it, and it would wait for a client forever).
-func (b uiBackend) ackShown(r *journal.Record) {
-	if r == nil || r.Origin != engine.OriginUI || r.State != journal.StateDone || r.Acked {
+func (b uiBackend) ackShown(r *sale.Result) {
+	if r == nil || r.Origin != engine.OriginUI || r.State != sale.StateDone || r.Acked {
 		return
 	}
 	if err := b.a.engine.Ack(r.TransactionAPIID); err != nil {

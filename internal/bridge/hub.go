@@ -51,7 +51,7 @@ func (b *Bridge) route(u engine.Update) {
 		b.cardAt[u.TransactionAPIID] = now
 		b.mu.Unlock()
 	case engine.UpdateResult:
-		b.metrics.result(u.Result.Action, u.Result.Outcome)
+		b.metrics.result(u.Result.Action, string(u.Result.Outcome))
 		b.mu.Lock()
 		if t, ok := b.cardAt[u.TransactionAPIID]; ok {
 			delete(b.cardAt, u.TransactionAPIID)

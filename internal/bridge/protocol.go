@@ -10,8 +10,8 @@ import (
 
 	"github.com/posagent/posagent/internal/card"
 	"github.com/posagent/posagent/internal/engine"
-	"github.com/posagent/posagent/internal/engine/journal"
 	"github.com/posagent/posagent/internal/reader"
+	"github.com/posagent/posagent/internal/sale"
 )
 
 // ProtocolVersion is the websocket protocol this package speaks.
@@ -438,10 +438,10 @@ type ResultMsg struct {
 	VoidTransactionAPIID string `json:"void_transaction_api_id,omitempty"`
 }
 
-func resultMsg(r *journal.Record, replay bool) ResultMsg {
+func resultMsg(r *sale.Result, replay bool) ResultMsg {
 	return ResultMsg{
 		Type: TypeResult, ID: r.ClientID, TransactionAPIID: r.TransactionAPIID, Action: r.Action,
-		Outcome: r.Outcome, Code: r.Code, Message: card.RedactPANs(r.Error), Replay: replay, VoidTransactionAPIID: r.VoidAPIID,
+		Outcome: string(r.Outcome), Code: r.Code, Message: card.RedactPANs(r.Error), Replay: replay, VoidTransactionAPIID: r.VoidAPIID,
 		Card: ResultCard{MaskedPAN: r.MaskedPAN, Brand: r.Brand, LastFour: r.LastFour, EntryMode: r.EntryMode},
 		Transaction: Transaction{ID: r.TransactionID, StatusID: r.StatusID, ReasonCodeID: r.ReasonCodeID,
 			AuthCode: r.AuthCode, Amount: r.Amount, AuthAmount: r.AuthAmount, EntryModeID: r.EntryMode,

@@ -8,8 +8,8 @@ import (
 
 	"github.com/posagent/posagent/internal/card"
 	"github.com/posagent/posagent/internal/engine"
-	"github.com/posagent/posagent/internal/engine/journal"
 	"github.com/posagent/posagent/internal/reader"
+	"github.com/posagent/posagent/internal/sale"
 )
 
 func TestDecodeRequest(t *testing.T) {
@@ -65,9 +65,9 @@ func TestRequestLogValueHidesSecrets(t *testing.T) {
 }
 
 func TestUpdateMessages(t *testing.T) {
-	rec := &journal.Record{TransactionAPIID: "t1", ClientID: "s1", Origin: "o", Action: "sale", Amount: "1.00", Outcome: "approved",
+	rec := &sale.Result{TransactionAPIID: "t1", ClientID: "s1", Origin: "o", Action: "sale", Amount: "1.00", Outcome: "approved",
 		MaskedPAN: "541333******0011", LastFour: "0011", Brand: "mc", EntryMode: "P", TransactionID: "tx", StatusID: 101, ReasonCodeID: 1000,
-		AuthCode: "OK1", Verbiage: "approved 4111111111111111", Receipt: journal.Receipt{AID: "A0000000041010"}}
+		AuthCode: "OK1", Verbiage: "approved 4111111111111111", Receipt: card.Receipt{AID: "A0000000041010"}}
 	tests := []struct {
 		u    engine.Update
 		want string // JSON fragment

@@ -9,6 +9,7 @@ import (
 
 	"github.com/posagent/posagent/internal/engine/journal"
 	"github.com/posagent/posagent/internal/reader"
+	"github.com/posagent/posagent/internal/sale"
 )
 
 // BenchmarkSalesThroughJournal runs whole sales (create, card, send, finish)
@@ -77,7 +78,7 @@ func BenchmarkOwnerCheck(b *testing.B) {
 	for i := 0; i < 10_000; i++ {
 		id := fmt.Sprintf("sale-%05d", i)
 		if err := j.Put(journal.Record{TransactionAPIID: id, Origin: "https://a.example", Action: "sale", Amount: "1.00",
-			State: journal.StateDone, Outcome: OutcomeApproved, TransactionID: "tx-" + id, AuthCode: "A1B2C3"}); err != nil {
+			State: sale.StateDone, Outcome: sale.OutcomeApproved, TransactionID: "tx-" + id, AuthCode: "A1B2C3"}); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/posagent/posagent/internal/gateway"
+	"github.com/posagent/posagent/internal/sale"
 )
 
 // requiringGateway is a fake gateway whose merchant settings require
@@ -105,7 +106,7 @@ func TestSaleDetailsSent(t *testing.T) {
 	}
 	h.next(UpdatePrompt, rec.TransactionAPIID)
 	h.swipe(h.read())
-	if res := h.next(UpdateResult, rec.TransactionAPIID).Result; res.Outcome != OutcomeApproved {
+	if res := h.next(UpdateResult, rec.TransactionAPIID).Result; res.Outcome != sale.OutcomeApproved {
 		t.Fatalf("result %+v", res)
 	}
 	req := h.gw.calls[0]

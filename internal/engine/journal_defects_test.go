@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/posagent/posagent/internal/engine/journal"
+	"github.com/posagent/posagent/internal/sale"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -21,7 +22,7 @@ func TestDuplicateCheckSurfacesReadError(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := j.Put(journal.Record{TransactionAPIID: "dup-1", Action: "sale", State: journal.StateDone, Outcome: "approved"}); err != nil {
+	if err := j.Put(journal.Record{TransactionAPIID: "dup-1", Action: "sale", State: sale.StateDone, Outcome: "approved"}); err != nil {
 		t.Fatal(err)
 	}
 	j.Close()

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/posagent/posagent/internal/engine/journal"
+	"github.com/posagent/posagent/internal/sale"
 )
 
 const (
@@ -16,7 +16,7 @@ const (
 )
 
 // approvedAs runs a sale for origin to its approval.
-func (h *harness) approvedAs(origin, clientID, amount string) journal.Record {
+func (h *harness) approvedAs(origin, clientID, amount string) sale.Result {
 	h.t.Helper()
 	rec, err := h.e.StartSale(context.Background(), SaleRequest{ClientID: clientID, Origin: origin, Amount: amount})
 	if err != nil {
@@ -24,7 +24,7 @@ func (h *harness) approvedAs(origin, clientID, amount string) journal.Record {
 	}
 	h.swipe(h.read())
 	res := h.next(UpdateResult, rec.TransactionAPIID).Result
-	if res.Outcome != OutcomeApproved {
+	if res.Outcome != sale.OutcomeApproved {
 		h.t.Fatalf("sale of %s: %+v", origin, res)
 	}
 	return *res
@@ -51,7 +51,7 @@ func TestFollowUpOwnership(t *testing.T) {
 		origin  string
 		ownPage bool
 		action  string
-		tx      journal.Record
+		tx      sale.Result
 		allowed bool
 	}{
 		{"another page refunds", pageB, false, "refund", saleA, false},
@@ -87,7 +87,7 @@ func TestFollowUpOwnership(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if res := h.next(UpdateResult, rec.TransactionAPIID).Result; res.Outcome != OutcomeApproved {
+			if res := h.next(UpdateResult, rec.TransactionAPIID).Result; res.Outcome != sale.OutcomeApproved {
 				t.Fatalf("%+v", res)
 			}
 		})

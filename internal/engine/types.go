@@ -7,6 +7,7 @@ import (
 	"github.com/posagent/posagent/internal/card"
 	"github.com/posagent/posagent/internal/engine/journal"
 	"github.com/posagent/posagent/internal/reader"
+	"github.com/posagent/posagent/internal/sale"
 )
 
 // Error codes the bridge and UI show; they are protocol v1 error codes.
@@ -49,15 +50,6 @@ func errorf(code, format string, args ...any) *Error {
 // OriginUI is the Origin of requests from the cashier's window.
 const OriginUI = "ui"
 
-// Outcomes of a result (protocol v1).
-const (
-	OutcomeApproved  = "approved"
-	OutcomeDeclined  = "declined"
-	OutcomeCancelled = "cancelled"
-	OutcomeError     = "error"
-	OutcomeUnknown   = "unknown" // still being resolved with the gateway
-)
-
 // UpdateKind says what an Update carries.
 type UpdateKind string
 
@@ -79,7 +71,7 @@ type Card struct {
 }
 
 // Update is one thing clients (websocket, UI) are told. Result updates carry
-// the journal record, which holds masked data only.
+// the sale's result, which holds masked data only.
 type Update struct {
 	Kind             UpdateKind
 	ClientID         string // the request id the client chose
@@ -87,7 +79,7 @@ type Update struct {
 	TransactionAPIID string
 	Prompt           reader.Prompt
 	Card             *Card
-	Result           *journal.Record
+	Result           *sale.Result
 	Reader           *reader.Event
 	Warning          string
 	Code             string // warning code, e.g. clear_track_data, replayed_read
@@ -95,3 +87,28 @@ type Update struct {
 	// updates): the start of the agent's own latency.
 	ReadAt time.Time
 }
+
+// resultOf is a journal record as the engine tells it.
+func resultOf(r *journal.Record) sale.Result {
+	return sale.Result{
+		TransactionAPIID: r.TransactionAPIID, ClientID: r.ClientID, Origin: r.Origin, Action: r.Action,
+		Amount: r.Amount, TipAmount: r.TipAmount, OrderNum: r.OrderNum, Description: r.Description,
+		ReaderID: r.ReaderID, OrigTransaction: r.OrigTransaction, State: r.State, Outcome: r.Outcome,
+		MaskedPAN: r.MaskedPAN, LastFour: r.LastFour, Brand: r.Brand, EntryMode: r.EntryMode,
+		TransactionID: r.TransactionID, StatusID: r.StatusID, ReasonCodeID: r.ReasonCodeID,
+		AuthCode: r.AuthCode, AuthAmount: r.AuthAmount, Verbiage: r.Verbiage, AVS: r.AVS,
+		Receipt: r.Receipt, Error: r.Error, Code: r.Code, Created: r.Created, Updated: r.Updated,
+		Acked: r.Acked, CardCompletion: r.CardCompletion, VoidAPIID: r.VoidAPIID, ReversalOf: r.ReversalOf,
+	}
+}
+
+// resultsOf converts a list of records.
+func resultsOf(recs []journal.Record) []sale.Result {
+	out := make([]sale.Result, len(recs))
+	for i := range recs {
+		out[i] = resultOf(&recs[i])
+	}
+	return out
+}
+
+func ptr[T any](v T) *T { return &v }

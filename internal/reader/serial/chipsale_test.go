@@ -15,6 +15,7 @@ import (
 	"github.com/posagent/posagent/internal/gateway/payaconnect"
 	"github.com/posagent/posagent/internal/gateway/sandbox"
 	"github.com/posagent/posagent/internal/reader"
+	"github.com/posagent/posagent/internal/sale"
 )
 
 // oneReader is engine.Readers over one opened reader.
@@ -48,20 +49,20 @@ func TestChipSaleOverPTY(t *testing.T) {
 		scenario string
 		secondAC byte
 		amount   string
-		outcome  string
+		outcome  sale.Outcome
 		told     []string
 		voided   bool
 		entry    string
 	}{
-		{"approved, completed by the card", "chip", 0x40, "12.50", engine.OutcomeApproved, []string{"00"}, false, "C"},
-		{"approved, card declines at completion: voided", "chip", 0x00, "12.50", engine.OutcomeDeclined, []string{"00"}, true, "C"},
-		{"gateway declines: card told 05", "chip", 0x40, "5.00", engine.OutcomeDeclined, []string{"05"}, false, "C"},
+		{"approved, completed by the card", "chip", 0x40, "12.50", sale.OutcomeApproved, []string{"00"}, false, "C"},
+		{"approved, card declines at completion: voided", "chip", 0x00, "12.50", sale.OutcomeDeclined, []string{"00"}, true, "C"},
+		{"gateway declines: card told 05", "chip", 0x40, "5.00", sale.OutcomeDeclined, []string{"05"}, false, "C"},
 		// 8.03: the sandbox answers after 3 s, past the client's timeout:
 		// the answer is lost, the card hears Z3, the lookup finds the
 		// decline the sandbox committed first.
-		{"gateway timeout: unable to go online, then lookup", "chip", 0x40, "8.03", engine.OutcomeDeclined, []string{"Z3"}, false, "C"},
-		{"no auto-authenticate", "chip-auth", 0x40, "12.50", engine.OutcomeApproved, []string{"00"}, false, "C"},
-		{"fallback swipe", "fallback", 0x40, "12.50", engine.OutcomeApproved, nil, false, "F"},
+		{"gateway timeout: unable to go online, then lookup", "chip", 0x40, "8.03", sale.OutcomeDeclined, []string{"Z3"}, false, "C"},
+		{"no auto-authenticate", "chip-auth", 0x40, "12.50", sale.OutcomeApproved, []string{"00"}, false, "C"},
+		{"fallback swipe", "fallback", 0x40, "12.50", sale.OutcomeApproved, nil, false, "F"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -102,7 +103,7 @@ func TestChipSaleOverPTY(t *testing.T) {
 				t.Fatal(err)
 			}
 			var prompts []reader.Prompt
-			var res *journal.Record
+			var res *sale.Result
 			deadline := time.After(20 * time.Second)
 			for {
 				var u engine.Update
@@ -120,7 +121,7 @@ func TestChipSaleOverPTY(t *testing.T) {
 				case engine.UpdateWarning:
 					t.Errorf("warning %s: %s", u.Code, u.Warning)
 				}
-				if u.Kind != engine.UpdateResult || u.Result.Outcome == engine.OutcomeUnknown {
+				if u.Kind != engine.UpdateResult || u.Result.Outcome == sale.OutcomeUnknown {
 					continue
 				}
 				// The card was told before the sale was reported.
@@ -141,7 +142,7 @@ func TestChipSaleOverPTY(t *testing.T) {
 				}
 			}
 			wantVoids, wantStanding := 0, 0
-			if tc.outcome == engine.OutcomeApproved {
+			if tc.outcome == sale.OutcomeApproved {
 				wantStanding = 1
 			}
 			if tc.voided {
