@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -111,26 +110,16 @@ func uiEvent(u engine.Update) (ui.Event, bool) {
 	return ev, true
 }
 
-func uiResult(r sale.Result) ui.Result {
-	action := r.Action
-	if action == "authcomplete" {
-		action = "complete"
+// uiResult is r as the window shows it: a completion by its one name, and
+// an outcome while the gateway's answer is still awaited.
+func uiResult(r sale.Result) sale.Result {
+	if r.Action == "authcomplete" {
+		r.Action = "complete"
 	}
-	res := ui.Result{Outcome: ui.Outcome(r.Outcome), Action: action, TransactionID: r.TransactionID, AuthCode: r.AuthCode,
-		Amount: r.Amount, EntryMode: r.EntryMode, Brand: r.Brand, MaskedPAN: r.MaskedPAN, LastFour: r.LastFour,
-		Verbiage: r.Verbiage, AVS: r.AVS, Message: r.Error, Time: r.Updated,
-		Receipt: ui.Receipt{TC: r.Receipt.TC, TVR: r.Receipt.TVR, AID: r.Receipt.AID, TSI: r.Receipt.TSI, ATC: r.Receipt.ATC,
-			APPLAB: r.Receipt.APPLAB, APPN: r.Receipt.APPN, CVM: r.Receipt.CVM}}
-	if r.StatusID != 0 {
-		res.StatusID = strconv.Itoa(r.StatusID)
+	if r.State != sale.StateDone && r.Outcome == "" {
+		r.Outcome = sale.OutcomeUnknown
 	}
-	if r.ReasonCodeID != 0 {
-		res.ReasonCode = strconv.Itoa(r.ReasonCodeID)
-	}
-	if r.State != sale.StateDone && res.Outcome == "" {
-		res.Outcome = ui.OutcomeUnknown
-	}
-	return res
+	return r
 }
 
 func (b uiBackend) Sale(ctx context.Context, action, amount string, f ui.SaleFields) (string, error) {
@@ -228,7 +217,7 @@ func (b uiBackend) History(query string) []ui.HistoryItem {
 	}
 	out := make([]ui.HistoryItem, 0, len(recs))
 	for i, r := range recs {
-		out = append(out, ui.HistoryItem{SaleID: r.TransactionAPIID, State: string(r.State), Result: uiResult(r)})
+		out = append(out, ui.HistoryItem{SaleID: r.TransactionAPIID, State: r.State, Result: uiResult(r)})
 		b.ackShown(&recs[i])
 	}
 	return out

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/posagent/posagent/internal/sale"
 	"github.com/posagent/posagent/internal/ui"
 )
 
@@ -34,7 +35,7 @@ func TestUIBackendSale(t *testing.T) {
 				continue
 			}
 			r := e.Result
-			if r.Outcome != ui.OutcomeApproved || r.MaskedPAN != "4111********1111" || r.StatusID != "101" || r.AuthCode == "" {
+			if r.Outcome != sale.OutcomeApproved || r.MaskedPAN != "4111********1111" || r.StatusID != 101 || r.AuthCode == "" {
 				t.Fatalf("result %+v", r)
 			}
 			h := b.History("1111")

@@ -10,6 +10,8 @@ import (
 	"log/slog"
 	"strings"
 	"time"
+
+	"github.com/posagent/posagent/internal/sale"
 )
 
 // Backend is what the window needs from the agent. The composition root
@@ -166,68 +168,29 @@ type Card struct {
 	LastFour  string
 }
 
-// Outcome is how a sale ended.
-type Outcome string
-
-// Outcomes, as in the websocket protocol.
-const (
-	OutcomeApproved  Outcome = "approved"
-	OutcomeDeclined  Outcome = "declined"
-	OutcomeCancelled Outcome = "cancelled"
-	OutcomeError     Outcome = "error"
-	// OutcomeUnknown: the gateway did not answer in time; the agent is
-	// resolving the sale by lookup and will report it in History.
-	OutcomeUnknown Outcome = "unknown"
-)
-
-// Receipt holds the EMV fields a chip receipt must print.
-type Receipt struct {
-	TC, TVR, AID, TSI, ATC, APPLAB, APPN, CVM string
-}
-
-// Result is the end of a sale or follow-up.
-type Result struct {
-	Outcome       Outcome
-	Action        string // sale, authonly, force, avsonly, refund, void, complete, tipadjust, authincrement, partialreversal
-	TransactionID string
-	StatusID      string
-	ReasonCode    string
-	AuthCode      string
-	Amount        string
-	EntryMode     string
-	Brand         string
-	MaskedPAN     string
-	LastFour      string
-	Verbiage      string // the gateway's words, e.g. "APPROVED"
-	AVS           string // the gateway's address check (avsonly): GOOD, ZIP, STREET, BAD
-	Message       string // the agent's explanation for error/unknown/cancelled
-	Receipt       Receipt
-	Time          time.Time
-}
-
 // Event is one thing that happened in the agent.
 type Event struct {
 	Kind    EventKind
 	SaleID  string
-	Prompt  Prompt  // EventPrompt
-	Card    *Card   // EventCard
-	Result  *Result // EventResult
-	Reader  *Reader // EventReader: attached, detached or broken
-	Message string  // EventWarning (and an optional note on the others)
+	Prompt  Prompt       // EventPrompt
+	Card    *Card        // EventCard
+	Result  *sale.Result // EventResult
+	Reader  *Reader      // EventReader: attached, detached or broken
+	Message string       // EventWarning (and an optional note on the others)
 }
 
 // HistoryItem is one sale in the history, finished or still being resolved.
 type HistoryItem struct {
 	SaleID string
-	// State is "done" for a finished sale, "sending" while the request is
-	// out, "unknown" while the agent resolves a timeout by lookup.
-	State  string
-	Result Result
+	// State is done for a finished sale, sending while the request is
+	// out, unknown while the agent resolves a timeout by lookup.
+	State  sale.State
+	Result sale.Result
 }
 
 // Resolving reports whether the sale's outcome is not known yet.
 func (h HistoryItem) Resolving() bool {
-	return h.State == "sending" || h.State == "unknown" || h.Result.Outcome == OutcomeUnknown
+	return h.State.Unfinished() || h.Result.Outcome == sale.OutcomeUnknown
 }
 
 // SettingsModel is the editable configuration.

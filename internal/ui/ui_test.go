@@ -21,6 +21,8 @@ import (
 	"fyne.io/fyne/v2/test"
 	"fyne.io/fyne/v2/widget"
 
+	"github.com/posagent/posagent/internal/card"
+	"github.com/posagent/posagent/internal/sale"
 	"github.com/posagent/posagent/internal/ui"
 	"github.com/posagent/posagent/internal/ui/uitest"
 )
@@ -127,12 +129,12 @@ func button(t *testing.T, w fyne.Window, text string) *widget.Button {
 	return found
 }
 
-func approved() *ui.Result {
-	return &ui.Result{
-		Outcome: ui.OutcomeApproved, Action: "sale", TransactionID: "11ee0a1b2c3d4e5f6a7b8c9d", StatusID: "101",
+func approved() *sale.Result {
+	return &sale.Result{
+		Outcome: sale.OutcomeApproved, Action: "sale", TransactionID: "11ee0a1b2c3d4e5f6a7b8c9d", StatusID: 101,
 		AuthCode: "A1B2C3", Amount: "12.34", EntryMode: "C", Brand: "mc", MaskedPAN: maskedMC, LastFour: "0254",
 		Verbiage: "APPROVED",
-		Receipt: ui.Receipt{TC: "8A1B2C3D4E5F6071", TVR: "0000008000", AID: "A0000000041010", TSI: "E800",
+		Receipt: card.Receipt{TC: "8A1B2C3D4E5F6071", TVR: "0000008000", AID: "A0000000041010", TSI: "E800",
 			ATC: "0012", APPLAB: "MASTERCARD", APPN: "Debit Mastercard", CVM: "1E0300"},
 	}
 }
@@ -175,7 +177,7 @@ func TestSaleFlows(t *testing.T) {
 		action   func(h *ui.Harness) *widget.Button
 		wantAct  string
 		cancel   bool
-		result   ui.Result
+		result   sale.Result
 		outcome  string
 		wantCard bool
 		receipt  bool
@@ -183,12 +185,12 @@ func TestSaleFlows(t *testing.T) {
 		{name: "approved", typed: "12.34", action: (*ui.Harness).Sale, wantAct: "sale", result: *approved(),
 			outcome: "APPROVED", wantCard: true, receipt: true},
 		{name: "declined", typed: "5", action: (*ui.Harness).Auth, wantAct: "authonly",
-			result:  ui.Result{Outcome: ui.OutcomeDeclined, Action: "authonly", TransactionID: "11eedecl", StatusID: "301", ReasonCode: "1000", Amount: "5.00", Verbiage: "DECLINED", EntryMode: "S", Brand: "mc", MaskedPAN: maskedMC, LastFour: "0254"},
+			result:  sale.Result{Outcome: sale.OutcomeDeclined, Action: "authonly", TransactionID: "11eedecl", StatusID: 301, ReasonCodeID: 1000, Amount: "5.00", Verbiage: "DECLINED", EntryMode: "S", Brand: "mc", MaskedPAN: maskedMC, LastFour: "0254"},
 			outcome: "DECLINED", wantCard: true, receipt: true},
 		{name: "cancelled", typed: "7.50", action: (*ui.Harness).Sale, wantAct: "sale", cancel: true,
-			result: ui.Result{Outcome: ui.OutcomeCancelled, Action: "sale", Message: "cancelled by the cashier"}, outcome: "CANCELLED"},
+			result: sale.Result{Outcome: sale.OutcomeCancelled, Action: "sale", Error: "cancelled by the cashier"}, outcome: "CANCELLED"},
 		{name: "unknown", typed: "20", action: (*ui.Harness).Sale, wantAct: "sale",
-			result: ui.Result{Outcome: ui.OutcomeUnknown, Action: "sale", Amount: "20.00", Message: "gateway timeout; resolving by lookup"}, outcome: "CHECKING WITH THE GATEWAY",
+			result: sale.Result{Outcome: sale.OutcomeUnknown, Action: "sale", Amount: "20.00", Error: "gateway timeout; resolving by lookup"}, outcome: "CHECKING WITH THE GATEWAY",
 			wantCard: true}, // the card event's masked number stays on screen
 	}
 	for _, tc := range cases {
@@ -532,8 +534,8 @@ func TestHistorySearch(t *testing.T) {
 	h, b := setup(t)
 	now := time.Date(2026, 11, 22, 10, 30, 0, 0, time.UTC)
 	b.SetHistory([]ui.HistoryItem{
-		{SaleID: "s3", State: "unknown", Result: ui.Result{Outcome: ui.OutcomeUnknown, Action: "sale", Amount: "9.99", LastFour: "1111", Brand: "visa", Time: now}},
-		{SaleID: "s2", State: "done", Result: ui.Result{Outcome: ui.OutcomeDeclined, Action: "sale", Amount: "5.00", LastFour: "0011", Brand: "mc", TransactionID: "tx2", Time: now}},
+		{SaleID: "s3", State: "unknown", Result: sale.Result{Outcome: sale.OutcomeUnknown, Action: "sale", Amount: "9.99", LastFour: "1111", Brand: "visa", Updated: now}},
+		{SaleID: "s2", State: "done", Result: sale.Result{Outcome: sale.OutcomeDeclined, Action: "sale", Amount: "5.00", LastFour: "0011", Brand: "mc", TransactionID: "tx2", Updated: now}},
 		{SaleID: "s1", State: "done", Result: *approved()},
 	})
 	fyne.DoAndWait(func() { h.SelectTab(1) })
@@ -601,7 +603,7 @@ func TestLayoutFits(t *testing.T) {
 func TestNoClearPAN(t *testing.T) {
 	h, b := setup(t)
 	res := approved()
-	res.Message = "gateway echoed card 4111111111111111 and 5413 3300 8902 0011"
+	res.Error = "gateway echoed card 4111111111111111 and 5413 3300 8902 0011"
 	res.Verbiage = "APPROVED 4111-1111-1111-1111"
 	b.Emit(ui.Event{Kind: ui.EventCard, SaleID: "s1", Card: &ui.Card{Brand: "visa", MaskedPAN: "411111******1111", LastFour: "1111"}})
 	b.Emit(ui.Event{Kind: ui.EventResult, SaleID: "s1", Result: res})
