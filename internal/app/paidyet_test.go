@@ -14,7 +14,6 @@ import (
 	"github.com/posagent/posagent/internal/gateway/gatewaytest"
 	"github.com/posagent/posagent/internal/gateway/paidyet"
 	"github.com/posagent/posagent/internal/gateway/sandbox"
-	"github.com/posagent/posagent/internal/reader"
 	"github.com/posagent/posagent/internal/sale"
 )
 
@@ -152,7 +151,7 @@ func TestPaidYETActions(t *testing.T) {
 	}
 	select {
 	case u := <-e.upd:
-		if u.Kind == engine.UpdatePrompt && u.Prompt == reader.PromptPresentCard {
+		if u.Kind == engine.UpdatePrompt && u.Prompt == sale.PromptPresentCard {
 			t.Errorf("the card was asked for: %+v", u)
 		}
 	default:

@@ -89,7 +89,7 @@ func uiEvent(u engine.Update) (ui.Event, bool) {
 	ev := ui.Event{SaleID: u.TransactionAPIID}
 	switch u.Kind {
 	case engine.UpdatePrompt:
-		ev.Kind, ev.Prompt = ui.EventPrompt, ui.Prompt(u.Prompt)
+		ev.Kind, ev.Prompt = ui.EventPrompt, u.Prompt
 	case engine.UpdateCard:
 		ev.Kind = ui.EventCard
 		ev.Card = &ui.Card{EntryMode: string(u.Card.EntryMode), Brand: string(u.Card.Brand), MaskedPAN: string(u.Card.MaskedPAN), LastFour: u.Card.LastFour}

@@ -72,7 +72,7 @@ func TestUpdateMessages(t *testing.T) {
 		u    engine.Update
 		want string // JSON fragment
 	}{
-		{engine.Update{Kind: engine.UpdatePrompt, ClientID: "s1", Prompt: reader.PromptUseChip}, `"type":"prompt","id":"s1","prompt":"use_chip"`},
+		{engine.Update{Kind: engine.UpdatePrompt, ClientID: "s1", Prompt: sale.PromptUseChip}, `"type":"prompt","id":"s1","prompt":"use_chip"`},
 		{engine.Update{Kind: engine.UpdateCard, ClientID: "s1", Card: &engine.Card{EntryMode: card.EntryChip, Brand: card.BrandMC, MaskedPAN: card.Mask("5428377011880254"), LastFour: "0254"}},
 			`"type":"card","id":"s1","entry_mode":"C","brand":"mc","masked_pan":"542837******0254","last_four":"0254"`},
 		{engine.Update{Kind: engine.UpdateResult, Result: rec}, `"transaction":{"id":"tx","status_id":101,"reason_code_id":1000,"auth_code":"OK1","amount":"1.00","entry_mode_id":"P","last_four":"0011","verbiage":"approved 411111******1111"}`},

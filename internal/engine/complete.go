@@ -190,7 +190,7 @@ func (e *Engine) tellCard(ctx context.Context, c reader.Completion, rec journal.
 	}
 	log.Info("chip card completed", "card_approved", d.Approved, "cryptogram", d.Cryptogram)
 	if rec.TransactionAPIID != "" {
-		e.publish(Update{Kind: UpdatePrompt, ClientID: rec.ClientID, Origin: rec.Origin, TransactionAPIID: rec.TransactionAPIID, Prompt: reader.PromptRemoveCard})
+		e.publish(Update{Kind: UpdatePrompt, ClientID: rec.ClientID, Origin: rec.Origin, TransactionAPIID: rec.TransactionAPIID, Prompt: sale.PromptRemoveCard})
 	}
 	return d, true
 }

@@ -88,7 +88,7 @@ func TestSwipeHasNoCompletion(t *testing.T) {
 	h.swipe(h.read())
 	for {
 		u := h.update(rec.TransactionAPIID)
-		if u.Kind == UpdatePrompt && u.Prompt == reader.PromptRemoveCard {
+		if u.Kind == UpdatePrompt && u.Prompt == sale.PromptRemoveCard {
 			t.Fatal("remove_card for a swipe")
 		}
 		if u.Kind == UpdateResult {

@@ -259,7 +259,7 @@ func TestSaleApproved(t *testing.T) {
 	if rec.State != sale.StatePending || h.stored(rec.TransactionAPIID).State != sale.StatePending {
 		t.Fatal("sale not journaled as pending before the card")
 	}
-	if p := h.next(UpdatePrompt, rec.TransactionAPIID); p.Prompt != reader.PromptPresentCard {
+	if p := h.next(UpdatePrompt, rec.TransactionAPIID); p.Prompt != sale.PromptPresentCard {
 		t.Fatalf("first prompt %q", p.Prompt)
 	}
 	if len(h.rd.armed) != 1 || h.rd.armed[0].AmountCents != 1234 {
@@ -568,9 +568,9 @@ func TestGuards(t *testing.T) {
 	if w := h.next(UpdateWarning, rec.TransactionAPIID); w.Code != "test_key" || !strings.Contains(w.Warning, "api.payaconnect.com") {
 		t.Fatalf("warning %+v: want test_key naming the live host", w)
 	}
-	if p := h.next(UpdatePrompt, rec.TransactionAPIID); p.Prompt != reader.PromptPresentCard {
+	if p := h.next(UpdatePrompt, rec.TransactionAPIID); p.Prompt != sale.PromptPresentCard {
 		// present_card was published first; the retry follows
-		if p.Prompt != reader.PromptRetry {
+		if p.Prompt != sale.PromptRetry {
 			t.Fatalf("prompt %q", p.Prompt)
 		}
 	}

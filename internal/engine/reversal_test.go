@@ -65,7 +65,7 @@ func TestChipCompletion(t *testing.T) {
 			var res *sale.Result
 			for res == nil {
 				u := h.update(rec.TransactionAPIID)
-				if u.Kind == UpdatePrompt && u.Prompt == reader.PromptRemoveCard {
+				if u.Kind == UpdatePrompt && u.Prompt == sale.PromptRemoveCard {
 					sawRemove = true
 				}
 				if u.Kind == UpdateWarning {

@@ -180,7 +180,7 @@ func (e *Engine) startSale(ctx context.Context, req SaleRequest) (journal.Record
 	}
 	e.log.Info("sale started", "transaction_api_id", apiID, "action", action, "amount", rec.Amount, "reader", readerID)
 	e.step(StepPending, apiID)
-	e.publish(Update{Kind: UpdatePrompt, ClientID: rec.ClientID, Origin: rec.Origin, TransactionAPIID: apiID, Prompt: reader.PromptPresentCard})
+	e.publish(Update{Kind: UpdatePrompt, ClientID: rec.ClientID, Origin: rec.Origin, TransactionAPIID: apiID, Prompt: sale.PromptPresentCard})
 	return rec, nil
 }
 
@@ -375,7 +375,7 @@ func (e *Engine) refusedRead(ev reader.Event) {
 	}
 	e.publish(u)
 	if s != nil {
-		e.publish(Update{Kind: UpdatePrompt, ClientID: s.rec.ClientID, Origin: s.rec.Origin, TransactionAPIID: s.rec.TransactionAPIID, Prompt: reader.PromptRetry})
+		e.publish(Update{Kind: UpdatePrompt, ClientID: s.rec.ClientID, Origin: s.rec.Origin, TransactionAPIID: s.rec.TransactionAPIID, Prompt: sale.PromptRetry})
 	}
 }
 
@@ -413,7 +413,7 @@ func (e *Engine) cardRead(ev reader.Event) {
 		e.releaseCard(ev)
 		e.log.Warn("card read refused", "reason", code, "reader", ev.Reader.ID, "read", *read)
 		e.publish(Update{Kind: UpdateWarning, Code: code, Warning: why, ClientID: s.rec.ClientID, Origin: s.rec.Origin, TransactionAPIID: s.rec.TransactionAPIID})
-		e.publish(Update{Kind: UpdatePrompt, ClientID: s.rec.ClientID, Origin: s.rec.Origin, TransactionAPIID: s.rec.TransactionAPIID, Prompt: reader.PromptRetry})
+		e.publish(Update{Kind: UpdatePrompt, ClientID: s.rec.ClientID, Origin: s.rec.Origin, TransactionAPIID: s.rec.TransactionAPIID, Prompt: sale.PromptRetry})
 		return
 	}
 	s.waiting = false
@@ -438,7 +438,7 @@ func (e *Engine) cardRead(ev reader.Event) {
 
 	e.publish(Update{Kind: UpdateCard, ClientID: rec.ClientID, Origin: rec.Origin, TransactionAPIID: rec.TransactionAPIID,
 		Card: &Card{EntryMode: read.EntryMode, Brand: read.Brand(), MaskedPAN: read.MaskedPAN, LastFour: read.LastFour()}, ReadAt: ev.Time})
-	e.publish(Update{Kind: UpdatePrompt, ClientID: rec.ClientID, Origin: rec.Origin, TransactionAPIID: rec.TransactionAPIID, Prompt: reader.PromptProcessing})
+	e.publish(Update{Kind: UpdatePrompt, ClientID: rec.ClientID, Origin: rec.Origin, TransactionAPIID: rec.TransactionAPIID, Prompt: sale.PromptProcessing})
 	e.send(s)
 }
 

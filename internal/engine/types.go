@@ -77,7 +77,7 @@ type Update struct {
 	ClientID         string // the request id the client chose
 	Origin           string // who asked: a web origin, "ui" or "cli"
 	TransactionAPIID string
-	Prompt           reader.Prompt
+	Prompt           sale.Prompt
 	Card             *Card
 	Result           *sale.Result
 	Reader           *reader.Event

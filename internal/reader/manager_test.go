@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/posagent/posagent/internal/card"
+	"github.com/posagent/posagent/internal/sale"
 )
 
 // waitLimit guards against hangs; it is not a speed target.
@@ -423,10 +424,10 @@ func TestEventsForwardedAndCommandsRouted(t *testing.T) {
 	}
 
 	read := &card.Read{MaskedPAN: card.Mask("4000000000000002")}
-	d.reader("fake:1").emits <- Event{Kind: EventPrompt, Prompt: PromptPresentCard}
+	d.reader("fake:1").emits <- Event{Kind: EventPrompt, Prompt: sale.PromptPresentCard}
 	d.reader("fake:1").emits <- Event{Kind: EventCard, Read: read}
 	ev := h.expect(EventPrompt, "fake:1")
-	if ev.Prompt != PromptPresentCard || ev.Time.IsZero() {
+	if ev.Prompt != sale.PromptPresentCard || ev.Time.IsZero() {
 		t.Errorf("prompt %+v", ev)
 	}
 	ev = h.expect(EventCard, "fake:1")
@@ -492,7 +493,7 @@ func TestSlowConsumerLosesNoCardSilently(t *testing.T) {
 	}
 	// Nobody reads: the first card fills the buffer, the next two time out.
 	// A prompt then is dropped (counted), since the buffer is still full.
-	r.emits <- Event{Kind: EventPrompt, Prompt: PromptProcessing}
+	r.emits <- Event{Kind: EventPrompt, Prompt: sale.PromptProcessing}
 	deadline := time.Now().Add(waitLimit)
 	for h.m.Dropped() == 0 {
 		if time.Now().After(deadline) {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/posagent/posagent/internal/card"
+	"github.com/posagent/posagent/internal/sale"
 )
 
 // Status is a reader's state as people see it.
@@ -47,26 +48,14 @@ const (
 	EventPrompt   EventKind = "prompt"  // an EMV reader asks the customer for something
 )
 
-// Prompt is what to ask the customer; the values are websocket protocol v1's.
-type Prompt string
-
-// Prompts.
-const (
-	PromptPresentCard Prompt = "present_card"
-	PromptUseChip     Prompt = "use_chip"
-	PromptRetry       Prompt = "retry"
-	PromptProcessing  Prompt = "processing"
-	PromptRemoveCard  Prompt = "remove_card"
-)
-
 // Event is one thing a reader reports. Read never holds clear card data:
 // only what internal/decrypt extracted (masked PAN, ciphertext envelope).
 type Event struct {
 	Kind   EventKind
 	Reader Info
-	Read   *card.Read // EventCard
-	Prompt Prompt     // EventPrompt
-	Err    error      // EventBroken, EventRefused
+	Read   *card.Read  // EventCard
+	Prompt sale.Prompt // EventPrompt
+	Err    error       // EventBroken, EventRefused
 	// Complete is set on an EventCard whose card waits for the host
 	// response (contact EMV that went online); nil for one-step reads
 	// (swipe, contactless). If nobody calls it, the reader tells the card

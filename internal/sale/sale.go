@@ -47,6 +47,19 @@ const (
 	OutcomeUnknown Outcome = "unknown"
 )
 
+// Prompt is what the customer (or cashier) must do next; the values are
+// protocol v1's. Readers raise them, the engine publishes them.
+type Prompt string
+
+// Prompts.
+const (
+	PromptPresentCard Prompt = "present_card"
+	PromptUseChip     Prompt = "use_chip"
+	PromptRetry       Prompt = "retry"
+	PromptProcessing  Prompt = "processing"
+	PromptRemoveCard  Prompt = "remove_card"
+)
+
 // Result is a transaction as the engine tells it: masked card data only.
 // Amounts are decimal strings as the gateway writes them ("12.34").
 type Result struct {

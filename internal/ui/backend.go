@@ -148,18 +148,6 @@ const (
 	EventWarning
 )
 
-// Prompt is what the cashier or customer must do next.
-type Prompt string
-
-// Prompts, as in the websocket protocol.
-const (
-	PromptPresentCard Prompt = "present_card"
-	PromptUseChip     Prompt = "use_chip"
-	PromptRetry       Prompt = "retry"
-	PromptProcessing  Prompt = "processing"
-	PromptRemoveCard  Prompt = "remove_card"
-)
-
 // Card is the public part of a card read: never the clear number.
 type Card struct {
 	EntryMode string // S, C, P, F, K
@@ -172,7 +160,7 @@ type Card struct {
 type Event struct {
 	Kind    EventKind
 	SaleID  string
-	Prompt  Prompt       // EventPrompt
+	Prompt  sale.Prompt  // EventPrompt
 	Card    *Card        // EventCard
 	Result  *sale.Result // EventResult
 	Reader  *Reader      // EventReader: attached, detached or broken

@@ -407,31 +407,31 @@ func (r *register) setIdle() {
 }
 
 // promptText is what the screen says for a prompt.
-func promptText(p Prompt) string {
+func promptText(p sale.Prompt) string {
 	switch p {
-	case PromptPresentCard:
+	case sale.PromptPresentCard:
 		return "Swipe, insert or tap card"
-	case PromptUseChip:
+	case sale.PromptUseChip:
 		return "Use chip: insert the card"
-	case PromptRetry:
+	case sale.PromptRetry:
 		return "Card not read. Try again"
-	case PromptProcessing:
+	case sale.PromptProcessing:
 		return "Processing…"
-	case PromptRemoveCard:
+	case sale.PromptRemoveCard:
 		return "Remove card"
 	}
 	return string(p)
 }
 
 // onPrompt shows a prompt of any sale, the window's own or the POS page's.
-func (r *register) onPrompt(id string, p Prompt) {
+func (r *register) onPrompt(id string, p sale.Prompt) {
 	if r.current != id {
 		// A sale started from the POS page: show it too, the cashier
 		// is the one who hands the reader to the customer.
 		r.clearResult()
 	}
 	// Once the request is out it can no longer be cancelled.
-	r.setBusy(id, promptText(p), p != PromptProcessing && p != PromptRemoveCard)
+	r.setBusy(id, promptText(p), p != sale.PromptProcessing && p != sale.PromptRemoveCard)
 }
 
 // onCard shows the masked card as soon as it is read.

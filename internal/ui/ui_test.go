@@ -160,7 +160,7 @@ func TestIdleWindowDoesNotAnimate(t *testing.T) {
 		test.Tap(h.Sale())
 	})
 	id := b.Calls()[0].ID
-	b.Emit(ui.Event{Kind: ui.EventPrompt, SaleID: id, Prompt: ui.PromptPresentCard})
+	b.Emit(ui.Event{Kind: ui.EventPrompt, SaleID: id, Prompt: sale.PromptPresentCard})
 	eventually(t, h, b, "progress during the sale", busy)
 	b.Emit(ui.Event{Kind: ui.EventResult, SaleID: id, Result: approved()})
 	eventually(t, h, b, "result", func() bool { return h.Outcome().Text == "APPROVED" })
@@ -213,7 +213,7 @@ func TestSaleFlows(t *testing.T) {
 				t.Error("Sale stays enabled while a sale runs")
 			}
 
-			b.Emit(ui.Event{Kind: ui.EventPrompt, SaleID: id, Prompt: ui.PromptPresentCard})
+			b.Emit(ui.Event{Kind: ui.EventPrompt, SaleID: id, Prompt: sale.PromptPresentCard})
 			eventually(t, h, b, "present card prompt", func() bool { return h.Prompt().Text == "Swipe, insert or tap card" })
 			if !h.ProgressShown() || h.Cancel().Disabled() {
 				t.Error("while waiting for a card the progress shows and Cancel is enabled")
@@ -225,7 +225,7 @@ func TestSaleFlows(t *testing.T) {
 				}
 			} else {
 				b.Emit(ui.Event{Kind: ui.EventCard, SaleID: id, Card: &ui.Card{EntryMode: "C", Brand: "mc", MaskedPAN: maskedMC, LastFour: "0254"}})
-				b.Emit(ui.Event{Kind: ui.EventPrompt, SaleID: id, Prompt: ui.PromptProcessing})
+				b.Emit(ui.Event{Kind: ui.EventPrompt, SaleID: id, Prompt: sale.PromptProcessing})
 				eventually(t, h, b, "processing prompt", func() bool { return h.Prompt().Text == "Processing…" })
 				if !h.Cancel().Disabled() {
 					t.Error("Cancel must be disabled once the request is out")

@@ -152,7 +152,7 @@ func (e *Engine) StartSale(_ context.Context, req engine.SaleRequest) (sale.Resu
 		ReaderID: readerID, State: sale.StatePending, Created: now, Updated: now}
 	e.recs[id] = rec
 	e.active[readerID] = id
-	e.publishLocked(engine.Update{Kind: engine.UpdatePrompt, ClientID: rec.ClientID, Origin: rec.Origin, TransactionAPIID: id, Prompt: reader.PromptPresentCard})
+	e.publishLocked(engine.Update{Kind: engine.UpdatePrompt, ClientID: rec.ClientID, Origin: rec.Origin, TransactionAPIID: id, Prompt: sale.PromptPresentCard})
 	return *rec, nil
 }
 
@@ -188,7 +188,7 @@ func (e *Engine) Simulate(_ context.Context, readerID, pan string, mode card.Ent
 	}
 	e.publishLocked(engine.Update{Kind: engine.UpdateCard, ClientID: rec.ClientID, Origin: rec.Origin, TransactionAPIID: id,
 		Card: &engine.Card{EntryMode: mode, Brand: card.BrandOf(pan), MaskedPAN: masked, LastFour: rec.LastFour}})
-	e.publishLocked(engine.Update{Kind: engine.UpdatePrompt, ClientID: rec.ClientID, Origin: rec.Origin, TransactionAPIID: id, Prompt: reader.PromptProcessing})
+	e.publishLocked(engine.Update{Kind: engine.UpdatePrompt, ClientID: rec.ClientID, Origin: rec.Origin, TransactionAPIID: id, Prompt: sale.PromptProcessing})
 	if e.Hold {
 		e.held = append(e.held, id)
 		return nil

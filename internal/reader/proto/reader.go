@@ -12,6 +12,7 @@ import (
 	"github.com/posagent/posagent/internal/card"
 	"github.com/posagent/posagent/internal/decrypt"
 	"github.com/posagent/posagent/internal/reader"
+	"github.com/posagent/posagent/internal/sale"
 )
 
 // Protocol names, as the configuration and transcripts spell them.
@@ -270,7 +271,7 @@ func (r *Reader) flush(emit func(reader.Event)) {
 	}
 }
 
-func (r *Reader) prompt(p reader.Prompt, t time.Time, err error) {
+func (r *Reader) prompt(p sale.Prompt, t time.Time, err error) {
 	r.push(reader.Event{Kind: reader.EventPrompt, Prompt: p, Time: t, Err: err})
 }
 

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/posagent/posagent/internal/reader"
+	"github.com/posagent/posagent/internal/sale"
 )
 
 var quiet = slog.New(slog.DiscardHandler)
@@ -257,7 +258,7 @@ func TestAppendReports(t *testing.T) {
 func TestQueueBounded(t *testing.T) {
 	r, _ := Open(context.Background(), &fakeConn{}, Options{Protocol: IDTech, Log: quiet})
 	for range 3 * maxQueued {
-		r.prompt(reader.PromptRetry, time.Now(), nil)
+		r.prompt(sale.PromptRetry, time.Now(), nil)
 	}
 	if len(r.queue) != maxQueued {
 		t.Errorf("%d events queued", len(r.queue))

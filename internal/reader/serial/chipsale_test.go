@@ -102,7 +102,7 @@ func TestChipSaleOverPTY(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var prompts []reader.Prompt
+			var prompts []sale.Prompt
 			var res *sale.Result
 			deadline := time.After(20 * time.Second)
 			for {
@@ -155,7 +155,7 @@ func TestChipSaleOverPTY(t *testing.T) {
 				t.Errorf("voids at the sandbox %d, approved charges standing %d; want %d %d", changes.Load(), standing, wantVoids, wantStanding)
 			}
 			wantRemove := tc.told != nil
-			if slices.Contains(prompts, reader.PromptRemoveCard) != wantRemove || !slices.Contains(prompts, reader.PromptProcessing) {
+			if slices.Contains(prompts, sale.PromptRemoveCard) != wantRemove || !slices.Contains(prompts, sale.PromptProcessing) {
 				t.Errorf("prompts %v", prompts)
 			}
 		})

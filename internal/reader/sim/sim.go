@@ -15,6 +15,7 @@ import (
 	"github.com/posagent/posagent/internal/decrypt/dukpt"
 	"github.com/posagent/posagent/internal/emv"
 	"github.com/posagent/posagent/internal/reader"
+	"github.com/posagent/posagent/internal/sale"
 )
 
 // The simulated device.
@@ -448,7 +449,7 @@ func (r *Reader) Run(ctx context.Context, emit func(reader.Event)) error {
 		if hostTimer != nil {
 			hostTimer.Stop()
 		}
-		emit(reader.Event{Kind: reader.EventPrompt, Prompt: reader.PromptRemoveCard, Time: r.d.now()})
+		emit(reader.Event{Kind: reader.EventPrompt, Prompt: sale.PromptRemoveCard, Time: r.d.now()})
 	}
 	defer func() {
 		if hostTimer != nil {
@@ -497,7 +498,7 @@ func (r *Reader) Run(ctx context.Context, emit func(reader.Event)) error {
 					timeout = timer.C
 				}
 				req.reply <- nil
-				emit(reader.Event{Kind: reader.EventPrompt, Prompt: reader.PromptPresentCard, Time: r.d.now()})
+				emit(reader.Event{Kind: reader.EventPrompt, Prompt: sale.PromptPresentCard, Time: r.d.now()})
 			case reqCancel:
 				disarm()
 				if host != nil {
@@ -532,7 +533,7 @@ func (r *Reader) Run(ctx context.Context, emit func(reader.Event)) error {
 					continue
 				}
 				if armed != nil {
-					emit(reader.Event{Kind: reader.EventPrompt, Prompt: reader.PromptProcessing, Time: r.d.now()})
+					emit(reader.Event{Kind: reader.EventPrompt, Prompt: sale.PromptProcessing, Time: r.d.now()})
 				}
 				var cents int64
 				if armed != nil { // a chip read needs it (build)
