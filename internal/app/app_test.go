@@ -8,7 +8,6 @@ import (
 	"github.com/posagent/posagent/internal/card"
 	"github.com/posagent/posagent/internal/config"
 	"github.com/posagent/posagent/internal/engine"
-	"github.com/posagent/posagent/internal/reader"
 	"github.com/posagent/posagent/internal/reader/sim"
 	"github.com/posagent/posagent/internal/sale"
 )
@@ -27,7 +26,7 @@ func startDemo(t *testing.T) *App {
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		for _, in := range a.Manager().Devices() {
-			if in.Status == reader.StatusOK {
+			if in.Status == sale.ReaderOK {
 				return a
 			}
 		}

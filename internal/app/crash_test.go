@@ -19,7 +19,6 @@ import (
 	"github.com/posagent/posagent/internal/card"
 	"github.com/posagent/posagent/internal/engine"
 	"github.com/posagent/posagent/internal/gateway/sandbox"
-	"github.com/posagent/posagent/internal/reader"
 	"github.com/posagent/posagent/internal/reader/sim"
 	"github.com/posagent/posagent/internal/sale"
 )
@@ -93,7 +92,7 @@ func crashChild() int {
 
 func readerReady(a *App) bool {
 	for _, in := range a.Manager().Devices() {
-		if in.Status == reader.StatusOK {
+		if in.Status == sale.ReaderOK {
 			return true
 		}
 	}

@@ -62,9 +62,9 @@ func (b uiBackend) Status() ui.Status {
 	return st
 }
 
-func uiReader(in reader.Info) ui.Reader {
+func uiReader(in sale.Reader) ui.Reader {
 	return ui.Reader{ID: in.ID, Model: in.Device.Model, Serial: in.Device.Serial, Transport: in.Device.Transport,
-		State: ui.ReaderState(in.Status), Detail: in.Detail}
+		State: in.Status, Detail: in.Detail}
 }
 
 func (b uiBackend) Updates() (<-chan ui.Event, func()) {
@@ -99,7 +99,7 @@ func uiEvent(u engine.Update) (ui.Event, bool) {
 	case engine.UpdateReader:
 		r := uiReader(u.Reader.Reader)
 		if u.Reader.Kind == reader.EventDetached {
-			r.State = ui.ReaderDetached
+			r.State = sale.ReaderDetached
 		}
 		ev.Kind, ev.Reader = ui.EventReader, &r
 	case engine.UpdateWarning:

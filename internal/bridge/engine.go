@@ -7,7 +7,6 @@ import (
 
 	"github.com/posagent/posagent/internal/card"
 	"github.com/posagent/posagent/internal/engine"
-	"github.com/posagent/posagent/internal/reader"
 	"github.com/posagent/posagent/internal/sale"
 )
 
@@ -23,7 +22,7 @@ type Engine interface {
 	Unacked(origin string) ([]sale.Result, error)
 	Ack(apiID string) error
 	Get(apiID string) (sale.Result, bool, error)
-	ReaderInfos() []reader.Info
+	ReaderInfos() []sale.Reader
 	Active() []sale.Result
 }
 

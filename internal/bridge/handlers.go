@@ -8,7 +8,6 @@ import (
 
 	"github.com/posagent/posagent/internal/card"
 	"github.com/posagent/posagent/internal/engine"
-	"github.com/posagent/posagent/internal/reader"
 	"github.com/posagent/posagent/internal/sale"
 )
 
@@ -256,10 +255,10 @@ func (c *conn) simulate(req Request) {
 	// page may act on (engine.MayAct), or a page could finish another
 	// page's sale with a card of its choosing. So the target is the
 	// simulated reader where such a sale waits.
-	var target *reader.Info
+	var target *sale.Reader
 	simulated := false
 	for _, in := range b.eng.ReaderInfos() {
-		if !in.Simulated || (req.Reader != "" && in.ID != req.Reader) || in.Status != reader.StatusOK {
+		if !in.Simulated || (req.Reader != "" && in.ID != req.Reader) || in.Status != sale.ReaderOK {
 			continue
 		}
 		simulated = true

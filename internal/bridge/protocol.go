@@ -10,7 +10,6 @@ import (
 
 	"github.com/posagent/posagent/internal/card"
 	"github.com/posagent/posagent/internal/engine"
-	"github.com/posagent/posagent/internal/reader"
 	"github.com/posagent/posagent/internal/sale"
 )
 
@@ -276,13 +275,13 @@ type ReaderInfo struct {
 	Simulated bool   `json:"simulated"`
 }
 
-func readerInfo(in reader.Info) ReaderInfo {
+func readerInfo(in sale.Reader) ReaderInfo {
 	model := strings.TrimSpace(in.Device.Vendor + " " + in.Device.Model)
 	return ReaderInfo{ID: in.ID, Model: model, Serial: in.Device.Serial, Transport: in.Device.Transport,
 		Status: string(in.Status), Detail: in.Detail, EMV: in.EMV, Simulated: in.Simulated}
 }
 
-func readerInfos(ins []reader.Info) []ReaderInfo {
+func readerInfos(ins []sale.Reader) []ReaderInfo {
 	out := make([]ReaderInfo, 0, len(ins))
 	for _, in := range ins {
 		out = append(out, readerInfo(in))

@@ -77,7 +77,7 @@ func TestUpdateMessages(t *testing.T) {
 			`"type":"card","id":"s1","entry_mode":"C","brand":"mc","masked_pan":"542837******0254","last_four":"0254"`},
 		{engine.Update{Kind: engine.UpdateResult, Result: rec}, `"transaction":{"id":"tx","status_id":101,"reason_code_id":1000,"auth_code":"OK1","amount":"1.00","entry_mode_id":"P","last_four":"0011","verbiage":"approved 411111******1111"}`},
 		{engine.Update{Kind: engine.UpdateResult, Result: rec}, `"receipt":{"TC":"","TVR":"","AID":"A0000000041010","TSI":"","ATC":"","APPLAB":"","APPN":"","CVM":""}`},
-		{engine.Update{Kind: engine.UpdateReader, Reader: &reader.Event{Kind: reader.EventDetached, Reader: reader.Info{ID: "hid:1", Status: reader.StatusDetached, Device: card.DeviceInfo{Vendor: "MagTek", Model: "Dynamag", Transport: "hid"}}}},
+		{engine.Update{Kind: engine.UpdateReader, Reader: &reader.Event{Kind: reader.EventDetached, Reader: sale.Reader{ID: "hid:1", Status: sale.ReaderDetached, Device: card.DeviceInfo{Vendor: "MagTek", Model: "Dynamag", Transport: "hid"}}}},
 			`"type":"reader","event":"detached","reader":{"id":"hid:1","model":"MagTek Dynamag","serial":"","transport":"hid","status":"detached","detail":"","emv":false,"simulated":false}`},
 		{engine.Update{Kind: engine.UpdateWarning, ClientID: "s1", Code: "clear_track_data", Warning: "not encrypting", TransactionAPIID: "t1"},
 			`"type":"error","id":"s1","code":"clear_track_data","message":"not encrypting","transaction_api_id":"t1"`},

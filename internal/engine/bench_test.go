@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/posagent/posagent/internal/engine/journal"
-	"github.com/posagent/posagent/internal/reader"
 	"github.com/posagent/posagent/internal/sale"
 )
 
@@ -23,7 +22,7 @@ func BenchmarkSalesThroughJournal(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer j.Close()
-	h := &harness{gw: newFakeGateway(), rd: &fakeReaders{infos: []reader.Info{simInfo}}, j: j}
+	h := &harness{gw: newFakeGateway(), rd: &fakeReaders{infos: []sale.Reader{simInfo}}, j: j}
 	e, err := New(Config{Gateway: h.gw, Readers: h.rd, Journal: j})
 	if err != nil {
 		b.Fatal(err)

@@ -21,7 +21,7 @@ import (
 type Readers interface {
 	Arm(ctx context.Context, readerID string, t reader.Transaction) error
 	Cancel(ctx context.Context, readerID string) error
-	Devices() []reader.Info
+	Devices() []sale.Reader
 }
 
 // Timing defaults.
@@ -440,7 +440,7 @@ func (e *Engine) History(q sale.Query) (sale.Page, error) {
 }
 
 // ReaderInfos lists the readers.
-func (e *Engine) ReaderInfos() []reader.Info {
+func (e *Engine) ReaderInfos() []sale.Reader {
 	if e.rd == nil {
 		return nil
 	}

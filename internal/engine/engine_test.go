@@ -145,7 +145,7 @@ func (g *fakeGateway) charges() int {
 
 type fakeReaders struct {
 	mu     sync.Mutex
-	infos  []reader.Info
+	infos  []sale.Reader
 	armed  []reader.Transaction
 	cancel int
 }
@@ -162,13 +162,13 @@ func (f *fakeReaders) Cancel(context.Context, string) error {
 	f.cancel++
 	return nil
 }
-func (f *fakeReaders) Devices() []reader.Info {
+func (f *fakeReaders) Devices() []sale.Reader {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return append([]reader.Info(nil), f.infos...)
+	return append([]sale.Reader(nil), f.infos...)
 }
 
-var simInfo = reader.Info{ID: "sim:1", Status: reader.StatusOK, EMV: true, Device: card.DeviceInfo{Model: "sim", Serial: "SIM0001"}}
+var simInfo = sale.Reader{ID: "sim:1", Status: sale.ReaderOK, EMV: true, Device: card.DeviceInfo{Model: "sim", Serial: "SIM0001"}}
 
 type harness struct {
 	t    *testing.T
@@ -188,7 +188,7 @@ func newHarness(t *testing.T, mutate func(*Config)) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{t: t, gw: newFakeGateway(), rd: &fakeReaders{infos: []reader.Info{simInfo}}, j: j, path: path}
+	h := &harness{t: t, gw: newFakeGateway(), rd: &fakeReaders{infos: []sale.Reader{simInfo}}, j: j, path: path}
 	cfg := Config{Gateway: h.gw, Readers: h.rd, Journal: j, CardTimeout: time.Minute,
 		ResolveBackoff: []time.Duration{time.Millisecond, time.Millisecond, time.Millisecond}, ResolveInterval: 20 * time.Millisecond}
 	if mutate != nil {
@@ -614,7 +614,7 @@ func TestRequestValidation(t *testing.T) {
 	if _, err := h.e.StartSale(context.Background(), SaleRequest{Amount: "1"}); err == nil {
 		t.Error("sale without a reader")
 	}
-	h.rd.infos = []reader.Info{{ID: "hid:1", Status: reader.StatusBroken, Detail: "permission denied: install the udev rule"}}
+	h.rd.infos = []sale.Reader{{ID: "hid:1", Status: sale.ReaderBroken, Detail: "permission denied: install the udev rule"}}
 	_, err := h.e.StartSale(context.Background(), SaleRequest{Amount: "1"})
 	var ee *Error
 	if !errors.As(err, &ee) || ee.Code != CodeNoReader || !bytes.Contains([]byte(ee.Message), []byte("udev")) {

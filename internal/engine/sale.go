@@ -185,31 +185,31 @@ func (e *Engine) startSale(ctx context.Context, req SaleRequest) (journal.Record
 }
 
 // pickReader returns the requested reader, or the first usable one.
-func (e *Engine) pickReader(id string) (string, reader.Info, error) {
+func (e *Engine) pickReader(id string) (string, sale.Reader, error) {
 	if e.rd == nil {
-		return "", reader.Info{}, errorf(CodeNoReader, "no card reader is configured")
+		return "", sale.Reader{}, errorf(CodeNoReader, "no card reader is configured")
 	}
 	infos := e.rd.Devices()
 	for _, in := range infos {
 		if id != "" && in.ID != id {
 			continue
 		}
-		if in.Status == reader.StatusOK {
+		if in.Status == sale.ReaderOK {
 			return in.ID, in, nil
 		}
 		if id != "" {
-			return "", reader.Info{}, errorf(CodeNoReader, "reader %s is %s: %s", id, in.Status, in.Detail)
+			return "", sale.Reader{}, errorf(CodeNoReader, "reader %s is %s: %s", id, in.Status, in.Detail)
 		}
 	}
 	if id != "" {
-		return "", reader.Info{}, errorf(CodeNoReader, "no reader %q is connected", id)
+		return "", sale.Reader{}, errorf(CodeNoReader, "no reader %q is connected", id)
 	}
 	for _, in := range infos {
-		if in.Status == reader.StatusBroken {
-			return "", reader.Info{}, errorf(CodeNoReader, "the card reader cannot be used: %s", in.Detail)
+		if in.Status == sale.ReaderBroken {
+			return "", sale.Reader{}, errorf(CodeNoReader, "the card reader cannot be used: %s", in.Detail)
 		}
 	}
-	return "", reader.Info{}, errorf(CodeNoReader, "no card reader is connected: plug one in (or run posagent demo for the simulator)")
+	return "", sale.Reader{}, errorf(CodeNoReader, "no card reader is connected: plug one in (or run posagent demo for the simulator)")
 }
 
 func parseAmount(field, s string, zeroOK bool) (gateway.Amount, error) {
@@ -344,7 +344,7 @@ func (e *Engine) HandleReaderEvent(ev reader.Event) {
 
 // rearm arms an EMV reader again for the sale that waited through its
 // unplug: the sale survives a replug.
-func (e *Engine) rearm(info reader.Info) {
+func (e *Engine) rearm(info sale.Reader) {
 	e.mu.Lock()
 	s := e.active[info.ID]
 	var amount gateway.Amount

@@ -9,32 +9,6 @@ import (
 	"github.com/posagent/posagent/internal/sale"
 )
 
-// Status is a reader's state as people see it.
-type Status string
-
-// Reader states.
-const (
-	StatusOK       Status = "ok"
-	StatusBroken   Status = "broken"   // present but unusable: Detail says why and what to do
-	StatusDetached Status = "detached" // was there, is gone
-)
-
-// Info describes a reader for status displays, the websocket and `posagent devices`.
-type Info struct {
-	// ID is stable while the device stays plugged in the same place, e.g.
-	// "hid:0801:0011:/dev/hidraw3", "serial:/dev/ttyACM0", "sim:1".
-	ID     string
-	Device card.DeviceInfo
-	Status Status
-	// Detail is the reason and the fix when Status is broken, in words a
-	// cashier can act on.
-	Detail string
-	// EMV is true for readers that take chip and tap (they need Arm).
-	EMV bool
-	// Simulated is true for the sim reader (the page may offer simulate buttons).
-	Simulated bool
-}
-
 // EventKind says what happened.
 type EventKind string
 
@@ -52,7 +26,7 @@ const (
 // only what internal/decrypt extracted (masked PAN, ciphertext envelope).
 type Event struct {
 	Kind   EventKind
-	Reader Info
+	Reader sale.Reader
 	Read   *card.Read  // EventCard
 	Prompt sale.Prompt // EventPrompt
 	Err    error       // EventBroken, EventRefused
@@ -77,7 +51,7 @@ type Transaction struct {
 // Reader is one opened reader.
 type Reader interface {
 	// Info names the reader.
-	Info() Info
+	Info() sale.Reader
 	// Run reads until ctx ends (returns nil) or the device goes away
 	// (returns an error wrapping ErrDetached), calling emit for each event.
 	// emit must not block for long.

@@ -93,23 +93,13 @@ type Simulator interface {
 	Simulate(ctx context.Context, pan, entryMode string) error
 }
 
-// ReaderState is a reader's health.
-type ReaderState string
-
-// Reader states.
-const (
-	ReaderOK       ReaderState = "ok"
-	ReaderBroken   ReaderState = "broken"
-	ReaderDetached ReaderState = "detached"
-)
-
 // Reader describes one card reader.
 type Reader struct {
 	ID        string
 	Model     string
 	Serial    string
 	Transport string // "hid", "serial", "sim", "replay"
-	State     ReaderState
+	State     sale.ReaderStatus
 	// Detail says what is wrong and how to fix it when State is broken,
 	// e.g. "permission denied: install the udev rules".
 	Detail string

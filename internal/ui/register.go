@@ -527,7 +527,7 @@ func (r *register) showStatus(st Status) {
 
 func anyReady(rs []Reader) bool {
 	for _, rd := range rs {
-		if rd.State == ReaderOK {
+		if rd.State == sale.ReaderOK {
 			return true
 		}
 	}
@@ -551,9 +551,9 @@ func readersText(rs []Reader) string {
 			name += " (" + rd.Transport + ")"
 		}
 		switch rd.State {
-		case ReaderOK:
+		case sale.ReaderOK:
 			lines = append(lines, name+": connected")
-		case ReaderDetached:
+		case sale.ReaderDetached:
 			lines = append(lines, name+": unplugged. Plug it back in.")
 		default:
 			fix := rd.Detail

@@ -364,7 +364,7 @@ func TestReaderStatus(t *testing.T) {
 	h, b := setup(t)
 	b.SetStatus(ui.Status{
 		Readers: []ui.Reader{
-			{Model: "ID TECH SREDKey 2", Serial: "SK123", Transport: "hid", State: ui.ReaderBroken, Detail: "permission denied: install the udev rules (packaging/linux/99-posagent.rules)"},
+			{Model: "ID TECH SREDKey 2", Serial: "SK123", Transport: "hid", State: sale.ReaderBroken, Detail: "permission denied: install the udev rules (packaging/linux/99-posagent.rules)"},
 		},
 		Gateway: ui.Gateway{Kind: "paya", URL: "https://api.sandbox.payaconnect.com", Reachable: false, Detail: "connection refused"},
 	})

@@ -16,7 +16,6 @@ import (
 	"github.com/posagent/posagent/internal/card"
 	"github.com/posagent/posagent/internal/engine"
 	"github.com/posagent/posagent/internal/gateway"
-	"github.com/posagent/posagent/internal/reader"
 	"github.com/posagent/posagent/internal/sale"
 )
 
@@ -24,10 +23,10 @@ import (
 const ReaderID = "sim:1"
 
 // SimReader is the reader the fake starts with.
-var SimReader = reader.Info{
+var SimReader = sale.Reader{
 	ID:     ReaderID,
 	Device: card.DeviceInfo{Vendor: "ID TECH", Model: "VP3300", Serial: "SIM00001", Transport: "sim"},
-	Status: reader.StatusOK, EMV: true, Simulated: true,
+	Status: sale.ReaderOK, EMV: true, Simulated: true,
 }
 
 // Engine is a fake engine; it also implements the bridge's Simulator.
@@ -42,7 +41,7 @@ type Engine struct {
 	subs    map[chan engine.Update]struct{}
 	recs    map[string]*sale.Result
 	active  map[string]string // reader id → transaction_api_id
-	readers []reader.Info
+	readers []sale.Reader
 	seq     int
 	held    []string
 }
@@ -50,7 +49,7 @@ type Engine struct {
 // New returns a fake with one simulated reader.
 func New() *Engine {
 	return &Engine{ProcessDelay: 20 * time.Millisecond, subs: map[chan engine.Update]struct{}{},
-		recs: map[string]*sale.Result{}, active: map[string]string{}, readers: []reader.Info{SimReader}}
+		recs: map[string]*sale.Result{}, active: map[string]string{}, readers: []sale.Reader{SimReader}}
 }
 
 func refuse(code, format string, args ...any) error {
@@ -91,17 +90,17 @@ func (e *Engine) publishLocked(u engine.Update) {
 }
 
 // SetReaders replaces the reader list (no event is published).
-func (e *Engine) SetReaders(in []reader.Info) {
+func (e *Engine) SetReaders(in []sale.Reader) {
 	e.mu.Lock()
-	e.readers = append([]reader.Info(nil), in...)
+	e.readers = append([]sale.Reader(nil), in...)
 	e.mu.Unlock()
 }
 
 // ReaderInfos implements bridge.Engine.
-func (e *Engine) ReaderInfos() []reader.Info {
+func (e *Engine) ReaderInfos() []sale.Reader {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return append([]reader.Info(nil), e.readers...)
+	return append([]sale.Reader(nil), e.readers...)
 }
 
 func (e *Engine) nextID() string {
@@ -124,7 +123,7 @@ func (e *Engine) StartSale(_ context.Context, req engine.SaleRequest) (sale.Resu
 	defer e.mu.Unlock()
 	readerID := ""
 	for _, r := range e.readers {
-		if r.Status == reader.StatusOK && (req.ReaderID == "" || r.ID == req.ReaderID) {
+		if r.Status == sale.ReaderOK && (req.ReaderID == "" || r.ID == req.ReaderID) {
 			readerID = r.ID
 			break
 		}

@@ -71,7 +71,7 @@ type Options struct {
 	Protocol string
 	// Info names the reader; Open fills Device.Serial when the device
 	// reports one.
-	Info reader.Info
+	Info sale.Reader
 	Log  *slog.Logger
 	// ReportSize is the HID report size of vivopay-hid output reports
 	// (report ID included); 0 means 64.
@@ -99,7 +99,7 @@ type Reader struct {
 	writeMu sync.Mutex
 
 	mu     sync.Mutex
-	info   reader.Info
+	info   sale.Reader
 	queue  []reader.Event
 	closed bool
 
@@ -167,7 +167,7 @@ func Open(ctx context.Context, c Conn, o Options) (*Reader, error) {
 }
 
 // Info implements reader.Reader.
-func (r *Reader) Info() reader.Info {
+func (r *Reader) Info() sale.Reader {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.info

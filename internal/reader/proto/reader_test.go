@@ -86,7 +86,7 @@ func TestOpenUnknownProtocol(t *testing.T) {
 func TestRunEnds(t *testing.T) {
 	// Detach: the transport's error is wrapped with ErrDetached.
 	c := &fakeConn{reads: [][]byte{swipeFrame(t)}, end: io.EOF}
-	r, err := Open(context.Background(), c, Options{Protocol: IDTech, Log: quiet, Info: reader.Info{ID: "x:1"}})
+	r, err := Open(context.Background(), c, Options{Protocol: IDTech, Log: quiet, Info: sale.Reader{ID: "x:1"}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -27,10 +27,10 @@ func (o oneReader) Arm(ctx context.Context, _ string, t reader.Transaction) erro
 	return o.r.Arm(ctx, t)
 }
 func (o oneReader) Cancel(ctx context.Context, _ string) error { return o.r.Cancel(ctx) }
-func (o oneReader) Devices() []reader.Info {
+func (o oneReader) Devices() []sale.Reader {
 	in := o.r.Info()
-	in.Status = reader.StatusOK
-	return []reader.Info{in}
+	in.Status = sale.ReaderOK
+	return []sale.Reader{in}
 }
 
 // TestChipSaleOverPTY: chip sales end to end on the fake VP3300 over a real

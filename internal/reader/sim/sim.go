@@ -207,12 +207,12 @@ func (d *Driver) Name() string { return DriverName }
 func (d *Driver) Model() Model { return d.model }
 
 // Info describes the simulated reader.
-func (d *Driver) Info() reader.Info {
+func (d *Driver) Info() sale.Reader {
 	vendor, model := d.model.vendor()
-	return reader.Info{
+	return sale.Reader{
 		ID:        DeviceID,
 		Device:    card.DeviceInfo{Vendor: vendor, Model: model, Serial: d.serial, Transport: DriverName, Path: DeviceID},
-		Status:    reader.StatusOK,
+		Status:    sale.ReaderOK,
 		EMV:       d.model.emv(),
 		Simulated: true,
 	}
@@ -303,7 +303,7 @@ func (d *Driver) next(emvRead bool) (ksn []byte, atc uint16, fault Fault, err er
 // Reader is the open simulated device.
 type Reader struct {
 	d    *Driver
-	info reader.Info
+	info sale.Reader
 	// reqs carries Simulate, Arm and Cancel to Run, which owns the
 	// transaction state and the emit function.
 	reqs      chan request
@@ -355,7 +355,7 @@ func (h simHost) decide(arc string) reader.CardDecision {
 func (r *Reader) end() { r.goneOnce.Do(func() { close(r.gone) }) }
 
 // Info names the reader.
-func (r *Reader) Info() reader.Info { return r.info }
+func (r *Reader) Info() sale.Reader { return r.info }
 
 // Close releases the device.
 func (r *Reader) Close() error {
