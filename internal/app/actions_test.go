@@ -14,7 +14,7 @@ import (
 	"github.com/posagent/posagent/internal/sale"
 )
 
-func (a *App) testSale(t *testing.T, upd <-chan engine.Update, action, amount string, mode card.EntryMode) *engineResult {
+func (a *App) testSale(t *testing.T, upd <-chan sale.Update, action, amount string, mode card.EntryMode) *engineResult {
 	t.Helper()
 	rec, err := a.Engine().StartSale(context.Background(), engine.SaleRequest{ClientID: "t", Origin: "test", Action: action, Amount: amount})
 	if err != nil {
@@ -26,9 +26,9 @@ func (a *App) testSale(t *testing.T, upd <-chan engine.Update, action, amount st
 	return &engineResult{waitResult(t, upd, rec.TransactionAPIID)}
 }
 
-type engineResult struct{ engine.Update }
+type engineResult struct{ sale.Update }
 
-func followUp(t *testing.T, a *App, upd <-chan engine.Update, action, txID, amount string) engine.Update {
+func followUp(t *testing.T, a *App, upd <-chan sale.Update, action, txID, amount string) sale.Update {
 	t.Helper()
 	rec, err := a.Engine().FollowUp(context.Background(), engine.FollowUpRequest{ClientID: "f", Origin: "test", Action: action, TransactionID: txID, Amount: amount})
 	if err != nil {
@@ -122,13 +122,13 @@ func TestDemoUnplugMidSale(t *testing.T) {
 	}
 }
 
-func waitReader(t *testing.T, upd <-chan engine.Update, kind reader.EventKind) {
+func waitReader(t *testing.T, upd <-chan sale.Update, kind reader.EventKind) {
 	t.Helper()
 	deadline := time.After(5 * time.Second)
 	for {
 		select {
 		case u := <-upd:
-			if u.Kind == engine.UpdateReader && u.Reader.Kind == kind {
+			if u.Kind == sale.UpdateReader && u.Reader.Kind == string(kind) {
 				return
 			}
 		case <-deadline:

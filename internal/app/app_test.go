@@ -37,13 +37,13 @@ func startDemo(t *testing.T) *App {
 	}
 }
 
-func waitResult(t *testing.T, upd <-chan engine.Update, apiID string) engine.Update {
+func waitResult(t *testing.T, upd <-chan sale.Update, apiID string) sale.Update {
 	t.Helper()
 	deadline := time.After(10 * time.Second)
 	for {
 		select {
 		case u := <-upd:
-			if u.Kind == engine.UpdateResult && u.TransactionAPIID == apiID {
+			if u.Kind == sale.UpdateResult && u.TransactionAPIID == apiID {
 				return u
 			}
 		case <-deadline:

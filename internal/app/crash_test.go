@@ -81,7 +81,7 @@ func crashChild() int {
 		return 1
 	}
 	for u := range upd {
-		if u.Kind == engine.UpdateResult && u.TransactionAPIID == rec.TransactionAPIID {
+		if u.Kind == sale.UpdateResult && u.TransactionAPIID == rec.TransactionAPIID {
 			fmt.Fprintf(out, "RESULT %s\n", u.Result.Outcome)
 			out.Flush()
 			return 0

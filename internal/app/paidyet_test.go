@@ -22,7 +22,7 @@ import (
 // talks to the sandbox directly to count what the gateway holds.
 type pyEnv struct {
 	a      *App
-	upd    <-chan engine.Update
+	upd    <-chan sale.Update
 	proxy  *gatewaytest.Proxy
 	direct *paidyet.Client
 }
@@ -59,7 +59,7 @@ func startPaidYET(t *testing.T) *pyEnv {
 	return &pyEnv{a: a, upd: upd, proxy: proxy, direct: c}
 }
 
-func (e *pyEnv) tokenSale(t *testing.T, req engine.SaleRequest) engine.Update {
+func (e *pyEnv) tokenSale(t *testing.T, req engine.SaleRequest) sale.Update {
 	t.Helper()
 	req.ClientID, req.Origin = "s", "test"
 	if req.CardToken == "" {
@@ -151,7 +151,7 @@ func TestPaidYETActions(t *testing.T) {
 	}
 	select {
 	case u := <-e.upd:
-		if u.Kind == engine.UpdatePrompt && u.Prompt == sale.PromptPresentCard {
+		if u.Kind == sale.UpdatePrompt && u.Prompt == sale.PromptPresentCard {
 			t.Errorf("the card was asked for: %+v", u)
 		}
 	default:
@@ -211,7 +211,7 @@ func TestPaidYETFaults(t *testing.T) {
 		for _, f := range faults {
 			t.Run(action+"/"+f.String(), func(t *testing.T) {
 				e := startPaidYET(t)
-				var orig engine.Update
+				var orig sale.Update
 				if action == "complete" {
 					orig = e.tokenSale(t, engine.SaleRequest{Amount: "20.00", Action: "authonly"})
 				} else if action != "sale" && action != "authonly" {
@@ -229,7 +229,7 @@ func TestPaidYETFaults(t *testing.T) {
 				isAction := func(r gatewaytest.Record) bool { return r.Method == method && r.Path == path }
 				e.proxy.Arm(f, func(r *http.Request) bool { return r.Method == method && r.URL.Path == path })
 
-				var res engine.Update
+				var res sale.Update
 				switch action {
 				case "sale", "authonly":
 					res = e.tokenSale(t, engine.SaleRequest{Amount: "20.00", Action: action})

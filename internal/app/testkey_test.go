@@ -82,7 +82,7 @@ func TestTestKeyReadsByGatewayHost(t *testing.T) {
 				if u.TransactionAPIID != rec.TransactionAPIID {
 					continue
 				}
-				if u.Kind == engine.UpdateWarning && u.Code == "test_key" {
+				if u.Kind == sale.UpdateWarning && u.Code == "test_key" {
 					if !tc.live {
 						t.Fatalf("test-key read refused on %s: %s", tc.url, u.Warning)
 					}
@@ -91,7 +91,7 @@ func TestTestKeyReadsByGatewayHost(t *testing.T) {
 					}
 					break
 				}
-				if u.Kind == engine.UpdateResult {
+				if u.Kind == sale.UpdateResult {
 					if tc.live {
 						t.Fatalf("a test-key read went to the live host: %+v", u.Result)
 					}

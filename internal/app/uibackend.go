@@ -85,24 +85,24 @@ func (b uiBackend) Updates() (<-chan ui.Event, func()) {
 	return out, stop
 }
 
-func uiEvent(u engine.Update) (ui.Event, bool) {
+func uiEvent(u sale.Update) (ui.Event, bool) {
 	ev := ui.Event{SaleID: u.TransactionAPIID}
 	switch u.Kind {
-	case engine.UpdatePrompt:
+	case sale.UpdatePrompt:
 		ev.Kind, ev.Prompt = ui.EventPrompt, u.Prompt
-	case engine.UpdateCard:
+	case sale.UpdateCard:
 		ev.Kind = ui.EventCard
 		ev.Card = &ui.Card{EntryMode: string(u.Card.EntryMode), Brand: string(u.Card.Brand), MaskedPAN: string(u.Card.MaskedPAN), LastFour: u.Card.LastFour}
-	case engine.UpdateResult:
+	case sale.UpdateResult:
 		r := uiResult(*u.Result)
 		ev.Kind, ev.Result = ui.EventResult, &r
-	case engine.UpdateReader:
+	case sale.UpdateReader:
 		r := uiReader(u.Reader.Reader)
-		if u.Reader.Kind == reader.EventDetached {
+		if u.Reader.Kind == string(reader.EventDetached) {
 			r.State = sale.ReaderDetached
 		}
 		ev.Kind, ev.Reader = ui.EventReader, &r
-	case engine.UpdateWarning:
+	case sale.UpdateWarning:
 		ev.Kind, ev.Message = ui.EventWarning, card.RedactPANs(u.Warning)
 	default:
 		return ev, false

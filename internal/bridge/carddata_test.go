@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"github.com/posagent/posagent/internal/card"
-	"github.com/posagent/posagent/internal/engine"
 	"github.com/posagent/posagent/internal/sale"
 )
 
@@ -94,7 +93,7 @@ func TestCardDataCodeDocumented(t *testing.T) {
 func TestEchoesRedacted(t *testing.T) {
 	rec := &sale.Result{TransactionAPIID: "t1", ClientID: "s1", Action: "sale", Outcome: "declined",
 		Error: "gateway: card 4111 1111 1111 1111 refused", Verbiage: "DECLINED INV6011" + "000990139424"}
-	warn := engine.Update{Kind: engine.UpdateWarning, ClientID: "s1", Code: "bad_read",
+	warn := sale.Update{Kind: sale.UpdateWarning, ClientID: "s1", Code: "bad_read",
 		Warning: "read \uff14\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11"}
 	wm, _ := updateMsg(warn)
 	for _, m := range []any{resultMsg(rec, false), errorMsg("s1", CodeInternal, "echo 5454-5454-5454-5454"), wm} {

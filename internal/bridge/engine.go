@@ -16,7 +16,7 @@ type Engine interface {
 	StartSale(ctx context.Context, req engine.SaleRequest) (sale.Result, error)
 	Cancel(ctx context.Context, origin, clientID, apiID string) (sale.Result, error)
 	FollowUp(ctx context.Context, req engine.FollowUpRequest) (sale.Result, error)
-	Subscribe() (<-chan engine.Update, func())
+	Subscribe() (<-chan sale.Update, func())
 	// Unacked returns origin's finished results not acknowledged yet,
 	// newest first.
 	Unacked(origin string) ([]sale.Result, error)

@@ -275,7 +275,7 @@ func TestSlowClientDropped(t *testing.T) {
 	slow := h.open()
 	fast := h.open()
 	detail := strings.Repeat("d", 32<<10)
-	ev := engine.Update{Kind: engine.UpdateReader, Reader: &reader.Event{Kind: reader.EventAttached,
+	ev := sale.Update{Kind: sale.UpdateReader, Reader: &sale.ReaderEvent{Kind: string(reader.EventAttached),
 		Reader: sale.Reader{ID: "hid:1", Status: sale.ReaderOK, Detail: detail}}}
 	// fast reads every event; slow reads nothing, so once the socket's
 	// buffers are full its queue overflows.
@@ -310,7 +310,7 @@ func TestTwoTabs(t *testing.T) {
 	b.send(`{"type":"sale","id":"b1","amount":"4.00"}`)
 	b.expectError(engine.CodeBusy)
 	// …and a reader event reaches both tabs, the sale's updates only one.
-	h.eng.Publish(engine.Update{Kind: engine.UpdateReader, Reader: &reader.Event{Kind: reader.EventBroken,
+	h.eng.Publish(sale.Update{Kind: sale.UpdateReader, Reader: &sale.ReaderEvent{Kind: string(reader.EventBroken),
 		Reader: sale.Reader{ID: "hid:2", Status: sale.ReaderBroken, Detail: "unplug and plug it in"}}})
 	for _, c := range []*client{a, b} {
 		if m := c.expect("reader"); m.str("event") != "broken" || m.obj("reader").str("detail") == "" || m.obj("reader").str("id") != "hid:2" {
@@ -318,7 +318,7 @@ func TestTwoTabs(t *testing.T) {
 		}
 	}
 	// A warning about a's sale goes to a only.
-	h.eng.Publish(engine.Update{Kind: engine.UpdateWarning, Code: "clear_track_data", Warning: "the reader is not encrypting",
+	h.eng.Publish(sale.Update{Kind: sale.UpdateWarning, Code: "clear_track_data", Warning: "the reader is not encrypting",
 		ClientID: "a1", Origin: h.self(), TransactionAPIID: "t"})
 	if e := a.expectError("clear_track_data"); e.str("id") != "a1" {
 		t.Fatal(e["_raw"])

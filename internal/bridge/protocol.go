@@ -465,28 +465,28 @@ func errorMsg(id, code, message string) ErrorMsg {
 
 // updateMsg maps an engine update to its protocol message; ok is false for
 // updates the websocket does not carry.
-func updateMsg(u engine.Update) (msg any, ok bool) {
+func updateMsg(u sale.Update) (msg any, ok bool) {
 	switch u.Kind {
-	case engine.UpdatePrompt:
+	case sale.UpdatePrompt:
 		return PromptMsg{Type: TypePrompt, ID: u.ClientID, TransactionAPIID: u.TransactionAPIID, Prompt: string(u.Prompt)}, true
-	case engine.UpdateCard:
+	case sale.UpdateCard:
 		if u.Card == nil {
 			return nil, false
 		}
 		// MaskedPAN can only hold a masked number by construction (card.Mask).
 		return CardMsg{Type: TypeCard, ID: u.ClientID, TransactionAPIID: u.TransactionAPIID, EntryMode: string(u.Card.EntryMode),
 			Brand: string(u.Card.Brand), MaskedPAN: string(u.Card.MaskedPAN), LastFour: u.Card.LastFour}, true
-	case engine.UpdateResult:
+	case sale.UpdateResult:
 		if u.Result == nil {
 			return nil, false
 		}
 		return resultMsg(u.Result, false), true
-	case engine.UpdateReader:
+	case sale.UpdateReader:
 		if u.Reader == nil {
 			return nil, false
 		}
 		return ReaderMsg{Type: TypeReader, Event: string(u.Reader.Kind), Reader: readerInfo(u.Reader.Reader)}, true
-	case engine.UpdateWarning:
+	case sale.UpdateWarning:
 		m := errorMsg(u.ClientID, u.Code, u.Warning)
 		m.TransactionAPIID = u.TransactionAPIID
 		return m, true

@@ -81,7 +81,7 @@ func TestAmountChanges(t *testing.T) {
 				t.Fatal(err)
 			}
 			h.swipe(h.read())
-			orig := h.next(UpdateResult, auth.TransactionAPIID).Result
+			orig := h.next(sale.UpdateResult, auth.TransactionAPIID).Result
 			h.gw.script = func(n int, req gateway.Request) (bool, *gateway.Result, error) {
 				sends := len(h.callsOf(req.Action))
 				switch {
@@ -104,7 +104,7 @@ func TestAmountChanges(t *testing.T) {
 			if got := h.stored(rec.TransactionAPIID); got.Action != tc.action || got.Amount != tc.to || got.OrigTransaction != orig.TransactionID {
 				t.Fatalf("journaled before sending: %+v", got)
 			}
-			res := h.next(UpdateResult, rec.TransactionAPIID).Result
+			res := h.next(sale.UpdateResult, rec.TransactionAPIID).Result
 			if res.Outcome != sale.OutcomeApproved {
 				t.Fatalf("result %+v", res)
 			}
@@ -183,7 +183,7 @@ func TestForceAndAVSOnly(t *testing.T) {
 				t.Fatalf("journaled before the card: %+v", got)
 			}
 			h.swipe(h.read())
-			res := h.next(UpdateResult, rec.TransactionAPIID).Result
+			res := h.next(sale.UpdateResult, rec.TransactionAPIID).Result
 			if res.Outcome != sale.OutcomeApproved || res.AVS != "GOOD" {
 				t.Fatalf("result %+v", res)
 			}
@@ -289,5 +289,5 @@ func TestAmountChangeOwnership(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the window may reduce any sale: %v", err)
 	}
-	h.next(UpdateResult, rec.TransactionAPIID)
+	h.next(sale.UpdateResult, rec.TransactionAPIID)
 }

@@ -47,7 +47,7 @@ func BenchmarkSalesThroughJournal(b *testing.B) {
 		card := time.Now()
 		h.swipe(h.read())
 		for u := range upd {
-			if u.Kind == UpdateResult && u.TransactionAPIID == rec.TransactionAPIID {
+			if u.Kind == sale.UpdateResult && u.TransactionAPIID == rec.TransactionAPIID {
 				break
 			}
 		}

@@ -47,7 +47,7 @@ func TestCardDataInRequestsRefused(t *testing.T) {
 		t.Fatalf("20%%Bonus coffee refused: %v", err)
 	}
 	h.swipe(h.read())
-	if res := h.next(UpdateResult, rec.TransactionAPIID).Result; res.Outcome != sale.OutcomeApproved {
+	if res := h.next(sale.UpdateResult, rec.TransactionAPIID).Result; res.Outcome != sale.OutcomeApproved {
 		t.Fatalf("20%%Bonus coffee: %s %s", res.Outcome, res.Error)
 	}
 	if got := h.stored(rec.TransactionAPIID); got.Description != "20%Bonus coffee" || got.State != sale.StateDone {

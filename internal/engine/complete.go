@@ -76,7 +76,7 @@ func (s *inflight) takeCompletion() reader.Completion {
 // an approval the card did not accept is voided first. It reports false
 // when there is nothing of the card left to do: the caller publishes as
 // usual. Call with e.mu held, after the outcome is journaled.
-func (e *Engine) completeThenPublish(s *inflight, rec journal.Record, result Update) bool {
+func (e *Engine) completeThenPublish(s *inflight, rec journal.Record, result sale.Update) bool {
 	if c := s.takeCompletion(); c != nil {
 		// Held in byAPIID until the card answered, so that a recovery
 		// sweep leaves it alone and Get answers with it. rec (the outcome,
@@ -114,7 +114,7 @@ func (e *Engine) mustReverse(rec journal.Record) bool {
 // settleCardLocked records what the card did with the sale's outcome and
 // publishes the result, or voids an approval the card did not accept
 // (told is false when the card could not be told). Call with e.mu held.
-func (e *Engine) settleCardLocked(rec journal.Record, result Update, d reader.CardDecision, told bool) {
+func (e *Engine) settleCardLocked(rec journal.Record, result sale.Update, d reader.CardDecision, told bool) {
 	rec.CardCompletion = CardDeclined
 	if told && d.Approved {
 		rec.CardCompletion = CardAccepted
@@ -190,7 +190,7 @@ func (e *Engine) tellCard(ctx context.Context, c reader.Completion, rec journal.
 	}
 	log.Info("chip card completed", "card_approved", d.Approved, "cryptogram", d.Cryptogram)
 	if rec.TransactionAPIID != "" {
-		e.publish(Update{Kind: UpdatePrompt, ClientID: rec.ClientID, Origin: rec.Origin, TransactionAPIID: rec.TransactionAPIID, Prompt: sale.PromptRemoveCard})
+		e.publish(sale.Update{Kind: sale.UpdatePrompt, ClientID: rec.ClientID, Origin: rec.Origin, TransactionAPIID: rec.TransactionAPIID, Prompt: sale.PromptRemoveCard})
 	}
 	return d, true
 }

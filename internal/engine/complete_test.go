@@ -42,7 +42,7 @@ func (c *fakeCard) toldSoFar() []string {
 }
 
 // update waits for any update about apiID, failing after 5 s.
-func (h *harness) update(apiID string) Update {
+func (h *harness) update(apiID string) sale.Update {
 	h.t.Helper()
 	deadline := time.After(5 * time.Second)
 	for {
@@ -68,7 +68,7 @@ func TestChipReadNotSent(t *testing.T) {
 	h := newHarness(t, nil)
 	c := &fakeCard{}
 	h.insert(h.read(), c)
-	h.next(UpdateWarning, "")
+	h.next(sale.UpdateWarning, "")
 	h.e.Close(5 * time.Second) // waits for the completion in flight
 	if told := c.toldSoFar(); len(told) != 1 || told[0] != reader.ARCDeclined {
 		t.Errorf("told %v, want [05]", told)
@@ -88,10 +88,10 @@ func TestSwipeHasNoCompletion(t *testing.T) {
 	h.swipe(h.read())
 	for {
 		u := h.update(rec.TransactionAPIID)
-		if u.Kind == UpdatePrompt && u.Prompt == sale.PromptRemoveCard {
+		if u.Kind == sale.UpdatePrompt && u.Prompt == sale.PromptRemoveCard {
 			t.Fatal("remove_card for a swipe")
 		}
-		if u.Kind == UpdateResult {
+		if u.Kind == sale.UpdateResult {
 			return
 		}
 	}
@@ -137,7 +137,7 @@ func TestReceiptWholeEndToEnd(t *testing.T) {
 		APPLAB: "VISA CREDIT", APPN: "VISA", CVM: "1E0300", CryptogramType: "ARQC"}
 	want := r.Receipt
 	h.insert(r, &fakeCard{approves: true})
-	res := h.next(UpdateResult, rec.TransactionAPIID).Result
+	res := h.next(sale.UpdateResult, rec.TransactionAPIID).Result
 	if res.Receipt != want {
 		t.Errorf("result update receipt %+v, want %+v", res.Receipt, want)
 	}

@@ -109,7 +109,7 @@ type Engine struct {
 	// subMu guards subs apart from mu, so that updates can be published,
 	// in order, while mu is held.
 	subMu sync.Mutex
-	subs  map[chan Update]struct{}
+	subs  map[chan sale.Update]struct{}
 
 	// ctx is the one context every send, lookup, wait and backoff of the
 	// engine runs under; Close cancels it after its grace.
@@ -169,7 +169,7 @@ func New(cfg Config) (*Engine, error) {
 	return &Engine{
 		cfg: cfg, log: cfg.Log, gw: cfg.Gateway, rd: cfg.Readers, j: cfg.Journal, guard: newKSNGuard(),
 		active: map[string]*inflight{}, byAPIID: map[string]*inflight{}, resolving: map[string]bool{},
-		subs: map[chan Update]struct{}{}, ctx: ctx, cancel: cancel, life: newLifecycle(),
+		subs: map[chan sale.Update]struct{}{}, ctx: ctx, cancel: cancel, life: newLifecycle(),
 		closing: make(chan struct{}), closeDone: make(chan struct{}),
 	}, nil
 }
@@ -184,8 +184,8 @@ func randomID() string {
 }
 
 // Subscribe returns a channel of updates and a function to stop them.
-func (e *Engine) Subscribe() (<-chan Update, func()) {
-	ch := make(chan Update, subscriberBuffer)
+func (e *Engine) Subscribe() (<-chan sale.Update, func()) {
+	ch := make(chan sale.Update, subscriberBuffer)
 	e.subMu.Lock()
 	e.subs[ch] = struct{}{}
 	e.subMu.Unlock()
@@ -201,7 +201,7 @@ func (e *Engine) Subscribe() (<-chan Update, func()) {
 
 // publish fans an update out; a full subscriber queue drops the update for
 // that subscriber only (results stay re-deliverable from the journal).
-func (e *Engine) publish(u Update) {
+func (e *Engine) publish(u sale.Update) {
 	e.subMu.Lock()
 	defer e.subMu.Unlock()
 	for ch := range e.subs {

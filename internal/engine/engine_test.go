@@ -177,7 +177,7 @@ type harness struct {
 	rd   *fakeReaders
 	j    *journal.Journal
 	path string
-	upd  <-chan Update
+	upd  <-chan sale.Update
 	ksn  uint32
 }
 
@@ -220,7 +220,7 @@ func (h *harness) swipe(r *card.Read) {
 }
 
 // next waits for an update of kind k about apiID, failing after 5 s.
-func (h *harness) next(k UpdateKind, apiID string) Update {
+func (h *harness) next(k sale.UpdateKind, apiID string) sale.Update {
 	h.t.Helper()
 	deadline := time.After(5 * time.Second)
 	for {
@@ -259,18 +259,18 @@ func TestSaleApproved(t *testing.T) {
 	if rec.State != sale.StatePending || h.stored(rec.TransactionAPIID).State != sale.StatePending {
 		t.Fatal("sale not journaled as pending before the card")
 	}
-	if p := h.next(UpdatePrompt, rec.TransactionAPIID); p.Prompt != sale.PromptPresentCard {
+	if p := h.next(sale.UpdatePrompt, rec.TransactionAPIID); p.Prompt != sale.PromptPresentCard {
 		t.Fatalf("first prompt %q", p.Prompt)
 	}
 	if len(h.rd.armed) != 1 || h.rd.armed[0].AmountCents != 1234 {
 		t.Fatalf("EMV reader armed with %+v", h.rd.armed)
 	}
 	h.swipe(h.read())
-	c := h.next(UpdateCard, rec.TransactionAPIID)
+	c := h.next(sale.UpdateCard, rec.TransactionAPIID)
 	if c.Card.MaskedPAN != "5428********0254" || c.Card.Brand != card.BrandMC {
 		t.Errorf("card update %+v", c.Card)
 	}
-	res := h.next(UpdateResult, rec.TransactionAPIID).Result
+	res := h.next(sale.UpdateResult, rec.TransactionAPIID).Result
 	if res.Outcome != sale.OutcomeApproved || res.AuthCode != "A1B2C3" || res.TransactionID == "" || res.LastFour != "0254" {
 		t.Fatalf("result %+v", res)
 	}
@@ -303,7 +303,7 @@ func TestSaleDeclined(t *testing.T) {
 	}
 	rec := h.sale("6.16")
 	h.swipe(h.read())
-	res := h.next(UpdateResult, rec.TransactionAPIID).Result
+	res := h.next(sale.UpdateResult, rec.TransactionAPIID).Result
 	if res.Outcome != sale.OutcomeDeclined || res.ReasonCodeID != 1616 || res.StatusID != 301 {
 		t.Fatalf("result %+v", res)
 	}
@@ -325,7 +325,7 @@ func TestBusyAndCancel(t *testing.T) {
 	if err != nil || got.Outcome != sale.OutcomeCancelled {
 		t.Fatalf("cancel: %+v %v", got, err)
 	}
-	if res := h.next(UpdateResult, rec.TransactionAPIID).Result; res.Outcome != sale.OutcomeCancelled {
+	if res := h.next(sale.UpdateResult, rec.TransactionAPIID).Result; res.Outcome != sale.OutcomeCancelled {
 		t.Fatalf("result %+v", res)
 	}
 	if h.rd.cancel != 1 {
@@ -333,7 +333,7 @@ func TestBusyAndCancel(t *testing.T) {
 	}
 	// The reader is free again, and a late card read is discarded, not charged.
 	h.swipe(h.read())
-	if w := h.next(UpdateWarning, ""); w.Code != "no_sale" {
+	if w := h.next(sale.UpdateWarning, ""); w.Code != "no_sale" {
 		t.Errorf("warning %+v", w)
 	}
 	if h.gw.charges() != 0 {
@@ -348,14 +348,14 @@ func TestCancelTooLate(t *testing.T) {
 	h.gw.script = func(int, gateway.Request) (bool, *gateway.Result, error) { <-block; return true, nil, nil }
 	rec := h.sale("1.00")
 	h.swipe(h.read())
-	h.next(UpdateCard, rec.TransactionAPIID)
+	h.next(sale.UpdateCard, rec.TransactionAPIID)
 	_, err := h.e.Cancel(context.Background(), "http://127.0.0.1:7380", "s1", "")
 	var ee *Error
 	if !errors.As(err, &ee) || ee.Code != CodeTooLate {
 		t.Fatalf("cancel after send: %v", err)
 	}
 	close(block)
-	if res := h.next(UpdateResult, rec.TransactionAPIID).Result; res.Outcome != sale.OutcomeApproved {
+	if res := h.next(sale.UpdateResult, rec.TransactionAPIID).Result; res.Outcome != sale.OutcomeApproved {
 		t.Fatalf("result %+v", res)
 	}
 }
@@ -363,7 +363,7 @@ func TestCancelTooLate(t *testing.T) {
 func TestCardTimeout(t *testing.T) {
 	h := newHarness(t, func(c *Config) { c.CardTimeout = 30 * time.Millisecond })
 	rec := h.sale("1.00")
-	res := h.next(UpdateResult, rec.TransactionAPIID).Result
+	res := h.next(sale.UpdateResult, rec.TransactionAPIID).Result
 	if res.Outcome != sale.OutcomeCancelled || h.stored(rec.TransactionAPIID).State != sale.StateDone {
 		t.Fatalf("timeout result %+v", res)
 	}
@@ -378,7 +378,7 @@ func TestAmbiguousResolvedByLookup(t *testing.T) {
 	}
 	rec := h.sale("12.00")
 	h.swipe(h.read())
-	res := h.next(UpdateResult, rec.TransactionAPIID).Result
+	res := h.next(sale.UpdateResult, rec.TransactionAPIID).Result
 	if res.Outcome != sale.OutcomeApproved || res.TransactionID == "" {
 		t.Fatalf("result %+v", res)
 	}
@@ -399,7 +399,7 @@ func TestAmbiguousNotCommittedResent(t *testing.T) {
 	}
 	rec := h.sale("12.00")
 	h.swipe(h.read())
-	res := h.next(UpdateResult, rec.TransactionAPIID).Result
+	res := h.next(sale.UpdateResult, rec.TransactionAPIID).Result
 	if res.Outcome != sale.OutcomeApproved {
 		t.Fatalf("result %+v", res)
 	}
@@ -426,11 +426,11 @@ func TestUnknownThenResolvedInBackground(t *testing.T) {
 	}
 	rec := h.sale("12.00")
 	h.swipe(h.read())
-	first := h.next(UpdateResult, rec.TransactionAPIID).Result
+	first := h.next(sale.UpdateResult, rec.TransactionAPIID).Result
 	if first.Outcome != sale.OutcomeUnknown || h.stored(rec.TransactionAPIID).State != sale.StateUnknown {
 		t.Fatalf("first result %+v", first)
 	}
-	final := h.next(UpdateResult, rec.TransactionAPIID).Result
+	final := h.next(sale.UpdateResult, rec.TransactionAPIID).Result
 	if final.Outcome != sale.OutcomeApproved || h.gw.charges() != 1 || len(h.gw.calls) != 1 {
 		t.Fatalf("final %+v calls %d", final, len(h.gw.calls))
 	}
@@ -443,7 +443,7 @@ func TestRetryableResentThenGivesUp(t *testing.T) {
 	}
 	rec := h.sale("1.00")
 	h.swipe(h.read())
-	res := h.next(UpdateResult, rec.TransactionAPIID).Result
+	res := h.next(sale.UpdateResult, rec.TransactionAPIID).Result
 	if res.Outcome != sale.OutcomeError || len(h.gw.calls) != retryableSends || h.gw.charges() != 0 {
 		t.Fatalf("result %+v calls %d", res, len(h.gw.calls))
 	}
@@ -473,7 +473,7 @@ func TestRecoveryAfterRestart(t *testing.T) {
 	}
 	got := map[string]sale.Outcome{}
 	for len(got) < 4 {
-		u := h.next(UpdateResult, "")
+		u := h.next(sale.UpdateResult, "")
 		got[u.TransactionAPIID] = u.Result.Outcome
 	}
 	want := map[string]sale.Outcome{"was-sent": sale.OutcomeApproved, "never-sent": sale.OutcomeError,
@@ -534,14 +534,14 @@ func TestRecoveryLeavesLiveSalesAlone(t *testing.T) {
 			if err := h.e.recover(context.Background()); err != nil {
 				t.Fatal(err)
 			}
-			if u := h.next(UpdateResult, "left-over"); u.Result.Outcome != sale.OutcomeCancelled {
+			if u := h.next(sale.UpdateResult, "left-over"); u.Result.Outcome != sale.OutcomeCancelled {
 				t.Errorf("the earlier run's pending sale recovered as %q, want cancelled", u.Result.Outcome)
 			}
 			if !tc.cardRead {
 				h.swipe(h.read())
 			}
 			close(release)
-			u := h.next(UpdateResult, rec.TransactionAPIID)
+			u := h.next(sale.UpdateResult, rec.TransactionAPIID)
 			if u.Result.Outcome != sale.OutcomeApproved {
 				t.Fatalf("live sale finished %q (%s), want approved", u.Result.Outcome, u.Result.Error)
 			}
@@ -565,10 +565,10 @@ func TestGuards(t *testing.T) {
 	h := newHarness(t, func(c *Config) { c.LiveHost = "api.payaconnect.com" })
 	rec := h.sale("1.00")
 	h.swipe(h.read()) // test-key KSN 629949…
-	if w := h.next(UpdateWarning, rec.TransactionAPIID); w.Code != "test_key" || !strings.Contains(w.Warning, "api.payaconnect.com") {
+	if w := h.next(sale.UpdateWarning, rec.TransactionAPIID); w.Code != "test_key" || !strings.Contains(w.Warning, "api.payaconnect.com") {
 		t.Fatalf("warning %+v: want test_key naming the live host", w)
 	}
-	if p := h.next(UpdatePrompt, rec.TransactionAPIID); p.Prompt != sale.PromptPresentCard {
+	if p := h.next(sale.UpdatePrompt, rec.TransactionAPIID); p.Prompt != sale.PromptPresentCard {
 		// present_card was published first; the retry follows
 		if p.Prompt != sale.PromptRetry {
 			t.Fatalf("prompt %q", p.Prompt)
@@ -577,19 +577,19 @@ func TestGuards(t *testing.T) {
 	prod := h.read()
 	prod.Envelope.KSN = card.KSN{0x90, 0x11, 0x88, 0x0B, 0x50, 0x66, 0x82, 0x00, 0x03, 0x6A}
 	h.swipe(prod)
-	if res := h.next(UpdateResult, rec.TransactionAPIID).Result; res.Outcome != sale.OutcomeApproved {
+	if res := h.next(sale.UpdateResult, rec.TransactionAPIID).Result; res.Outcome != sale.OutcomeApproved {
 		t.Fatalf("production read: %+v", res)
 	}
 	// The same read again, and an older counter: refused.
 	rec2 := h.sale("2.00")
 	h.swipe(prod)
-	if w := h.next(UpdateWarning, rec2.TransactionAPIID); w.Code != "replayed_read" {
+	if w := h.next(sale.UpdateWarning, rec2.TransactionAPIID); w.Code != "replayed_read" {
 		t.Fatalf("replay warning %+v", w)
 	}
 	older := h.read()
 	older.Envelope.KSN = card.KSN{0x90, 0x11, 0x88, 0x0B, 0x50, 0x66, 0x82, 0x00, 0x03, 0x60}
 	h.swipe(older)
-	if w := h.next(UpdateWarning, rec2.TransactionAPIID); w.Code != "replayed_read" {
+	if w := h.next(sale.UpdateWarning, rec2.TransactionAPIID); w.Code != "replayed_read" {
 		t.Fatalf("backwards warning %+v", w)
 	}
 	if h.gw.charges() != 1 {
@@ -626,12 +626,12 @@ func TestFollowUps(t *testing.T) {
 	h := newHarness(t, nil)
 	rec := h.sale("20.00")
 	h.swipe(h.read())
-	sold := h.next(UpdateResult, rec.TransactionAPIID).Result
+	sold := h.next(sale.UpdateResult, rec.TransactionAPIID).Result
 	ref, err := h.e.FollowUp(context.Background(), FollowUpRequest{ClientID: "r1", Origin: rec.Origin, Action: "refund", TransactionID: sold.TransactionID, Amount: "5.00"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res := h.next(UpdateResult, ref.TransactionAPIID).Result; res.Outcome != sale.OutcomeApproved {
+	if res := h.next(sale.UpdateResult, ref.TransactionAPIID).Result; res.Outcome != sale.OutcomeApproved {
 		t.Fatalf("refund %+v", res)
 	}
 	last := h.gw.calls[len(h.gw.calls)-1]
@@ -642,7 +642,7 @@ func TestFollowUps(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.next(UpdateResult, v.TransactionAPIID)
+	h.next(sale.UpdateResult, v.TransactionAPIID)
 	for _, bad := range []FollowUpRequest{{Action: "refund", TransactionID: "x"}, {Action: "void"}, {Action: "explode", TransactionID: "x"}} {
 		if _, err := h.e.FollowUp(context.Background(), bad); err == nil {
 			t.Errorf("%+v accepted", bad)
@@ -656,7 +656,7 @@ func TestJournalHoldsNoCardData(t *testing.T) {
 	rec := h.sale("1.00")
 	r := h.read()
 	h.swipe(r)
-	h.next(UpdateResult, rec.TransactionAPIID)
+	h.next(sale.UpdateResult, rec.TransactionAPIID)
 	h.e.Close(time.Second)
 	h.j.Close()
 	b, err := os.ReadFile(h.path)

@@ -103,7 +103,7 @@ func TestTwoFollowUpsOneID(t *testing.T) {
 		if ok != 1 || dup != 1 {
 			t.Fatalf("round %d: %d passed, %d duplicate_id; want 1 and 1", round, ok, dup)
 		}
-		h.next(UpdateResult, apiID)
+		h.next(sale.UpdateResult, apiID)
 	}
 }
 
@@ -113,7 +113,7 @@ func TestAckDiskErrorIsNotNotFound(t *testing.T) {
 	h := newHarness(t, nil)
 	rec := h.sale("1.00")
 	h.swipe(h.read())
-	h.next(UpdateResult, rec.TransactionAPIID)
+	h.next(sale.UpdateResult, rec.TransactionAPIID)
 	h.j.Close() // every read and write now fails
 	err := h.e.Ack(rec.TransactionAPIID)
 	var ee *Error

@@ -92,7 +92,7 @@ func TestSwipeDuringShutdownNotSent(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 	h.swipe(h.read())
-	res := h.next(UpdateResult, waiting.TransactionAPIID).Result
+	res := h.next(sale.UpdateResult, waiting.TransactionAPIID).Result
 	close(release)
 	<-closed
 	if res.Outcome != sale.OutcomeCancelled || !strings.Contains(res.Error, "stopping") || !strings.Contains(res.Error, "not charged") {
@@ -161,7 +161,7 @@ func TestSaleCommitsIntentAndOutcome(t *testing.T) {
 	}
 	rec := h.sale("5.00")
 	h.swipe(h.read())
-	res := h.next(UpdateResult, rec.TransactionAPIID).Result
+	res := h.next(sale.UpdateResult, rec.TransactionAPIID).Result
 	stored := h.stored(rec.TransactionAPIID)
 	after, err := h.j.Commits()
 	if err != nil {

@@ -66,7 +66,7 @@ func TestDuplicateIDOfAnotherTransaction(t *testing.T) {
 	h := newHarness(t, nil)
 	h.gw.committed["lane-1-0001"] = otherTransaction("lane-1-0001")
 	rec := h.saleWithID("lane-1-0001", "77.00", "")
-	res := h.next(UpdateResult, rec.TransactionAPIID).Result
+	res := h.next(sale.UpdateResult, rec.TransactionAPIID).Result
 	notAdopted(t, h, res)
 	if !strings.Contains(res.Error, "already exists at the gateway") || !strings.Contains(res.Error, "new transaction_api_id") {
 		t.Errorf("message does not say what happened and what to do: %s", res.Error)
@@ -107,7 +107,7 @@ func TestLookupAdoptsOnlyAMatchingTransaction(t *testing.T) {
 			h.gw.script = ambiguous
 			h.gw.committed["reused-id"] = tt.held("reused-id")
 			rec := h.saleWithID("reused-id", tt.amount, tt.tip)
-			res := h.next(UpdateResult, rec.TransactionAPIID).Result
+			res := h.next(sale.UpdateResult, rec.TransactionAPIID).Result
 			notAdopted(t, h, res)
 			if !strings.Contains(res.Error, "check the gateway") {
 				t.Errorf("message does not say what to check: %s", res.Error)
@@ -133,7 +133,7 @@ func TestOwnEarlierAttemptAdopted(t *testing.T) {
 		return true, nil, nil
 	}
 	rec := h.saleWithID("lane-2-0007", "12.00", "3.00")
-	res := h.next(UpdateResult, rec.TransactionAPIID).Result
+	res := h.next(sale.UpdateResult, rec.TransactionAPIID).Result
 	if res.Outcome != sale.OutcomeApproved || res.TransactionID != "tx-first" || res.AuthCode != "OWN123" || res.Code != "" {
 		t.Fatalf("own earlier attempt not adopted: %+v", res)
 	}
@@ -166,7 +166,7 @@ func TestRecoveryAdoptsOnlyAMatchingTransaction(t *testing.T) {
 	}
 	got := map[string]*sale.Result{}
 	for len(got) < 2 {
-		u := h.next(UpdateResult, "")
+		u := h.next(sale.UpdateResult, "")
 		got[u.TransactionAPIID] = u.Result
 	}
 	notAdopted(t, h, got["left-mismatched"])

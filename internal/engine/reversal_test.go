@@ -65,13 +65,13 @@ func TestChipCompletion(t *testing.T) {
 			var res *sale.Result
 			for res == nil {
 				u := h.update(rec.TransactionAPIID)
-				if u.Kind == UpdatePrompt && u.Prompt == sale.PromptRemoveCard {
+				if u.Kind == sale.UpdatePrompt && u.Prompt == sale.PromptRemoveCard {
 					sawRemove = true
 				}
-				if u.Kind == UpdateWarning {
+				if u.Kind == sale.UpdateWarning {
 					t.Errorf("warning %s: %s", u.Code, u.Warning)
 				}
-				if u.Kind != UpdateResult {
+				if u.Kind != sale.UpdateResult {
 					continue
 				}
 				if told := c.toldSoFar(); len(told) != 1 || told[0] != tc.told {
@@ -133,9 +133,9 @@ func TestReversalVoidUnknown(t *testing.T) {
 	}
 	rec := h.sale("12.50")
 	h.insert(h.read(), &fakeCard{approves: false})
-	res := h.next(UpdateResult, rec.TransactionAPIID).Result
+	res := h.next(sale.UpdateResult, rec.TransactionAPIID).Result
 	for res.Outcome == sale.OutcomeUnknown {
-		res = h.next(UpdateResult, rec.TransactionAPIID).Result
+		res = h.next(sale.UpdateResult, rec.TransactionAPIID).Result
 	}
 	if res.Outcome != sale.OutcomeDeclined || res.Code != CodeCardDeclinedAfterApproval {
 		t.Fatalf("result %+v", res)
@@ -160,7 +160,7 @@ func TestReversalVoidRefused(t *testing.T) {
 	}
 	rec := h.sale("12.50")
 	h.insert(h.read(), &fakeCard{approves: false})
-	res := h.next(UpdateResult, rec.TransactionAPIID).Result
+	res := h.next(sale.UpdateResult, rec.TransactionAPIID).Result
 	if res.Outcome != sale.OutcomeApproved || res.Code != CodeCardDeclinedAfterApproval || !strings.Contains(res.Error, "refund") {
 		t.Fatalf("result %+v", res)
 	}
@@ -310,7 +310,7 @@ func TestNoReplayBeforeTheCardAnswers(t *testing.T) {
 	if len(un) != 0 {
 		t.Errorf("replayable while the card decides: %+v", un)
 	}
-	if res := h.next(UpdateResult, rec.TransactionAPIID).Result; res.Outcome != sale.OutcomeDeclined {
+	if res := h.next(sale.UpdateResult, rec.TransactionAPIID).Result; res.Outcome != sale.OutcomeDeclined {
 		t.Errorf("result %s", res.Outcome)
 	}
 }

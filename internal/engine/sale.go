@@ -180,7 +180,7 @@ func (e *Engine) startSale(ctx context.Context, req SaleRequest) (journal.Record
 	}
 	e.log.Info("sale started", "transaction_api_id", apiID, "action", action, "amount", rec.Amount, "reader", readerID)
 	e.step(StepPending, apiID)
-	e.publish(Update{Kind: UpdatePrompt, ClientID: rec.ClientID, Origin: rec.Origin, TransactionAPIID: apiID, Prompt: sale.PromptPresentCard})
+	e.publish(sale.Update{Kind: sale.UpdatePrompt, ClientID: rec.ClientID, Origin: rec.Origin, TransactionAPIID: apiID, Prompt: sale.PromptPresentCard})
 	return rec, nil
 }
 
@@ -331,11 +331,10 @@ func (e *Engine) HandleReaderEvent(ev reader.Event) {
 		s := e.active[ev.Reader.ID]
 		e.mu.Unlock()
 		if s != nil {
-			e.publish(Update{Kind: UpdatePrompt, ClientID: s.rec.ClientID, Origin: s.rec.Origin, TransactionAPIID: s.rec.TransactionAPIID, Prompt: ev.Prompt})
+			e.publish(sale.Update{Kind: sale.UpdatePrompt, ClientID: s.rec.ClientID, Origin: s.rec.Origin, TransactionAPIID: s.rec.TransactionAPIID, Prompt: ev.Prompt})
 		}
 	case reader.EventAttached, reader.EventDetached, reader.EventBroken:
-		evc := ev
-		e.publish(Update{Kind: UpdateReader, Reader: &evc})
+		e.publish(sale.Update{Kind: sale.UpdateReader, Reader: &sale.ReaderEvent{Kind: string(ev.Kind), Reader: ev.Reader}})
 		if ev.Kind == reader.EventAttached {
 			e.rearm(ev.Reader)
 		}
@@ -366,7 +365,7 @@ func (e *Engine) refusedRead(ev reader.Event) {
 	e.mu.Lock()
 	s := e.active[ev.Reader.ID]
 	e.mu.Unlock()
-	u := Update{Kind: UpdateWarning, Code: decrypt.CodeOf(ev.Err), Warning: decrypt.MessageOf(errOr(ev.Err))}
+	u := sale.Update{Kind: sale.UpdateWarning, Code: decrypt.CodeOf(ev.Err), Warning: decrypt.MessageOf(errOr(ev.Err))}
 	if u.Code == "" {
 		u.Code = "bad_read"
 	}
@@ -375,7 +374,7 @@ func (e *Engine) refusedRead(ev reader.Event) {
 	}
 	e.publish(u)
 	if s != nil {
-		e.publish(Update{Kind: UpdatePrompt, ClientID: s.rec.ClientID, Origin: s.rec.Origin, TransactionAPIID: s.rec.TransactionAPIID, Prompt: sale.PromptRetry})
+		e.publish(sale.Update{Kind: sale.UpdatePrompt, ClientID: s.rec.ClientID, Origin: s.rec.Origin, TransactionAPIID: s.rec.TransactionAPIID, Prompt: sale.PromptRetry})
 	}
 }
 
@@ -397,7 +396,7 @@ func (e *Engine) cardRead(ev reader.Event) {
 	if s == nil || !s.waiting {
 		e.mu.Unlock()
 		e.releaseCard(ev)
-		e.publish(Update{Kind: UpdateWarning, Code: "no_sale", Warning: "a card was read but no sale is waiting for one: the read was discarded"})
+		e.publish(sale.Update{Kind: sale.UpdateWarning, Code: "no_sale", Warning: "a card was read but no sale is waiting for one: the read was discarded"})
 		return
 	}
 	if e.closed {
@@ -412,8 +411,8 @@ func (e *Engine) cardRead(ev reader.Event) {
 		e.mu.Unlock()
 		e.releaseCard(ev)
 		e.log.Warn("card read refused", "reason", code, "reader", ev.Reader.ID, "read", *read)
-		e.publish(Update{Kind: UpdateWarning, Code: code, Warning: why, ClientID: s.rec.ClientID, Origin: s.rec.Origin, TransactionAPIID: s.rec.TransactionAPIID})
-		e.publish(Update{Kind: UpdatePrompt, ClientID: s.rec.ClientID, Origin: s.rec.Origin, TransactionAPIID: s.rec.TransactionAPIID, Prompt: sale.PromptRetry})
+		e.publish(sale.Update{Kind: sale.UpdateWarning, Code: code, Warning: why, ClientID: s.rec.ClientID, Origin: s.rec.Origin, TransactionAPIID: s.rec.TransactionAPIID})
+		e.publish(sale.Update{Kind: sale.UpdatePrompt, ClientID: s.rec.ClientID, Origin: s.rec.Origin, TransactionAPIID: s.rec.TransactionAPIID, Prompt: sale.PromptRetry})
 		return
 	}
 	s.waiting = false
@@ -436,9 +435,9 @@ func (e *Engine) cardRead(ev reader.Event) {
 	rec := s.rec
 	e.mu.Unlock()
 
-	e.publish(Update{Kind: UpdateCard, ClientID: rec.ClientID, Origin: rec.Origin, TransactionAPIID: rec.TransactionAPIID,
-		Card: &Card{EntryMode: read.EntryMode, Brand: read.Brand(), MaskedPAN: read.MaskedPAN, LastFour: read.LastFour()}, ReadAt: ev.Time})
-	e.publish(Update{Kind: UpdatePrompt, ClientID: rec.ClientID, Origin: rec.Origin, TransactionAPIID: rec.TransactionAPIID, Prompt: sale.PromptProcessing})
+	e.publish(sale.Update{Kind: sale.UpdateCard, ClientID: rec.ClientID, Origin: rec.Origin, TransactionAPIID: rec.TransactionAPIID,
+		Card: &sale.Card{EntryMode: read.EntryMode, Brand: read.Brand(), MaskedPAN: read.MaskedPAN, LastFour: read.LastFour()}, ReadAt: ev.Time})
+	e.publish(sale.Update{Kind: sale.UpdatePrompt, ClientID: rec.ClientID, Origin: rec.Origin, TransactionAPIID: rec.TransactionAPIID, Prompt: sale.PromptProcessing})
 	e.send(s)
 }
 
@@ -651,7 +650,7 @@ func (e *Engine) resolve(ctx context.Context, s *inflight) {
 		rec = sr
 	}
 	rec.Outcome = sale.OutcomeUnknown
-	e.publish(Update{Kind: UpdateResult, ClientID: rec.ClientID, Origin: rec.Origin, TransactionAPIID: rec.TransactionAPIID, Result: ptr(resultOf(&rec))})
+	e.publish(sale.Update{Kind: sale.UpdateResult, ClientID: rec.ClientID, Origin: rec.Origin, TransactionAPIID: rec.TransactionAPIID, Result: ptr(resultOf(&rec))})
 }
 
 // resolveOnce is the background resolver's single lookup.
@@ -807,7 +806,7 @@ func (e *Engine) finishLocked(s *inflight, outcome sale.Outcome, res *gateway.Re
 		e.settleReversalLocked(rec)
 		return rec
 	}
-	result := Update{Kind: UpdateResult, ClientID: rec.ClientID, Origin: rec.Origin, TransactionAPIID: rec.TransactionAPIID, Result: ptr(resultOf(&rec))}
+	result := sale.Update{Kind: sale.UpdateResult, ClientID: rec.ClientID, Origin: rec.Origin, TransactionAPIID: rec.TransactionAPIID, Result: ptr(resultOf(&rec))}
 	if !e.completeThenPublish(s, rec, result) {
 		e.publish(result)
 	}

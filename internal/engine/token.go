@@ -72,7 +72,7 @@ func (e *Engine) startTokenSale(req SaleRequest, action gateway.Action, amount, 
 	e.mu.Unlock()
 	e.log.Info("stored-card sale started", "transaction_api_id", apiID, "action", action, "amount", rec.Amount)
 	e.step(StepPending, apiID)
-	e.publish(Update{Kind: UpdatePrompt, ClientID: rec.ClientID, Origin: rec.Origin, TransactionAPIID: apiID, Prompt: sale.PromptProcessing})
+	e.publish(sale.Update{Kind: sale.UpdatePrompt, ClientID: rec.ClientID, Origin: rec.Origin, TransactionAPIID: apiID, Prompt: sale.PromptProcessing})
 	e.send(s)
 	return rec, nil
 }

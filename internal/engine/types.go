@@ -2,11 +2,8 @@ package engine
 
 import (
 	"fmt"
-	"time"
 
-	"github.com/posagent/posagent/internal/card"
 	"github.com/posagent/posagent/internal/engine/journal"
-	"github.com/posagent/posagent/internal/reader"
 	"github.com/posagent/posagent/internal/sale"
 )
 
@@ -49,44 +46,6 @@ func errorf(code, format string, args ...any) *Error {
 
 // OriginUI is the Origin of requests from the cashier's window.
 const OriginUI = "ui"
-
-// UpdateKind says what an Update carries.
-type UpdateKind string
-
-// Update kinds.
-const (
-	UpdatePrompt  UpdateKind = "prompt"
-	UpdateCard    UpdateKind = "card"
-	UpdateResult  UpdateKind = "result"
-	UpdateReader  UpdateKind = "reader"
-	UpdateWarning UpdateKind = "warning" // a refused read, a guard, a damaged journal: tell the cashier
-)
-
-// Card is what may be shown of a read: masked only.
-type Card struct {
-	EntryMode card.EntryMode
-	Brand     card.Brand
-	MaskedPAN card.MaskedPAN
-	LastFour  string
-}
-
-// Update is one thing clients (websocket, UI) are told. Result updates carry
-// the sale's result, which holds masked data only.
-type Update struct {
-	Kind             UpdateKind
-	ClientID         string // the request id the client chose
-	Origin           string // who asked: a web origin, "ui" or "cli"
-	TransactionAPIID string
-	Prompt           sale.Prompt
-	Card             *Card
-	Result           *sale.Result
-	Reader           *reader.Event
-	Warning          string
-	Code             string // warning code, e.g. clear_track_data, replayed_read
-	// ReadAt is when the reader delivered the read's last byte (card
-	// updates): the start of the agent's own latency.
-	ReadAt time.Time
-}
 
 // resultOf is a journal record as the engine tells it.
 func resultOf(r *journal.Record) sale.Result {

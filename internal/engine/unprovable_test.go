@@ -26,7 +26,7 @@ func TestUnprovableNotResent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res := h.next(UpdateResult, rec.TransactionAPIID).Result
+	res := h.next(sale.UpdateResult, rec.TransactionAPIID).Result
 	if res.Outcome != sale.OutcomeUnknown || !strings.Contains(res.Error, "check the gateway") || !strings.Contains(res.Error, "5.00") {
 		t.Fatalf("result %+v: want unknown with what to check", res)
 	}
@@ -83,7 +83,7 @@ func TestUnprovableBacksOff(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res := h.next(UpdateResult, rec.TransactionAPIID).Result; res.Outcome != sale.OutcomeUnknown {
+	if res := h.next(sale.UpdateResult, rec.TransactionAPIID).Result; res.Outcome != sale.OutcomeUnknown {
 		t.Fatalf("result %+v", res)
 	}
 	<-h.e.life.idleCh()

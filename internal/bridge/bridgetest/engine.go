@@ -38,7 +38,7 @@ type Engine struct {
 	Hold bool
 
 	mu      sync.Mutex
-	subs    map[chan engine.Update]struct{}
+	subs    map[chan sale.Update]struct{}
 	recs    map[string]*sale.Result
 	active  map[string]string // reader id → transaction_api_id
 	readers []sale.Reader
@@ -48,7 +48,7 @@ type Engine struct {
 
 // New returns a fake with one simulated reader.
 func New() *Engine {
-	return &Engine{ProcessDelay: 20 * time.Millisecond, subs: map[chan engine.Update]struct{}{},
+	return &Engine{ProcessDelay: 20 * time.Millisecond, subs: map[chan sale.Update]struct{}{},
 		recs: map[string]*sale.Result{}, active: map[string]string{}, readers: []sale.Reader{SimReader}}
 }
 
@@ -57,8 +57,8 @@ func refuse(code, format string, args ...any) error {
 }
 
 // Subscribe implements bridge.Engine.
-func (e *Engine) Subscribe() (<-chan engine.Update, func()) {
-	ch := make(chan engine.Update, 256)
+func (e *Engine) Subscribe() (<-chan sale.Update, func()) {
+	ch := make(chan sale.Update, 256)
 	e.mu.Lock()
 	e.subs[ch] = struct{}{}
 	e.mu.Unlock()
@@ -74,13 +74,13 @@ func (e *Engine) Subscribe() (<-chan engine.Update, func()) {
 
 // Publish sends an update to every subscriber, as the engine does (a full
 // subscriber misses it).
-func (e *Engine) Publish(u engine.Update) {
+func (e *Engine) Publish(u sale.Update) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.publishLocked(u)
 }
 
-func (e *Engine) publishLocked(u engine.Update) {
+func (e *Engine) publishLocked(u sale.Update) {
 	for ch := range e.subs {
 		select {
 		case ch <- u:
@@ -151,7 +151,7 @@ func (e *Engine) StartSale(_ context.Context, req engine.SaleRequest) (sale.Resu
 		ReaderID: readerID, State: sale.StatePending, Created: now, Updated: now}
 	e.recs[id] = rec
 	e.active[readerID] = id
-	e.publishLocked(engine.Update{Kind: engine.UpdatePrompt, ClientID: rec.ClientID, Origin: rec.Origin, TransactionAPIID: id, Prompt: sale.PromptPresentCard})
+	e.publishLocked(sale.Update{Kind: sale.UpdatePrompt, ClientID: rec.ClientID, Origin: rec.Origin, TransactionAPIID: id, Prompt: sale.PromptPresentCard})
 	return *rec, nil
 }
 
@@ -165,7 +165,7 @@ func (e *Engine) Simulate(_ context.Context, readerID, pan string, mode card.Ent
 	defer e.mu.Unlock()
 	id, ok := e.active[readerID]
 	if !ok {
-		e.publishLocked(engine.Update{Kind: engine.UpdateWarning, Code: "no_sale", Warning: "a card was read but no sale is waiting for one: the read was discarded"})
+		e.publishLocked(sale.Update{Kind: sale.UpdateWarning, Code: "no_sale", Warning: "a card was read but no sale is waiting for one: the read was discarded"})
 		return nil
 	}
 	rec := e.recs[id]
@@ -185,9 +185,9 @@ func (e *Engine) Simulate(_ context.Context, readerID, pan string, mode card.Ent
 		rec.Receipt = card.Receipt{TC: "8A1F2C3D4E5F6071", TVR: "0000008000", AID: "A0000000031010", TSI: "E800",
 			ATC: fmt.Sprintf("%04X", e.seq), APPLAB: appLabel(card.BrandOf(pan)), APPN: appLabel(card.BrandOf(pan)), CVM: "No CVM"}
 	}
-	e.publishLocked(engine.Update{Kind: engine.UpdateCard, ClientID: rec.ClientID, Origin: rec.Origin, TransactionAPIID: id,
-		Card: &engine.Card{EntryMode: mode, Brand: card.BrandOf(pan), MaskedPAN: masked, LastFour: rec.LastFour}})
-	e.publishLocked(engine.Update{Kind: engine.UpdatePrompt, ClientID: rec.ClientID, Origin: rec.Origin, TransactionAPIID: id, Prompt: sale.PromptProcessing})
+	e.publishLocked(sale.Update{Kind: sale.UpdateCard, ClientID: rec.ClientID, Origin: rec.Origin, TransactionAPIID: id,
+		Card: &sale.Card{EntryMode: mode, Brand: card.BrandOf(pan), MaskedPAN: masked, LastFour: rec.LastFour}})
+	e.publishLocked(sale.Update{Kind: sale.UpdatePrompt, ClientID: rec.ClientID, Origin: rec.Origin, TransactionAPIID: id, Prompt: sale.PromptProcessing})
 	if e.Hold {
 		e.held = append(e.held, id)
 		return nil
@@ -257,7 +257,7 @@ func (e *Engine) finishLocked(rec *sale.Result) {
 		delete(e.active, rec.ReaderID)
 	}
 	r := *rec
-	e.publishLocked(engine.Update{Kind: engine.UpdateResult, ClientID: r.ClientID, Origin: r.Origin, TransactionAPIID: r.TransactionAPIID, Result: &r})
+	e.publishLocked(sale.Update{Kind: sale.UpdateResult, ClientID: r.ClientID, Origin: r.Origin, TransactionAPIID: r.TransactionAPIID, Result: &r})
 }
 
 // declineReason is the sandbox's amount-driven decline table.

@@ -106,7 +106,7 @@ func TestChipSaleOverPTY(t *testing.T) {
 			var res *sale.Result
 			deadline := time.After(20 * time.Second)
 			for {
-				var u engine.Update
+				var u sale.Update
 				select {
 				case u = <-upd:
 				case <-deadline:
@@ -116,12 +116,12 @@ func TestChipSaleOverPTY(t *testing.T) {
 					continue
 				}
 				switch u.Kind {
-				case engine.UpdatePrompt:
+				case sale.UpdatePrompt:
 					prompts = append(prompts, u.Prompt)
-				case engine.UpdateWarning:
+				case sale.UpdateWarning:
 					t.Errorf("warning %s: %s", u.Code, u.Warning)
 				}
-				if u.Kind != engine.UpdateResult || u.Result.Outcome == sale.OutcomeUnknown {
+				if u.Kind != sale.UpdateResult || u.Result.Outcome == sale.OutcomeUnknown {
 					continue
 				}
 				// The card was told before the sale was reported.
