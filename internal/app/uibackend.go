@@ -92,7 +92,7 @@ func uiEvent(u sale.Update) (ui.Event, bool) {
 		ev.Kind, ev.Prompt = ui.EventPrompt, u.Prompt
 	case sale.UpdateCard:
 		ev.Kind = ui.EventCard
-		ev.Card = &ui.Card{EntryMode: string(u.Card.EntryMode), Brand: string(u.Card.Brand), MaskedPAN: string(u.Card.MaskedPAN), LastFour: u.Card.LastFour}
+		ev.Card = u.Card
 	case sale.UpdateResult:
 		r := uiResult(*u.Result)
 		ev.Kind, ev.Result = ui.EventResult, &r

@@ -138,20 +138,12 @@ const (
 	EventWarning
 )
 
-// Card is the public part of a card read: never the clear number.
-type Card struct {
-	EntryMode string // S, C, P, F, K
-	Brand     string // visa, mc, amex, disc, ...
-	MaskedPAN string // first six and last four at most, e.g. 541333******0254
-	LastFour  string
-}
-
 // Event is one thing that happened in the agent.
 type Event struct {
 	Kind    EventKind
 	SaleID  string
 	Prompt  sale.Prompt  // EventPrompt
-	Card    *Card        // EventCard
+	Card    *sale.Card   // EventCard: masked only
 	Result  *sale.Result // EventResult
 	Reader  *Reader      // EventReader: attached, detached or broken
 	Message string       // EventWarning (and an optional note on the others)

@@ -68,7 +68,7 @@ type register struct {
 	right *fyne.Container
 
 	current    string // id of the sale in progress, "" when idle
-	lastCard   *Card
+	lastCard   *sale.Card
 	lastResult *sale.Result
 
 	// The sale's optional fields (order number, what the merchant
@@ -435,15 +435,15 @@ func (r *register) onPrompt(id string, p sale.Prompt) {
 }
 
 // onCard shows the masked card as soon as it is read.
-func (r *register) onCard(_ string, c Card) {
+func (r *register) onCard(_ string, c sale.Card) {
 	r.lastCard = &c
-	r.card.SetText(safeText(cardLine(c.Brand, c.MaskedPAN, c.LastFour, c.EntryMode)))
+	r.card.SetText(safeText(cardLine(string(c.Brand), string(c.MaskedPAN), c.LastFour, string(c.EntryMode))))
 }
 
 // onResult shows how a sale ended.
 func (r *register) onResult(id string, res sale.Result) {
 	if res.MaskedPAN == "" && r.lastCard != nil && (r.current == id || r.current == "") {
-		res.MaskedPAN, res.Brand = r.lastCard.MaskedPAN, r.lastCard.Brand
+		res.MaskedPAN, res.Brand = string(r.lastCard.MaskedPAN), string(r.lastCard.Brand)
 		if res.LastFour == "" {
 			res.LastFour = r.lastCard.LastFour
 		}

@@ -224,7 +224,7 @@ func TestSaleFlows(t *testing.T) {
 					t.Fatalf("Cancel tap sent %+v", c[len(c)-1])
 				}
 			} else {
-				b.Emit(ui.Event{Kind: ui.EventCard, SaleID: id, Card: &ui.Card{EntryMode: "C", Brand: "mc", MaskedPAN: maskedMC, LastFour: "0254"}})
+				b.Emit(ui.Event{Kind: ui.EventCard, SaleID: id, Card: &sale.Card{EntryMode: "C", Brand: "mc", MaskedPAN: maskedMC, LastFour: "0254"}})
 				b.Emit(ui.Event{Kind: ui.EventPrompt, SaleID: id, Prompt: sale.PromptProcessing})
 				eventually(t, h, b, "processing prompt", func() bool { return h.Prompt().Text == "Processing…" })
 				if !h.Cancel().Disabled() {
@@ -605,7 +605,7 @@ func TestNoClearPAN(t *testing.T) {
 	res := approved()
 	res.Error = "gateway echoed card 4111111111111111 and 5413 3300 8902 0011"
 	res.Verbiage = "APPROVED 4111-1111-1111-1111"
-	b.Emit(ui.Event{Kind: ui.EventCard, SaleID: "s1", Card: &ui.Card{Brand: "visa", MaskedPAN: "411111******1111", LastFour: "1111"}})
+	b.Emit(ui.Event{Kind: ui.EventCard, SaleID: "s1", Card: &sale.Card{Brand: "visa", MaskedPAN: "411111******1111", LastFour: "1111"}})
 	b.Emit(ui.Event{Kind: ui.EventResult, SaleID: "s1", Result: res})
 	b.Emit(ui.Event{Kind: ui.EventWarning, Message: "raw read 4111111111111111=2512"})
 	eventually(t, h, b, "result", func() bool { return h.Outcome().Text == "APPROVED" })

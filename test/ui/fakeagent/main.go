@@ -48,7 +48,7 @@ func main() {
 func play(ctx context.Context, b *uitest.Backend) {
 	steps := []ui.Event{
 		{Kind: ui.EventPrompt, SaleID: "demo-1", Prompt: sale.PromptPresentCard},
-		{Kind: ui.EventCard, SaleID: "demo-1", Card: &ui.Card{EntryMode: "C", Brand: "mc", MaskedPAN: "541333******0254", LastFour: "0254"}},
+		{Kind: ui.EventCard, SaleID: "demo-1", Card: &sale.Card{EntryMode: "C", Brand: "mc", MaskedPAN: "541333******0254", LastFour: "0254"}},
 		{Kind: ui.EventPrompt, SaleID: "demo-1", Prompt: sale.PromptProcessing},
 		{Kind: ui.EventResult, SaleID: "demo-1", Result: &sale.Result{
 			Outcome: sale.OutcomeApproved, Action: "sale", TransactionID: "11ee0a1b2c3d4e5f", AuthCode: "A1B2C3", Amount: "12.34",
