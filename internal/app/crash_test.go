@@ -233,7 +233,7 @@ func TestCrashAtEveryStep(t *testing.T) {
 				}
 				// An approval whose chip card never answered is done for
 				// a moment before its void starts: wait for the card's part.
-				if ok && r.State == sale.StateDone && r.CardCompletion != engine.CardPending {
+				if ok && r.State == sale.StateDone && r.CardCompletion != sale.CardPending {
 					rec = r
 					break
 				}

@@ -35,13 +35,6 @@ const completeTimeout = 20 * time.Second
 // the void (the charge stands; the message says so).
 const CodeCardDeclinedAfterApproval = "card_declined_after_approval"
 
-// Values of journal.Record.CardCompletion.
-const (
-	CardPending  = journal.CardPending
-	CardAccepted = journal.CardAccepted
-	CardDeclined = journal.CardDeclined
-)
-
 // verbiageVoided is the sale's verbiage (and so the receipt's line) after
 // the void of an approval the card declined: 32 columns at most.
 const verbiageVoided = "CARD DECLINED - CHARGE VOIDED"
@@ -115,11 +108,11 @@ func (e *Engine) mustReverse(rec journal.Record) bool {
 // publishes the result, or voids an approval the card did not accept
 // (told is false when the card could not be told). Call with e.mu held.
 func (e *Engine) settleCardLocked(rec journal.Record, result sale.Update, d reader.CardDecision, told bool) {
-	rec.CardCompletion = CardDeclined
+	rec.CardCompletion = sale.CardDeclined
 	if told && d.Approved {
-		rec.CardCompletion = CardAccepted
+		rec.CardCompletion = sale.CardAccepted
 	}
-	if rec.Outcome == sale.OutcomeApproved && rec.CardCompletion == CardDeclined {
+	if rec.Outcome == sale.OutcomeApproved && rec.CardCompletion == sale.CardDeclined {
 		e.reverseLocked(rec)
 		return
 	}
@@ -151,9 +144,9 @@ func (e *Engine) tellUnknown(ctx context.Context, s *inflight) {
 	d, told := e.tellCard(ctx, c, rec)
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	s.rec.CardCompletion = CardDeclined
+	s.rec.CardCompletion = sale.CardDeclined
 	if told && d.Approved {
-		s.rec.CardCompletion = CardAccepted
+		s.rec.CardCompletion = sale.CardAccepted
 	}
 	if s.rec.State == sale.StateDone {
 		return // finished meanwhile (cannot happen today: resolve starts after this)
@@ -202,7 +195,7 @@ func (e *Engine) tellCard(ctx context.Context, c reader.Completion, rec journal.
 func (e *Engine) reverseLocked(rec journal.Record) {
 	e.log.Error("the chip card did not accept a sale the gateway approved: voiding it",
 		"transaction_api_id", rec.TransactionAPIID, "transaction_id", rec.TransactionID, "card_completion", rec.CardCompletion)
-	rec.CardCompletion = CardDeclined
+	rec.CardCompletion = sale.CardDeclined
 	rec.VoidAPIID = e.cfg.NewID()
 	rec.State, rec.Outcome = sale.StateUnknown, ""
 	rec.Error = "the card declined the completed transaction: voiding the charge " + rec.TransactionID

@@ -387,7 +387,7 @@ func (e *Engine) Unacked(origin string) ([]sale.Result, error) {
 	recs, err := e.j.Unacked(origin)
 	out := recs[:0]
 	for _, r := range recs {
-		if r.Outcome == sale.OutcomeApproved && r.CardCompletion == CardPending {
+		if r.Outcome == sale.OutcomeApproved && r.CardCompletion == sale.CardPending {
 			continue
 		}
 		out = append(out, r)

@@ -43,16 +43,16 @@ func TestChipCompletion(t *testing.T) {
 		voided   bool
 		complete string // the journal's card_completion
 	}{
-		{"approved, card accepts", nil, true, nil, reader.ARCApproved, sale.OutcomeApproved, false, CardAccepted},
-		{"approved, card declines: voided", nil, false, nil, reader.ARCApproved, sale.OutcomeDeclined, true, CardDeclined},
-		{"approved, card cannot be told (reader unplugged): voided", nil, true, errors.New("reader detached"), reader.ARCApproved, sale.OutcomeDeclined, true, CardDeclined},
+		{"approved, card accepts", nil, true, nil, reader.ARCApproved, sale.OutcomeApproved, false, sale.CardAccepted},
+		{"approved, card declines: voided", nil, false, nil, reader.ARCApproved, sale.OutcomeDeclined, true, sale.CardDeclined},
+		{"approved, card cannot be told (reader unplugged): voided", nil, true, errors.New("reader detached"), reader.ARCApproved, sale.OutcomeDeclined, true, sale.CardDeclined},
 		{"declined", func(int, gateway.Request) (bool, *gateway.Result, error) {
 			return true, &gateway.Result{ID: "d1", Outcome: gateway.OutcomeDeclined, StatusID: 301, ReasonCode: 1500},
 				&gateway.Error{Class: gateway.Declined, Err: gateway.ErrDeclined}
-		}, true, nil, reader.ARCDeclined, sale.OutcomeDeclined, false, CardDeclined},
+		}, true, nil, reader.ARCDeclined, sale.OutcomeDeclined, false, sale.CardDeclined},
 		// The answer is lost after the gateway committed: the card hears Z3
 		// and declines offline, the lookup then finds the approval: voided.
-		{"gateway answer lost, card declines, lookup finds the approval: voided", lost, true, nil, reader.ARCUnableOnline, sale.OutcomeDeclined, true, CardDeclined},
+		{"gateway answer lost, card declines, lookup finds the approval: voided", lost, true, nil, reader.ARCUnableOnline, sale.OutcomeDeclined, true, sale.CardDeclined},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -181,11 +181,11 @@ func TestReversalAfterRestart(t *testing.T) {
 	sold := func() journal.Record {
 		return journal.Record{TransactionAPIID: "a1", ClientID: "s-a1", Origin: "https://pos.example", Action: "sale", Amount: "12.50",
 			State: sale.StateDone, Outcome: sale.OutcomeApproved, TransactionID: "tx-a1", StatusID: 101, EntryMode: "C", LastFour: "0254",
-			CardCompletion: CardPending, Created: now}
+			CardCompletion: sale.CardPending, Created: now}
 	}
 	reversing := func() journal.Record {
 		r := sold()
-		r.State, r.Outcome, r.CardCompletion, r.VoidAPIID = sale.StateUnknown, "", CardDeclined, "v1"
+		r.State, r.Outcome, r.CardCompletion, r.VoidAPIID = sale.StateUnknown, "", sale.CardDeclined, "v1"
 		return r
 	}
 	void := func(st sale.State, attempts int) journal.Record {
@@ -212,7 +212,7 @@ func TestReversalAfterRestart(t *testing.T) {
 		{"left pending, the gateway approved a chip read", []journal.Record{leftPending()}, 101, 1, sale.OutcomeDeclined, 0, card.EntryChip},
 		{"left pending, the gateway approved a swipe", []journal.Record{leftPending()}, 101, 0, sale.OutcomeApproved, 1, card.EntrySwiped},
 		{"approved, card never told", []journal.Record{sold()}, 101, 1, sale.OutcomeDeclined, 0, card.EntryChip},
-		{"card accepted: nothing to do", []journal.Record{func() journal.Record { r := sold(); r.CardCompletion = CardAccepted; return r }()}, 101, 0, sale.OutcomeApproved, 1, card.EntryChip},
+		{"card accepted: nothing to do", []journal.Record{func() journal.Record { r := sold(); r.CardCompletion = sale.CardAccepted; return r }()}, 101, 0, sale.OutcomeApproved, 1, card.EntryChip},
 		{"reversing, void not journaled", []journal.Record{reversing()}, 101, 1, sale.OutcomeDeclined, 0, card.EntryChip},
 		{"reversing, void journaled, never sent", []journal.Record{reversing(), void(sale.StatePending, 0)}, 101, 1, sale.OutcomeDeclined, 0, card.EntryChip},
 		{"reversing, void at the gateway, outcome not journaled", []journal.Record{reversing(), void(sale.StatePending, 0)}, 201, 0, sale.OutcomeDeclined, 0, card.EntryChip},
@@ -263,8 +263,8 @@ func TestReversalAfterRestart(t *testing.T) {
 func TestDocsReversal(t *testing.T) {
 	for file, wants := range map[string][]string{
 		"protocol.md": {"`" + CodeCardDeclinedAfterApproval + "`", "`" + verbiageVoided + "`", "void_transaction_api_id"},
-		"readers.md": {"`" + CodeCardDeclinedAfterApproval + "`", "`" + verbiageVoided + "`", "`card_completion` **`" + CardPending + "`**",
-			"`" + CardAccepted + "` or `" + CardDeclined + "`", "`reversal_of`", "`void_transaction_api_id`"},
+		"readers.md": {"`" + CodeCardDeclinedAfterApproval + "`", "`" + verbiageVoided + "`", "`card_completion` **`" + sale.CardPending + "`**",
+			"`" + sale.CardAccepted + "` or `" + sale.CardDeclined + "`", "`reversal_of`", "`void_transaction_api_id`"},
 	} {
 		b, err := os.ReadFile(filepath.Join("..", "..", "docs", file))
 		if err != nil {
@@ -304,7 +304,7 @@ func TestNoReplayBeforeTheCardAnswers(t *testing.T) {
 	got, _, _ := h.j.Get(rec.TransactionAPIID)
 	un, _ := h.e.Unacked("")
 	close(c.release)
-	if got.Outcome != sale.OutcomeApproved || got.CardCompletion != CardPending {
+	if got.Outcome != sale.OutcomeApproved || got.CardCompletion != sale.CardPending {
 		t.Fatalf("journal while the card decides: %s %q", got.Outcome, got.CardCompletion)
 	}
 	if len(un) != 0 {

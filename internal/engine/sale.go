@@ -427,7 +427,7 @@ func (e *Engine) cardRead(ev reader.Event) {
 		// "unknown" when the answer is lost — which comes before the card
 		// is told. A kill before it leaves the intent pending with no
 		// card_completion: the lookup's entry mode says "chip" (lookupOnce).
-		r.CardCompletion = CardPending
+		r.CardCompletion = sale.CardPending
 	}
 	r.MaskedPAN, r.LastFour, r.Brand = string(read.MaskedPAN), read.LastFour(), string(read.Brand())
 	r.EntryMode = string(read.EntryMode)
@@ -707,7 +707,7 @@ func (e *Engine) lookupOnce(ctx context.Context, s *inflight) bool {
 			// read waits for its completion, which that run never gave
 			// (complete.go). Attempts is 0: a sale being sent is not
 			// journaled again before its outcome.
-			s.rec.CardCompletion = CardPending
+			s.rec.CardCompletion = sale.CardPending
 		}
 		e.mu.Unlock()
 		e.finish(s, outcome, res, "")

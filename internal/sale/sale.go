@@ -104,6 +104,14 @@ type Result struct {
 	ReversalOf string
 }
 
+// Values of Result.CardCompletion: a contact chip card's part after an
+// online authorisation.
+const (
+	CardPending  = "pending"  // from the read on, until the card answers
+	CardAccepted = "accepted" // TC at the second GENERATE AC
+	CardDeclined = "declined" // AAC, or the card was never told
+)
+
 // Query selects a page of history. Every filter set must match; the most
 // selective one set picks the index the page is read from (transaction
 // id, then last four, then amount, else creation time).

@@ -253,20 +253,13 @@ func isCorrupt(err error) bool {
 		errors.Is(err, bolterrors.ErrChecksum) || errors.Is(err, bolterrors.ErrInvalidMapping)
 }
 
-// Values of Record.CardCompletion.
-const (
-	CardPending  = "pending"
-	CardAccepted = "accepted"
-	CardDeclined = "declined"
-)
-
 // CardOwed reports whether r is an approval whose contact chip card did not
 // accept it — it never answered (pending) or declined — and that has no
 // void yet: the engine must void it (engine, complete.go). Such a record
 // stays in the open index until then, so recovery finds it without a scan.
 func (r *Record) CardOwed() bool {
 	return r.State == sale.StateDone && r.Outcome == sale.OutcomeApproved && r.VoidAPIID == "" &&
-		(r.CardCompletion == CardPending || r.CardCompletion == CardDeclined)
+		(r.CardCompletion == sale.CardPending || r.CardCompletion == sale.CardDeclined)
 }
 
 // Owed returns the approvals whose chip card still owes its part
