@@ -51,7 +51,7 @@ func (b uiBackend) Status() ui.Status {
 	a := b.a
 	st := ui.Status{AgentURL: a.url, Paused: a.engine.Paused(), Version: a.o.Version}
 	for _, in := range a.engine.ReaderInfos() {
-		st.Readers = append(st.Readers, uiReader(in))
+		st.Readers = append(st.Readers, in)
 	}
 	g := a.o.Config.Gateway
 	st.Gateway = ui.Gateway{Kind: g.Kind, URL: g.URL, Reachable: true}
@@ -60,11 +60,6 @@ func (b uiBackend) Status() ui.Status {
 	}
 	st.SaleRequires = a.saleRequires()
 	return st
-}
-
-func uiReader(in sale.Reader) ui.Reader {
-	return ui.Reader{ID: in.ID, Model: in.Device.Model, Serial: in.Device.Serial, Transport: in.Device.Transport,
-		State: in.Status, Detail: in.Detail}
 }
 
 func (b uiBackend) Updates() (<-chan ui.Event, func()) {
@@ -97,9 +92,9 @@ func uiEvent(u sale.Update) (ui.Event, bool) {
 		r := uiResult(*u.Result)
 		ev.Kind, ev.Result = ui.EventResult, &r
 	case sale.UpdateReader:
-		r := uiReader(u.Reader.Reader)
+		r := u.Reader.Reader
 		if u.Reader.Kind == string(reader.EventDetached) {
-			r.State = sale.ReaderDetached
+			r.Status = sale.ReaderDetached
 		}
 		ev.Kind, ev.Reader = ui.EventReader, &r
 	case sale.UpdateWarning:

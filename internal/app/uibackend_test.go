@@ -15,7 +15,7 @@ import (
 func TestUIBackendSale(t *testing.T) {
 	a := startDemo(t)
 	b := a.UIBackend()
-	if st := b.Status(); len(st.Readers) != 1 || st.Readers[0].State != sale.ReaderOK || st.Gateway.Kind != "sandbox" || st.AgentURL == "" {
+	if st := b.Status(); len(st.Readers) != 1 || st.Readers[0].Status != sale.ReaderOK || st.Gateway.Kind != "sandbox" || st.AgentURL == "" {
 		t.Fatalf("status %+v", st)
 	}
 	ev, stop := b.Updates()

@@ -93,18 +93,6 @@ type Simulator interface {
 	Simulate(ctx context.Context, pan, entryMode string) error
 }
 
-// Reader describes one card reader.
-type Reader struct {
-	ID        string
-	Model     string
-	Serial    string
-	Transport string // "hid", "serial", "sim", "replay"
-	State     sale.ReaderStatus
-	// Detail says what is wrong and how to fix it when State is broken,
-	// e.g. "permission denied: install the udev rules".
-	Detail string
-}
-
 // Gateway describes the payment gateway profile in use.
 type Gateway struct {
 	Kind      string // "paya", "paidyet", "sandbox"
@@ -115,7 +103,7 @@ type Gateway struct {
 
 // Status is a snapshot of the agent.
 type Status struct {
-	Readers  []Reader
+	Readers  []sale.Reader
 	Gateway  Gateway
 	AgentURL string // the demo POS page / websocket base, e.g. http://127.0.0.1:7380/
 	Paused   bool
@@ -145,7 +133,7 @@ type Event struct {
 	Prompt  sale.Prompt  // EventPrompt
 	Card    *sale.Card   // EventCard: masked only
 	Result  *sale.Result // EventResult
-	Reader  *Reader      // EventReader: attached, detached or broken
+	Reader  *sale.Reader // EventReader: attached, detached or broken
 	Message string       // EventWarning (and an optional note on the others)
 }
 

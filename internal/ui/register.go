@@ -525,32 +525,32 @@ func (r *register) showStatus(st Status) {
 	}
 }
 
-func anyReady(rs []Reader) bool {
+func anyReady(rs []sale.Reader) bool {
 	for _, rd := range rs {
-		if rd.State == sale.ReaderOK {
+		if rd.Status == sale.ReaderOK {
 			return true
 		}
 	}
 	return false
 }
 
-func readersText(rs []Reader) string {
+func readersText(rs []sale.Reader) string {
 	if len(rs) == 0 {
 		return "No card reader found. Plug in the reader, or check the reader choice in Settings."
 	}
 	lines := make([]string, 0, len(rs))
 	for _, rd := range rs {
-		name := strings.TrimSpace(rd.Model)
+		name := strings.TrimSpace(rd.Device.Model)
 		if name == "" {
 			name = "Card reader"
 		}
-		if rd.Serial != "" {
-			name += " · SN " + rd.Serial
+		if rd.Device.Serial != "" {
+			name += " · SN " + rd.Device.Serial
 		}
-		if rd.Transport != "" {
-			name += " (" + rd.Transport + ")"
+		if rd.Device.Transport != "" {
+			name += " (" + rd.Device.Transport + ")"
 		}
-		switch rd.State {
+		switch rd.Status {
 		case sale.ReaderOK:
 			lines = append(lines, name+": connected")
 		case sale.ReaderDetached:

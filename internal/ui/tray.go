@@ -86,7 +86,7 @@ func (t *tray) update(st Status) {
 	}
 	ready := 0
 	for _, r := range st.Readers {
-		if r.State == sale.ReaderOK {
+		if r.Status == sale.ReaderOK {
 			ready++
 		}
 	}

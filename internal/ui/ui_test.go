@@ -363,8 +363,8 @@ func TestSimulatedCards(t *testing.T) {
 func TestReaderStatus(t *testing.T) {
 	h, b := setup(t)
 	b.SetStatus(ui.Status{
-		Readers: []ui.Reader{
-			{Model: "ID TECH SREDKey 2", Serial: "SK123", Transport: "hid", State: sale.ReaderBroken, Detail: "permission denied: install the udev rules (packaging/linux/99-posagent.rules)"},
+		Readers: []sale.Reader{
+			{Device: card.DeviceInfo{Model: "ID TECH SREDKey 2", Serial: "SK123", Transport: "hid"}, Status: sale.ReaderBroken, Detail: "permission denied: install the udev rules (packaging/linux/99-posagent.rules)"},
 		},
 		Gateway: ui.Gateway{Kind: "paya", URL: "https://api.sandbox.payaconnect.com", Reachable: false, Detail: "connection refused"},
 	})
