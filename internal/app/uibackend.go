@@ -49,10 +49,7 @@ func UIPairer(ask func(ctx context.Context, origin string) (ui.Decision, error))
 
 func (b uiBackend) Status() ui.Status {
 	a := b.a
-	st := ui.Status{AgentURL: a.url, Paused: a.engine.Paused(), Version: a.o.Version}
-	for _, in := range a.engine.ReaderInfos() {
-		st.Readers = append(st.Readers, in)
-	}
+	st := ui.Status{AgentURL: a.url, Paused: a.engine.Paused(), Version: a.o.Version, Readers: a.engine.ReaderInfos()}
 	g := a.o.Config.Gateway
 	st.Gateway = ui.Gateway{Kind: g.Kind, URL: g.URL, Reachable: true}
 	if g.Kind == config.GatewaySandbox {
