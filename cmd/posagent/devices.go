@@ -16,6 +16,7 @@ import (
 	"github.com/posagent/posagent/internal/reader"
 	"github.com/posagent/posagent/internal/reader/hid"
 	"github.com/posagent/posagent/internal/reader/serial"
+	"github.com/posagent/posagent/internal/sale"
 )
 
 // devicesTimeout bounds the one scan `posagent devices` runs: opening a
@@ -147,7 +148,7 @@ func runDevices(ctx context.Context, args []string, _ io.Reader, stdout, stderr 
 		return 1
 	}
 	for _, in := range infos {
-		if in.Status == reader.StatusOK {
+		if in.Status == sale.ReaderOK {
 			return 0
 		}
 	}
@@ -155,7 +156,7 @@ func runDevices(ctx context.Context, args []string, _ io.Reader, stdout, stderr 
 	return 0
 }
 
-func deviceOf(in reader.Info) deviceJSON {
+func deviceOf(in sale.Reader) deviceJSON {
 	d := deviceJSON{
 		ID:        in.ID,
 		Transport: in.Device.Transport,
@@ -171,7 +172,7 @@ func deviceOf(in reader.Info) deviceJSON {
 		d.PID = fmt.Sprintf("%04x", in.Device.PID)
 	}
 	if d.Status == "" {
-		d.Status = string(reader.StatusOK)
+		d.Status = string(sale.ReaderOK)
 	}
 	return d
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/posagent/posagent/internal/card"
 	"github.com/posagent/posagent/internal/reader"
 	"github.com/posagent/posagent/internal/reader/serial"
+	"github.com/posagent/posagent/internal/sale"
 )
 
 // fakeDevices is a driver with fixed devices; Open fails for those in fail.
@@ -29,15 +30,15 @@ func (f *fakeDevices) Open(_ context.Context, d reader.Device) (reader.Reader, e
 	if err := f.fail[d.ID]; err != nil {
 		return nil, err
 	}
-	return &fakeDevice{f: f, info: reader.Info{Device: d.Device}}, nil
+	return &fakeDevice{f: f, info: sale.Reader{Device: d.Device}}, nil
 }
 
 type fakeDevice struct {
 	f    *fakeDevices
-	info reader.Info
+	info sale.Reader
 }
 
-func (d *fakeDevice) Info() reader.Info                                   { return d.info }
+func (d *fakeDevice) Info() sale.Reader                                   { return d.info }
 func (d *fakeDevice) Run(ctx context.Context, _ func(reader.Event)) error { <-ctx.Done(); return nil }
 func (d *fakeDevice) Arm(context.Context, reader.Transaction) error       { return nil }
 func (d *fakeDevice) Cancel(context.Context) error                        { return nil }

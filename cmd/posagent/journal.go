@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/posagent/posagent/internal/engine/journal"
+	"github.com/posagent/posagent/internal/sale"
 )
 
 func init() {
@@ -201,7 +202,7 @@ func cell(v string) string {
 // oldest first, page by page from the time index.
 func journalExport(ctx context.Context, j *journal.Journal, from, to time.Time, format string, w io.Writer) error {
 	var recs []journal.Record
-	q := journal.Query{Since: from, Until: to, Limit: 1000}
+	q := sale.Query{Since: from, Until: to, Limit: 1000}
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -223,11 +224,11 @@ func journalExport(ctx context.Context, j *journal.Journal, from, to time.Time, 
 	}
 	for i := len(recs) - 1; i >= 0; i-- {
 		r := recs[i]
-		if r.State != journal.StateDone {
+		if r.State != sale.StateDone {
 			continue
 		}
 		e := exported{Created: r.Created.Local(), TransactionAPIID: r.TransactionAPIID, TransactionID: r.TransactionID, Action: r.Action,
-			Outcome: r.Outcome, Amount: r.Amount, TipAmount: r.TipAmount, AuthAmount: r.AuthAmount, AuthCode: r.AuthCode,
+			Outcome: string(r.Outcome), Amount: r.Amount, TipAmount: r.TipAmount, AuthAmount: r.AuthAmount, AuthCode: r.AuthCode,
 			OrigTransaction: r.OrigTransaction, Brand: r.Brand, MaskedPAN: r.MaskedPAN, EntryMode: r.EntryMode,
 			StatusID: r.StatusID, ReasonCodeID: r.ReasonCodeID, OrderNum: r.OrderNum, Origin: r.Origin}
 		if format == "csv" {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/posagent/posagent/internal/engine/journal"
+	"github.com/posagent/posagent/internal/sale"
 )
 
 func runJournalCmd(args ...string) (int, string, string) {
@@ -32,13 +33,13 @@ func seedJournal(t *testing.T, path string, day time.Time) {
 	var recs []journal.Record
 	for i := range 5 {
 		recs = append(recs, journal.Record{TransactionAPIID: fmt.Sprintf("day-%d", i), Action: "sale", Amount: "10.00",
-			State: journal.StateDone, Outcome: "approved", TransactionID: fmt.Sprintf("tx%d", i), MaskedPAN: "4111********1111",
+			State: sale.StateDone, Outcome: "approved", TransactionID: fmt.Sprintf("tx%d", i), MaskedPAN: "4111********1111",
 			LastFour: "1111", Created: day.Add(time.Duration(i+9) * time.Hour), OrderNum: "=HYPERLINK(\"http://x\")"})
 	}
 	recs = append(recs,
-		journal.Record{TransactionAPIID: "inflight", Action: "sale", State: journal.StateUnknown, Created: day.Add(12 * time.Hour)},
-		journal.Record{TransactionAPIID: "before", Action: "sale", State: journal.StateDone, Created: day.Add(-time.Hour)},
-		journal.Record{TransactionAPIID: "after", Action: "sale", State: journal.StateDone, Created: day.AddDate(0, 0, 1)})
+		journal.Record{TransactionAPIID: "inflight", Action: "sale", State: sale.StateUnknown, Created: day.Add(12 * time.Hour)},
+		journal.Record{TransactionAPIID: "before", Action: "sale", State: sale.StateDone, Created: day.Add(-time.Hour)},
+		journal.Record{TransactionAPIID: "after", Action: "sale", State: sale.StateDone, Created: day.AddDate(0, 0, 1)})
 	if err := j.PutAll(recs); err != nil {
 		t.Fatal(err)
 	}

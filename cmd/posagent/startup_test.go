@@ -24,6 +24,7 @@ import (
 	"github.com/posagent/posagent/internal/app"
 	"github.com/posagent/posagent/internal/config"
 	"github.com/posagent/posagent/internal/engine/journal"
+	"github.com/posagent/posagent/internal/sale"
 )
 
 // The startup tests run the real binary: what a service manager starts.
@@ -237,14 +238,14 @@ func damagedJournal(t *testing.T, path string) ([]byte, int) {
 	}
 	for i := 0; i < 300; i++ {
 		if err := j.Put(journal.Record{TransactionAPIID: fmt.Sprintf("old-%04d", i), Origin: "https://other.example", Action: "sale",
-			Amount: "1.00", State: journal.StateDone, Outcome: "approved", Acked: true, Description: strings.Repeat("o", 150)}); err != nil {
+			Amount: "1.00", State: sale.StateDone, Outcome: "approved", Acked: true, Description: strings.Repeat("o", 150)}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	for _, r := range []journal.Record{
-		{TransactionAPIID: "unacked-approved", ClientID: "s1", Origin: "native", Action: "sale", Amount: "12.34", State: journal.StateDone,
+		{TransactionAPIID: "unacked-approved", ClientID: "s1", Origin: "native", Action: "sale", Amount: "12.34", State: sale.StateDone,
 			Outcome: "approved", TransactionID: "11ee0000000000aa", StatusID: 101, ReasonCodeID: 1000, AuthCode: "A1B2C3", LastFour: "1111", MaskedPAN: "4111********1111"},
-		{TransactionAPIID: "in-flight", ClientID: "s2", Origin: "native", Action: "sale", Amount: "3.00", State: journal.StateSending},
+		{TransactionAPIID: "in-flight", ClientID: "s2", Origin: "native", Action: "sale", Amount: "3.00", State: sale.StateSending},
 	} {
 		if err := j.Put(r); err != nil {
 			t.Fatal(err)
@@ -395,7 +396,7 @@ func TestUndecodableRecordStart(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := j.Put(journal.Record{TransactionAPIID: "garbage", Origin: "native", Action: "sale", Amount: "2.00",
-		State: journal.StateDone, Outcome: "approved"}); err != nil {
+		State: sale.StateDone, Outcome: "approved"}); err != nil {
 		t.Fatal(err)
 	}
 	j.Close()

@@ -11,9 +11,10 @@ import (
 	"github.com/posagent/posagent/internal/engine"
 	"github.com/posagent/posagent/internal/reader"
 	"github.com/posagent/posagent/internal/reader/sim"
+	"github.com/posagent/posagent/internal/sale"
 )
 
-func (a *App) testSale(t *testing.T, upd <-chan engine.Update, action, amount string, mode card.EntryMode) *engineResult {
+func (a *App) testSale(t *testing.T, upd <-chan sale.Update, action, amount string, mode card.EntryMode) *engineResult {
 	t.Helper()
 	rec, err := a.Engine().StartSale(context.Background(), engine.SaleRequest{ClientID: "t", Origin: "test", Action: action, Amount: amount})
 	if err != nil {
@@ -25,9 +26,9 @@ func (a *App) testSale(t *testing.T, upd <-chan engine.Update, action, amount st
 	return &engineResult{waitResult(t, upd, rec.TransactionAPIID)}
 }
 
-type engineResult struct{ engine.Update }
+type engineResult struct{ sale.Update }
 
-func followUp(t *testing.T, a *App, upd <-chan engine.Update, action, txID, amount string) engine.Update {
+func followUp(t *testing.T, a *App, upd <-chan sale.Update, action, txID, amount string) sale.Update {
 	t.Helper()
 	rec, err := a.Engine().FollowUp(context.Background(), engine.FollowUpRequest{ClientID: "f", Origin: "test", Action: action, TransactionID: txID, Amount: amount})
 	if err != nil {
@@ -44,28 +45,28 @@ func TestDemoActions(t *testing.T) {
 	defer stop()
 
 	auth := a.testSale(t, upd, "authonly", "40.00", card.EntryChip).Result
-	if auth.Outcome != engine.OutcomeApproved || auth.StatusID != 102 {
+	if auth.Outcome != sale.OutcomeApproved || auth.StatusID != 102 {
 		t.Fatalf("authonly: %+v", auth)
 	}
-	if r := followUp(t, a, upd, "complete", auth.TransactionID, "35.00").Result; r.Outcome != engine.OutcomeApproved {
+	if r := followUp(t, a, upd, "complete", auth.TransactionID, "35.00").Result; r.Outcome != sale.OutcomeApproved {
 		t.Fatalf("complete: %+v", r)
 	}
 
-	sale := a.testSale(t, upd, "sale", "50.00", card.EntrySwiped).Result
-	if r := followUp(t, a, upd, "refund", sale.TransactionID, "20.00").Result; r.Outcome != engine.OutcomeApproved || r.StatusID == 0 {
+	sold := a.testSale(t, upd, "sale", "50.00", card.EntrySwiped).Result
+	if r := followUp(t, a, upd, "refund", sold.TransactionID, "20.00").Result; r.Outcome != sale.OutcomeApproved || r.StatusID == 0 {
 		t.Fatalf("refund: %+v", r)
 	}
-	if r := followUp(t, a, upd, "refund", sale.TransactionID, "40.00").Result; r.Outcome == engine.OutcomeApproved {
+	if r := followUp(t, a, upd, "refund", sold.TransactionID, "40.00").Result; r.Outcome == sale.OutcomeApproved {
 		t.Fatalf("refund beyond what is left was approved: %+v", r)
 	}
 
 	tip := a.testSale(t, upd, "sale", "10.00", card.EntryProximity).Result
-	if r := followUp(t, a, upd, "tipadjust", tip.TransactionID, "12.00").Result; r.Outcome != engine.OutcomeApproved {
+	if r := followUp(t, a, upd, "tipadjust", tip.TransactionID, "12.00").Result; r.Outcome != sale.OutcomeApproved {
 		t.Fatalf("tip adjust: %+v", r)
 	}
 
 	v := a.testSale(t, upd, "sale", "11.00", card.EntrySwiped).Result
-	if r := followUp(t, a, upd, "void", v.TransactionID, "").Result; r.Outcome != engine.OutcomeApproved {
+	if r := followUp(t, a, upd, "void", v.TransactionID, "").Result; r.Outcome != sale.OutcomeApproved {
 		t.Fatalf("void: %+v", r)
 	}
 }
@@ -81,7 +82,7 @@ func TestDemoCancelWhileWaiting(t *testing.T) {
 	if _, err := a.Engine().Cancel(context.Background(), "test", "c1", ""); err != nil {
 		t.Fatal(err)
 	}
-	if r := waitResult(t, upd, rec.TransactionAPIID).Result; r.Outcome != engine.OutcomeCancelled {
+	if r := waitResult(t, upd, rec.TransactionAPIID).Result; r.Outcome != sale.OutcomeCancelled {
 		t.Fatalf("cancel: %+v", r)
 	}
 	// The reader was told to stop: a chip read now has no transaction.
@@ -116,18 +117,18 @@ func TestDemoUnplugMidSale(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	if r := waitResult(t, upd, rec.TransactionAPIID).Result; r.Outcome != engine.OutcomeApproved || r.LastFour != "1111" {
+	if r := waitResult(t, upd, rec.TransactionAPIID).Result; r.Outcome != sale.OutcomeApproved || r.LastFour != "1111" {
 		t.Fatalf("sale after replug: %+v", r)
 	}
 }
 
-func waitReader(t *testing.T, upd <-chan engine.Update, kind reader.EventKind) {
+func waitReader(t *testing.T, upd <-chan sale.Update, kind reader.EventKind) {
 	t.Helper()
 	deadline := time.After(5 * time.Second)
 	for {
 		select {
 		case u := <-upd:
-			if u.Kind == engine.UpdateReader && u.Reader.Kind == kind {
+			if u.Kind == sale.UpdateReader && u.Reader.Kind == string(kind) {
 				return
 			}
 		case <-deadline:

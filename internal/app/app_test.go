@@ -8,8 +8,8 @@ import (
 	"github.com/posagent/posagent/internal/card"
 	"github.com/posagent/posagent/internal/config"
 	"github.com/posagent/posagent/internal/engine"
-	"github.com/posagent/posagent/internal/reader"
 	"github.com/posagent/posagent/internal/reader/sim"
+	"github.com/posagent/posagent/internal/sale"
 )
 
 func startDemo(t *testing.T) *App {
@@ -26,7 +26,7 @@ func startDemo(t *testing.T) *App {
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		for _, in := range a.Manager().Devices() {
-			if in.Status == reader.StatusOK {
+			if in.Status == sale.ReaderOK {
 				return a
 			}
 		}
@@ -37,13 +37,13 @@ func startDemo(t *testing.T) *App {
 	}
 }
 
-func waitResult(t *testing.T, upd <-chan engine.Update, apiID string) engine.Update {
+func waitResult(t *testing.T, upd <-chan sale.Update, apiID string) sale.Update {
 	t.Helper()
 	deadline := time.After(10 * time.Second)
 	for {
 		select {
 		case u := <-upd:
-			if u.Kind == engine.UpdateResult && u.TransactionAPIID == apiID {
+			if u.Kind == sale.UpdateResult && u.TransactionAPIID == apiID {
 				return u
 			}
 		case <-deadline:
@@ -62,17 +62,17 @@ func TestDemoEndToEnd(t *testing.T) {
 		amount  string
 		pan     string
 		mode    card.EntryMode
-		outcome string
+		outcome sale.Outcome
 		reason  int
 	}{
-		{"12.34", "4111111111111111", card.EntrySwiped, engine.OutcomeApproved, 1000},
-		{"7.00", "5454545454545454", card.EntryChip, engine.OutcomeApproved, 1000},
-		{"3.50", "371449635398431", card.EntryProximity, engine.OutcomeApproved, 1000},
-		{"3.75", "4111111111111111", card.EntryProximity, engine.OutcomeApproved, 1000},
-		{"3.80", "371449635398431", card.EntryChip, engine.OutcomeApproved, 1000},
-		{"2.25", "6011000995500000", card.EntryFallback, engine.OutcomeApproved, 1000},
-		{"6.16", "4111111111111111", card.EntrySwiped, engine.OutcomeDeclined, 1616},
-		{"5.00", "5454545454545454", card.EntryChip, engine.OutcomeDeclined, 1500},
+		{"12.34", "4111111111111111", card.EntrySwiped, sale.OutcomeApproved, 1000},
+		{"7.00", "5454545454545454", card.EntryChip, sale.OutcomeApproved, 1000},
+		{"3.50", "371449635398431", card.EntryProximity, sale.OutcomeApproved, 1000},
+		{"3.75", "4111111111111111", card.EntryProximity, sale.OutcomeApproved, 1000},
+		{"3.80", "371449635398431", card.EntryChip, sale.OutcomeApproved, 1000},
+		{"2.25", "6011000995500000", card.EntryFallback, sale.OutcomeApproved, 1000},
+		{"6.16", "4111111111111111", card.EntrySwiped, sale.OutcomeDeclined, 1616},
+		{"5.00", "5454545454545454", card.EntryChip, sale.OutcomeDeclined, 1500},
 	}
 	for _, tc := range tests {
 		rec, err := a.Engine().StartSale(context.Background(), engine.SaleRequest{ClientID: "t", Origin: "test", Amount: tc.amount})

@@ -13,6 +13,7 @@ import (
 	"github.com/posagent/posagent/internal/engine"
 	"github.com/posagent/posagent/internal/gateway/sandbox"
 	"github.com/posagent/posagent/internal/reader/sim"
+	"github.com/posagent/posagent/internal/sale"
 )
 
 // arrivals records when each sale request reached the gateway's server.
@@ -81,10 +82,10 @@ func benchLatency(b *testing.B, fsync bool) {
 			if u.TransactionAPIID != r.TransactionAPIID {
 				continue
 			}
-			if u.Kind == engine.UpdateCard {
+			if u.Kind == sale.UpdateCard {
 				readAt = u.ReadAt
 			}
-			if u.Kind == engine.UpdateResult {
+			if u.Kind == sale.UpdateResult {
 				break
 			}
 		}

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/posagent/posagent/internal/engine"
+	"github.com/posagent/posagent/internal/sale"
 )
 
 // TestChipCompletionFaultsOverTheWebsocket: a page of the demo, as a
@@ -21,9 +22,9 @@ func TestChipCompletionFaultsOverTheWebsocket(t *testing.T) {
 		id, amount, outcome string
 		voided              bool
 	}{
-		{"c1", "12.91", engine.OutcomeDeclined, true},
-		{"c2", "12.92", engine.OutcomeDeclined, true},
-		{"c3", "12.50", engine.OutcomeApproved, false},
+		{"c1", "12.91", string(sale.OutcomeDeclined), true},
+		{"c2", "12.92", string(sale.OutcomeDeclined), true},
+		{"c3", "12.50", string(sale.OutcomeApproved), false},
 	} {
 		// After the unplug the reader comes back within a second or two:
 		// until then a sale is refused with no_reader.
@@ -62,7 +63,7 @@ func TestChipCompletionFaultsOverTheWebsocket(t *testing.T) {
 		}
 		// The agent's void is in the journal, not a result of its own.
 		v, found, _ := a.Engine().Get(str(res["void_transaction_api_id"]))
-		if !found || v.ReversalOf != str(res["transaction_api_id"]) || v.Outcome != engine.OutcomeApproved || !v.Acked {
+		if !found || v.ReversalOf != str(res["transaction_api_id"]) || v.Outcome != sale.OutcomeApproved || !v.Acked {
 			t.Errorf("%s: void record %+v", tc.id, v)
 		}
 	}

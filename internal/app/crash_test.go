@@ -18,10 +18,9 @@ import (
 
 	"github.com/posagent/posagent/internal/card"
 	"github.com/posagent/posagent/internal/engine"
-	"github.com/posagent/posagent/internal/engine/journal"
 	"github.com/posagent/posagent/internal/gateway/sandbox"
-	"github.com/posagent/posagent/internal/reader"
 	"github.com/posagent/posagent/internal/reader/sim"
+	"github.com/posagent/posagent/internal/sale"
 )
 
 // The crash tests run an agent in a child process (this test binary, in
@@ -82,7 +81,7 @@ func crashChild() int {
 		return 1
 	}
 	for u := range upd {
-		if u.Kind == engine.UpdateResult && u.TransactionAPIID == rec.TransactionAPIID {
+		if u.Kind == sale.UpdateResult && u.TransactionAPIID == rec.TransactionAPIID {
 			fmt.Fprintf(out, "RESULT %s\n", u.Result.Outcome)
 			out.Flush()
 			return 0
@@ -93,7 +92,7 @@ func crashChild() int {
 
 func readerReady(a *App) bool {
 	for _, in := range a.Manager().Devices() {
-		if in.Status == reader.StatusOK {
+		if in.Status == sale.ReaderOK {
 			return true
 		}
 	}
@@ -136,22 +135,22 @@ func TestCrashAtEveryStep(t *testing.T) {
 		outcome string
 		voids   int // voids sent after the restart
 	}{
-		{engine.StepPending, card.EntrySwiped, 0, engine.OutcomeCancelled, 0}, // no card read yet: nothing to charge
+		{engine.StepPending, card.EntrySwiped, 0, string(sale.OutcomeCancelled), 0}, // no card read yet: nothing to charge
 		// About to send; a sale being sent is not journaled again before
 		// its outcome, so the journal says pending: never sent, the lookup
 		// proves absence, nothing charged.
-		{engine.StepSending, card.EntrySwiped, 0, engine.OutcomeCancelled + "|" + engine.OutcomeError, 0},
-		{"committed", card.EntrySwiped, 1, engine.OutcomeApproved, 0},         // gateway has it, agent never heard: lookup finds it
-		{engine.StepAnswered, card.EntrySwiped, 1, engine.OutcomeApproved, 0}, // answer received, not journaled: lookup finds it
-		{"none", card.EntrySwiped, 1, engine.OutcomeApproved, 0},              // control: no crash
+		{engine.StepSending, card.EntrySwiped, 0, string(sale.OutcomeCancelled) + "|" + string(sale.OutcomeError), 0},
+		{"committed", card.EntrySwiped, 1, string(sale.OutcomeApproved), 0},         // gateway has it, agent never heard: lookup finds it
+		{engine.StepAnswered, card.EntrySwiped, 1, string(sale.OutcomeApproved), 0}, // answer received, not journaled: lookup finds it
+		{"none", card.EntrySwiped, 1, string(sale.OutcomeApproved), 0},              // control: no crash
 		// A chip card waits for the gateway's answer (docs/readers.md):
 		// killed before it was told, it never accepted the approval, so
 		// after the restart the approval is voided, once, and the sale
 		// says declined (card_declined_after_approval).
-		{"committed", card.EntryChip, 1, engine.OutcomeDeclined, 1},           // the gateway has it, the agent never heard, card not told
-		{engine.StepAnswered, card.EntryChip, 1, engine.OutcomeDeclined, 1},   // approved, not journaled, card not told
-		{engine.StepCompleting, card.EntryChip, 1, engine.OutcomeDeclined, 1}, // approval journaled, card not told
-		{"none", card.EntryChip, 1, engine.OutcomeApproved, 0},                // control: the card accepts
+		{"committed", card.EntryChip, 1, string(sale.OutcomeDeclined), 1},           // the gateway has it, the agent never heard, card not told
+		{engine.StepAnswered, card.EntryChip, 1, string(sale.OutcomeDeclined), 1},   // approved, not journaled, card not told
+		{engine.StepCompleting, card.EntryChip, 1, string(sale.OutcomeDeclined), 1}, // approval journaled, card not told
+		{"none", card.EntryChip, 1, string(sale.OutcomeApproved), 0},                // control: the card accepts
 	}
 	for _, tc := range tests {
 		t.Run(tc.killAt+"/"+string(tc.entry), func(t *testing.T) {
@@ -225,7 +224,7 @@ func TestCrashAtEveryStep(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer a.Stop()
-			var rec journal.Record
+			var rec sale.Result
 			deadline := time.Now().Add(15 * time.Second)
 			for {
 				r, ok, err := a.Engine().Get(apiID)
@@ -234,7 +233,7 @@ func TestCrashAtEveryStep(t *testing.T) {
 				}
 				// An approval whose chip card never answered is done for
 				// a moment before its void starts: wait for the card's part.
-				if ok && r.State == journal.StateDone && r.CardCompletion != engine.CardPending {
+				if ok && r.State == sale.StateDone && r.CardCompletion != sale.CardPending {
 					rec = r
 					break
 				}
@@ -252,7 +251,7 @@ func TestCrashAtEveryStep(t *testing.T) {
 					standing++
 				}
 			}
-			if wantStanding := map[bool]int{true: 1}[rec.Outcome == engine.OutcomeApproved]; standing != wantStanding {
+			if wantStanding := map[bool]int{true: 1}[rec.Outcome == sale.OutcomeApproved]; standing != wantStanding {
 				t.Errorf("approved charges standing at the gateway %d, want %d (outcome %s)", standing, wantStanding, rec.Outcome)
 			}
 			if got := int(proxy.puts.Load()); got != tc.voids {
@@ -261,7 +260,7 @@ func TestCrashAtEveryStep(t *testing.T) {
 			if tc.voids > 0 && (rec.Code != engine.CodeCardDeclinedAfterApproval || rec.VoidAPIID == "") {
 				t.Errorf("sale %+v", rec)
 			}
-			if !slices.Contains(strings.Split(tc.outcome, "|"), rec.Outcome) {
+			if !slices.Contains(strings.Split(tc.outcome, "|"), string(rec.Outcome)) {
 				t.Errorf("outcome %q (%s), want %q", rec.Outcome, rec.Error, tc.outcome)
 			}
 			if tc.charges == 0 && !strings.Contains(rec.Error, "nothing was charged") {

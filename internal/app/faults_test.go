@@ -12,6 +12,7 @@ import (
 	"github.com/posagent/posagent/internal/gateway/gatewaytest"
 	"github.com/posagent/posagent/internal/gateway/sandbox"
 	"github.com/posagent/posagent/internal/reader/sim"
+	"github.com/posagent/posagent/internal/sale"
 )
 
 // Every gateway fault, injected between the agent and the sandbox: the sale
@@ -55,14 +56,14 @@ func TestGatewayFaults(t *testing.T) {
 				t.Fatal(err)
 			}
 			res := waitResult(t, upd, rec.TransactionAPIID).Result
-			if res.Outcome != engine.OutcomeApproved || res.TransactionID == "" {
+			if res.Outcome != sale.OutcomeApproved || res.TransactionID == "" {
 				t.Fatalf("outcome %s (%s)", res.Outcome, res.Error)
 			}
 			if n := sb.Count(); n != 1 {
 				t.Fatalf("the gateway holds %d transactions after %s, want exactly 1", n, f)
 			}
 			got, ok, _ := a.Engine().Get(rec.TransactionAPIID)
-			if !ok || got.Outcome != engine.OutcomeApproved || got.AuthCode == "" {
+			if !ok || got.Outcome != sale.OutcomeApproved || got.AuthCode == "" {
 				t.Fatalf("journal %+v", got)
 			}
 			if fired := proxy.Count(func(r gatewaytest.Record) bool { return r.Fault == f }); fired != 1 {

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/posagent/posagent/internal/engine/journal"
+	"github.com/posagent/posagent/internal/sale"
 )
 
 // When Start returns the bridge serves, so a page can start a sale at
@@ -24,7 +25,7 @@ func TestRecoverySweepBeforeServing(t *testing.T) {
 	j.SetNoSync(true) // seeding only
 	const leftovers = 30
 	for i := 0; i < leftovers; i++ {
-		if err := j.Put(journal.Record{TransactionAPIID: fmt.Sprintf("left-%03d", i), Action: "sale", Amount: "1.00", State: journal.StatePending}); err != nil {
+		if err := j.Put(journal.Record{TransactionAPIID: fmt.Sprintf("left-%03d", i), Action: "sale", Amount: "1.00", State: sale.StatePending}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -45,7 +46,7 @@ func TestRecoverySweepBeforeServing(t *testing.T) {
 	}
 	var pending []journal.Record
 	for _, r := range open {
-		if r.State == journal.StatePending {
+		if r.State == sale.StatePending {
 			pending = append(pending, r)
 		}
 	}
@@ -73,7 +74,7 @@ func TestStopTwice(t *testing.T) {
 			defer wg.Done()
 			a.Stop()
 			// The journal is closed when Stop returns, whichever call did it.
-			errs <- j.Put(journal.Record{TransactionAPIID: "after-stop", Action: "sale", Amount: "1.00", State: journal.StatePending})
+			errs <- j.Put(journal.Record{TransactionAPIID: "after-stop", Action: "sale", Amount: "1.00", State: sale.StatePending})
 		}()
 	}
 	wg.Wait()

@@ -13,7 +13,7 @@ import (
 
 	"github.com/posagent/posagent/internal/engine"
 	"github.com/posagent/posagent/internal/gateway/sandbox"
-	"github.com/posagent/posagent/internal/reader"
+	"github.com/posagent/posagent/internal/sale"
 	"github.com/posagent/posagent/internal/ui"
 )
 
@@ -171,7 +171,7 @@ func TestUIBackendMerchantSettings(t *testing.T) {
 	if _, err := b.Sale(ctx, "sale", "10.30", ui.SaleFields{}); err == nil || !strings.Contains(err.Error(), "subtotal_amount") {
 		t.Errorf("window sale without the breakdown: %v, want refused naming subtotal_amount", err)
 	}
-	for deadline := time.Now().Add(5 * time.Second); len(a.Manager().Devices()) == 0 || a.Manager().Devices()[0].Status != reader.StatusOK; {
+	for deadline := time.Now().Add(5 * time.Second); len(a.Manager().Devices()) == 0 || a.Manager().Devices()[0].Status != sale.ReaderOK; {
 		if time.Now().After(deadline) {
 			t.Fatal("the simulated reader never attached")
 		}

@@ -8,9 +8,9 @@ import (
 
 	"github.com/posagent/posagent/internal/card"
 	"github.com/posagent/posagent/internal/engine"
-	"github.com/posagent/posagent/internal/engine/journal"
 	"github.com/posagent/posagent/internal/gateway/gatewaytest"
 	"github.com/posagent/posagent/internal/reader/sim"
+	"github.com/posagent/posagent/internal/sale"
 )
 
 // The actions beyond sale and the first follow-ups, as a POS page sends
@@ -94,11 +94,11 @@ func TestPaidYETRefusesMoreActions(t *testing.T) {
 	e := startPaidYET(t)
 	ctx := context.Background()
 	auth := e.tokenSale(t, engine.SaleRequest{Amount: "40.00", Action: "authonly"}).Result
-	if auth.Outcome != engine.OutcomeApproved {
+	if auth.Outcome != sale.OutcomeApproved {
 		t.Fatalf("authonly: %+v", auth)
 	}
 	sent := e.proxy.Count(func(gatewaytest.Record) bool { return true })
-	bp, _ := e.a.Journal().History(journal.Query{Limit: 1000})
+	bp, _ := e.a.Journal().History(sale.Query{Limit: 1000})
 	before := bp.Records
 	var errs []error
 	for _, req := range []engine.SaleRequest{
@@ -119,7 +119,7 @@ func TestPaidYETRefusesMoreActions(t *testing.T) {
 			t.Errorf("request %d: %v, want unsupported naming paidyet", i, err)
 		}
 	}
-	ap, _ := e.a.Journal().History(journal.Query{Limit: 1000})
+	ap, _ := e.a.Journal().History(sale.Query{Limit: 1000})
 	after := ap.Records
 	if n := e.proxy.Count(func(gatewaytest.Record) bool { return true }); n != sent || len(after) != len(before) {
 		t.Fatalf("refused requests reached the gateway (%d → %d requests) or the journal (%d → %d records)", sent, n, len(before), len(after))
@@ -146,7 +146,7 @@ func TestChipForceAndAVSOnly(t *testing.T) {
 			t.Fatalf("%s: %v", req.Action, err)
 		}
 		res := waitResult(t, upd, rec.TransactionAPIID).Result
-		if res.Outcome != engine.OutcomeApproved || res.EntryMode != string(card.EntryChip) || res.Action != req.Action {
+		if res.Outcome != sale.OutcomeApproved || res.EntryMode != string(card.EntryChip) || res.Action != req.Action {
 			t.Fatalf("%s by chip: %+v", req.Action, res)
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/posagent/posagent/internal/engine"
+	"github.com/posagent/posagent/internal/sale"
 )
 
 const (
@@ -76,12 +77,12 @@ func TestFollowUpsOnlyOnOwnTransactions(t *testing.T) {
 	a := startDemoWithPages(t)
 	pa, pb := openPage(t, a.URL(), originA), openPage(t, a.URL(), originB)
 	own := openPage(t, a.URL(), strings.TrimSuffix(a.URL(), "/"))
-	sale := pa.sale("a1", map[string]any{"amount": "30.00"}, "visa")
-	if sale["outcome"] != "approved" {
-		t.Fatalf("sale: %s", sale["_raw"])
+	sold := pa.sale("a1", map[string]any{"amount": "30.00"}, "visa")
+	if sold["outcome"] != "approved" {
+		t.Fatalf("sale: %s", sold["_raw"])
 	}
-	tx := obj(sale, "transaction")
-	secrets := []string{str(tx["auth_code"]), str(obj(sale, "card")["masked_pan"]), str(sale["transaction_api_id"]), originA}
+	tx := obj(sold, "transaction")
+	secrets := []string{str(tx["auth_code"]), str(obj(sold, "card")["masked_pan"]), str(sold["transaction_api_id"]), originA}
 	for _, req := range []map[string]any{
 		{"type": "refund", "id": "b1", "transaction_id": tx["id"], "amount": "5.00"},
 		{"type": "void", "id": "b2", "transaction_id": tx["id"]},
@@ -125,7 +126,7 @@ func TestFollowUpsOnlyOnOwnTransactions(t *testing.T) {
 		t.Fatalf("own page's simulate into the window's sale: %s", r["_raw"])
 	}
 	ui := waitResult(t, upd, rec.TransactionAPIID).Result
-	if ui.Outcome != engine.OutcomeApproved {
+	if ui.Outcome != sale.OutcomeApproved {
 		t.Fatalf("window sale %+v", ui)
 	}
 	pb.send(map[string]any{"type": "refund", "id": "b4", "transaction_id": ui.TransactionID, "amount": "1.00"})

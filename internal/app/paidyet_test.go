@@ -14,7 +14,7 @@ import (
 	"github.com/posagent/posagent/internal/gateway/gatewaytest"
 	"github.com/posagent/posagent/internal/gateway/paidyet"
 	"github.com/posagent/posagent/internal/gateway/sandbox"
-	"github.com/posagent/posagent/internal/reader"
+	"github.com/posagent/posagent/internal/sale"
 )
 
 // pyEnv is an agent configured with [gateway] kind = "paidyet" whose url is
@@ -22,7 +22,7 @@ import (
 // talks to the sandbox directly to count what the gateway holds.
 type pyEnv struct {
 	a      *App
-	upd    <-chan engine.Update
+	upd    <-chan sale.Update
 	proxy  *gatewaytest.Proxy
 	direct *paidyet.Client
 }
@@ -59,7 +59,7 @@ func startPaidYET(t *testing.T) *pyEnv {
 	return &pyEnv{a: a, upd: upd, proxy: proxy, direct: c}
 }
 
-func (e *pyEnv) tokenSale(t *testing.T, req engine.SaleRequest) engine.Update {
+func (e *pyEnv) tokenSale(t *testing.T, req engine.SaleRequest) sale.Update {
 	t.Helper()
 	req.ClientID, req.Origin = "s", "test"
 	if req.CardToken == "" {
@@ -99,39 +99,39 @@ func TestPaidYETActions(t *testing.T) {
 	e := startPaidYET(t)
 	ctx := context.Background()
 
-	sale := e.tokenSale(t, engine.SaleRequest{Amount: "12.34", ReceiptEmail: "ann@example.com", ReceiptPhone: "+15555555555"}).Result
-	if sale.Outcome != engine.OutcomeApproved || sale.TransactionID == "" || sale.LastFour != "2224" {
-		t.Fatalf("token sale: %+v", sale)
+	sold := e.tokenSale(t, engine.SaleRequest{Amount: "12.34", ReceiptEmail: "ann@example.com", ReceiptPhone: "+15555555555"}).Result
+	if sold.Outcome != sale.OutcomeApproved || sold.TransactionID == "" || sold.LastFour != "2224" {
+		t.Fatalf("token sale: %+v", sold)
 	}
-	if tx := e.lookup(t, sale.TransactionID); tx.Email != "ann@example.com" || tx.MobilePhone != "+15555555555" || !tx.SendReceipt || tx.APIID() != sale.TransactionAPIID {
+	if tx := e.lookup(t, sold.TransactionID); tx.Email != "ann@example.com" || tx.MobilePhone != "+15555555555" || !tx.SendReceipt || tx.APIID() != sold.TransactionAPIID {
 		t.Errorf("the gateway got no receipt request or no transaction_api_id: %+v", tx)
 	}
-	if d := e.tokenSale(t, engine.SaleRequest{Amount: "5.00", CardToken: sandbox.PaidYETTokenDeclined}).Result; d.Outcome != engine.OutcomeDeclined || d.ReasonCodeID != 51 {
+	if d := e.tokenSale(t, engine.SaleRequest{Amount: "5.00", CardToken: sandbox.PaidYETTokenDeclined}).Result; d.Outcome != sale.OutcomeDeclined || d.ReasonCodeID != 51 {
 		t.Errorf("declined token: %+v", d)
 	}
 
 	auth := e.tokenSale(t, engine.SaleRequest{Amount: "40.00", Action: "authonly"}).Result
-	if auth.Outcome != engine.OutcomeApproved {
+	if auth.Outcome != sale.OutcomeApproved {
 		t.Fatalf("authonly: %+v", auth)
 	}
-	if r := followUp(t, e.a, e.upd, "complete", auth.TransactionID, "35.00").Result; r.Outcome != engine.OutcomeApproved {
+	if r := followUp(t, e.a, e.upd, "complete", auth.TransactionID, "35.00").Result; r.Outcome != sale.OutcomeApproved {
 		t.Fatalf("capture: %+v", r)
 	}
 	if tx := e.lookup(t, auth.TransactionID); tx.Batch == nil || tx.Amount != 3500 {
 		t.Errorf("the auth was not captured for 35.00: %+v", tx)
 	}
-	if r := followUp(t, e.a, e.upd, "refund", sale.TransactionID, "2.34").Result; r.Outcome != engine.OutcomeApproved || r.TransactionID == "" {
+	if r := followUp(t, e.a, e.upd, "refund", sold.TransactionID, "2.34").Result; r.Outcome != sale.OutcomeApproved || r.TransactionID == "" {
 		t.Fatalf("refund: %+v", r)
 	}
 	v := e.tokenSale(t, engine.SaleRequest{Amount: "7.00"}).Result
-	if r := followUp(t, e.a, e.upd, "void", v.TransactionID, "").Result; r.Outcome != engine.OutcomeApproved {
+	if r := followUp(t, e.a, e.upd, "void", v.TransactionID, "").Result; r.Outcome != sale.OutcomeApproved {
 		t.Fatalf("void: %+v", r)
 	}
 	if tx := e.lookup(t, v.TransactionID); tx.Status != "voided" {
 		t.Errorf("void did not land: %+v", tx)
 	}
 	// Lookup: the journal answers for the transaction_api_id.
-	if rec, ok, err := e.a.Engine().Get(sale.TransactionAPIID); !ok || err != nil || rec.TransactionID != sale.TransactionID {
+	if rec, ok, err := e.a.Engine().Get(sold.TransactionAPIID); !ok || err != nil || rec.TransactionID != sold.TransactionID {
 		t.Errorf("lookup by transaction_api_id: %+v %v", rec, err)
 	}
 
@@ -151,7 +151,7 @@ func TestPaidYETActions(t *testing.T) {
 	}
 	select {
 	case u := <-e.upd:
-		if u.Kind == engine.UpdatePrompt && u.Prompt == reader.PromptPresentCard {
+		if u.Kind == sale.UpdatePrompt && u.Prompt == sale.PromptPresentCard {
 			t.Errorf("the card was asked for: %+v", u)
 		}
 	default:
@@ -211,7 +211,7 @@ func TestPaidYETFaults(t *testing.T) {
 		for _, f := range faults {
 			t.Run(action+"/"+f.String(), func(t *testing.T) {
 				e := startPaidYET(t)
-				var orig engine.Update
+				var orig sale.Update
 				if action == "complete" {
 					orig = e.tokenSale(t, engine.SaleRequest{Amount: "20.00", Action: "authonly"})
 				} else if action != "sale" && action != "authonly" {
@@ -229,7 +229,7 @@ func TestPaidYETFaults(t *testing.T) {
 				isAction := func(r gatewaytest.Record) bool { return r.Method == method && r.Path == path }
 				e.proxy.Arm(f, func(r *http.Request) bool { return r.Method == method && r.URL.Path == path })
 
-				var res engine.Update
+				var res sale.Update
 				switch action {
 				case "sale", "authonly":
 					res = e.tokenSale(t, engine.SaleRequest{Amount: "20.00", Action: action})
@@ -262,11 +262,11 @@ func TestPaidYETFaults(t *testing.T) {
 					effects = e.count(t, paidyet.Search{Type: "refund"})
 				}
 				switch r.Outcome {
-				case engine.OutcomeApproved:
+				case sale.OutcomeApproved:
 					if effects != 1 {
 						t.Fatalf("approved, but the gateway holds %d effects", effects)
 					}
-				case engine.OutcomeUnknown:
+				case sale.OutcomeUnknown:
 					if effects > 1 {
 						t.Fatalf("unknown, and the gateway holds %d effects", effects)
 					}
@@ -280,10 +280,10 @@ func TestPaidYETFaults(t *testing.T) {
 				// or void shows in a lookup; a fault that provably sent
 				// nothing is sent again and approved.
 				provable := action != "refund"
-				if committed(f) && provable && r.Outcome != engine.OutcomeApproved {
+				if committed(f) && provable && r.Outcome != sale.OutcomeApproved {
 					t.Errorf("a committed %s reported %s: its lookup shows it", action, r.Outcome)
 				}
-				if !committed(f) && (action == "sale" || action == "authonly" || f == gatewaytest.Fault429) && r.Outcome != engine.OutcomeApproved {
+				if !committed(f) && (action == "sale" || action == "authonly" || f == gatewaytest.Fault429) && r.Outcome != sale.OutcomeApproved {
 					t.Errorf("%s after %s: %s, want approved (the first provably did not land)", action, f, r.Outcome)
 				}
 				if fired := e.proxy.Count(func(rec gatewaytest.Record) bool { return rec.Fault == f }); fired != 1 {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/posagent/posagent/internal/engine/journal"
+	"github.com/posagent/posagent/internal/sale"
 )
 
 // The agent's retention pass: old finished, acknowledged sales leave the
@@ -26,13 +27,13 @@ func TestRetainOnce(t *testing.T) {
 	var recs []journal.Record
 	for i := range 4000 {
 		r := journal.Record{TransactionAPIID: fmt.Sprintf("old-%d", i), Origin: "ui", Action: "sale", Amount: "1.00",
-			State: journal.StateDone, Outcome: "approved", Acked: true, Created: old, Description: "padding padding padding padding"}
+			State: sale.StateDone, Outcome: "approved", Acked: true, Created: old, Description: "padding padding padding padding"}
 		if i%100 == 0 {
 			r.Acked = false // a page never took it: kept
 		}
 		recs = append(recs, r)
 	}
-	recs = append(recs, journal.Record{TransactionAPIID: "new", State: journal.StateDone, Acked: true})
+	recs = append(recs, journal.Record{TransactionAPIID: "new", State: sale.StateDone, Acked: true})
 	if err := j.PutAll(recs); err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/posagent/posagent/internal/engine"
 	"github.com/posagent/posagent/internal/engine/journal"
 	"github.com/posagent/posagent/internal/gateway/sandbox"
+	"github.com/posagent/posagent/internal/sale"
 )
 
 // buildPosagent builds the headless binary once per test binary run.
@@ -138,7 +139,7 @@ func TestReusedTransactionAPIIDNeverApproved(t *testing.T) {
 	if res["outcome"] == "approved" {
 		t.Fatalf("FALSE APPROVAL: a 77.00 sale nobody charged came back approved: %s", res["_raw"])
 	}
-	if res["outcome"] != engine.OutcomeError || res["code"] != engine.CodeDuplicateID || !strings.Contains(str(res["message"]), "already exists at the gateway") {
+	if res["outcome"] != string(sale.OutcomeError) || res["code"] != engine.CodeDuplicateID || !strings.Contains(str(res["message"]), "already exists at the gateway") {
 		t.Errorf("result %s, want outcome error with code duplicate_id saying the id exists at the gateway", res["_raw"])
 	}
 	other := obj(visa, "transaction")
@@ -172,7 +173,7 @@ func TestReusedTransactionAPIIDNeverApproved(t *testing.T) {
 	if err != nil || !found {
 		t.Fatalf("journal of the second install has no %s: %v", reused, err)
 	}
-	if rec.Outcome != engine.OutcomeError || rec.State != journal.StateDone || rec.Code != engine.CodeDuplicateID || rec.AuthCode != "" || rec.TransactionID != "" {
+	if rec.Outcome != sale.OutcomeError || rec.State != sale.StateDone || rec.Code != engine.CodeDuplicateID || rec.AuthCode != "" || rec.TransactionID != "" {
 		t.Errorf("journal record %+v, want done/error/duplicate_id with no gateway id or auth code", rec)
 	}
 }
@@ -221,7 +222,7 @@ func TestReusedIDAfterTimeoutNeverApproved(t *testing.T) {
 			if res["outcome"] == "approved" {
 				t.Fatalf("FALSE APPROVAL: the earlier lane's transaction reported as this sale: %s", res["_raw"])
 			}
-			if res["outcome"] != engine.OutcomeError || res["code"] != engine.CodeDuplicateID {
+			if res["outcome"] != string(sale.OutcomeError) || res["code"] != engine.CodeDuplicateID {
 				t.Errorf("result %s, want outcome error with code duplicate_id", res["_raw"])
 			}
 			earlierID := str(obj(earlier, "transaction")["id"])

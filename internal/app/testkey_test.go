@@ -15,9 +15,9 @@ import (
 	"github.com/posagent/posagent/internal/config"
 	"github.com/posagent/posagent/internal/engine"
 	"github.com/posagent/posagent/internal/gateway/sandbox"
-	"github.com/posagent/posagent/internal/reader"
 	"github.com/posagent/posagent/internal/reader/serial/serialtest"
 	"github.com/posagent/posagent/internal/reader/sim"
+	"github.com/posagent/posagent/internal/sale"
 )
 
 // redirect sends every request, whatever its URL, to target: the agent
@@ -132,14 +132,14 @@ func testKeySale(t *testing.T, gatewayURL string, live bool, rd config.Reader, s
 		if u.TransactionAPIID != rec.TransactionAPIID {
 			continue
 		}
-		if u.Kind == engine.UpdatePrompt && u.Prompt == reader.PromptPresentCard && !swiped {
+		if u.Kind == sale.UpdatePrompt && u.Prompt == sale.PromptPresentCard && !swiped {
 			swiped = true
 			if err := swipe(a); err != nil {
 				t.Fatal(err)
 			}
 			continue
 		}
-		if u.Kind == engine.UpdateWarning && u.Code == "test_key" {
+		if u.Kind == sale.UpdateWarning && u.Code == "test_key" {
 			if !live {
 				t.Fatalf("test-key read refused on %s: %s", gatewayURL, u.Warning)
 			}
@@ -148,11 +148,11 @@ func testKeySale(t *testing.T, gatewayURL string, live bool, rd config.Reader, s
 			}
 			break
 		}
-		if u.Kind == engine.UpdateResult {
+		if u.Kind == sale.UpdateResult {
 			if live {
 				t.Fatalf("a test-key read went to the live host: %+v", u.Result)
 			}
-			if u.Result.Outcome != engine.OutcomeApproved {
+			if u.Result.Outcome != sale.OutcomeApproved {
 				t.Fatalf("result %+v", u.Result)
 			}
 			// The configured reader read the card, not some other one.

@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -17,10 +16,10 @@ import (
 	"github.com/posagent/posagent/internal/card"
 	"github.com/posagent/posagent/internal/config"
 	"github.com/posagent/posagent/internal/engine"
-	"github.com/posagent/posagent/internal/engine/journal"
 	"github.com/posagent/posagent/internal/gateway"
 	"github.com/posagent/posagent/internal/reader"
 	"github.com/posagent/posagent/internal/reader/sim"
+	"github.com/posagent/posagent/internal/sale"
 	"github.com/posagent/posagent/internal/secrets"
 	"github.com/posagent/posagent/internal/ui"
 )
@@ -50,10 +49,7 @@ func UIPairer(ask func(ctx context.Context, origin string) (ui.Decision, error))
 
 func (b uiBackend) Status() ui.Status {
 	a := b.a
-	st := ui.Status{AgentURL: a.url, Paused: a.engine.Paused(), Version: a.o.Version}
-	for _, in := range a.engine.ReaderInfos() {
-		st.Readers = append(st.Readers, uiReader(in))
-	}
+	st := ui.Status{AgentURL: a.url, Paused: a.engine.Paused(), Version: a.o.Version, Readers: a.engine.ReaderInfos()}
 	g := a.o.Config.Gateway
 	st.Gateway = ui.Gateway{Kind: g.Kind, URL: g.URL, Reachable: true}
 	if g.Kind == config.GatewaySandbox {
@@ -61,11 +57,6 @@ func (b uiBackend) Status() ui.Status {
 	}
 	st.SaleRequires = a.saleRequires()
 	return st
-}
-
-func uiReader(in reader.Info) ui.Reader {
-	return ui.Reader{ID: in.ID, Model: in.Device.Model, Serial: in.Device.Serial, Transport: in.Device.Transport,
-		State: ui.ReaderState(in.Status), Detail: in.Detail}
 }
 
 func (b uiBackend) Updates() (<-chan ui.Event, func()) {
@@ -86,24 +77,24 @@ func (b uiBackend) Updates() (<-chan ui.Event, func()) {
 	return out, stop
 }
 
-func uiEvent(u engine.Update) (ui.Event, bool) {
+func uiEvent(u sale.Update) (ui.Event, bool) {
 	ev := ui.Event{SaleID: u.TransactionAPIID}
 	switch u.Kind {
-	case engine.UpdatePrompt:
-		ev.Kind, ev.Prompt = ui.EventPrompt, ui.Prompt(u.Prompt)
-	case engine.UpdateCard:
+	case sale.UpdatePrompt:
+		ev.Kind, ev.Prompt = ui.EventPrompt, u.Prompt
+	case sale.UpdateCard:
 		ev.Kind = ui.EventCard
-		ev.Card = &ui.Card{EntryMode: string(u.Card.EntryMode), Brand: string(u.Card.Brand), MaskedPAN: string(u.Card.MaskedPAN), LastFour: u.Card.LastFour}
-	case engine.UpdateResult:
+		ev.Card = u.Card
+	case sale.UpdateResult:
 		r := uiResult(*u.Result)
 		ev.Kind, ev.Result = ui.EventResult, &r
-	case engine.UpdateReader:
-		r := uiReader(u.Reader.Reader)
-		if u.Reader.Kind == reader.EventDetached {
-			r.State = ui.ReaderDetached
+	case sale.UpdateReader:
+		r := u.Reader.Reader
+		if u.Reader.Kind == string(reader.EventDetached) {
+			r.Status = sale.ReaderDetached
 		}
 		ev.Kind, ev.Reader = ui.EventReader, &r
-	case engine.UpdateWarning:
+	case sale.UpdateWarning:
 		ev.Kind, ev.Message = ui.EventWarning, card.RedactPANs(u.Warning)
 	default:
 		return ev, false
@@ -111,26 +102,16 @@ func uiEvent(u engine.Update) (ui.Event, bool) {
 	return ev, true
 }
 
-func uiResult(r journal.Record) ui.Result {
-	action := r.Action
-	if action == "authcomplete" {
-		action = "complete"
+// uiResult is r as the window shows it: a completion by its one name, and
+// an outcome while the gateway's answer is still awaited.
+func uiResult(r sale.Result) sale.Result {
+	if r.Action == "authcomplete" {
+		r.Action = "complete"
 	}
-	res := ui.Result{Outcome: ui.Outcome(r.Outcome), Action: action, TransactionID: r.TransactionID, AuthCode: r.AuthCode,
-		Amount: r.Amount, EntryMode: r.EntryMode, Brand: r.Brand, MaskedPAN: r.MaskedPAN, LastFour: r.LastFour,
-		Verbiage: r.Verbiage, AVS: r.AVS, Message: r.Error, Time: r.Updated,
-		Receipt: ui.Receipt{TC: r.Receipt.TC, TVR: r.Receipt.TVR, AID: r.Receipt.AID, TSI: r.Receipt.TSI, ATC: r.Receipt.ATC,
-			APPLAB: r.Receipt.APPLAB, APPN: r.Receipt.APPN, CVM: r.Receipt.CVM}}
-	if r.StatusID != 0 {
-		res.StatusID = strconv.Itoa(r.StatusID)
+	if r.State != sale.StateDone && r.Outcome == "" {
+		r.Outcome = sale.OutcomeUnknown
 	}
-	if r.ReasonCodeID != 0 {
-		res.ReasonCode = strconv.Itoa(r.ReasonCodeID)
-	}
-	if r.State != journal.StateDone && res.Outcome == "" {
-		res.Outcome = ui.OutcomeUnknown
-	}
-	return res
+	return r
 }
 
 func (b uiBackend) Sale(ctx context.Context, action, amount string, f ui.SaleFields) (string, error) {
@@ -177,9 +158,9 @@ const historyPage = 200
 func (b uiBackend) History(query string) []ui.HistoryItem {
 	q := strings.TrimSpace(query)
 	eng := b.a.engine
-	var recs []journal.Record
+	var recs []sale.Result
 	seen := map[string]bool{}
-	add := func(rs ...journal.Record) {
+	add := func(rs ...sale.Result) {
 		for _, r := range rs {
 			if !seen[r.TransactionAPIID] {
 				seen[r.TransactionAPIID] = true
@@ -187,36 +168,36 @@ func (b uiBackend) History(query string) []ui.HistoryItem {
 			}
 		}
 	}
-	page := func(jq journal.Query) {
+	page := func(jq sale.Query) {
 		jq.Limit = historyPage
 		p, err := eng.History(jq)
 		if err != nil {
 			b.a.log.Error("journal read failed", "error", err)
 			return
 		}
-		add(p.Records...)
+		add(p.Results...)
 	}
 	if q == "" {
-		page(journal.Query{})
+		page(sale.Query{})
 	} else {
-		page(journal.Query{TransactionID: q})
+		page(sale.Query{TransactionID: q})
 		if r, ok, err := eng.Get(q); err == nil && ok {
 			add(r)
 		}
 		if len(q) == 4 && strings.Trim(q, "0123456789") == "" {
-			page(journal.Query{LastFour: q})
+			page(sale.Query{LastFour: q})
 		}
 		if amt, err := gateway.ParseAmount(strings.TrimPrefix(q, "$")); err == nil {
-			page(journal.Query{Amount: amt.String()})
+			page(sale.Query{Amount: amt.String()})
 		}
 		if day, err := time.ParseInLocation("2006-01-02", q, time.Local); err == nil {
-			page(journal.Query{Since: day, Until: day.AddDate(0, 0, 1)})
+			page(sale.Query{Since: day, Until: day.AddDate(0, 0, 1)})
 		}
 		// Free text (an outcome, a brand, an order number): the newest page.
 		lq := strings.ToLower(q)
-		if p, err := eng.History(journal.Query{Limit: historyPage}); err == nil {
-			for _, r := range p.Records {
-				for _, f := range []string{r.TransactionID, r.TransactionAPIID, r.LastFour, r.Amount, r.Outcome, r.Action, r.AuthCode, r.OrderNum, r.Brand} {
+		if p, err := eng.History(sale.Query{Limit: historyPage}); err == nil {
+			for _, r := range p.Results {
+				for _, f := range []string{r.TransactionID, r.TransactionAPIID, r.LastFour, r.Amount, string(r.Outcome), r.Action, r.AuthCode, r.OrderNum, r.Brand} {
 					if strings.Contains(strings.ToLower(f), lq) {
 						add(r)
 						break
@@ -228,7 +209,7 @@ func (b uiBackend) History(query string) []ui.HistoryItem {
 	}
 	out := make([]ui.HistoryItem, 0, len(recs))
 	for i, r := range recs {
-		out = append(out, ui.HistoryItem{SaleID: r.TransactionAPIID, State: string(r.State), Result: uiResult(r)})
+		out = append(out, ui.HistoryItem{SaleID: r.TransactionAPIID, State: r.State, Result: uiResult(r)})
 		b.ackShown(&recs[i])
 	}
 	return out
@@ -238,8 +219,8 @@ func (b uiBackend) History(query string) []ui.HistoryItem {
 // window has it (its result event, or its line in History): the window is
 // that sale's client, and an unacknowledged result stays in the journal
 // for good (retention keeps it, and it would wait for a client forever).
-func (b uiBackend) ackShown(r *journal.Record) {
-	if r == nil || r.Origin != engine.OriginUI || r.State != journal.StateDone || r.Acked {
+func (b uiBackend) ackShown(r *sale.Result) {
+	if r == nil || r.Origin != engine.OriginUI || r.State != sale.StateDone || r.Acked {
 		return
 	}
 	if err := b.a.engine.Ack(r.TransactionAPIID); err != nil {

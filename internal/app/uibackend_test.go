@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/posagent/posagent/internal/sale"
 	"github.com/posagent/posagent/internal/ui"
 )
 
@@ -14,7 +15,7 @@ import (
 func TestUIBackendSale(t *testing.T) {
 	a := startDemo(t)
 	b := a.UIBackend()
-	if st := b.Status(); len(st.Readers) != 1 || st.Readers[0].State != ui.ReaderOK || st.Gateway.Kind != "sandbox" || st.AgentURL == "" {
+	if st := b.Status(); len(st.Readers) != 1 || st.Readers[0].Status != sale.ReaderOK || st.Gateway.Kind != "sandbox" || st.AgentURL == "" {
 		t.Fatalf("status %+v", st)
 	}
 	ev, stop := b.Updates()
@@ -34,7 +35,7 @@ func TestUIBackendSale(t *testing.T) {
 				continue
 			}
 			r := e.Result
-			if r.Outcome != ui.OutcomeApproved || r.MaskedPAN != "4111********1111" || r.StatusID != "101" || r.AuthCode == "" {
+			if r.Outcome != sale.OutcomeApproved || r.MaskedPAN != "4111********1111" || r.StatusID != 101 || r.AuthCode == "" {
 				t.Fatalf("result %+v", r)
 			}
 			h := b.History("1111")

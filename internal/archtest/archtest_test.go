@@ -32,6 +32,20 @@ var dukptAllowed = []string{
 	"test/...",
 }
 
+// The packages that may import internal/engine/journal, module-relative:
+// the engine that owns it; the composition root, which opens the file it
+// hands the engine and runs its retention; the `posagent journal` command,
+// which reads and compacts the file of a stopped agent; and the bench and
+// chaos harnesses, which seed and inspect a journal directly (they never
+// ship in the agent). The bridge and the window speak internal/sale.
+var journalAllowed = []string{
+	"internal/engine/...",
+	"internal/app",
+	"cmd/posagent",
+	"test/bench",
+	"test/chaos",
+}
+
 // Agent packages that must never reach internal/decrypt/dukpt, named so that
 // widening dukptAllowed over one of them fails TestDukptAllowlist.
 var dukptNever = []string{
@@ -101,6 +115,25 @@ var rules = []rule{
 			return g.inModule(dep, "internal/reader/...", "internal/gateway/...", "internal/decrypt/...")
 		},
 		why: "the UI consumes a small status/command interface it declares itself; the composition root hands it an implementation",
+	},
+	{
+		name:    "sale imports only card",
+		subject: func(rel string) bool { return match("internal/sale/...", rel) },
+		forbidden: func(g *graph, _, dep string) bool {
+			rel, ok := g.rel(dep)
+			return ok && !match("internal/sale/...", rel) && !match("internal/card/...", rel)
+		},
+		why: "internal/sale is the vocabulary engine, bridge, ui and app share; it depends on nothing of theirs (card.Receipt is its only borrowing)",
+	},
+	{
+		name:    "the journal is the engine's",
+		subject: func(rel string) bool { return !matchAny(journalAllowed, rel) },
+		forbidden: func(g *graph, _, dep string) bool {
+			return g.inModule(dep, "internal/engine/journal/...")
+		},
+		direct: true,
+		why: "internal/engine/journal.Record is the engine's storage row; everyone else speaks internal/sale. Only " +
+			strings.Join(journalAllowed, ", ") + " import the journal",
 	},
 	{
 		name:    "only internal/reader/hid imports karalabe/hid",
@@ -623,6 +656,23 @@ func TestRulesCatchViolations(t *testing.T) {
 				"[card, emv and config are leaves] internal/emv reaches internal/card through internal/emv -> internal/emv/tags -> internal/card",
 				"[card, emv and config are leaves] internal/emv/tags reaches internal/card",
 				"[card, emv and config are leaves] internal/config reaches internal/reader",
+			},
+		},
+		{
+			name:  "the bridge reading the journal, and sale importing the engine",
+			build: linux,
+			pkgs: map[string]fake{
+				"internal/bridge":         {imports: []string{"internal/engine", "internal/engine/journal", "internal/sale"}},
+				"internal/engine":         {imports: []string{"internal/engine/journal", "internal/sale"}},
+				"internal/engine/journal": {imports: []string{"internal/sale", "internal/card"}},
+				"internal/sale":           {imports: []string{"internal/card", "internal/engine"}},
+				"internal/card":           {},
+				"internal/ui":             {imports: []string{"internal/sale"}},
+				"internal/app":            {imports: []string{"internal/engine/journal", "internal/engine"}},
+			},
+			want: []string{
+				"[the journal is the engine's] internal/bridge imports internal/engine/journal",
+				"[sale imports only card] internal/sale reaches internal/engine",
 			},
 		},
 		{

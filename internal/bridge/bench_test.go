@@ -7,7 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/posagent/posagent/internal/engine/journal"
+	"github.com/posagent/posagent/internal/card"
+	"github.com/posagent/posagent/internal/sale"
 )
 
 // BenchmarkSaleRoundTrip: one sale over a real websocket — sale, accepted
@@ -48,10 +49,10 @@ func BenchmarkDecodeRequest(b *testing.B) {
 }
 
 func BenchmarkEncodeResult(b *testing.B) {
-	rec := &journal.Record{TransactionAPIID: "4f1c2a", ClientID: "s-k3j9x2-17", Action: "sale", Amount: "12.34", Outcome: "approved",
+	rec := &sale.Result{TransactionAPIID: "4f1c2a", ClientID: "s-k3j9x2-17", Action: "sale", Amount: "12.34", Outcome: "approved",
 		MaskedPAN: "411111******1111", LastFour: "1111", Brand: "visa", EntryMode: "C", TransactionID: "11ee00000002", StatusID: 101,
 		ReasonCodeID: 1000, AuthCode: "A00002", Verbiage: "APPROVED",
-		Receipt: journal.Receipt{TC: "8A1F2C3D4E5F6071", TVR: "0000008000", AID: "A0000000031010", TSI: "E800", ATC: "0001", APPLAB: "VISA CREDIT", APPN: "VISA CREDIT", CVM: "No CVM"}}
+		Receipt: card.Receipt{TC: "8A1F2C3D4E5F6071", TVR: "0000008000", AID: "A0000000031010", TSI: "E800", ATC: "0001", APPLAB: "VISA CREDIT", APPN: "VISA CREDIT", CVM: "No CVM"}}
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
 		data, err := json.Marshal(resultMsg(rec, false))

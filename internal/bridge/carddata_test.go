@@ -8,8 +8,7 @@ import (
 	"testing"
 
 	"github.com/posagent/posagent/internal/card"
-	"github.com/posagent/posagent/internal/engine"
-	"github.com/posagent/posagent/internal/engine/journal"
+	"github.com/posagent/posagent/internal/sale"
 )
 
 // Issue 16: card numbers in the free-text fields and ids of a request are
@@ -95,9 +94,9 @@ func TestCardDataCodeDocumented(t *testing.T) {
 // verbiage, warnings and errors) is redacted by the same policy: a gateway
 // echo of a separated, glued or fullwidth number goes out masked.
 func TestEchoesRedacted(t *testing.T) {
-	rec := &journal.Record{TransactionAPIID: "t1", ClientID: "s1", Action: "sale", Outcome: "declined",
+	rec := &sale.Result{TransactionAPIID: "t1", ClientID: "s1", Action: "sale", Outcome: "declined",
 		Error: "gateway: card 4111 1111 1111 1111 refused", Verbiage: "DECLINED INV6011" + "000990139424"}
-	warn := engine.Update{Kind: engine.UpdateWarning, ClientID: "s1", Code: "bad_read",
+	warn := sale.Update{Kind: sale.UpdateWarning, ClientID: "s1", Code: "bad_read",
 		Warning: "read \uff14\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11"}
 	wm, _ := updateMsg(warn)
 	for _, m := range []any{resultMsg(rec, false), errorMsg("s1", CodeInternal, "echo 5454-5454-5454-5454"), wm} {

@@ -7,24 +7,23 @@ import (
 
 	"github.com/posagent/posagent/internal/card"
 	"github.com/posagent/posagent/internal/engine"
-	"github.com/posagent/posagent/internal/engine/journal"
-	"github.com/posagent/posagent/internal/reader"
+	"github.com/posagent/posagent/internal/sale"
 )
 
 // Engine is what the bridge needs of the sale engine. *engine.Engine
 // satisfies it; tests use bridgetest.Engine.
 type Engine interface {
-	StartSale(ctx context.Context, req engine.SaleRequest) (journal.Record, error)
-	Cancel(ctx context.Context, origin, clientID, apiID string) (journal.Record, error)
-	FollowUp(ctx context.Context, req engine.FollowUpRequest) (journal.Record, error)
-	Subscribe() (<-chan engine.Update, func())
+	StartSale(ctx context.Context, req engine.SaleRequest) (sale.Result, error)
+	Cancel(ctx context.Context, origin, clientID, apiID string) (sale.Result, error)
+	FollowUp(ctx context.Context, req engine.FollowUpRequest) (sale.Result, error)
+	Subscribe() (<-chan sale.Update, func())
 	// Unacked returns origin's finished results not acknowledged yet,
 	// newest first.
-	Unacked(origin string) ([]journal.Record, error)
+	Unacked(origin string) ([]sale.Result, error)
 	Ack(apiID string) error
-	Get(apiID string) (journal.Record, bool, error)
-	ReaderInfos() []reader.Info
-	Active() []journal.Record
+	Get(apiID string) (sale.Result, bool, error)
+	ReaderInfos() []sale.Reader
+	Active() []sale.Result
 }
 
 // Simulator reads a test card on a simulated reader. The composition root

@@ -8,8 +8,7 @@ import (
 
 	"github.com/posagent/posagent/internal/card"
 	"github.com/posagent/posagent/internal/engine"
-	"github.com/posagent/posagent/internal/engine/journal"
-	"github.com/posagent/posagent/internal/reader"
+	"github.com/posagent/posagent/internal/sale"
 )
 
 // maxReplay bounds the results one status replays, so that a page with a
@@ -142,7 +141,7 @@ func (c *conn) cancelSale(req Request) {
 
 func (c *conn) status(req Request) {
 	b := c.b
-	var lookup *journal.Record
+	var lookup *sale.Result
 	if req.TransactionAPIID != "" {
 		rec, found, err := b.eng.Get(req.TransactionAPIID)
 		if err != nil {
@@ -172,7 +171,7 @@ func (c *conn) status(req Request) {
 	if len(replay) > maxReplay {
 		replay = replay[:maxReplay]
 	}
-	if lookup != nil && lookup.State == journal.StateDone {
+	if lookup != nil && lookup.State == sale.StateDone {
 		dup := false
 		for _, r := range replay {
 			dup = dup || r.TransactionAPIID == lookup.TransactionAPIID
@@ -201,7 +200,7 @@ func (c *conn) ack(req Request) {
 			c.sendError(req.ID, CodeNotFound, "no transaction "+clip(req.TransactionAPIID, 40)+" from "+c.origin)
 			return
 		}
-		if rec.State != journal.StateDone {
+		if rec.State != sale.StateDone {
 			c.sendError(req.ID, CodeInvalid, "transaction "+rec.TransactionAPIID+" has no result yet")
 			return
 		}
@@ -256,10 +255,10 @@ func (c *conn) simulate(req Request) {
 	// page may act on (engine.MayAct), or a page could finish another
 	// page's sale with a card of its choosing. So the target is the
 	// simulated reader where such a sale waits.
-	var target *reader.Info
+	var target *sale.Reader
 	simulated := false
 	for _, in := range b.eng.ReaderInfos() {
-		if !in.Simulated || (req.Reader != "" && in.ID != req.Reader) || in.Status != reader.StatusOK {
+		if !in.Simulated || (req.Reader != "" && in.ID != req.Reader) || in.Status != sale.ReaderOK {
 			continue
 		}
 		simulated = true
@@ -310,7 +309,7 @@ func (c *conn) simulate(req Request) {
 // is one this connection's origin may act on.
 func (c *conn) waitingSaleOn(readerID string) bool {
 	for _, r := range c.b.eng.Active() {
-		if r.ReaderID == readerID && r.State == journal.StatePending {
+		if r.ReaderID == readerID && r.State == sale.StatePending {
 			return engine.MayAct(c.origin, c.kind == originSelf, r.Origin)
 		}
 	}

@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
-	"github.com/posagent/posagent/internal/engine/journal"
+	"github.com/posagent/posagent/internal/sale"
 	"golang.org/x/net/publicsuffix"
 )
 
@@ -291,7 +291,7 @@ func TestOwnPageNeedsATokenUnlessTrusted(t *testing.T) {
 func TestStatusBurstIsNotSlowness(t *testing.T) {
 	h := start(t)
 	for i := 0; i < 71; i++ {
-		h.eng.AddResult(journal.Record{TransactionAPIID: fmt.Sprintf("t%03d", i), ClientID: fmt.Sprintf("s%d", i),
+		h.eng.AddResult(sale.Result{TransactionAPIID: fmt.Sprintf("t%03d", i), ClientID: fmt.Sprintf("s%d", i),
 			Origin: h.self(), Action: "sale", Amount: "1.00", Outcome: "approved"})
 	}
 	c := h.open()
@@ -339,7 +339,7 @@ func TestNonReaderClosedByReplies(t *testing.T) {
 	}
 	h := startWith(t, smallBuffers{ln}, func(_ *Options, tm *timing) { tm.writeWait = 200 * time.Millisecond })
 	for i := 0; i < 71; i++ {
-		h.eng.AddResult(journal.Record{TransactionAPIID: fmt.Sprintf("t%03d", i), ClientID: fmt.Sprintf("s%d", i),
+		h.eng.AddResult(sale.Result{TransactionAPIID: fmt.Sprintf("t%03d", i), ClientID: fmt.Sprintf("s%d", i),
 			Origin: h.self(), Action: "sale", Amount: "1.00", Outcome: "approved"})
 	}
 	d := websocket.Dialer{HandshakeTimeout: waitFor, NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {

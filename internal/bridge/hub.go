@@ -4,7 +4,7 @@ import (
 	"context"
 	"encoding/json"
 
-	"github.com/posagent/posagent/internal/engine"
+	"github.com/posagent/posagent/internal/sale"
 )
 
 // ownerKey names a sale by who asked: the origin and the request id the
@@ -15,7 +15,7 @@ type ownerKey struct {
 
 // hub routes engine updates to connections until ctx ends or the engine
 // closes the subscription.
-func (b *Bridge) hub(ctx context.Context, updates <-chan engine.Update) {
+func (b *Bridge) hub(ctx context.Context, updates <-chan sale.Update) {
 	for {
 		select {
 		case <-ctx.Done():
@@ -34,7 +34,7 @@ func (b *Bridge) hub(ctx context.Context, updates <-chan engine.Update) {
 // plus one that cancelled it), or — when they are gone, e.g. the page was
 // reloaded — to every connection of the sale's origin. Updates about the
 // cashier's own sales (origin "ui") reach no web page.
-func (b *Bridge) route(u engine.Update) {
+func (b *Bridge) route(u sale.Update) {
 	msg, ok := updateMsg(u)
 	if !ok {
 		return
@@ -46,12 +46,12 @@ func (b *Bridge) route(u engine.Update) {
 	}
 	now := b.now()
 	switch u.Kind {
-	case engine.UpdateCard:
+	case sale.UpdateCard:
 		b.mu.Lock()
 		b.cardAt[u.TransactionAPIID] = now
 		b.mu.Unlock()
-	case engine.UpdateResult:
-		b.metrics.result(u.Result.Action, u.Result.Outcome)
+	case sale.UpdateResult:
+		b.metrics.result(u.Result.Action, string(u.Result.Outcome))
 		b.mu.Lock()
 		if t, ok := b.cardAt[u.TransactionAPIID]; ok {
 			delete(b.cardAt, u.TransactionAPIID)
@@ -60,7 +60,7 @@ func (b *Bridge) route(u engine.Update) {
 		} else {
 			b.mu.Unlock()
 		}
-	case engine.UpdateWarning:
+	case sale.UpdateWarning:
 		b.metrics.errorReply(u.Code)
 	}
 	for _, c := range b.targets(u) {
@@ -68,11 +68,11 @@ func (b *Bridge) route(u engine.Update) {
 	}
 }
 
-func (b *Bridge) targets(u engine.Update) []*conn {
+func (b *Bridge) targets(u sale.Update) []*conn {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	var out []*conn
-	if u.Kind == engine.UpdateReader || (u.Kind == engine.UpdateWarning && u.Origin == "") {
+	if u.Kind == sale.UpdateReader || (u.Kind == sale.UpdateWarning && u.Origin == "") {
 		for c := range b.conns {
 			if c.admitted.Load() {
 				out = append(out, c)
@@ -86,7 +86,7 @@ func (b *Bridge) targets(u engine.Update) []*conn {
 			out = append(out, c)
 		}
 	}
-	if u.Kind == engine.UpdateResult {
+	if u.Kind == sale.UpdateResult {
 		delete(b.owners, key)
 	}
 	if len(out) > 0 {

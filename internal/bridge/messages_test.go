@@ -15,6 +15,7 @@ import (
 	"github.com/posagent/posagent/internal/card"
 	"github.com/posagent/posagent/internal/engine"
 	"github.com/posagent/posagent/internal/reader"
+	"github.com/posagent/posagent/internal/sale"
 )
 
 const visa = "4111111111111111"
@@ -182,7 +183,7 @@ func TestSimulateRefused(t *testing.T) {
 		{"no simulator", func(o *Options, _ *timing) { o.Simulator = nil }, CodeNotSimulated},
 		{"not the sandbox", func(o *Options, _ *timing) { o.SandboxGateway = false }, CodeNotSimulated},
 		{"no simulated reader", func(o *Options, _ *timing) {
-			o.Engine.(*bridgetest.Engine).SetReaders([]reader.Info{{ID: "hid:1", Status: reader.StatusOK}})
+			o.Engine.(*bridgetest.Engine).SetReaders([]sale.Reader{{ID: "hid:1", Status: sale.ReaderOK}})
 		}, CodeNotSimulated},
 		{"simulator error", func(o *Options, _ *timing) { o.Simulator = failing }, CodeSimulateFailed},
 	}
@@ -274,8 +275,8 @@ func TestSlowClientDropped(t *testing.T) {
 	slow := h.open()
 	fast := h.open()
 	detail := strings.Repeat("d", 32<<10)
-	ev := engine.Update{Kind: engine.UpdateReader, Reader: &reader.Event{Kind: reader.EventAttached,
-		Reader: reader.Info{ID: "hid:1", Status: reader.StatusOK, Detail: detail}}}
+	ev := sale.Update{Kind: sale.UpdateReader, Reader: &sale.ReaderEvent{Kind: string(reader.EventAttached),
+		Reader: sale.Reader{ID: "hid:1", Status: sale.ReaderOK, Detail: detail}}}
 	// fast reads every event; slow reads nothing, so once the socket's
 	// buffers are full its queue overflows.
 	deadline := time.Now().Add(waitFor)
@@ -309,15 +310,15 @@ func TestTwoTabs(t *testing.T) {
 	b.send(`{"type":"sale","id":"b1","amount":"4.00"}`)
 	b.expectError(engine.CodeBusy)
 	// …and a reader event reaches both tabs, the sale's updates only one.
-	h.eng.Publish(engine.Update{Kind: engine.UpdateReader, Reader: &reader.Event{Kind: reader.EventBroken,
-		Reader: reader.Info{ID: "hid:2", Status: reader.StatusBroken, Detail: "unplug and plug it in"}}})
+	h.eng.Publish(sale.Update{Kind: sale.UpdateReader, Reader: &sale.ReaderEvent{Kind: string(reader.EventBroken),
+		Reader: sale.Reader{ID: "hid:2", Status: sale.ReaderBroken, Detail: "unplug and plug it in"}}})
 	for _, c := range []*client{a, b} {
 		if m := c.expect("reader"); m.str("event") != "broken" || m.obj("reader").str("detail") == "" || m.obj("reader").str("id") != "hid:2" {
 			t.Fatalf("reader %s", m["_raw"])
 		}
 	}
 	// A warning about a's sale goes to a only.
-	h.eng.Publish(engine.Update{Kind: engine.UpdateWarning, Code: "clear_track_data", Warning: "the reader is not encrypting",
+	h.eng.Publish(sale.Update{Kind: sale.UpdateWarning, Code: "clear_track_data", Warning: "the reader is not encrypting",
 		ClientID: "a1", Origin: h.self(), TransactionAPIID: "t"})
 	if e := a.expectError("clear_track_data"); e.str("id") != "a1" {
 		t.Fatal(e["_raw"])

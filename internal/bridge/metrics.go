@@ -10,7 +10,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/posagent/posagent/internal/reader"
+	"github.com/posagent/posagent/internal/sale"
 )
 
 // latencyBuckets are the histogram bounds in seconds: a card sale takes
@@ -91,7 +91,7 @@ func (m *metrics) inc(p *uint64) {
 
 // write renders every metric in the Prometheus text exposition format
 // 0.0.4. readers and clients are sampled by the caller at scrape time.
-func (m *metrics) write(w io.Writer, readers []reader.Info, clients int) error {
+func (m *metrics) write(w io.Writer, readers []sale.Reader, clients int) error {
 	var b strings.Builder
 	m.mu.Lock()
 	header(&b, "posagent_transactions_total", "counter", "Finished transactions by action and outcome.")
@@ -127,7 +127,7 @@ func (m *metrics) write(w io.Writer, readers []reader.Info, clients int) error {
 	header(&b, "posagent_websocket_clients", "gauge", "Websocket connections open now.")
 	fmt.Fprintf(&b, "posagent_websocket_clients %d\n", clients)
 	header(&b, "posagent_readers", "gauge", "Card readers by status.")
-	states := map[string]int{string(reader.StatusOK): 0, string(reader.StatusBroken): 0, string(reader.StatusDetached): 0}
+	states := map[string]int{string(sale.ReaderOK): 0, string(sale.ReaderBroken): 0, string(sale.ReaderDetached): 0}
 	for _, r := range readers {
 		states[string(r.Status)]++
 	}

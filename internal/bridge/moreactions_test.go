@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/posagent/posagent/internal/engine/journal"
+	"github.com/posagent/posagent/internal/sale"
 )
 
 // The messages docs/protocol.md gives for force, avsonly, authincrement
@@ -36,11 +36,11 @@ func TestMoreActionsDecode(t *testing.T) {
 			}
 		}
 	}
-	m, _ := json.Marshal(resultMsg(&journal.Record{Action: "avsonly", Outcome: "approved", Amount: "0.00", StatusID: 121, AVS: "GOOD"}, false))
+	m, _ := json.Marshal(resultMsg(&sale.Result{Action: "avsonly", Outcome: "approved", Amount: "0.00", StatusID: 121, AVS: "GOOD"}, false))
 	if !strings.Contains(string(m), `"avs":"GOOD"`) {
 		t.Errorf("result without avs: %s", m)
 	}
-	if m, _ := json.Marshal(resultMsg(&journal.Record{Action: "sale", Outcome: "approved"}, false)); strings.Contains(string(m), `"avs"`) {
+	if m, _ := json.Marshal(resultMsg(&sale.Result{Action: "sale", Outcome: "approved"}, false)); strings.Contains(string(m), `"avs"`) {
 		t.Errorf("a result without an AVS answer has the key: %s", m)
 	}
 }

@@ -10,8 +10,7 @@ import (
 
 	"github.com/posagent/posagent/internal/card"
 	"github.com/posagent/posagent/internal/engine"
-	"github.com/posagent/posagent/internal/engine/journal"
-	"github.com/posagent/posagent/internal/reader"
+	"github.com/posagent/posagent/internal/sale"
 )
 
 // ProtocolVersion is the websocket protocol this package speaks.
@@ -278,13 +277,13 @@ type ReaderInfo struct {
 	Simulated bool   `json:"simulated"`
 }
 
-func readerInfo(in reader.Info) ReaderInfo {
+func readerInfo(in sale.Reader) ReaderInfo {
 	model := strings.TrimSpace(in.Device.Vendor + " " + in.Device.Model)
 	return ReaderInfo{ID: in.ID, Model: model, Serial: in.Device.Serial, Transport: in.Device.Transport,
 		Status: string(in.Status), Detail: in.Detail, EMV: in.EMV, Simulated: in.Simulated}
 }
 
-func readerInfos(ins []reader.Info) []ReaderInfo {
+func readerInfos(ins []sale.Reader) []ReaderInfo {
 	out := make([]ReaderInfo, 0, len(ins))
 	for _, in := range ins {
 		out = append(out, readerInfo(in))
@@ -440,10 +439,10 @@ type ResultMsg struct {
 	VoidTransactionAPIID string `json:"void_transaction_api_id,omitempty"`
 }
 
-func resultMsg(r *journal.Record, replay bool) ResultMsg {
+func resultMsg(r *sale.Result, replay bool) ResultMsg {
 	return ResultMsg{
 		Type: TypeResult, ID: r.ClientID, TransactionAPIID: r.TransactionAPIID, Action: r.Action,
-		Outcome: r.Outcome, Code: r.Code, Message: card.RedactPANs(r.Error), Replay: replay, VoidTransactionAPIID: r.VoidAPIID,
+		Outcome: string(r.Outcome), Code: r.Code, Message: card.RedactPANs(r.Error), Replay: replay, VoidTransactionAPIID: r.VoidAPIID,
 		Card: ResultCard{MaskedPAN: r.MaskedPAN, Brand: r.Brand, LastFour: r.LastFour, EntryMode: r.EntryMode},
 		Transaction: Transaction{ID: r.TransactionID, StatusID: r.StatusID, ReasonCodeID: r.ReasonCodeID,
 			AuthCode: r.AuthCode, Amount: r.Amount, AuthAmount: r.AuthAmount, EntryModeID: r.EntryMode,
@@ -468,28 +467,28 @@ func errorMsg(id, code, message string) ErrorMsg {
 
 // updateMsg maps an engine update to its protocol message; ok is false for
 // updates the websocket does not carry.
-func updateMsg(u engine.Update) (msg any, ok bool) {
+func updateMsg(u sale.Update) (msg any, ok bool) {
 	switch u.Kind {
-	case engine.UpdatePrompt:
+	case sale.UpdatePrompt:
 		return PromptMsg{Type: TypePrompt, ID: u.ClientID, TransactionAPIID: u.TransactionAPIID, Prompt: string(u.Prompt)}, true
-	case engine.UpdateCard:
+	case sale.UpdateCard:
 		if u.Card == nil {
 			return nil, false
 		}
 		// MaskedPAN can only hold a masked number by construction (card.Mask).
 		return CardMsg{Type: TypeCard, ID: u.ClientID, TransactionAPIID: u.TransactionAPIID, EntryMode: string(u.Card.EntryMode),
 			Brand: string(u.Card.Brand), MaskedPAN: string(u.Card.MaskedPAN), LastFour: u.Card.LastFour}, true
-	case engine.UpdateResult:
+	case sale.UpdateResult:
 		if u.Result == nil {
 			return nil, false
 		}
 		return resultMsg(u.Result, false), true
-	case engine.UpdateReader:
+	case sale.UpdateReader:
 		if u.Reader == nil {
 			return nil, false
 		}
 		return ReaderMsg{Type: TypeReader, Event: string(u.Reader.Kind), Reader: readerInfo(u.Reader.Reader)}, true
-	case engine.UpdateWarning:
+	case sale.UpdateWarning:
 		m := errorMsg(u.ClientID, u.Code, u.Warning)
 		m.TransactionAPIID = u.TransactionAPIID
 		return m, true

@@ -7,9 +7,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/posagent/posagent/internal/card"
-	"github.com/posagent/posagent/internal/engine"
-	"github.com/posagent/posagent/internal/engine/journal"
 	"github.com/posagent/posagent/internal/reader"
+	"github.com/posagent/posagent/internal/sale"
 )
 
 func TestDecodeRequest(t *testing.T) {
@@ -65,21 +64,21 @@ func TestRequestLogValueHidesSecrets(t *testing.T) {
 }
 
 func TestUpdateMessages(t *testing.T) {
-	rec := &journal.Record{TransactionAPIID: "t1", ClientID: "s1", Origin: "o", Action: "sale", Amount: "1.00", Outcome: "approved",
+	rec := &sale.Result{TransactionAPIID: "t1", ClientID: "s1", Origin: "o", Action: "sale", Amount: "1.00", Outcome: "approved",
 		MaskedPAN: "541333******0011", LastFour: "0011", Brand: "mc", EntryMode: "P", TransactionID: "tx", StatusID: 101, ReasonCodeID: 1000,
-		AuthCode: "OK1", Verbiage: "approved 4111111111111111", Receipt: journal.Receipt{AID: "A0000000041010"}}
+		AuthCode: "OK1", Verbiage: "approved 4111111111111111", Receipt: card.Receipt{AID: "A0000000041010"}}
 	tests := []struct {
-		u    engine.Update
+		u    sale.Update
 		want string // JSON fragment
 	}{
-		{engine.Update{Kind: engine.UpdatePrompt, ClientID: "s1", Prompt: reader.PromptUseChip}, `"type":"prompt","id":"s1","prompt":"use_chip"`},
-		{engine.Update{Kind: engine.UpdateCard, ClientID: "s1", Card: &engine.Card{EntryMode: card.EntryChip, Brand: card.BrandMC, MaskedPAN: card.Mask("5428377011880254"), LastFour: "0254"}},
+		{sale.Update{Kind: sale.UpdatePrompt, ClientID: "s1", Prompt: sale.PromptUseChip}, `"type":"prompt","id":"s1","prompt":"use_chip"`},
+		{sale.Update{Kind: sale.UpdateCard, ClientID: "s1", Card: &sale.Card{EntryMode: card.EntryChip, Brand: card.BrandMC, MaskedPAN: card.Mask("5428377011880254"), LastFour: "0254"}},
 			`"type":"card","id":"s1","entry_mode":"C","brand":"mc","masked_pan":"542837******0254","last_four":"0254"`},
-		{engine.Update{Kind: engine.UpdateResult, Result: rec}, `"transaction":{"id":"tx","status_id":101,"reason_code_id":1000,"auth_code":"OK1","amount":"1.00","entry_mode_id":"P","last_four":"0011","verbiage":"approved 411111******1111"}`},
-		{engine.Update{Kind: engine.UpdateResult, Result: rec}, `"receipt":{"TC":"","TVR":"","AID":"A0000000041010","TSI":"","ATC":"","APPLAB":"","APPN":"","CVM":""}`},
-		{engine.Update{Kind: engine.UpdateReader, Reader: &reader.Event{Kind: reader.EventDetached, Reader: reader.Info{ID: "hid:1", Status: reader.StatusDetached, Device: card.DeviceInfo{Vendor: "MagTek", Model: "Dynamag", Transport: "hid"}}}},
+		{sale.Update{Kind: sale.UpdateResult, Result: rec}, `"transaction":{"id":"tx","status_id":101,"reason_code_id":1000,"auth_code":"OK1","amount":"1.00","entry_mode_id":"P","last_four":"0011","verbiage":"approved 411111******1111"}`},
+		{sale.Update{Kind: sale.UpdateResult, Result: rec}, `"receipt":{"TC":"","TVR":"","AID":"A0000000041010","TSI":"","ATC":"","APPLAB":"","APPN":"","CVM":""}`},
+		{sale.Update{Kind: sale.UpdateReader, Reader: &sale.ReaderEvent{Kind: string(reader.EventDetached), Reader: sale.Reader{ID: "hid:1", Status: sale.ReaderDetached, Device: card.DeviceInfo{Vendor: "MagTek", Model: "Dynamag", Transport: "hid"}}}},
 			`"type":"reader","event":"detached","reader":{"id":"hid:1","model":"MagTek Dynamag","serial":"","transport":"hid","status":"detached","detail":"","emv":false,"simulated":false}`},
-		{engine.Update{Kind: engine.UpdateWarning, ClientID: "s1", Code: "clear_track_data", Warning: "not encrypting", TransactionAPIID: "t1"},
+		{sale.Update{Kind: sale.UpdateWarning, ClientID: "s1", Code: "clear_track_data", Warning: "not encrypting", TransactionAPIID: "t1"},
 			`"type":"error","id":"s1","code":"clear_track_data","message":"not encrypting","transaction_api_id":"t1"`},
 	}
 	for _, tt := range tests {
@@ -92,7 +91,7 @@ func TestUpdateMessages(t *testing.T) {
 			t.Errorf("%v:\n got %s\nwant …%s…", tt.u.Kind, b, tt.want)
 		}
 	}
-	for _, u := range []engine.Update{{Kind: engine.UpdateCard}, {Kind: engine.UpdateResult}, {Kind: engine.UpdateReader}, {Kind: "other"}} {
+	for _, u := range []sale.Update{{Kind: sale.UpdateCard}, {Kind: sale.UpdateResult}, {Kind: sale.UpdateReader}, {Kind: "other"}} {
 		if _, ok := updateMsg(u); ok {
 			t.Errorf("%+v mapped", u)
 		}

@@ -17,7 +17,7 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/posagent/posagent/assets"
 	"github.com/posagent/posagent/internal/config"
-	"github.com/posagent/posagent/internal/reader"
+	"github.com/posagent/posagent/internal/sale"
 )
 
 // Timeouts and limits. Each is named for what it bounds.
@@ -331,7 +331,7 @@ func (b *Bridge) serveHealth(w http.ResponseWriter, _ *http.Request) {
 	readers := b.eng.ReaderInfos()
 	ok := 0
 	for _, r := range readers {
-		if r.Status == reader.StatusOK {
+		if r.Status == sale.ReaderOK {
 			ok++
 		}
 	}

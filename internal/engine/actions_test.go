@@ -11,6 +11,7 @@ import (
 
 	"github.com/posagent/posagent/internal/engine/journal"
 	"github.com/posagent/posagent/internal/gateway"
+	"github.com/posagent/posagent/internal/sale"
 )
 
 // withActions lets the fake gateway take force, avsonly, authincrement and
@@ -80,7 +81,7 @@ func TestAmountChanges(t *testing.T) {
 				t.Fatal(err)
 			}
 			h.swipe(h.read())
-			orig := h.next(UpdateResult, auth.TransactionAPIID).Result
+			orig := h.next(sale.UpdateResult, auth.TransactionAPIID).Result
 			h.gw.script = func(n int, req gateway.Request) (bool, *gateway.Result, error) {
 				sends := len(h.callsOf(req.Action))
 				switch {
@@ -103,8 +104,8 @@ func TestAmountChanges(t *testing.T) {
 			if got := h.stored(rec.TransactionAPIID); got.Action != tc.action || got.Amount != tc.to || got.OrigTransaction != orig.TransactionID {
 				t.Fatalf("journaled before sending: %+v", got)
 			}
-			res := h.next(UpdateResult, rec.TransactionAPIID).Result
-			if res.Outcome != OutcomeApproved {
+			res := h.next(sale.UpdateResult, rec.TransactionAPIID).Result
+			if res.Outcome != sale.OutcomeApproved {
 				t.Fatalf("result %+v", res)
 			}
 			sends := h.callsOf(gateway.Action(tc.action))
@@ -178,12 +179,12 @@ func TestForceAndAVSOnly(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := h.stored(rec.TransactionAPIID); got.State != journal.StatePending || got.Action != req.Action {
+			if got := h.stored(rec.TransactionAPIID); got.State != sale.StatePending || got.Action != req.Action {
 				t.Fatalf("journaled before the card: %+v", got)
 			}
 			h.swipe(h.read())
-			res := h.next(UpdateResult, rec.TransactionAPIID).Result
-			if res.Outcome != OutcomeApproved || res.AVS != "GOOD" {
+			res := h.next(sale.UpdateResult, rec.TransactionAPIID).Result
+			if res.Outcome != sale.OutcomeApproved || res.AVS != "GOOD" {
 				t.Fatalf("result %+v", res)
 			}
 			sends := h.callsOf(gateway.Action(req.Action))
@@ -244,7 +245,7 @@ func TestCardActionRefusals(t *testing.T) {
 			t.Errorf("%+v: %v, want %s naming %q", tc.req, err, tc.code, tc.in)
 		}
 	}
-	if all, _ := h.j.History(journal.Query{}); len(all.Records) != 0 || len(h.rd.armed) != 0 {
+	if all, _ := h.j.History(sale.Query{}); len(all.Records) != 0 || len(h.rd.armed) != 0 {
 		t.Fatalf("a refused request left %d records, %d armings", len(all.Records), len(h.rd.armed))
 	}
 
@@ -288,5 +289,5 @@ func TestAmountChangeOwnership(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the window may reduce any sale: %v", err)
 	}
-	h.next(UpdateResult, rec.TransactionAPIID)
+	h.next(sale.UpdateResult, rec.TransactionAPIID)
 }

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/posagent/posagent/internal/engine/journal"
-	"github.com/posagent/posagent/internal/reader"
+	"github.com/posagent/posagent/internal/sale"
 )
 
 // BenchmarkSalesThroughJournal runs whole sales (create, card, send, finish)
@@ -22,7 +22,7 @@ func BenchmarkSalesThroughJournal(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer j.Close()
-	h := &harness{gw: newFakeGateway(), rd: &fakeReaders{infos: []reader.Info{simInfo}}, j: j}
+	h := &harness{gw: newFakeGateway(), rd: &fakeReaders{infos: []sale.Reader{simInfo}}, j: j}
 	e, err := New(Config{Gateway: h.gw, Readers: h.rd, Journal: j})
 	if err != nil {
 		b.Fatal(err)
@@ -47,7 +47,7 @@ func BenchmarkSalesThroughJournal(b *testing.B) {
 		card := time.Now()
 		h.swipe(h.read())
 		for u := range upd {
-			if u.Kind == UpdateResult && u.TransactionAPIID == rec.TransactionAPIID {
+			if u.Kind == sale.UpdateResult && u.TransactionAPIID == rec.TransactionAPIID {
 				break
 			}
 		}
@@ -77,7 +77,7 @@ func BenchmarkOwnerCheck(b *testing.B) {
 	for i := 0; i < 10_000; i++ {
 		id := fmt.Sprintf("sale-%05d", i)
 		if err := j.Put(journal.Record{TransactionAPIID: id, Origin: "https://a.example", Action: "sale", Amount: "1.00",
-			State: journal.StateDone, Outcome: OutcomeApproved, TransactionID: "tx-" + id, AuthCode: "A1B2C3"}); err != nil {
+			State: sale.StateDone, Outcome: sale.OutcomeApproved, TransactionID: "tx-" + id, AuthCode: "A1B2C3"}); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/posagent/posagent/internal/card"
-	"github.com/posagent/posagent/internal/engine/journal"
+	"github.com/posagent/posagent/internal/sale"
 )
 
 // Issue 16: the engine refuses card data in every text of a sale or
@@ -36,7 +36,7 @@ func TestCardDataInRequestsRefused(t *testing.T) {
 	if len(h.rd.armed) != 0 || len(h.gw.calls) != 0 {
 		t.Fatalf("reader armed %d times, gateway called %d times for refused requests", len(h.rd.armed), len(h.gw.calls))
 	}
-	all, err := h.j.History(journal.Query{})
+	all, err := h.j.History(sale.Query{})
 	if err != nil || len(all.Records) != 0 {
 		t.Fatalf("journal holds %d records (%v) after refusals", len(all.Records), err)
 	}
@@ -47,10 +47,10 @@ func TestCardDataInRequestsRefused(t *testing.T) {
 		t.Fatalf("20%%Bonus coffee refused: %v", err)
 	}
 	h.swipe(h.read())
-	if res := h.next(UpdateResult, rec.TransactionAPIID).Result; res.Outcome != OutcomeApproved {
+	if res := h.next(sale.UpdateResult, rec.TransactionAPIID).Result; res.Outcome != sale.OutcomeApproved {
 		t.Fatalf("20%%Bonus coffee: %s %s", res.Outcome, res.Error)
 	}
-	if got := h.stored(rec.TransactionAPIID); got.Description != "20%Bonus coffee" || got.State != journal.StateDone {
+	if got := h.stored(rec.TransactionAPIID); got.Description != "20%Bonus coffee" || got.State != sale.StateDone {
 		t.Fatalf("journal %+v", got)
 	}
 }

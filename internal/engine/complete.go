@@ -7,6 +7,7 @@ import (
 	"github.com/posagent/posagent/internal/engine/journal"
 	"github.com/posagent/posagent/internal/gateway"
 	"github.com/posagent/posagent/internal/reader"
+	"github.com/posagent/posagent/internal/sale"
 )
 
 // This file hands the gateway's answer back to a contact chip card that
@@ -34,13 +35,6 @@ const completeTimeout = 20 * time.Second
 // the void (the charge stands; the message says so).
 const CodeCardDeclinedAfterApproval = "card_declined_after_approval"
 
-// Values of journal.Record.CardCompletion.
-const (
-	CardPending  = journal.CardPending
-	CardAccepted = journal.CardAccepted
-	CardDeclined = journal.CardDeclined
-)
-
 // verbiageVoided is the sale's verbiage (and so the receipt's line) after
 // the void of an approval the card declined: 32 columns at most.
 const verbiageVoided = "CARD DECLINED - CHARGE VOIDED"
@@ -50,11 +44,11 @@ const verbiageVoided = "CARD DECLINED - CHARGE VOIDED"
 // must not approve either: it is told "declined". Unknown (the gateway's
 // answer was lost) is "unable to go online" (Z3): the card decides by its
 // issuer action codes, and the lookup decides the money.
-func hostARC(outcome string) string {
+func hostARC(outcome sale.Outcome) string {
 	switch outcome {
-	case OutcomeApproved:
+	case sale.OutcomeApproved:
 		return reader.ARCApproved
-	case OutcomeDeclined, OutcomeError, OutcomeCancelled:
+	case sale.OutcomeDeclined, sale.OutcomeError, sale.OutcomeCancelled:
 		return reader.ARCDeclined
 	}
 	return reader.ARCUnableOnline
@@ -62,7 +56,7 @@ func hostARC(outcome string) string {
 
 // takeCompletion returns the sale's completion, at most once. Call with
 // e.mu held.
-func (s *sale) takeCompletion() reader.Completion {
+func (s *inflight) takeCompletion() reader.Completion {
 	c := s.complete
 	s.complete = nil
 	return c
@@ -75,7 +69,7 @@ func (s *sale) takeCompletion() reader.Completion {
 // an approval the card did not accept is voided first. It reports false
 // when there is nothing of the card left to do: the caller publishes as
 // usual. Call with e.mu held, after the outcome is journaled.
-func (e *Engine) completeThenPublish(s *sale, rec journal.Record, result Update) bool {
+func (e *Engine) completeThenPublish(s *inflight, rec journal.Record, result sale.Update) bool {
 	if c := s.takeCompletion(); c != nil {
 		// Held in byAPIID until the card answered, so that a recovery
 		// sweep leaves it alone and Get answers with it. rec (the outcome,
@@ -113,12 +107,12 @@ func (e *Engine) mustReverse(rec journal.Record) bool {
 // settleCardLocked records what the card did with the sale's outcome and
 // publishes the result, or voids an approval the card did not accept
 // (told is false when the card could not be told). Call with e.mu held.
-func (e *Engine) settleCardLocked(rec journal.Record, result Update, d reader.CardDecision, told bool) {
-	rec.CardCompletion = CardDeclined
+func (e *Engine) settleCardLocked(rec journal.Record, result sale.Update, d reader.CardDecision, told bool) {
+	rec.CardCompletion = sale.CardDeclined
 	if told && d.Approved {
-		rec.CardCompletion = CardAccepted
+		rec.CardCompletion = sale.CardAccepted
 	}
-	if rec.Outcome == OutcomeApproved && rec.CardCompletion == CardDeclined {
+	if rec.Outcome == sale.OutcomeApproved && rec.CardCompletion == sale.CardDeclined {
 		e.reverseLocked(rec)
 		return
 	}
@@ -127,7 +121,8 @@ func (e *Engine) settleCardLocked(rec journal.Record, result Update, d reader.Ca
 	if err := e.j.Put(rec); err != nil {
 		e.log.Error("journal write of the card's completion failed", "transaction_api_id", rec.TransactionAPIID, "error", err)
 	}
-	result.Result = &rec
+	res := resultOf(&rec)
+	result.Result = &res
 	e.publish(result)
 }
 
@@ -137,7 +132,7 @@ func (e *Engine) settleCardLocked(rec journal.Record, result Update, d reader.Ca
 // can be held against it; the sale's result follows when the lookup
 // decides. The caller has journaled the sale unknown (card_completion
 // pending) before: a kill while the card is told leaves it owed.
-func (e *Engine) tellUnknown(ctx context.Context, s *sale) {
+func (e *Engine) tellUnknown(ctx context.Context, s *inflight) {
 	e.mu.Lock()
 	c := s.takeCompletion()
 	rec := s.rec
@@ -145,15 +140,15 @@ func (e *Engine) tellUnknown(ctx context.Context, s *sale) {
 	if c == nil {
 		return
 	}
-	rec.Outcome = OutcomeUnknown
+	rec.Outcome = sale.OutcomeUnknown
 	d, told := e.tellCard(ctx, c, rec)
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	s.rec.CardCompletion = CardDeclined
+	s.rec.CardCompletion = sale.CardDeclined
 	if told && d.Approved {
-		s.rec.CardCompletion = CardAccepted
+		s.rec.CardCompletion = sale.CardAccepted
 	}
-	if s.rec.State == journal.StateDone {
+	if s.rec.State == sale.StateDone {
 		return // finished meanwhile (cannot happen today: resolve starts after this)
 	}
 	if err := e.j.Put(s.rec); err != nil {
@@ -169,7 +164,7 @@ func (e *Engine) releaseCard(ev reader.Event) {
 		return
 	}
 	e.goBackground(func(ctx context.Context) {
-		e.tellCard(ctx, ev.Complete, journal.Record{Outcome: OutcomeCancelled, ReaderID: ev.Reader.ID})
+		e.tellCard(ctx, ev.Complete, journal.Record{Outcome: sale.OutcomeCancelled, ReaderID: ev.Reader.ID})
 	})
 }
 
@@ -188,7 +183,7 @@ func (e *Engine) tellCard(ctx context.Context, c reader.Completion, rec journal.
 	}
 	log.Info("chip card completed", "card_approved", d.Approved, "cryptogram", d.Cryptogram)
 	if rec.TransactionAPIID != "" {
-		e.publish(Update{Kind: UpdatePrompt, ClientID: rec.ClientID, Origin: rec.Origin, TransactionAPIID: rec.TransactionAPIID, Prompt: reader.PromptRemoveCard})
+		e.publish(sale.Update{Kind: sale.UpdatePrompt, ClientID: rec.ClientID, Origin: rec.Origin, TransactionAPIID: rec.TransactionAPIID, Prompt: sale.PromptRemoveCard})
 	}
 	return d, true
 }
@@ -200,9 +195,9 @@ func (e *Engine) tellCard(ctx context.Context, c reader.Completion, rec journal.
 func (e *Engine) reverseLocked(rec journal.Record) {
 	e.log.Error("the chip card did not accept a sale the gateway approved: voiding it",
 		"transaction_api_id", rec.TransactionAPIID, "transaction_id", rec.TransactionID, "card_completion", rec.CardCompletion)
-	rec.CardCompletion = CardDeclined
+	rec.CardCompletion = sale.CardDeclined
 	rec.VoidAPIID = e.cfg.NewID()
-	rec.State, rec.Outcome = journal.StateUnknown, ""
+	rec.State, rec.Outcome = sale.StateUnknown, ""
 	rec.Error = "the card declined the completed transaction: voiding the charge " + rec.TransactionID
 	if err := e.j.Put(rec); err != nil {
 		// Nothing else can be done durably: the approval stands in the
@@ -210,7 +205,7 @@ func (e *Engine) reverseLocked(rec journal.Record) {
 		e.log.Error("journal write of a reversal failed; the next start voids the sale", "transaction_api_id", rec.TransactionAPIID, "error", err)
 		return
 	}
-	s := &sale{rec: rec}
+	s := &inflight{rec: rec}
 	e.byAPIID[rec.TransactionAPIID] = s
 	e.resolving[rec.TransactionAPIID] = true // the void decides, not a lookup of the sale
 	e.voidLocked(s)
@@ -220,7 +215,7 @@ func (e *Engine) reverseLocked(rec journal.Record) {
 // holds it already (create-if-absent under e.mu: every maker holds it), and
 // sends it in the background; a void that exists settles the sale when it
 // finishes, or at once if it has. Call with e.mu held.
-func (e *Engine) voidLocked(s *sale) {
+func (e *Engine) voidLocked(s *inflight) {
 	rec := s.rec
 	v, found, err := e.j.Get(rec.VoidAPIID)
 	switch {
@@ -228,7 +223,7 @@ func (e *Engine) voidLocked(s *sale) {
 		e.log.Error("journal read failed; the void is made at the next lookup", "transaction_api_id", rec.VoidAPIID, "error", err)
 		delete(e.resolving, rec.TransactionAPIID)
 		return
-	case found && v.State == journal.StateDone:
+	case found && v.State == sale.StateDone:
 		e.settleReversalLocked(v)
 		return
 	case found:
@@ -238,12 +233,12 @@ func (e *Engine) voidLocked(s *sale) {
 	}
 	if !e.gw.Capabilities().Actions[gateway.ActionVoid] {
 		s.rec.Code = CodeCardDeclinedAfterApproval
-		e.finishLocked(s, OutcomeApproved, nil, "the card declined the completed transaction, and the "+e.gw.Name()+
+		e.finishLocked(s, sale.OutcomeApproved, nil, "the card declined the completed transaction, and the "+e.gw.Name()+
 			" gateway cannot void: the charge of transaction "+rec.TransactionID+" stands; refund it")
 		return
 	}
 	vr := journal.Record{TransactionAPIID: rec.VoidAPIID, Origin: rec.Origin, Action: string(gateway.ActionVoid),
-		OrigTransaction: rec.TransactionID, State: journal.StatePending, Created: time.Now().UTC(), ReversalOf: rec.TransactionAPIID}
+		OrigTransaction: rec.TransactionID, State: sale.StatePending, Created: time.Now().UTC(), ReversalOf: rec.TransactionAPIID}
 	vs, err := e.followUpLocked(vr, gateway.Request{Action: gateway.ActionVoid, TransactionID: rec.TransactionID})
 	if err != nil {
 		e.log.Error("journal write of a reversal's void failed; it is made at the next lookup", "transaction_api_id", rec.VoidAPIID, "error", err)
@@ -261,22 +256,22 @@ func (e *Engine) settleReversalLocked(v journal.Record) {
 	s := e.byAPIID[v.ReversalOf]
 	if s == nil {
 		cur, found, err := e.j.Get(v.ReversalOf)
-		if err != nil || !found || cur.State == journal.StateDone {
+		if err != nil || !found || cur.State == sale.StateDone {
 			return
 		}
-		s = &sale{rec: cur}
+		s = &inflight{rec: cur}
 		e.byAPIID[v.ReversalOf] = s
 	}
-	if s.rec.State == journal.StateDone {
+	if s.rec.State == sale.StateDone {
 		return
 	}
 	s.rec.Code = CodeCardDeclinedAfterApproval
-	if v.Outcome == OutcomeApproved {
+	if v.Outcome == sale.OutcomeApproved {
 		if v.StatusID != 0 {
 			s.rec.StatusID, s.rec.ReasonCodeID = v.StatusID, v.ReasonCodeID
 		}
 		s.rec.Verbiage = verbiageVoided
-		e.finishLocked(s, OutcomeDeclined, nil, "the card declined the completed transaction; the charge was voided (transaction "+s.rec.TransactionID+")")
+		e.finishLocked(s, sale.OutcomeDeclined, nil, "the card declined the completed transaction; the charge was voided (transaction "+s.rec.TransactionID+")")
 		return
 	}
 	why := v.Error
@@ -285,7 +280,7 @@ func (e *Engine) settleReversalLocked(v journal.Record) {
 	}
 	e.log.Error("the gateway refused the void of a sale the chip card declined: the charge stands; refund it",
 		"transaction_api_id", s.rec.TransactionAPIID, "transaction_id", s.rec.TransactionID, "void", v.TransactionAPIID, "reason", why)
-	e.finishLocked(s, OutcomeApproved, nil, "the card declined the completed transaction, but the gateway refused the void ("+why+
+	e.finishLocked(s, sale.OutcomeApproved, nil, "the card declined the completed transaction, but the gateway refused the void ("+why+
 		"): the charge of transaction "+s.rec.TransactionID+" stands; refund it")
 }
 
@@ -293,10 +288,10 @@ func (e *Engine) settleReversalLocked(v journal.Record) {
 // never a lookup of the sale (which would find the approval). It makes the
 // void if the journal does not hold it (the agent stopped between the two
 // writes) and reports true: the void's resolution settles the sale.
-func (e *Engine) reversalStep(s *sale) bool {
+func (e *Engine) reversalStep(s *inflight) bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if s.rec.State == journal.StateDone {
+	if s.rec.State == sale.StateDone {
 		return true
 	}
 	e.voidLocked(s)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/posagent/posagent/internal/card"
 	"github.com/posagent/posagent/internal/reader"
+	"github.com/posagent/posagent/internal/sale"
 )
 
 // fakeCard is a contact chip card waiting for its host response.
@@ -41,7 +42,7 @@ func (c *fakeCard) toldSoFar() []string {
 }
 
 // update waits for any update about apiID, failing after 5 s.
-func (h *harness) update(apiID string) Update {
+func (h *harness) update(apiID string) sale.Update {
 	h.t.Helper()
 	deadline := time.After(5 * time.Second)
 	for {
@@ -67,7 +68,7 @@ func TestChipReadNotSent(t *testing.T) {
 	h := newHarness(t, nil)
 	c := &fakeCard{}
 	h.insert(h.read(), c)
-	h.next(UpdateWarning, "")
+	h.next(sale.UpdateWarning, "")
 	h.e.Close(5 * time.Second) // waits for the completion in flight
 	if told := c.toldSoFar(); len(told) != 1 || told[0] != reader.ARCDeclined {
 		t.Errorf("told %v, want [05]", told)
@@ -79,7 +80,7 @@ func TestChipReadNotSent(t *testing.T) {
 
 // TestSwipeHasNoCompletion: one-step reads are reported as before.
 func TestSwipeHasNoCompletion(t *testing.T) {
-	if hostARC(OutcomeUnknown) != reader.ARCUnableOnline || hostARC(OutcomeError) != reader.ARCDeclined {
+	if hostARC(sale.OutcomeUnknown) != reader.ARCUnableOnline || hostARC(sale.OutcomeError) != reader.ARCDeclined {
 		t.Fatal("host response codes")
 	}
 	h := newHarness(t, nil)
@@ -87,10 +88,10 @@ func TestSwipeHasNoCompletion(t *testing.T) {
 	h.swipe(h.read())
 	for {
 		u := h.update(rec.TransactionAPIID)
-		if u.Kind == UpdatePrompt && u.Prompt == reader.PromptRemoveCard {
+		if u.Kind == sale.UpdatePrompt && u.Prompt == sale.PromptRemoveCard {
 			t.Fatal("remove_card for a swipe")
 		}
-		if u.Kind == UpdateResult {
+		if u.Kind == sale.UpdateResult {
 			return
 		}
 	}
@@ -102,11 +103,11 @@ func TestReadersDocHostResponse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rows := map[string]string{
-		"| approved |":  OutcomeApproved,
-		"| declined |":  OutcomeDeclined,
-		"| error (":     OutcomeError,
-		"| **unknown**": OutcomeUnknown,
+	rows := map[string]sale.Outcome{
+		"| approved |":  sale.OutcomeApproved,
+		"| declined |":  sale.OutcomeDeclined,
+		"| error (":     sale.OutcomeError,
+		"| **unknown**": sale.OutcomeUnknown,
 	}
 	for _, line := range strings.Split(string(b), "\n") {
 		line = strings.TrimSpace(line)
@@ -122,5 +123,29 @@ func TestReadersDocHostResponse(t *testing.T) {
 	}
 	for prefix := range rows {
 		t.Errorf("docs/readers.md has no 8A row %q", prefix)
+	}
+}
+
+// TestReceiptWholeEndToEnd: a chip read's card.Receipt — CryptogramType
+// included — is what the result update, Get and the journal row carry (the
+// journal's own Receipt copy had dropped CryptogramType on the way).
+func TestReceiptWholeEndToEnd(t *testing.T) {
+	h := newHarness(t, nil)
+	rec := h.sale("12.50")
+	r := h.read()
+	r.Receipt = card.Receipt{TC: "8A1F2C3D4E5F6071", TVR: "0000008000", AID: "A0000000031010", TSI: "E800", ATC: "0001",
+		APPLAB: "VISA CREDIT", APPN: "VISA", CVM: "1E0300", CryptogramType: "ARQC"}
+	want := r.Receipt
+	h.insert(r, &fakeCard{approves: true})
+	res := h.next(sale.UpdateResult, rec.TransactionAPIID).Result
+	if res.Receipt != want {
+		t.Errorf("result update receipt %+v, want %+v", res.Receipt, want)
+	}
+	got, ok, err := h.e.Get(rec.TransactionAPIID)
+	if err != nil || !ok || got.Receipt != want {
+		t.Errorf("Get: %+v %v %v, want receipt %+v", got.Receipt, ok, err, want)
+	}
+	if stored := h.stored(rec.TransactionAPIID); stored.Receipt != want {
+		t.Errorf("journal row receipt %+v, want %+v", stored.Receipt, want)
 	}
 }

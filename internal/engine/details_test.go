@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/posagent/posagent/internal/gateway"
+	"github.com/posagent/posagent/internal/sale"
 )
 
 // requiringGateway is a fake gateway whose merchant settings require
@@ -103,9 +104,9 @@ func TestSaleDetailsSent(t *testing.T) {
 		got.CheckoutDate != "2026-12-04" || got.RoomRate != "39.50" {
 		t.Errorf("journaled %+v", got)
 	}
-	h.next(UpdatePrompt, rec.TransactionAPIID)
+	h.next(sale.UpdatePrompt, rec.TransactionAPIID)
 	h.swipe(h.read())
-	if res := h.next(UpdateResult, rec.TransactionAPIID).Result; res.Outcome != OutcomeApproved {
+	if res := h.next(sale.UpdateResult, rec.TransactionAPIID).Result; res.Outcome != sale.OutcomeApproved {
 		t.Fatalf("result %+v", res)
 	}
 	req := h.gw.calls[0]
@@ -128,15 +129,15 @@ func TestCompleteCarriesDetails(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.next(UpdatePrompt, rec.TransactionAPIID)
+	h.next(sale.UpdatePrompt, rec.TransactionAPIID)
 	h.swipe(h.read())
-	res := h.next(UpdateResult, rec.TransactionAPIID).Result
+	res := h.next(sale.UpdateResult, rec.TransactionAPIID).Result
 	for i, amount := range []string{"", "10.30", "9.00"} {
 		f, err := h.e.FollowUp(context.Background(), FollowUpRequest{Origin: OriginUI, Action: "complete", TransactionID: res.TransactionID, Amount: amount})
 		if err != nil {
 			t.Fatal(err)
 		}
-		h.next(UpdateResult, f.TransactionAPIID)
+		h.next(sale.UpdateResult, f.TransactionAPIID)
 		req := h.gw.calls[1+i]
 		carried := req.Subtotal != nil && *req.Subtotal == 1000 && req.Surcharge != nil && *req.Surcharge == 30 && req.CheckinDate == "2026-12-01"
 		if want := amount != "9.00"; carried != want {

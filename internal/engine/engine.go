@@ -14,13 +14,14 @@ import (
 	"github.com/posagent/posagent/internal/engine/journal"
 	"github.com/posagent/posagent/internal/gateway"
 	"github.com/posagent/posagent/internal/reader"
+	"github.com/posagent/posagent/internal/sale"
 )
 
 // Readers is what the engine needs of the reader manager.
 type Readers interface {
 	Arm(ctx context.Context, readerID string, t reader.Transaction) error
 	Cancel(ctx context.Context, readerID string) error
-	Devices() []reader.Info
+	Devices() []sale.Reader
 }
 
 // Timing defaults.
@@ -99,16 +100,16 @@ type Engine struct {
 	guard *ksnGuard
 
 	mu        sync.Mutex
-	active    map[string]*sale // by reader id: the sale waiting for or using a card
-	byAPIID   map[string]*sale // every in-memory sale by transaction_api_id
-	resolving map[string]bool  // transaction_api_ids with a resolver running
+	active    map[string]*inflight // by reader id: the sale waiting for or using a card
+	byAPIID   map[string]*inflight // every in-memory sale by transaction_api_id
+	resolving map[string]bool      // transaction_api_ids with a resolver running
 	closed    bool
 	paused    bool
 
 	// subMu guards subs apart from mu, so that updates can be published,
 	// in order, while mu is held.
 	subMu sync.Mutex
-	subs  map[chan Update]struct{}
+	subs  map[chan sale.Update]struct{}
 
 	// ctx is the one context every send, lookup, wait and backoff of the
 	// engine runs under; Close cancels it after its grace.
@@ -124,7 +125,7 @@ type Engine struct {
 // sale is a transaction the engine is working on. read is the encrypted
 // envelope, kept in memory only (never journaled) so that a lookup proving
 // the gateway never got the request allows one re-send of the same read.
-type sale struct {
+type inflight struct {
 	rec      journal.Record
 	readerID string
 	waiting  bool // waiting for a card
@@ -167,8 +168,8 @@ func New(cfg Config) (*Engine, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Engine{
 		cfg: cfg, log: cfg.Log, gw: cfg.Gateway, rd: cfg.Readers, j: cfg.Journal, guard: newKSNGuard(),
-		active: map[string]*sale{}, byAPIID: map[string]*sale{}, resolving: map[string]bool{},
-		subs: map[chan Update]struct{}{}, ctx: ctx, cancel: cancel, life: newLifecycle(),
+		active: map[string]*inflight{}, byAPIID: map[string]*inflight{}, resolving: map[string]bool{},
+		subs: map[chan sale.Update]struct{}{}, ctx: ctx, cancel: cancel, life: newLifecycle(),
 		closing: make(chan struct{}), closeDone: make(chan struct{}),
 	}, nil
 }
@@ -183,8 +184,8 @@ func randomID() string {
 }
 
 // Subscribe returns a channel of updates and a function to stop them.
-func (e *Engine) Subscribe() (<-chan Update, func()) {
-	ch := make(chan Update, subscriberBuffer)
+func (e *Engine) Subscribe() (<-chan sale.Update, func()) {
+	ch := make(chan sale.Update, subscriberBuffer)
 	e.subMu.Lock()
 	e.subs[ch] = struct{}{}
 	e.subMu.Unlock()
@@ -200,7 +201,7 @@ func (e *Engine) Subscribe() (<-chan Update, func()) {
 
 // publish fans an update out; a full subscriber queue drops the update for
 // that subscriber only (results stay re-deliverable from the journal).
-func (e *Engine) publish(u Update) {
+func (e *Engine) publish(u sale.Update) {
 	e.subMu.Lock()
 	defer e.subMu.Unlock()
 	for ch := range e.subs {
@@ -264,10 +265,10 @@ func (e *Engine) recover(ctx context.Context) error {
 		return fmt.Errorf("reading the journal for the last run's unfinished sales: %w", err)
 	}
 	for _, r := range open {
-		if r.State != journal.StatePending || e.byAPIID[r.TransactionAPIID] != nil {
+		if r.State != sale.StatePending || e.byAPIID[r.TransactionAPIID] != nil {
 			continue
 		}
-		r.State = journal.StateUnknown
+		r.State = sale.StateUnknown
 		r.Error = "the agent stopped before this sale's outcome was known: checking with the gateway"
 		r.Updated = time.Now().UTC()
 		if err := e.j.Put(r); err != nil {
@@ -307,11 +308,11 @@ func (e *Engine) resolveUnknown(ctx context.Context) {
 			}
 			// Left by an earlier run: no envelope in memory, so a proven
 			// absence cannot be re-sent — the card must be presented again.
-			s = &sale{rec: cur}
+			s = &inflight{rec: cur}
 			e.byAPIID[r.TransactionAPIID] = s
 			r = cur
 		}
-		if busy || (ok && s.rec.State == journal.StateSending) {
+		if busy || (ok && s.rec.State == sale.StateSending) {
 			e.mu.Unlock()
 			continue // a send or resolver is working on it
 		}
@@ -382,16 +383,16 @@ func (e *Engine) Paused() bool {
 // acknowledged, newest first ("": every origin's). An approval whose chip
 // card has not answered yet is not one: it may still be voided
 // (complete.go), and a page must not print its receipt.
-func (e *Engine) Unacked(origin string) ([]journal.Record, error) {
+func (e *Engine) Unacked(origin string) ([]sale.Result, error) {
 	recs, err := e.j.Unacked(origin)
 	out := recs[:0]
 	for _, r := range recs {
-		if r.Outcome == OutcomeApproved && r.CardCompletion == CardPending {
+		if r.Outcome == sale.OutcomeApproved && r.CardCompletion == sale.CardPending {
 			continue
 		}
 		out = append(out, r)
 	}
-	return out, err
+	return resultsOf(out), err
 }
 
 // Ack records that a client received a result.
@@ -413,7 +414,12 @@ func (e *Engine) Ack(apiID string) error {
 // Get returns a transaction's record: the engine's own while it works on
 // it (the journal holds its last durable state, which a sale being sent
 // does not write: see send), else the journal's.
-func (e *Engine) Get(apiID string) (journal.Record, bool, error) {
+func (e *Engine) Get(apiID string) (sale.Result, bool, error) {
+	rec, ok, err := e.get(apiID)
+	return resultOf(&rec), ok, err
+}
+
+func (e *Engine) get(apiID string) (journal.Record, bool, error) {
 	e.mu.Lock()
 	s := e.byAPIID[apiID]
 	var rec journal.Record
@@ -428,10 +434,13 @@ func (e *Engine) Get(apiID string) (journal.Record, bool, error) {
 }
 
 // History returns a page of journal records matching q, newest first.
-func (e *Engine) History(q journal.Query) (journal.Page, error) { return e.j.History(q) }
+func (e *Engine) History(q sale.Query) (sale.Page, error) {
+	p, err := e.j.History(q)
+	return sale.Page{Results: resultsOf(p.Records), Next: p.Next, More: p.More}, err
+}
 
 // ReaderInfos lists the readers.
-func (e *Engine) ReaderInfos() []reader.Info {
+func (e *Engine) ReaderInfos() []sale.Reader {
 	if e.rd == nil {
 		return nil
 	}
@@ -439,12 +448,12 @@ func (e *Engine) ReaderInfos() []reader.Info {
 }
 
 // Active lists the sales in progress.
-func (e *Engine) Active() []journal.Record {
+func (e *Engine) Active() []sale.Result {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	out := make([]journal.Record, 0, len(e.active))
+	out := make([]sale.Result, 0, len(e.active))
 	for _, s := range e.active {
-		out = append(out, s.rec)
+		out = append(out, resultOf(&s.rec))
 	}
 	return out
 }

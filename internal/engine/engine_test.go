@@ -16,6 +16,7 @@ import (
 	"github.com/posagent/posagent/internal/engine/journal"
 	"github.com/posagent/posagent/internal/gateway"
 	"github.com/posagent/posagent/internal/reader"
+	"github.com/posagent/posagent/internal/sale"
 )
 
 // fakeGateway is a gateway whose answers a test scripts. committed holds
@@ -144,7 +145,7 @@ func (g *fakeGateway) charges() int {
 
 type fakeReaders struct {
 	mu     sync.Mutex
-	infos  []reader.Info
+	infos  []sale.Reader
 	armed  []reader.Transaction
 	cancel int
 }
@@ -161,13 +162,13 @@ func (f *fakeReaders) Cancel(context.Context, string) error {
 	f.cancel++
 	return nil
 }
-func (f *fakeReaders) Devices() []reader.Info {
+func (f *fakeReaders) Devices() []sale.Reader {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return append([]reader.Info(nil), f.infos...)
+	return append([]sale.Reader(nil), f.infos...)
 }
 
-var simInfo = reader.Info{ID: "sim:1", Status: reader.StatusOK, EMV: true, Device: card.DeviceInfo{Model: "sim", Serial: "SIM0001"}}
+var simInfo = sale.Reader{ID: "sim:1", Status: sale.ReaderOK, EMV: true, Device: card.DeviceInfo{Model: "sim", Serial: "SIM0001"}}
 
 type harness struct {
 	t    *testing.T
@@ -176,7 +177,7 @@ type harness struct {
 	rd   *fakeReaders
 	j    *journal.Journal
 	path string
-	upd  <-chan Update
+	upd  <-chan sale.Update
 	ksn  uint32
 }
 
@@ -187,7 +188,7 @@ func newHarness(t *testing.T, mutate func(*Config)) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{t: t, gw: newFakeGateway(), rd: &fakeReaders{infos: []reader.Info{simInfo}}, j: j, path: path}
+	h := &harness{t: t, gw: newFakeGateway(), rd: &fakeReaders{infos: []sale.Reader{simInfo}}, j: j, path: path}
 	cfg := Config{Gateway: h.gw, Readers: h.rd, Journal: j, CardTimeout: time.Minute,
 		ResolveBackoff: []time.Duration{time.Millisecond, time.Millisecond, time.Millisecond}, ResolveInterval: 20 * time.Millisecond}
 	if mutate != nil {
@@ -219,7 +220,7 @@ func (h *harness) swipe(r *card.Read) {
 }
 
 // next waits for an update of kind k about apiID, failing after 5 s.
-func (h *harness) next(k UpdateKind, apiID string) Update {
+func (h *harness) next(k sale.UpdateKind, apiID string) sale.Update {
 	h.t.Helper()
 	deadline := time.After(5 * time.Second)
 	for {
@@ -234,7 +235,7 @@ func (h *harness) next(k UpdateKind, apiID string) Update {
 	}
 }
 
-func (h *harness) sale(amount string) journal.Record {
+func (h *harness) sale(amount string) sale.Result {
 	h.t.Helper()
 	rec, err := h.e.StartSale(context.Background(), SaleRequest{ClientID: "s1", Origin: "http://127.0.0.1:7380", Amount: amount})
 	if err != nil {
@@ -255,26 +256,26 @@ func (h *harness) stored(apiID string) journal.Record {
 func TestSaleApproved(t *testing.T) {
 	h := newHarness(t, nil)
 	rec := h.sale("12.34")
-	if rec.State != journal.StatePending || h.stored(rec.TransactionAPIID).State != journal.StatePending {
+	if rec.State != sale.StatePending || h.stored(rec.TransactionAPIID).State != sale.StatePending {
 		t.Fatal("sale not journaled as pending before the card")
 	}
-	if p := h.next(UpdatePrompt, rec.TransactionAPIID); p.Prompt != reader.PromptPresentCard {
+	if p := h.next(sale.UpdatePrompt, rec.TransactionAPIID); p.Prompt != sale.PromptPresentCard {
 		t.Fatalf("first prompt %q", p.Prompt)
 	}
 	if len(h.rd.armed) != 1 || h.rd.armed[0].AmountCents != 1234 {
 		t.Fatalf("EMV reader armed with %+v", h.rd.armed)
 	}
 	h.swipe(h.read())
-	c := h.next(UpdateCard, rec.TransactionAPIID)
+	c := h.next(sale.UpdateCard, rec.TransactionAPIID)
 	if c.Card.MaskedPAN != "5428********0254" || c.Card.Brand != card.BrandMC {
 		t.Errorf("card update %+v", c.Card)
 	}
-	res := h.next(UpdateResult, rec.TransactionAPIID).Result
-	if res.Outcome != OutcomeApproved || res.AuthCode != "A1B2C3" || res.TransactionID == "" || res.LastFour != "0254" {
+	res := h.next(sale.UpdateResult, rec.TransactionAPIID).Result
+	if res.Outcome != sale.OutcomeApproved || res.AuthCode != "A1B2C3" || res.TransactionID == "" || res.LastFour != "0254" {
 		t.Fatalf("result %+v", res)
 	}
 	got := h.stored(rec.TransactionAPIID)
-	if got.State != journal.StateDone || got.Outcome != OutcomeApproved || got.Attempts != 1 || got.Acked {
+	if got.State != sale.StateDone || got.Outcome != sale.OutcomeApproved || got.Attempts != 1 || got.Acked {
 		t.Fatalf("journal %+v", got)
 	}
 	req := h.gw.calls[0]
@@ -302,8 +303,8 @@ func TestSaleDeclined(t *testing.T) {
 	}
 	rec := h.sale("6.16")
 	h.swipe(h.read())
-	res := h.next(UpdateResult, rec.TransactionAPIID).Result
-	if res.Outcome != OutcomeDeclined || res.ReasonCodeID != 1616 || res.StatusID != 301 {
+	res := h.next(sale.UpdateResult, rec.TransactionAPIID).Result
+	if res.Outcome != sale.OutcomeDeclined || res.ReasonCodeID != 1616 || res.StatusID != 301 {
 		t.Fatalf("result %+v", res)
 	}
 }
@@ -321,10 +322,10 @@ func TestBusyAndCancel(t *testing.T) {
 		t.Fatal("foreign origin cancelled the sale")
 	}
 	got, err := h.e.Cancel(context.Background(), "http://127.0.0.1:7380", "s1", "")
-	if err != nil || got.Outcome != OutcomeCancelled {
+	if err != nil || got.Outcome != sale.OutcomeCancelled {
 		t.Fatalf("cancel: %+v %v", got, err)
 	}
-	if res := h.next(UpdateResult, rec.TransactionAPIID).Result; res.Outcome != OutcomeCancelled {
+	if res := h.next(sale.UpdateResult, rec.TransactionAPIID).Result; res.Outcome != sale.OutcomeCancelled {
 		t.Fatalf("result %+v", res)
 	}
 	if h.rd.cancel != 1 {
@@ -332,7 +333,7 @@ func TestBusyAndCancel(t *testing.T) {
 	}
 	// The reader is free again, and a late card read is discarded, not charged.
 	h.swipe(h.read())
-	if w := h.next(UpdateWarning, ""); w.Code != "no_sale" {
+	if w := h.next(sale.UpdateWarning, ""); w.Code != "no_sale" {
 		t.Errorf("warning %+v", w)
 	}
 	if h.gw.charges() != 0 {
@@ -347,14 +348,14 @@ func TestCancelTooLate(t *testing.T) {
 	h.gw.script = func(int, gateway.Request) (bool, *gateway.Result, error) { <-block; return true, nil, nil }
 	rec := h.sale("1.00")
 	h.swipe(h.read())
-	h.next(UpdateCard, rec.TransactionAPIID)
+	h.next(sale.UpdateCard, rec.TransactionAPIID)
 	_, err := h.e.Cancel(context.Background(), "http://127.0.0.1:7380", "s1", "")
 	var ee *Error
 	if !errors.As(err, &ee) || ee.Code != CodeTooLate {
 		t.Fatalf("cancel after send: %v", err)
 	}
 	close(block)
-	if res := h.next(UpdateResult, rec.TransactionAPIID).Result; res.Outcome != OutcomeApproved {
+	if res := h.next(sale.UpdateResult, rec.TransactionAPIID).Result; res.Outcome != sale.OutcomeApproved {
 		t.Fatalf("result %+v", res)
 	}
 }
@@ -362,8 +363,8 @@ func TestCancelTooLate(t *testing.T) {
 func TestCardTimeout(t *testing.T) {
 	h := newHarness(t, func(c *Config) { c.CardTimeout = 30 * time.Millisecond })
 	rec := h.sale("1.00")
-	res := h.next(UpdateResult, rec.TransactionAPIID).Result
-	if res.Outcome != OutcomeCancelled || h.stored(rec.TransactionAPIID).State != journal.StateDone {
+	res := h.next(sale.UpdateResult, rec.TransactionAPIID).Result
+	if res.Outcome != sale.OutcomeCancelled || h.stored(rec.TransactionAPIID).State != sale.StateDone {
 		t.Fatalf("timeout result %+v", res)
 	}
 }
@@ -377,8 +378,8 @@ func TestAmbiguousResolvedByLookup(t *testing.T) {
 	}
 	rec := h.sale("12.00")
 	h.swipe(h.read())
-	res := h.next(UpdateResult, rec.TransactionAPIID).Result
-	if res.Outcome != OutcomeApproved || res.TransactionID == "" {
+	res := h.next(sale.UpdateResult, rec.TransactionAPIID).Result
+	if res.Outcome != sale.OutcomeApproved || res.TransactionID == "" {
 		t.Fatalf("result %+v", res)
 	}
 	if len(h.gw.calls) != 1 || h.gw.charges() != 1 || h.gw.resolves != 3 {
@@ -398,8 +399,8 @@ func TestAmbiguousNotCommittedResent(t *testing.T) {
 	}
 	rec := h.sale("12.00")
 	h.swipe(h.read())
-	res := h.next(UpdateResult, rec.TransactionAPIID).Result
-	if res.Outcome != OutcomeApproved {
+	res := h.next(sale.UpdateResult, rec.TransactionAPIID).Result
+	if res.Outcome != sale.OutcomeApproved {
 		t.Fatalf("result %+v", res)
 	}
 	if len(h.gw.calls) != 2 || h.gw.calls[1].TransactionAPIID != rec.TransactionAPIID || h.gw.charges() != 1 {
@@ -425,12 +426,12 @@ func TestUnknownThenResolvedInBackground(t *testing.T) {
 	}
 	rec := h.sale("12.00")
 	h.swipe(h.read())
-	first := h.next(UpdateResult, rec.TransactionAPIID).Result
-	if first.Outcome != OutcomeUnknown || h.stored(rec.TransactionAPIID).State != journal.StateUnknown {
+	first := h.next(sale.UpdateResult, rec.TransactionAPIID).Result
+	if first.Outcome != sale.OutcomeUnknown || h.stored(rec.TransactionAPIID).State != sale.StateUnknown {
 		t.Fatalf("first result %+v", first)
 	}
-	final := h.next(UpdateResult, rec.TransactionAPIID).Result
-	if final.Outcome != OutcomeApproved || h.gw.charges() != 1 || len(h.gw.calls) != 1 {
+	final := h.next(sale.UpdateResult, rec.TransactionAPIID).Result
+	if final.Outcome != sale.OutcomeApproved || h.gw.charges() != 1 || len(h.gw.calls) != 1 {
 		t.Fatalf("final %+v calls %d", final, len(h.gw.calls))
 	}
 }
@@ -442,8 +443,8 @@ func TestRetryableResentThenGivesUp(t *testing.T) {
 	}
 	rec := h.sale("1.00")
 	h.swipe(h.read())
-	res := h.next(UpdateResult, rec.TransactionAPIID).Result
-	if res.Outcome != OutcomeError || len(h.gw.calls) != retryableSends || h.gw.charges() != 0 {
+	res := h.next(sale.UpdateResult, rec.TransactionAPIID).Result
+	if res.Outcome != sale.OutcomeError || len(h.gw.calls) != retryableSends || h.gw.charges() != 0 {
 		t.Fatalf("result %+v calls %d", res, len(h.gw.calls))
 	}
 }
@@ -458,10 +459,10 @@ func TestRecoveryAfterRestart(t *testing.T) {
 	h.gw.committed["was-sent"] = &gateway.Result{ID: "tx9", Outcome: gateway.OutcomeApproved, StatusID: 101, AuthCode: "Z9", Amount: 500}
 	h.gw.committed["pending-but-sent"] = &gateway.Result{ID: "tx10", Outcome: gateway.OutcomeApproved, StatusID: 101, AuthCode: "Z10", Amount: 800}
 	for _, r := range []journal.Record{
-		{TransactionAPIID: "was-sent", Action: "sale", Amount: "5.00", State: journal.StateSending, ClientID: "s1", Attempts: 1},
-		{TransactionAPIID: "never-sent", Action: "sale", Amount: "6.00", State: journal.StateUnknown, Attempts: 1},
-		{TransactionAPIID: "waiting", Action: "sale", Amount: "7.00", State: journal.StatePending},
-		{TransactionAPIID: "pending-but-sent", Action: "sale", Amount: "8.00", State: journal.StatePending},
+		{TransactionAPIID: "was-sent", Action: "sale", Amount: "5.00", State: sale.StateSending, ClientID: "s1", Attempts: 1},
+		{TransactionAPIID: "never-sent", Action: "sale", Amount: "6.00", State: sale.StateUnknown, Attempts: 1},
+		{TransactionAPIID: "waiting", Action: "sale", Amount: "7.00", State: sale.StatePending},
+		{TransactionAPIID: "pending-but-sent", Action: "sale", Amount: "8.00", State: sale.StatePending},
 	} {
 		if err := h.j.Put(r); err != nil {
 			t.Fatal(err)
@@ -470,18 +471,18 @@ func TestRecoveryAfterRestart(t *testing.T) {
 	if err := h.e.Start(); err != nil {
 		t.Fatal(err)
 	}
-	got := map[string]string{}
+	got := map[string]sale.Outcome{}
 	for len(got) < 4 {
-		u := h.next(UpdateResult, "")
+		u := h.next(sale.UpdateResult, "")
 		got[u.TransactionAPIID] = u.Result.Outcome
 	}
-	want := map[string]string{"was-sent": OutcomeApproved, "never-sent": OutcomeError,
-		"waiting": OutcomeCancelled, "pending-but-sent": OutcomeApproved}
+	want := map[string]sale.Outcome{"was-sent": sale.OutcomeApproved, "never-sent": sale.OutcomeError,
+		"waiting": sale.OutcomeCancelled, "pending-but-sent": sale.OutcomeApproved}
 	for id, o := range want {
 		if got[id] != o {
 			t.Errorf("%s recovered as %q, want %q", id, got[id], o)
 		}
-		if r := h.stored(id); r.State != journal.StateDone || r.Outcome != o {
+		if r := h.stored(id); r.State != sale.StateDone || r.Outcome != o {
 			t.Errorf("%s stored %+v", id, r)
 		}
 	}
@@ -515,7 +516,7 @@ func TestRecoveryLeavesLiveSalesAlone(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t, nil)
-			if err := h.j.Put(journal.Record{TransactionAPIID: "left-over", Action: "sale", Amount: "7.00", State: journal.StatePending}); err != nil {
+			if err := h.j.Put(journal.Record{TransactionAPIID: "left-over", Action: "sale", Amount: "7.00", State: sale.StatePending}); err != nil {
 				t.Fatal(err)
 			}
 			release := make(chan struct{})
@@ -533,19 +534,19 @@ func TestRecoveryLeavesLiveSalesAlone(t *testing.T) {
 			if err := h.e.recover(context.Background()); err != nil {
 				t.Fatal(err)
 			}
-			if u := h.next(UpdateResult, "left-over"); u.Result.Outcome != OutcomeCancelled {
+			if u := h.next(sale.UpdateResult, "left-over"); u.Result.Outcome != sale.OutcomeCancelled {
 				t.Errorf("the earlier run's pending sale recovered as %q, want cancelled", u.Result.Outcome)
 			}
 			if !tc.cardRead {
 				h.swipe(h.read())
 			}
 			close(release)
-			u := h.next(UpdateResult, rec.TransactionAPIID)
-			if u.Result.Outcome != OutcomeApproved {
+			u := h.next(sale.UpdateResult, rec.TransactionAPIID)
+			if u.Result.Outcome != sale.OutcomeApproved {
 				t.Fatalf("live sale finished %q (%s), want approved", u.Result.Outcome, u.Result.Error)
 			}
 			h.e.Close(time.Second)
-			if r := h.stored(rec.TransactionAPIID); r.State != journal.StateDone || r.Outcome != OutcomeApproved {
+			if r := h.stored(rec.TransactionAPIID); r.State != sale.StateDone || r.Outcome != sale.OutcomeApproved {
 				t.Errorf("journal holds %+v", r)
 			}
 			h.gw.mu.Lock()
@@ -564,31 +565,31 @@ func TestGuards(t *testing.T) {
 	h := newHarness(t, func(c *Config) { c.LiveHost = "api.payaconnect.com" })
 	rec := h.sale("1.00")
 	h.swipe(h.read()) // test-key KSN 629949…
-	if w := h.next(UpdateWarning, rec.TransactionAPIID); w.Code != "test_key" || !strings.Contains(w.Warning, "api.payaconnect.com") {
+	if w := h.next(sale.UpdateWarning, rec.TransactionAPIID); w.Code != "test_key" || !strings.Contains(w.Warning, "api.payaconnect.com") {
 		t.Fatalf("warning %+v: want test_key naming the live host", w)
 	}
-	if p := h.next(UpdatePrompt, rec.TransactionAPIID); p.Prompt != reader.PromptPresentCard {
+	if p := h.next(sale.UpdatePrompt, rec.TransactionAPIID); p.Prompt != sale.PromptPresentCard {
 		// present_card was published first; the retry follows
-		if p.Prompt != reader.PromptRetry {
+		if p.Prompt != sale.PromptRetry {
 			t.Fatalf("prompt %q", p.Prompt)
 		}
 	}
 	prod := h.read()
 	prod.Envelope.KSN = card.KSN{0x90, 0x11, 0x88, 0x0B, 0x50, 0x66, 0x82, 0x00, 0x03, 0x6A}
 	h.swipe(prod)
-	if res := h.next(UpdateResult, rec.TransactionAPIID).Result; res.Outcome != OutcomeApproved {
+	if res := h.next(sale.UpdateResult, rec.TransactionAPIID).Result; res.Outcome != sale.OutcomeApproved {
 		t.Fatalf("production read: %+v", res)
 	}
 	// The same read again, and an older counter: refused.
 	rec2 := h.sale("2.00")
 	h.swipe(prod)
-	if w := h.next(UpdateWarning, rec2.TransactionAPIID); w.Code != "replayed_read" {
+	if w := h.next(sale.UpdateWarning, rec2.TransactionAPIID); w.Code != "replayed_read" {
 		t.Fatalf("replay warning %+v", w)
 	}
 	older := h.read()
 	older.Envelope.KSN = card.KSN{0x90, 0x11, 0x88, 0x0B, 0x50, 0x66, 0x82, 0x00, 0x03, 0x60}
 	h.swipe(older)
-	if w := h.next(UpdateWarning, rec2.TransactionAPIID); w.Code != "replayed_read" {
+	if w := h.next(sale.UpdateWarning, rec2.TransactionAPIID); w.Code != "replayed_read" {
 		t.Fatalf("backwards warning %+v", w)
 	}
 	if h.gw.charges() != 1 {
@@ -613,7 +614,7 @@ func TestRequestValidation(t *testing.T) {
 	if _, err := h.e.StartSale(context.Background(), SaleRequest{Amount: "1"}); err == nil {
 		t.Error("sale without a reader")
 	}
-	h.rd.infos = []reader.Info{{ID: "hid:1", Status: reader.StatusBroken, Detail: "permission denied: install the udev rule"}}
+	h.rd.infos = []sale.Reader{{ID: "hid:1", Status: sale.ReaderBroken, Detail: "permission denied: install the udev rule"}}
 	_, err := h.e.StartSale(context.Background(), SaleRequest{Amount: "1"})
 	var ee *Error
 	if !errors.As(err, &ee) || ee.Code != CodeNoReader || !bytes.Contains([]byte(ee.Message), []byte("udev")) {
@@ -625,23 +626,23 @@ func TestFollowUps(t *testing.T) {
 	h := newHarness(t, nil)
 	rec := h.sale("20.00")
 	h.swipe(h.read())
-	sale := h.next(UpdateResult, rec.TransactionAPIID).Result
-	ref, err := h.e.FollowUp(context.Background(), FollowUpRequest{ClientID: "r1", Origin: rec.Origin, Action: "refund", TransactionID: sale.TransactionID, Amount: "5.00"})
+	sold := h.next(sale.UpdateResult, rec.TransactionAPIID).Result
+	ref, err := h.e.FollowUp(context.Background(), FollowUpRequest{ClientID: "r1", Origin: rec.Origin, Action: "refund", TransactionID: sold.TransactionID, Amount: "5.00"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res := h.next(UpdateResult, ref.TransactionAPIID).Result; res.Outcome != OutcomeApproved {
+	if res := h.next(sale.UpdateResult, ref.TransactionAPIID).Result; res.Outcome != sale.OutcomeApproved {
 		t.Fatalf("refund %+v", res)
 	}
 	last := h.gw.calls[len(h.gw.calls)-1]
-	if last.Action != gateway.ActionRefund || last.Amount != 500 || last.TransactionID != sale.TransactionID || last.TransactionAPIID != ref.TransactionAPIID {
+	if last.Action != gateway.ActionRefund || last.Amount != 500 || last.TransactionID != sold.TransactionID || last.TransactionAPIID != ref.TransactionAPIID {
 		t.Fatalf("refund request %+v", last)
 	}
-	v, err := h.e.FollowUp(context.Background(), FollowUpRequest{ClientID: "v1", Origin: rec.Origin, Action: "void", TransactionID: sale.TransactionID})
+	v, err := h.e.FollowUp(context.Background(), FollowUpRequest{ClientID: "v1", Origin: rec.Origin, Action: "void", TransactionID: sold.TransactionID})
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.next(UpdateResult, v.TransactionAPIID)
+	h.next(sale.UpdateResult, v.TransactionAPIID)
 	for _, bad := range []FollowUpRequest{{Action: "refund", TransactionID: "x"}, {Action: "void"}, {Action: "explode", TransactionID: "x"}} {
 		if _, err := h.e.FollowUp(context.Background(), bad); err == nil {
 			t.Errorf("%+v accepted", bad)
@@ -655,7 +656,7 @@ func TestJournalHoldsNoCardData(t *testing.T) {
 	rec := h.sale("1.00")
 	r := h.read()
 	h.swipe(r)
-	h.next(UpdateResult, rec.TransactionAPIID)
+	h.next(sale.UpdateResult, rec.TransactionAPIID)
 	h.e.Close(time.Second)
 	h.j.Close()
 	b, err := os.ReadFile(h.path)

@@ -6,6 +6,7 @@ import (
 
 	"github.com/posagent/posagent/internal/engine/journal"
 	"github.com/posagent/posagent/internal/gateway"
+	"github.com/posagent/posagent/internal/sale"
 )
 
 // FollowUpRequest changes an earlier transaction: refund, void, complete (an
@@ -29,7 +30,12 @@ type FollowUpRequest struct {
 
 // FollowUp journals and sends a follow-up. The outcome arrives as updates
 // and in the returned record's later journal state.
-func (e *Engine) FollowUp(ctx context.Context, req FollowUpRequest) (journal.Record, error) {
+func (e *Engine) FollowUp(ctx context.Context, req FollowUpRequest) (sale.Result, error) {
+	rec, err := e.followUp(ctx, req)
+	return resultOf(&rec), err
+}
+
+func (e *Engine) followUp(ctx context.Context, req FollowUpRequest) (journal.Record, error) {
 	if !e.life.enter() {
 		return journal.Record{}, errorf(CodeInvalid, "the agent is shutting down")
 	}
@@ -78,7 +84,7 @@ func (e *Engine) FollowUp(ctx context.Context, req FollowUpRequest) (journal.Rec
 	}
 	rec := journal.Record{
 		TransactionAPIID: apiID, ClientID: req.ClientID, Origin: req.Origin, Action: string(action),
-		OrigTransaction: req.TransactionID, State: journal.StatePending, Created: time.Now().UTC(),
+		OrigTransaction: req.TransactionID, State: sale.StatePending, Created: time.Now().UTC(),
 	}
 	if amount != 0 {
 		rec.Amount = amount.String()
@@ -108,7 +114,7 @@ func (e *Engine) FollowUp(ctx context.Context, req FollowUpRequest) (journal.Rec
 // it (e.send, without e.mu). The page's follow-ups and the engine's own
 // voids of approvals a chip card declined (complete.go) both start here.
 // Call with e.mu held.
-func (e *Engine) followUpLocked(rec journal.Record, req gateway.Request) (*sale, error) {
+func (e *Engine) followUpLocked(rec journal.Record, req gateway.Request) (*inflight, error) {
 	// Durable before anything is sent: the intent, transaction_api_id and
 	// all. Create checks the id is new in the same transaction, so of
 	// two follow-ups with one id exactly one is recorded, and a record that
@@ -120,7 +126,7 @@ func (e *Engine) followUpLocked(rec journal.Record, req gateway.Request) (*sale,
 	if !created {
 		return nil, duplicateIDError(rec.TransactionAPIID, rec.Origin, prev.Origin)
 	}
-	s := &sale{rec: prev, req: req}
+	s := &inflight{rec: prev, req: req}
 	e.byAPIID[rec.TransactionAPIID] = s
 	e.log.Info("follow-up started", "transaction_api_id", rec.TransactionAPIID, "action", req.Action, "transaction_id", req.TransactionID, "reversal_of", rec.ReversalOf)
 	return s, nil

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/posagent/posagent/internal/engine/journal"
+	"github.com/posagent/posagent/internal/sale"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -21,7 +22,7 @@ func TestDuplicateCheckSurfacesReadError(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := j.Put(journal.Record{TransactionAPIID: "dup-1", Action: "sale", State: journal.StateDone, Outcome: "approved"}); err != nil {
+	if err := j.Put(journal.Record{TransactionAPIID: "dup-1", Action: "sale", State: sale.StateDone, Outcome: "approved"}); err != nil {
 		t.Fatal(err)
 	}
 	j.Close()
@@ -102,7 +103,7 @@ func TestTwoFollowUpsOneID(t *testing.T) {
 		if ok != 1 || dup != 1 {
 			t.Fatalf("round %d: %d passed, %d duplicate_id; want 1 and 1", round, ok, dup)
 		}
-		h.next(UpdateResult, apiID)
+		h.next(sale.UpdateResult, apiID)
 	}
 }
 
@@ -112,7 +113,7 @@ func TestAckDiskErrorIsNotNotFound(t *testing.T) {
 	h := newHarness(t, nil)
 	rec := h.sale("1.00")
 	h.swipe(h.read())
-	h.next(UpdateResult, rec.TransactionAPIID)
+	h.next(sale.UpdateResult, rec.TransactionAPIID)
 	h.j.Close() // every read and write now fails
 	err := h.e.Ack(rec.TransactionAPIID)
 	var ee *Error

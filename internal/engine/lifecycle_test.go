@@ -10,6 +10,7 @@ import (
 
 	"github.com/posagent/posagent/internal/engine/journal"
 	"github.com/posagent/posagent/internal/gateway"
+	"github.com/posagent/posagent/internal/sale"
 )
 
 // blockingLookups is a gateway whose lookups wait for their context: a
@@ -52,7 +53,7 @@ func TestCloseEndsTheInlineResolver(t *testing.T) {
 	if n := g.returned.Load(); n != 1 {
 		t.Fatalf("Close returned with the in-line lookup still running (%d of 1 ended)", n)
 	}
-	if r := h.stored(rec.TransactionAPIID); r.State != journal.StateUnknown {
+	if r := h.stored(rec.TransactionAPIID); r.State != sale.StateUnknown {
 		t.Errorf("the ambiguous sale is %q in the journal, want unknown for the next start", r.State)
 	}
 	if g.charges() != 1 || len(g.calls) != 1 {
@@ -91,10 +92,10 @@ func TestSwipeDuringShutdownNotSent(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 	h.swipe(h.read())
-	res := h.next(UpdateResult, waiting.TransactionAPIID).Result
+	res := h.next(sale.UpdateResult, waiting.TransactionAPIID).Result
 	close(release)
 	<-closed
-	if res.Outcome != OutcomeCancelled || !strings.Contains(res.Error, "stopping") || !strings.Contains(res.Error, "not charged") {
+	if res.Outcome != sale.OutcomeCancelled || !strings.Contains(res.Error, "stopping") || !strings.Contains(res.Error, "not charged") {
 		t.Errorf("the sale whose card came during shutdown ended %q: %q", res.Outcome, res.Error)
 	}
 	h.gw.mu.Lock()
@@ -104,7 +105,7 @@ func TestSwipeDuringShutdownNotSent(t *testing.T) {
 			t.Fatal("the card read during shutdown was sent to the gateway")
 		}
 	}
-	if r := h.stored(waiting.TransactionAPIID); r.State != journal.StateDone || r.Outcome != OutcomeCancelled {
+	if r := h.stored(waiting.TransactionAPIID); r.State != sale.StateDone || r.Outcome != sale.OutcomeCancelled {
 		t.Errorf("journal holds %+v", r)
 	}
 }
@@ -137,7 +138,7 @@ func TestNothingWritesAfterClose(t *testing.T) {
 	if len(h.gw.calls) != 0 {
 		t.Errorf("%d requests after Close", len(h.gw.calls))
 	}
-	if r := h.stored(waiting.TransactionAPIID); r.State != journal.StatePending {
+	if r := h.stored(waiting.TransactionAPIID); r.State != sale.StatePending {
 		t.Errorf("the sale left waiting is %q, want pending for the next start to cancel", r.State)
 	}
 }
@@ -160,16 +161,16 @@ func TestSaleCommitsIntentAndOutcome(t *testing.T) {
 	}
 	rec := h.sale("5.00")
 	h.swipe(h.read())
-	res := h.next(UpdateResult, rec.TransactionAPIID).Result
+	res := h.next(sale.UpdateResult, rec.TransactionAPIID).Result
 	stored := h.stored(rec.TransactionAPIID)
 	after, err := h.j.Commits()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !atSendFound || atSend.State != journal.StatePending || atSend.Amount != "5.00" {
+	if !atSendFound || atSend.State != sale.StatePending || atSend.Amount != "5.00" {
 		t.Errorf("when the request left the journal held %+v (found %v), want the pending intent", atSend, atSendFound)
 	}
-	if stored.State != journal.StateDone || stored.Outcome != res.Outcome || res.Outcome != OutcomeApproved {
+	if stored.State != sale.StateDone || stored.Outcome != res.Outcome || res.Outcome != sale.OutcomeApproved {
 		t.Errorf("told %q, journal holds %+v", res.Outcome, stored)
 	}
 	if n := after - before; n != 2 {

@@ -10,6 +10,7 @@ import (
 	"github.com/posagent/posagent/internal/card"
 	"github.com/posagent/posagent/internal/engine/journal"
 	"github.com/posagent/posagent/internal/gateway"
+	"github.com/posagent/posagent/internal/sale"
 )
 
 // otherTransaction is what another lane or install charged under a
@@ -22,7 +23,7 @@ func otherTransaction(apiID string) *gateway.Result {
 
 // saleWithID starts a sale with a page-supplied transaction_api_id and
 // swipes the harness's Mastercard (last four 0254).
-func (h *harness) saleWithID(apiID, amount, tip string) journal.Record {
+func (h *harness) saleWithID(apiID, amount, tip string) sale.Result {
 	h.t.Helper()
 	rec, err := h.e.StartSale(context.Background(), SaleRequest{ClientID: "s1", Origin: "https://lane2.example", Amount: amount,
 		TipAmount: tip, TransactionAPIID: apiID})
@@ -35,14 +36,14 @@ func (h *harness) saleWithID(apiID, amount, tip string) journal.Record {
 
 // notAdopted checks that a result and its journal record say error with
 // duplicate_id and carry nothing of the other transaction.
-func notAdopted(t *testing.T, h *harness, res *journal.Record) {
+func notAdopted(t *testing.T, h *harness, res *sale.Result) {
 	t.Helper()
-	if res.Outcome != OutcomeError || res.Code != CodeDuplicateID {
+	if res.Outcome != sale.OutcomeError || res.Code != CodeDuplicateID {
 		t.Fatalf("result %s (code %q): %s, want error with duplicate_id", res.Outcome, res.Code, res.Error)
 	}
 	stored := h.stored(res.TransactionAPIID)
-	for _, r := range []journal.Record{*res, stored} {
-		if r.Outcome != OutcomeError || r.State != journal.StateDone || r.Code != CodeDuplicateID {
+	for _, r := range []sale.Result{*res, resultOf(&stored)} {
+		if r.Outcome != sale.OutcomeError || r.State != sale.StateDone || r.Code != CodeDuplicateID {
 			t.Errorf("record %s/%s code %q, want done/error/duplicate_id", r.State, r.Outcome, r.Code)
 		}
 		if r.TransactionID != "" || r.AuthCode != "" || r.StatusID != 0 || r.Verbiage != "" || r.AuthAmount != "" {
@@ -66,7 +67,7 @@ func TestDuplicateIDOfAnotherTransaction(t *testing.T) {
 	h := newHarness(t, nil)
 	h.gw.committed["lane-1-0001"] = otherTransaction("lane-1-0001")
 	rec := h.saleWithID("lane-1-0001", "77.00", "")
-	res := h.next(UpdateResult, rec.TransactionAPIID).Result
+	res := h.next(sale.UpdateResult, rec.TransactionAPIID).Result
 	notAdopted(t, h, res)
 	if !strings.Contains(res.Error, "already exists at the gateway") || !strings.Contains(res.Error, "new transaction_api_id") {
 		t.Errorf("message does not say what happened and what to do: %s", res.Error)
@@ -117,7 +118,7 @@ func TestLookupAdoptsOnlyAMatchingTransaction(t *testing.T) {
 			h.gw.script = ambiguous
 			h.gw.committed["reused-id"] = tt.held("reused-id")
 			rec := h.saleWithID("reused-id", tt.amount, tt.tip)
-			res := h.next(UpdateResult, rec.TransactionAPIID).Result
+			res := h.next(sale.UpdateResult, rec.TransactionAPIID).Result
 			notAdopted(t, h, res)
 			if !strings.Contains(res.Error, "check the gateway") {
 				t.Errorf("message does not say what to check: %s", res.Error)
@@ -143,14 +144,14 @@ func TestOwnEarlierAttemptAdopted(t *testing.T) {
 		return true, nil, nil
 	}
 	rec := h.saleWithID("lane-2-0007", "12.00", "3.00")
-	res := h.next(UpdateResult, rec.TransactionAPIID).Result
-	if res.Outcome != OutcomeApproved || res.TransactionID != "tx-first" || res.AuthCode != "OWN123" || res.Code != "" {
+	res := h.next(sale.UpdateResult, rec.TransactionAPIID).Result
+	if res.Outcome != sale.OutcomeApproved || res.TransactionID != "tx-first" || res.AuthCode != "OWN123" || res.Code != "" {
 		t.Fatalf("own earlier attempt not adopted: %+v", res)
 	}
 	if len(h.gw.calls) != 2 || h.gw.charges() != 1 {
 		t.Fatalf("calls %d charges %d, want 2 1", len(h.gw.calls), h.gw.charges())
 	}
-	if got := h.stored(rec.TransactionAPIID); got.Outcome != OutcomeApproved || got.Attempts != 2 {
+	if got := h.stored(rec.TransactionAPIID); got.Outcome != sale.OutcomeApproved || got.Attempts != 2 {
 		t.Errorf("journal %+v", got)
 	}
 }
@@ -164,8 +165,8 @@ func TestRecoveryAdoptsOnlyAMatchingTransaction(t *testing.T) {
 	h.gw.committed["left-matching"] = &gateway.Result{ID: "tx-mine", TransactionAPIID: "left-matching", Outcome: gateway.OutcomeApproved,
 		StatusID: 101, AuthCode: "MINE01", Amount: 1050, LastFour: "0254"}
 	for _, r := range []journal.Record{
-		{TransactionAPIID: "left-mismatched", Action: "sale", Amount: "77.00", LastFour: "0254", State: journal.StateSending, Attempts: 1},
-		{TransactionAPIID: "left-matching", Action: "sale", Amount: "10.00", TipAmount: "0.50", LastFour: "0254", State: journal.StateSending, Attempts: 1},
+		{TransactionAPIID: "left-mismatched", Action: "sale", Amount: "77.00", LastFour: "0254", State: sale.StateSending, Attempts: 1},
+		{TransactionAPIID: "left-matching", Action: "sale", Amount: "10.00", TipAmount: "0.50", LastFour: "0254", State: sale.StateSending, Attempts: 1},
 	} {
 		if err := h.j.Put(r); err != nil {
 			t.Fatal(err)
@@ -174,13 +175,13 @@ func TestRecoveryAdoptsOnlyAMatchingTransaction(t *testing.T) {
 	if err := h.e.Start(); err != nil {
 		t.Fatal(err)
 	}
-	got := map[string]*journal.Record{}
+	got := map[string]*sale.Result{}
 	for len(got) < 2 {
-		u := h.next(UpdateResult, "")
+		u := h.next(sale.UpdateResult, "")
 		got[u.TransactionAPIID] = u.Result
 	}
 	notAdopted(t, h, got["left-mismatched"])
-	if r := got["left-matching"]; r.Outcome != OutcomeApproved || r.TransactionID != "tx-mine" {
+	if r := got["left-matching"]; r.Outcome != sale.OutcomeApproved || r.TransactionID != "tx-mine" {
 		t.Errorf("matching leftover %+v", r)
 	}
 }
@@ -235,9 +236,9 @@ func TestLookupComparesTheChipCounter(t *testing.T) {
 			read := h.read()
 			read.Receipt.ATC = "0007"
 			h.swipe(read)
-			res := h.next(UpdateResult, rec.TransactionAPIID).Result
+			res := h.next(sale.UpdateResult, rec.TransactionAPIID).Result
 			if tc.adopted {
-				if res.Outcome != OutcomeApproved {
+				if res.Outcome != sale.OutcomeApproved {
 					t.Fatalf("not adopted: %s %s", res.Outcome, res.Error)
 				}
 				return

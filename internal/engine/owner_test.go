@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/posagent/posagent/internal/engine/journal"
+	"github.com/posagent/posagent/internal/sale"
 )
 
 const (
@@ -16,15 +16,15 @@ const (
 )
 
 // approvedAs runs a sale for origin to its approval.
-func (h *harness) approvedAs(origin, clientID, amount string) journal.Record {
+func (h *harness) approvedAs(origin, clientID, amount string) sale.Result {
 	h.t.Helper()
 	rec, err := h.e.StartSale(context.Background(), SaleRequest{ClientID: clientID, Origin: origin, Amount: amount})
 	if err != nil {
 		h.t.Fatal(err)
 	}
 	h.swipe(h.read())
-	res := h.next(UpdateResult, rec.TransactionAPIID).Result
-	if res.Outcome != OutcomeApproved {
+	res := h.next(sale.UpdateResult, rec.TransactionAPIID).Result
+	if res.Outcome != sale.OutcomeApproved {
 		h.t.Fatalf("sale of %s: %+v", origin, res)
 	}
 	return *res
@@ -51,7 +51,7 @@ func TestFollowUpOwnership(t *testing.T) {
 		origin  string
 		ownPage bool
 		action  string
-		tx      journal.Record
+		tx      sale.Result
 		allowed bool
 	}{
 		{"another page refunds", pageB, false, "refund", saleA, false},
@@ -87,7 +87,7 @@ func TestFollowUpOwnership(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if res := h.next(UpdateResult, rec.TransactionAPIID).Result; res.Outcome != OutcomeApproved {
+			if res := h.next(sale.UpdateResult, rec.TransactionAPIID).Result; res.Outcome != sale.OutcomeApproved {
 				t.Fatalf("%+v", res)
 			}
 		})
@@ -97,7 +97,7 @@ func TestFollowUpOwnership(t *testing.T) {
 	if err != nil {
 		t.Fatalf("refund of a transaction this agent did not make: %v", err)
 	}
-	h.next(UpdateResult, rec.TransactionAPIID)
+	h.next(sale.UpdateResult, rec.TransactionAPIID)
 }
 
 // busy and duplicate_id name another origin's sale ids to nobody but it.
@@ -118,7 +118,7 @@ func TestRefusalsNameOnlyTheCallersIDs(t *testing.T) {
 	if _, err := h.e.Cancel(context.Background(), pageA, "secret-request-a", ""); err != nil {
 		t.Fatal(err)
 	}
-	h.next(UpdateResult, rec.TransactionAPIID)
+	h.next(sale.UpdateResult, rec.TransactionAPIID)
 	_, err = h.e.StartSale(context.Background(), SaleRequest{ClientID: "b2", Origin: pageB, Amount: "2.00", TransactionAPIID: "secret-sale-a"})
 	if code(err) != CodeDuplicateID || strings.Contains(err.Error(), "secret-request-a") || strings.Contains(err.Error(), pageA) || strings.Contains(err.Error(), "status") {
 		t.Errorf("duplicate_id to another page: %v", err)

@@ -13,6 +13,7 @@ import (
 	"github.com/posagent/posagent/internal/engine/journal"
 	"github.com/posagent/posagent/internal/gateway"
 	"github.com/posagent/posagent/internal/reader"
+	"github.com/posagent/posagent/internal/sale"
 )
 
 // TestChipCompletion: the engine hands the gateway's answer to a chip card
@@ -38,20 +39,20 @@ func TestChipCompletion(t *testing.T) {
 		approve  bool
 		cardErr  error
 		told     string
-		outcome  string
+		outcome  sale.Outcome
 		voided   bool
 		complete string // the journal's card_completion
 	}{
-		{"approved, card accepts", nil, true, nil, reader.ARCApproved, OutcomeApproved, false, CardAccepted},
-		{"approved, card declines: voided", nil, false, nil, reader.ARCApproved, OutcomeDeclined, true, CardDeclined},
-		{"approved, card cannot be told (reader unplugged): voided", nil, true, errors.New("reader detached"), reader.ARCApproved, OutcomeDeclined, true, CardDeclined},
+		{"approved, card accepts", nil, true, nil, reader.ARCApproved, sale.OutcomeApproved, false, sale.CardAccepted},
+		{"approved, card declines: voided", nil, false, nil, reader.ARCApproved, sale.OutcomeDeclined, true, sale.CardDeclined},
+		{"approved, card cannot be told (reader unplugged): voided", nil, true, errors.New("reader detached"), reader.ARCApproved, sale.OutcomeDeclined, true, sale.CardDeclined},
 		{"declined", func(int, gateway.Request) (bool, *gateway.Result, error) {
 			return true, &gateway.Result{ID: "d1", Outcome: gateway.OutcomeDeclined, StatusID: 301, ReasonCode: 1500},
 				&gateway.Error{Class: gateway.Declined, Err: gateway.ErrDeclined}
-		}, true, nil, reader.ARCDeclined, OutcomeDeclined, false, CardDeclined},
+		}, true, nil, reader.ARCDeclined, sale.OutcomeDeclined, false, sale.CardDeclined},
 		// The answer is lost after the gateway committed: the card hears Z3
 		// and declines offline, the lookup then finds the approval: voided.
-		{"gateway answer lost, card declines, lookup finds the approval: voided", lost, true, nil, reader.ARCUnableOnline, OutcomeDeclined, true, CardDeclined},
+		{"gateway answer lost, card declines, lookup finds the approval: voided", lost, true, nil, reader.ARCUnableOnline, sale.OutcomeDeclined, true, sale.CardDeclined},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -61,16 +62,16 @@ func TestChipCompletion(t *testing.T) {
 			rec := h.sale("12.50")
 			h.insert(h.read(), c)
 			sawRemove := false
-			var res *journal.Record
+			var res *sale.Result
 			for res == nil {
 				u := h.update(rec.TransactionAPIID)
-				if u.Kind == UpdatePrompt && u.Prompt == reader.PromptRemoveCard {
+				if u.Kind == sale.UpdatePrompt && u.Prompt == sale.PromptRemoveCard {
 					sawRemove = true
 				}
-				if u.Kind == UpdateWarning {
+				if u.Kind == sale.UpdateWarning {
 					t.Errorf("warning %s: %s", u.Code, u.Warning)
 				}
-				if u.Kind != UpdateResult {
+				if u.Kind != sale.UpdateResult {
 					continue
 				}
 				if told := c.toldSoFar(); len(told) != 1 || told[0] != tc.told {
@@ -93,20 +94,20 @@ func TestChipCompletion(t *testing.T) {
 					t.Errorf("result %+v", res)
 				}
 				v, found, _ := h.j.Get(res.VoidAPIID)
-				if !found || v.ReversalOf != rec.TransactionAPIID || v.Outcome != OutcomeApproved || !v.Acked || v.OrigTransaction != res.TransactionID {
+				if !found || v.ReversalOf != rec.TransactionAPIID || v.Outcome != sale.OutcomeApproved || !v.Acked || v.OrigTransaction != res.TransactionID {
 					t.Errorf("void record %+v", v)
 				}
 			} else if res.Code != "" || res.VoidAPIID != "" {
 				t.Errorf("result code %q void %q", res.Code, res.VoidAPIID)
 			}
-			if tc.outcome == OutcomeDeclined && !tc.voided {
+			if tc.outcome == sale.OutcomeDeclined && !tc.voided {
 				wantStanding = 0
 			}
 			if h.gw.voids() != wantVoids || h.gw.standing() != wantStanding {
 				t.Errorf("voids %d standing charges %d, want %d %d", h.gw.voids(), h.gw.standing(), wantVoids, wantStanding)
 			}
 			got, _, _ := h.j.Get(rec.TransactionAPIID)
-			if got.State != journal.StateDone || got.Outcome != tc.outcome || got.CardCompletion != tc.complete {
+			if got.State != sale.StateDone || got.Outcome != tc.outcome || got.CardCompletion != tc.complete {
 				t.Errorf("journal %s %s card_completion %q, want done %s %q", got.State, got.Outcome, got.CardCompletion, tc.outcome, tc.complete)
 			}
 			// The engine's void is not a result of its own for clients.
@@ -132,11 +133,11 @@ func TestReversalVoidUnknown(t *testing.T) {
 	}
 	rec := h.sale("12.50")
 	h.insert(h.read(), &fakeCard{approves: false})
-	res := h.next(UpdateResult, rec.TransactionAPIID).Result
-	for res.Outcome == OutcomeUnknown {
-		res = h.next(UpdateResult, rec.TransactionAPIID).Result
+	res := h.next(sale.UpdateResult, rec.TransactionAPIID).Result
+	for res.Outcome == sale.OutcomeUnknown {
+		res = h.next(sale.UpdateResult, rec.TransactionAPIID).Result
 	}
-	if res.Outcome != OutcomeDeclined || res.Code != CodeCardDeclinedAfterApproval {
+	if res.Outcome != sale.OutcomeDeclined || res.Code != CodeCardDeclinedAfterApproval {
 		t.Fatalf("result %+v", res)
 	}
 	h.e.Close(5 * time.Second)
@@ -159,8 +160,8 @@ func TestReversalVoidRefused(t *testing.T) {
 	}
 	rec := h.sale("12.50")
 	h.insert(h.read(), &fakeCard{approves: false})
-	res := h.next(UpdateResult, rec.TransactionAPIID).Result
-	if res.Outcome != OutcomeApproved || res.Code != CodeCardDeclinedAfterApproval || !strings.Contains(res.Error, "refund") {
+	res := h.next(sale.UpdateResult, rec.TransactionAPIID).Result
+	if res.Outcome != sale.OutcomeApproved || res.Code != CodeCardDeclinedAfterApproval || !strings.Contains(res.Error, "refund") {
 		t.Fatalf("result %+v", res)
 	}
 	h.e.Close(5 * time.Second)
@@ -177,17 +178,17 @@ func TestReversalVoidRefused(t *testing.T) {
 // never journaled (found by lookup, not sent again).
 func TestReversalAfterRestart(t *testing.T) {
 	now := time.Now().UTC()
-	sale := func() journal.Record {
+	sold := func() journal.Record {
 		return journal.Record{TransactionAPIID: "a1", ClientID: "s-a1", Origin: "https://pos.example", Action: "sale", Amount: "12.50",
-			State: journal.StateDone, Outcome: OutcomeApproved, TransactionID: "tx-a1", StatusID: 101, EntryMode: "C", LastFour: "0254",
-			CardCompletion: CardPending, Created: now}
+			State: sale.StateDone, Outcome: sale.OutcomeApproved, TransactionID: "tx-a1", StatusID: 101, EntryMode: "C", LastFour: "0254",
+			CardCompletion: sale.CardPending, Created: now}
 	}
 	reversing := func() journal.Record {
-		r := sale()
-		r.State, r.Outcome, r.CardCompletion, r.VoidAPIID = journal.StateUnknown, "", CardDeclined, "v1"
+		r := sold()
+		r.State, r.Outcome, r.CardCompletion, r.VoidAPIID = sale.StateUnknown, "", sale.CardDeclined, "v1"
 		return r
 	}
-	void := func(st journal.State, attempts int) journal.Record {
+	void := func(st sale.State, attempts int) journal.Record {
 		return journal.Record{TransactionAPIID: "v1", Origin: "https://pos.example", Action: "void", OrigTransaction: "tx-a1", State: st,
 			Attempts: attempts, ReversalOf: "a1", Created: now}
 	}
@@ -197,27 +198,27 @@ func TestReversalAfterRestart(t *testing.T) {
 	// was read.
 	leftPending := func() journal.Record {
 		return journal.Record{TransactionAPIID: "a1", ClientID: "s-a1", Origin: "https://pos.example", Action: "sale", Amount: "12.50",
-			State: journal.StatePending, Created: now}
+			State: sale.StatePending, Created: now}
 	}
 	tests := []struct {
 		name     string
 		recs     []journal.Record
 		atGW     int // the sale's status at the gateway
 		voids    int
-		outcome  string
+		outcome  sale.Outcome
 		standing int
 		entry    card.EntryMode // at the gateway
 	}{
-		{"left pending, the gateway approved a chip read", []journal.Record{leftPending()}, 101, 1, OutcomeDeclined, 0, card.EntryChip},
-		{"left pending, the gateway approved a swipe", []journal.Record{leftPending()}, 101, 0, OutcomeApproved, 1, card.EntrySwiped},
-		{"approved, card never told", []journal.Record{sale()}, 101, 1, OutcomeDeclined, 0, card.EntryChip},
-		{"card accepted: nothing to do", []journal.Record{func() journal.Record { r := sale(); r.CardCompletion = CardAccepted; return r }()}, 101, 0, OutcomeApproved, 1, card.EntryChip},
-		{"reversing, void not journaled", []journal.Record{reversing()}, 101, 1, OutcomeDeclined, 0, card.EntryChip},
-		{"reversing, void journaled, never sent", []journal.Record{reversing(), void(journal.StatePending, 0)}, 101, 1, OutcomeDeclined, 0, card.EntryChip},
-		{"reversing, void at the gateway, outcome not journaled", []journal.Record{reversing(), void(journal.StatePending, 0)}, 201, 0, OutcomeDeclined, 0, card.EntryChip},
+		{"left pending, the gateway approved a chip read", []journal.Record{leftPending()}, 101, 1, sale.OutcomeDeclined, 0, card.EntryChip},
+		{"left pending, the gateway approved a swipe", []journal.Record{leftPending()}, 101, 0, sale.OutcomeApproved, 1, card.EntrySwiped},
+		{"approved, card never told", []journal.Record{sold()}, 101, 1, sale.OutcomeDeclined, 0, card.EntryChip},
+		{"card accepted: nothing to do", []journal.Record{func() journal.Record { r := sold(); r.CardCompletion = sale.CardAccepted; return r }()}, 101, 0, sale.OutcomeApproved, 1, card.EntryChip},
+		{"reversing, void not journaled", []journal.Record{reversing()}, 101, 1, sale.OutcomeDeclined, 0, card.EntryChip},
+		{"reversing, void journaled, never sent", []journal.Record{reversing(), void(sale.StatePending, 0)}, 101, 1, sale.OutcomeDeclined, 0, card.EntryChip},
+		{"reversing, void at the gateway, outcome not journaled", []journal.Record{reversing(), void(sale.StatePending, 0)}, 201, 0, sale.OutcomeDeclined, 0, card.EntryChip},
 		// An earlier version journaled a "sending" record: its journal may
 		// still hold one.
-		{"reversing, void at the gateway, sending journaled by an earlier version", []journal.Record{reversing(), void(journal.StateSending, 1)}, 201, 0, OutcomeDeclined, 0, card.EntryChip},
+		{"reversing, void at the gateway, sending journaled by an earlier version", []journal.Record{reversing(), void(sale.StateSending, 1)}, 201, 0, sale.OutcomeDeclined, 0, card.EntryChip},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -236,7 +237,7 @@ func TestReversalAfterRestart(t *testing.T) {
 			var got journal.Record
 			for {
 				got, _, _ = h.j.Get("a1")
-				if got.State == journal.StateDone && got.Outcome == tc.outcome && (tc.voids == 0 || got.VoidAPIID != "") {
+				if got.State == sale.StateDone && got.Outcome == tc.outcome && (tc.voids == 0 || got.VoidAPIID != "") {
 					break
 				}
 				if time.Now().After(deadline) {
@@ -250,7 +251,7 @@ func TestReversalAfterRestart(t *testing.T) {
 			if h.gw.voids() != tc.voids || h.gw.standing() != tc.standing {
 				t.Errorf("voids %d standing %d, want %d %d", h.gw.voids(), h.gw.standing(), tc.voids, tc.standing)
 			}
-			if tc.outcome == OutcomeDeclined && (got.Code != CodeCardDeclinedAfterApproval || got.Acked || !strings.Contains(got.Error, "voided")) {
+			if tc.outcome == sale.OutcomeDeclined && (got.Code != CodeCardDeclinedAfterApproval || got.Acked || !strings.Contains(got.Error, "voided")) {
 				t.Errorf("sale %+v", got)
 			}
 		})
@@ -262,8 +263,8 @@ func TestReversalAfterRestart(t *testing.T) {
 func TestDocsReversal(t *testing.T) {
 	for file, wants := range map[string][]string{
 		"protocol.md": {"`" + CodeCardDeclinedAfterApproval + "`", "`" + verbiageVoided + "`", "void_transaction_api_id"},
-		"readers.md": {"`" + CodeCardDeclinedAfterApproval + "`", "`" + verbiageVoided + "`", "`card_completion` **`" + CardPending + "`**",
-			"`" + CardAccepted + "` or `" + CardDeclined + "`", "`reversal_of`", "`void_transaction_api_id`"},
+		"readers.md": {"`" + CodeCardDeclinedAfterApproval + "`", "`" + verbiageVoided + "`", "`card_completion` **`" + sale.CardPending + "`**",
+			"`" + sale.CardAccepted + "` or `" + sale.CardDeclined + "`", "`reversal_of`", "`void_transaction_api_id`"},
 	} {
 		b, err := os.ReadFile(filepath.Join("..", "..", "docs", file))
 		if err != nil {
@@ -303,13 +304,13 @@ func TestNoReplayBeforeTheCardAnswers(t *testing.T) {
 	got, _, _ := h.j.Get(rec.TransactionAPIID)
 	un, _ := h.e.Unacked("")
 	close(c.release)
-	if got.Outcome != OutcomeApproved || got.CardCompletion != CardPending {
+	if got.Outcome != sale.OutcomeApproved || got.CardCompletion != sale.CardPending {
 		t.Fatalf("journal while the card decides: %s %q", got.Outcome, got.CardCompletion)
 	}
 	if len(un) != 0 {
 		t.Errorf("replayable while the card decides: %+v", un)
 	}
-	if res := h.next(UpdateResult, rec.TransactionAPIID).Result; res.Outcome != OutcomeDeclined {
+	if res := h.next(sale.UpdateResult, rec.TransactionAPIID).Result; res.Outcome != sale.OutcomeDeclined {
 		t.Errorf("result %s", res.Outcome)
 	}
 }
@@ -338,10 +339,10 @@ func TestReversalVoidLeftAtStop(t *testing.T) {
 	<-voidTried
 	h.e.Close(5 * time.Second) // the void waits for its retry: stopping ends the wait
 	got := h.stored(rec.TransactionAPIID)
-	if got.State != journal.StateUnknown || got.VoidAPIID == "" {
+	if got.State != sale.StateUnknown || got.VoidAPIID == "" {
 		t.Fatalf("sale after the stop: %s %s (%s), want unknown with its void named", got.State, got.Outcome, got.Error)
 	}
-	if v := h.stored(got.VoidAPIID); v.State != journal.StatePending {
+	if v := h.stored(got.VoidAPIID); v.State != sale.StatePending {
 		t.Fatalf("void after the stop: %s %s (%s), want pending for the next start", v.State, v.Outcome, v.Error)
 	}
 
@@ -358,13 +359,13 @@ func TestReversalVoidLeftAtStop(t *testing.T) {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(5 * time.Second)
-	for got = h.stored(rec.TransactionAPIID); got.State != journal.StateDone; got = h.stored(rec.TransactionAPIID) {
+	for got = h.stored(rec.TransactionAPIID); got.State != sale.StateDone; got = h.stored(rec.TransactionAPIID) {
 		if time.Now().After(deadline) {
 			t.Fatalf("sale after the restart: %s (%s)", got.State, got.Error)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	if got.Outcome != OutcomeDeclined || got.Code != CodeCardDeclinedAfterApproval {
+	if got.Outcome != sale.OutcomeDeclined || got.Code != CodeCardDeclinedAfterApproval {
 		t.Errorf("sale %s %q (%s), want declined %s", got.Outcome, got.Code, got.Error, CodeCardDeclinedAfterApproval)
 	}
 	if h.gw.standing() != 0 {

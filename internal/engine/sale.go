@@ -12,6 +12,7 @@ import (
 	"github.com/posagent/posagent/internal/engine/journal"
 	"github.com/posagent/posagent/internal/gateway"
 	"github.com/posagent/posagent/internal/reader"
+	"github.com/posagent/posagent/internal/sale"
 )
 
 // SaleRequest asks for a card sale or authorization.
@@ -48,7 +49,12 @@ type SaleRequest struct {
 
 // StartSale creates the sale, journals it, arms the reader and returns the
 // pending record. The outcome arrives as updates.
-func (e *Engine) StartSale(ctx context.Context, req SaleRequest) (journal.Record, error) {
+func (e *Engine) StartSale(ctx context.Context, req SaleRequest) (sale.Result, error) {
+	rec, err := e.startSale(ctx, req)
+	return resultOf(&rec), err
+}
+
+func (e *Engine) startSale(ctx context.Context, req SaleRequest) (journal.Record, error) {
 	action := gateway.Action(req.Action)
 	switch action {
 	case "":
@@ -146,7 +152,7 @@ func (e *Engine) StartSale(ctx context.Context, req SaleRequest) (journal.Record
 	rec := journal.Record{
 		TransactionAPIID: apiID, ClientID: req.ClientID, Origin: req.Origin, Action: string(action),
 		Amount: amount.String(), OrderNum: req.OrderNum, Description: req.Description,
-		ReaderID: readerID, State: journal.StatePending, Created: time.Now().UTC(),
+		ReaderID: readerID, State: sale.StatePending, Created: time.Now().UTC(),
 	}
 	if tip != 0 {
 		rec.TipAmount = tip.String()
@@ -163,7 +169,7 @@ func (e *Engine) StartSale(ctx context.Context, req SaleRequest) (journal.Record
 		return journal.Record{}, duplicateIDError(apiID, req.Origin, prev.Origin)
 	}
 	rec = prev
-	s := &sale{rec: rec, readerID: readerID, waiting: true, extra: extra}
+	s := &inflight{rec: rec, readerID: readerID, waiting: true, extra: extra}
 	e.active[readerID] = s
 	e.byAPIID[apiID] = s
 	s.timer = time.AfterFunc(e.cfg.CardTimeout, func() { e.cardTimeout(apiID) })
@@ -175,36 +181,36 @@ func (e *Engine) StartSale(ctx context.Context, req SaleRequest) (journal.Record
 	}
 	e.log.Info("sale started", "transaction_api_id", apiID, "action", action, "amount", rec.Amount, "reader", readerID)
 	e.step(StepPending, apiID)
-	e.publish(Update{Kind: UpdatePrompt, ClientID: rec.ClientID, Origin: rec.Origin, TransactionAPIID: apiID, Prompt: reader.PromptPresentCard})
+	e.publish(sale.Update{Kind: sale.UpdatePrompt, ClientID: rec.ClientID, Origin: rec.Origin, TransactionAPIID: apiID, Prompt: sale.PromptPresentCard})
 	return rec, nil
 }
 
 // pickReader returns the requested reader, or the first usable one.
-func (e *Engine) pickReader(id string) (string, reader.Info, error) {
+func (e *Engine) pickReader(id string) (string, sale.Reader, error) {
 	if e.rd == nil {
-		return "", reader.Info{}, errorf(CodeNoReader, "no card reader is configured")
+		return "", sale.Reader{}, errorf(CodeNoReader, "no card reader is configured")
 	}
 	infos := e.rd.Devices()
 	for _, in := range infos {
 		if id != "" && in.ID != id {
 			continue
 		}
-		if in.Status == reader.StatusOK {
+		if in.Status == sale.ReaderOK {
 			return in.ID, in, nil
 		}
 		if id != "" {
-			return "", reader.Info{}, errorf(CodeNoReader, "reader %s is %s: %s", id, in.Status, in.Detail)
+			return "", sale.Reader{}, errorf(CodeNoReader, "reader %s is %s: %s", id, in.Status, in.Detail)
 		}
 	}
 	if id != "" {
-		return "", reader.Info{}, errorf(CodeNoReader, "no reader %q is connected", id)
+		return "", sale.Reader{}, errorf(CodeNoReader, "no reader %q is connected", id)
 	}
 	for _, in := range infos {
-		if in.Status == reader.StatusBroken {
-			return "", reader.Info{}, errorf(CodeNoReader, "the card reader cannot be used: %s", in.Detail)
+		if in.Status == sale.ReaderBroken {
+			return "", sale.Reader{}, errorf(CodeNoReader, "the card reader cannot be used: %s", in.Detail)
 		}
 	}
-	return "", reader.Info{}, errorf(CodeNoReader, "no card reader is connected: plug one in (or run posagent demo for the simulator)")
+	return "", sale.Reader{}, errorf(CodeNoReader, "no card reader is connected: plug one in (or run posagent demo for the simulator)")
 }
 
 func parseAmount(field, s string, zeroOK bool) (gateway.Amount, error) {
@@ -244,13 +250,18 @@ func checkText(field, s string, max int) error {
 
 // Cancel cancels a sale still waiting for a card. A sale already sent
 // cannot be cancelled: void it once its result is in.
-func (e *Engine) Cancel(ctx context.Context, origin, clientID, apiID string) (journal.Record, error) {
+func (e *Engine) Cancel(ctx context.Context, origin, clientID, apiID string) (sale.Result, error) {
+	rec, err := e.cancelSale(ctx, origin, clientID, apiID)
+	return resultOf(&rec), err
+}
+
+func (e *Engine) cancelSale(ctx context.Context, origin, clientID, apiID string) (journal.Record, error) {
 	if !e.life.enter() {
 		return journal.Record{}, errorf(CodeNotFound, "the agent has stopped: a sale waiting for its card is cancelled at the next start, nothing charged")
 	}
 	defer e.life.leave()
 	e.mu.Lock()
-	var s *sale
+	var s *inflight
 	if apiID != "" {
 		s = e.byAPIID[apiID]
 		// A page may cancel only its own sales; the cashier's UI any.
@@ -259,12 +270,12 @@ func (e *Engine) Cancel(ctx context.Context, origin, clientID, apiID string) (jo
 		}
 	} else {
 		for _, c := range e.byAPIID {
-			if c.rec.ClientID == clientID && c.rec.Origin == origin && c.rec.State != journal.StateDone {
+			if c.rec.ClientID == clientID && c.rec.Origin == origin && c.rec.State != sale.StateDone {
 				s = c
 			}
 		}
 	}
-	if s == nil || s.rec.State == journal.StateDone {
+	if s == nil || s.rec.State == sale.StateDone {
 		e.mu.Unlock()
 		return journal.Record{}, errorf(CodeNotFound, "no sale in progress for request %q", clientID)
 	}
@@ -273,7 +284,7 @@ func (e *Engine) Cancel(ctx context.Context, origin, clientID, apiID string) (jo
 		return journal.Record{}, errorf(CodeTooLate, "sale %s was already sent to the gateway: wait for its result and void it if needed", s.rec.TransactionAPIID)
 	}
 	readerID := s.readerID
-	rec := e.finishLocked(s, OutcomeCancelled, nil, "cancelled before a card was read: nothing was charged")
+	rec := e.finishLocked(s, sale.OutcomeCancelled, nil, "cancelled before a card was read: nothing was charged")
 	e.mu.Unlock()
 	if e.rd != nil {
 		if err := e.rd.Cancel(ctx, readerID); err != nil {
@@ -290,12 +301,12 @@ func (e *Engine) cardTimeout(apiID string) {
 	defer e.life.leave()
 	e.mu.Lock()
 	s := e.byAPIID[apiID]
-	if s == nil || !s.waiting || s.rec.State == journal.StateDone {
+	if s == nil || !s.waiting || s.rec.State == sale.StateDone {
 		e.mu.Unlock()
 		return
 	}
 	readerID := s.readerID
-	e.finishLocked(s, OutcomeCancelled, nil, "no card was presented in time: nothing was charged")
+	e.finishLocked(s, sale.OutcomeCancelled, nil, "no card was presented in time: nothing was charged")
 	e.mu.Unlock()
 	if e.rd != nil {
 		_ = e.rd.Cancel(e.ctx, readerID)
@@ -321,11 +332,10 @@ func (e *Engine) HandleReaderEvent(ev reader.Event) {
 		s := e.active[ev.Reader.ID]
 		e.mu.Unlock()
 		if s != nil {
-			e.publish(Update{Kind: UpdatePrompt, ClientID: s.rec.ClientID, Origin: s.rec.Origin, TransactionAPIID: s.rec.TransactionAPIID, Prompt: ev.Prompt})
+			e.publish(sale.Update{Kind: sale.UpdatePrompt, ClientID: s.rec.ClientID, Origin: s.rec.Origin, TransactionAPIID: s.rec.TransactionAPIID, Prompt: ev.Prompt})
 		}
 	case reader.EventAttached, reader.EventDetached, reader.EventBroken:
-		evc := ev
-		e.publish(Update{Kind: UpdateReader, Reader: &evc})
+		e.publish(sale.Update{Kind: sale.UpdateReader, Reader: &sale.ReaderEvent{Kind: string(ev.Kind), Reader: ev.Reader}})
 		if ev.Kind == reader.EventAttached {
 			e.rearm(ev.Reader)
 		}
@@ -334,7 +344,7 @@ func (e *Engine) HandleReaderEvent(ev reader.Event) {
 
 // rearm arms an EMV reader again for the sale that waited through its
 // unplug: the sale survives a replug.
-func (e *Engine) rearm(info reader.Info) {
+func (e *Engine) rearm(info sale.Reader) {
 	e.mu.Lock()
 	s := e.active[info.ID]
 	var amount gateway.Amount
@@ -356,7 +366,7 @@ func (e *Engine) refusedRead(ev reader.Event) {
 	e.mu.Lock()
 	s := e.active[ev.Reader.ID]
 	e.mu.Unlock()
-	u := Update{Kind: UpdateWarning, Code: decrypt.CodeOf(ev.Err), Warning: decrypt.MessageOf(errOr(ev.Err))}
+	u := sale.Update{Kind: sale.UpdateWarning, Code: decrypt.CodeOf(ev.Err), Warning: decrypt.MessageOf(errOr(ev.Err))}
 	if u.Code == "" {
 		u.Code = "bad_read"
 	}
@@ -365,7 +375,7 @@ func (e *Engine) refusedRead(ev reader.Event) {
 	}
 	e.publish(u)
 	if s != nil {
-		e.publish(Update{Kind: UpdatePrompt, ClientID: s.rec.ClientID, Origin: s.rec.Origin, TransactionAPIID: s.rec.TransactionAPIID, Prompt: reader.PromptRetry})
+		e.publish(sale.Update{Kind: sale.UpdatePrompt, ClientID: s.rec.ClientID, Origin: s.rec.Origin, TransactionAPIID: s.rec.TransactionAPIID, Prompt: sale.PromptRetry})
 	}
 }
 
@@ -387,13 +397,13 @@ func (e *Engine) cardRead(ev reader.Event) {
 	if s == nil || !s.waiting {
 		e.mu.Unlock()
 		e.releaseCard(ev)
-		e.publish(Update{Kind: UpdateWarning, Code: "no_sale", Warning: "a card was read but no sale is waiting for one: the read was discarded"})
+		e.publish(sale.Update{Kind: sale.UpdateWarning, Code: "no_sale", Warning: "a card was read but no sale is waiting for one: the read was discarded"})
 		return
 	}
 	if e.closed {
 		// A read queued behind the shutdown: no request leaves once
 		// stopping has begun. The sale ends now, nothing charged.
-		e.finishLocked(s, OutcomeCancelled, nil, stoppingMessage)
+		e.finishLocked(s, sale.OutcomeCancelled, nil, stoppingMessage)
 		e.mu.Unlock()
 		e.releaseCard(ev)
 		return
@@ -402,8 +412,8 @@ func (e *Engine) cardRead(ev reader.Event) {
 		e.mu.Unlock()
 		e.releaseCard(ev)
 		e.log.Warn("card read refused", "reason", code, "reader", ev.Reader.ID, "read", *read)
-		e.publish(Update{Kind: UpdateWarning, Code: code, Warning: why, ClientID: s.rec.ClientID, Origin: s.rec.Origin, TransactionAPIID: s.rec.TransactionAPIID})
-		e.publish(Update{Kind: UpdatePrompt, ClientID: s.rec.ClientID, Origin: s.rec.Origin, TransactionAPIID: s.rec.TransactionAPIID, Prompt: reader.PromptRetry})
+		e.publish(sale.Update{Kind: sale.UpdateWarning, Code: code, Warning: why, ClientID: s.rec.ClientID, Origin: s.rec.Origin, TransactionAPIID: s.rec.TransactionAPIID})
+		e.publish(sale.Update{Kind: sale.UpdatePrompt, ClientID: s.rec.ClientID, Origin: s.rec.Origin, TransactionAPIID: s.rec.TransactionAPIID, Prompt: sale.PromptRetry})
 		return
 	}
 	s.waiting = false
@@ -418,18 +428,17 @@ func (e *Engine) cardRead(ev reader.Event) {
 		// "unknown" when the answer is lost — which comes before the card
 		// is told. A kill before it leaves the intent pending with no
 		// card_completion: the lookup's entry mode says "chip" (lookupOnce).
-		r.CardCompletion = CardPending
+		r.CardCompletion = sale.CardPending
 	}
 	r.MaskedPAN, r.LastFour, r.Brand = string(read.MaskedPAN), read.LastFour(), string(read.Brand())
 	r.EntryMode = string(read.EntryMode)
-	r.Receipt = journal.Receipt{TC: read.Receipt.TC, TVR: read.Receipt.TVR, AID: read.Receipt.AID, TSI: read.Receipt.TSI,
-		ATC: read.Receipt.ATC, APPLAB: read.Receipt.APPLAB, APPN: read.Receipt.APPN, CVM: read.Receipt.CVM}
+	r.Receipt = read.Receipt // the whole card.Receipt: the journal and every client keep its CryptogramType
 	rec := s.rec
 	e.mu.Unlock()
 
-	e.publish(Update{Kind: UpdateCard, ClientID: rec.ClientID, Origin: rec.Origin, TransactionAPIID: rec.TransactionAPIID,
-		Card: &Card{EntryMode: read.EntryMode, Brand: read.Brand(), MaskedPAN: read.MaskedPAN, LastFour: read.LastFour()}, ReadAt: ev.Time})
-	e.publish(Update{Kind: UpdatePrompt, ClientID: rec.ClientID, Origin: rec.Origin, TransactionAPIID: rec.TransactionAPIID, Prompt: reader.PromptProcessing})
+	e.publish(sale.Update{Kind: sale.UpdateCard, ClientID: rec.ClientID, Origin: rec.Origin, TransactionAPIID: rec.TransactionAPIID,
+		Card: &sale.Card{EntryMode: read.EntryMode, Brand: read.Brand(), MaskedPAN: read.MaskedPAN, LastFour: read.LastFour()}, ReadAt: ev.Time})
+	e.publish(sale.Update{Kind: sale.UpdatePrompt, ClientID: rec.ClientID, Origin: rec.Origin, TransactionAPIID: rec.TransactionAPIID, Prompt: sale.PromptProcessing})
 	e.send(s)
 }
 
@@ -461,16 +470,16 @@ func (e *Engine) guardRead(r *card.Read) (why, code string) {
 // the next start's lookup, and so does the engine's own void of an
 // approval a chip card declined (a void ended "cancelled" would settle its
 // sale as a charge that stands: the next start sends it instead).
-func (e *Engine) send(s *sale) {
+func (e *Engine) send(s *inflight) {
 	e.mu.Lock()
 	if e.closed {
 		if s.rec.Attempts == 0 && s.rec.ReversalOf == "" {
-			e.finishLocked(s, OutcomeCancelled, nil, stoppingMessage)
+			e.finishLocked(s, sale.OutcomeCancelled, nil, stoppingMessage)
 		}
 		e.mu.Unlock()
 		return
 	}
-	s.rec.State = journal.StateSending
+	s.rec.State = sale.StateSending
 	s.rec.Attempts++
 	apiID := s.rec.TransactionAPIID
 	e.mu.Unlock()
@@ -478,7 +487,7 @@ func (e *Engine) send(s *sale) {
 	e.goBackground(func(ctx context.Context) { e.doSend(ctx, s) })
 }
 
-func (e *Engine) request(s *sale) gateway.Request {
+func (e *Engine) request(s *inflight) gateway.Request {
 	if s.req.Action != "" {
 		return s.req
 	}
@@ -496,7 +505,7 @@ func (e *Engine) request(s *sale) gateway.Request {
 // doSend sends and handles the answer. ctx is the engine's: Close cancels
 // it after its grace, which ends the request (an ambiguous one stays
 // unknown in the journal for the next start) and every wait.
-func (e *Engine) doSend(ctx context.Context, s *sale) {
+func (e *Engine) doSend(ctx context.Context, s *inflight) {
 	req := e.request(s)
 	for attempt := 1; ; attempt++ {
 		start := time.Now()
@@ -505,10 +514,10 @@ func (e *Engine) doSend(ctx context.Context, s *sale) {
 		e.step(StepAnswered, s.rec.TransactionAPIID)
 		switch {
 		case err == nil:
-			e.finish(s, OutcomeApproved, res, "")
+			e.finish(s, sale.OutcomeApproved, res, "")
 			return
 		case gateway.IsDeclined(err):
-			e.finish(s, OutcomeDeclined, res, "")
+			e.finish(s, sale.OutcomeDeclined, res, "")
 			return
 		case errors.Is(err, gateway.ErrDuplicate) && !e.attemptedBefore(s):
 			// The gateway holds a transaction with this id that no request
@@ -530,7 +539,7 @@ func (e *Engine) doSend(ctx context.Context, s *sale) {
 				if e.ownVoid(s) {
 					return // pending in the journal: the next start looks it up, then sends it
 				}
-				e.finish(s, OutcomeError, nil, "the gateway could not be reached and the agent is stopping: nothing was charged; start it again once the agent is running")
+				e.finish(s, sale.OutcomeError, nil, "the gateway could not be reached and the agent is stopping: nothing was charged; start it again once the agent is running")
 				return
 			}
 			e.mu.Lock()
@@ -538,10 +547,10 @@ func (e *Engine) doSend(ctx context.Context, s *sale) {
 			e.mu.Unlock()
 			continue
 		case gateway.IsRetryable(err):
-			e.finish(s, OutcomeError, nil, "the gateway could not be reached, nothing was charged: "+err.Error())
+			e.finish(s, sale.OutcomeError, nil, "the gateway could not be reached, nothing was charged: "+err.Error())
 			return
 		default: // rejected or invalid: the gateway refused the request
-			e.finish(s, OutcomeError, res, "the gateway refused the request: "+err.Error())
+			e.finish(s, sale.OutcomeError, res, "the gateway refused the request: "+err.Error())
 			return
 		}
 	}
@@ -550,7 +559,7 @@ func (e *Engine) doSend(ctx context.Context, s *sale) {
 // ownVoid reports whether s is the engine's void of an approval a chip
 // card did not accept (complete.go): stopping must leave it to the next
 // start, never end it, since its end settles the sale it reverses.
-func (e *Engine) ownVoid(s *sale) bool {
+func (e *Engine) ownVoid(s *inflight) bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return s.rec.ReversalOf != ""
@@ -561,7 +570,7 @@ func (e *Engine) ownVoid(s *sale) bool {
 // earlier send was journaled before this one left (send waits for the
 // previous write; a retry writes before it goes). Only then can a
 // "transaction_api_id already used" answer be our own earlier attempt.
-func (e *Engine) attemptedBefore(s *sale) bool {
+func (e *Engine) attemptedBefore(s *inflight) bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return s.rec.Attempts > 1
@@ -570,10 +579,10 @@ func (e *Engine) attemptedBefore(s *sale) bool {
 // refuseForeign ends a transaction whose transaction_api_id belongs to a
 // transaction the gateway holds that is not this one: an error with the
 // duplicate_id code, and nothing of the other transaction recorded.
-func (e *Engine) refuseForeign(s *sale, msg string) {
+func (e *Engine) refuseForeign(s *inflight, msg string) {
 	e.mu.Lock()
 	s.rec.Code = CodeDuplicateID
-	e.finishLocked(s, OutcomeError, nil, msg)
+	e.finishLocked(s, sale.OutcomeError, nil, msg)
 	e.mu.Unlock()
 }
 
@@ -627,9 +636,9 @@ func atc(s string) (uint64, bool) {
 // the sale (Kerberos allows the same five minutes).
 const clockSkew = 5 * time.Minute
 
-func (e *Engine) markUnknown(ctx context.Context, s *sale, cause error) {
+func (e *Engine) markUnknown(ctx context.Context, s *inflight, cause error) {
 	e.mu.Lock()
-	s.rec.State = journal.StateUnknown
+	s.rec.State = sale.StateUnknown
 	s.rec.Error = "outcome being checked with the gateway: " + cause.Error()
 	e.resolving[s.rec.TransactionAPIID] = true
 	rec := s.rec
@@ -645,7 +654,7 @@ func (e *Engine) markUnknown(ctx context.Context, s *sale, cause error) {
 // request (same transaction_api_id) may be sent once more. Still unknown
 // after the schedule: the client hears "unknown" and the background
 // resolver keeps trying.
-func (e *Engine) resolve(ctx context.Context, s *sale) {
+func (e *Engine) resolve(ctx context.Context, s *inflight) {
 	for _, wait := range e.cfg.ResolveBackoff {
 		if !sleep(ctx, wait) {
 			return // stopping: the journal says unknown, the next start looks it up
@@ -666,12 +675,12 @@ func (e *Engine) resolve(ctx context.Context, s *sale) {
 		}
 		rec = sr
 	}
-	rec.Outcome = OutcomeUnknown
-	e.publish(Update{Kind: UpdateResult, ClientID: rec.ClientID, Origin: rec.Origin, TransactionAPIID: rec.TransactionAPIID, Result: &rec})
+	rec.Outcome = sale.OutcomeUnknown
+	e.publish(sale.Update{Kind: sale.UpdateResult, ClientID: rec.ClientID, Origin: rec.Origin, TransactionAPIID: rec.TransactionAPIID, Result: ptr(resultOf(&rec))})
 }
 
 // resolveOnce is the background resolver's single lookup.
-func (e *Engine) resolveOnce(ctx context.Context, s *sale) {
+func (e *Engine) resolveOnce(ctx context.Context, s *inflight) {
 	if !e.lookupOnce(ctx, s) {
 		e.mu.Lock()
 		delete(e.resolving, s.rec.TransactionAPIID)
@@ -680,7 +689,7 @@ func (e *Engine) resolveOnce(ctx context.Context, s *sale) {
 }
 
 // lookupOnce resolves s by one lookup and reports whether it is settled.
-func (e *Engine) lookupOnce(ctx context.Context, s *sale) bool {
+func (e *Engine) lookupOnce(ctx context.Context, s *inflight) bool {
 	e.mu.Lock()
 	rec := s.rec
 	if rec.ReversalOf != "" && s.req.Action == "" {
@@ -710,11 +719,11 @@ func (e *Engine) lookupOnce(ctx context.Context, s *sale) bool {
 			"check the gateway's transaction list before charging again, and use transaction_api_ids unique across lanes and installs", rec.TransactionAPIID))
 		return true
 	case err == nil && res != nil:
-		outcome := OutcomeApproved
+		outcome := sale.OutcomeApproved
 		if res.Outcome == gateway.OutcomeDeclined {
-			outcome = OutcomeDeclined
+			outcome = sale.OutcomeDeclined
 		} else if res.Outcome == gateway.OutcomeError {
-			outcome = OutcomeError
+			outcome = sale.OutcomeError
 		}
 		e.log.Info("outcome resolved by lookup", "transaction_api_id", rec.TransactionAPIID, "outcome", outcome)
 		e.mu.Lock()
@@ -724,7 +733,7 @@ func (e *Engine) lookupOnce(ctx context.Context, s *sale) bool {
 			// read waits for its completion, which that run never gave
 			// (complete.go). Attempts is 0: a sale being sent is not
 			// journaled again before its outcome.
-			s.rec.CardCompletion = CardPending
+			s.rec.CardCompletion = sale.CardPending
 		}
 		e.mu.Unlock()
 		e.finish(s, outcome, res, "")
@@ -747,10 +756,10 @@ func (e *Engine) lookupOnce(ctx context.Context, s *sale) bool {
 		}
 		if rec.Attempts == 0 {
 			// Left pending by an earlier run: it never reached the gateway.
-			e.finish(s, OutcomeCancelled, nil, "the agent stopped before the sale reached the gateway: nothing was charged; start it again")
+			e.finish(s, sale.OutcomeCancelled, nil, "the agent stopped before the sale reached the gateway: nothing was charged; start it again")
 			return true
 		}
-		e.finish(s, OutcomeError, nil, "the gateway never received this transaction: nothing was charged; present the card again")
+		e.finish(s, sale.OutcomeError, nil, "the gateway never received this transaction: nothing was charged; present the card again")
 		return true
 	default:
 		e.log.Debug("lookup inconclusive", "transaction_api_id", rec.TransactionAPIID, "error", err)
@@ -774,7 +783,7 @@ func effectVisible(a gateway.Action, r *gateway.Result) bool {
 }
 
 // finish records the final outcome durably, then tells the clients.
-func (e *Engine) finish(s *sale, outcome string, res *gateway.Result, msg string) {
+func (e *Engine) finish(s *inflight, outcome sale.Outcome, res *gateway.Result, msg string) {
 	e.mu.Lock()
 	rec := e.finishLocked(s, outcome, res, msg)
 	e.mu.Unlock()
@@ -782,9 +791,9 @@ func (e *Engine) finish(s *sale, outcome string, res *gateway.Result, msg string
 }
 
 // finishLocked must be called with e.mu held.
-func (e *Engine) finishLocked(s *sale, outcome string, res *gateway.Result, msg string) journal.Record {
+func (e *Engine) finishLocked(s *inflight, outcome sale.Outcome, res *gateway.Result, msg string) journal.Record {
 	r := &s.rec
-	r.State, r.Outcome, r.Error, r.Updated = journal.StateDone, outcome, msg, time.Now().UTC()
+	r.State, r.Outcome, r.Error, r.Updated = sale.StateDone, outcome, msg, time.Now().UTC()
 	if res != nil {
 		r.TransactionID, r.StatusID, r.ReasonCodeID, r.AuthCode = res.ID, res.StatusID, res.ReasonCode, res.AuthCode
 		r.Verbiage = card.RedactPANs(res.Verbiage)
@@ -815,7 +824,7 @@ func (e *Engine) finishLocked(s *sale, outcome string, res *gateway.Result, msg 
 	delete(e.resolving, r.TransactionAPIID)
 	delete(e.byAPIID, r.TransactionAPIID)
 	rec := *r
-	if outcome == OutcomeError {
+	if outcome == sale.OutcomeError {
 		e.log.Warn("transaction failed", "transaction_api_id", rec.TransactionAPIID, "reason", msg)
 	}
 	e.log.Info("transaction finished", "transaction_api_id", rec.TransactionAPIID, "outcome", outcome, "transaction_id", rec.TransactionID)
@@ -823,7 +832,7 @@ func (e *Engine) finishLocked(s *sale, outcome string, res *gateway.Result, msg 
 		e.settleReversalLocked(rec)
 		return rec
 	}
-	result := Update{Kind: UpdateResult, ClientID: rec.ClientID, Origin: rec.Origin, TransactionAPIID: rec.TransactionAPIID, Result: &rec}
+	result := sale.Update{Kind: sale.UpdateResult, ClientID: rec.ClientID, Origin: rec.Origin, TransactionAPIID: rec.TransactionAPIID, Result: ptr(resultOf(&rec))}
 	if !e.completeThenPublish(s, rec, result) {
 		e.publish(result)
 	}
@@ -831,4 +840,4 @@ func (e *Engine) finishLocked(s *sale, outcome string, res *gateway.Result, msg 
 }
 
 // String for errors in logs.
-func (s *sale) String() string { return fmt.Sprintf("sale %s", s.rec.TransactionAPIID) }
+func (s *inflight) String() string { return fmt.Sprintf("sale %s", s.rec.TransactionAPIID) }

@@ -7,7 +7,7 @@ import (
 
 	"github.com/posagent/posagent/internal/engine/journal"
 	"github.com/posagent/posagent/internal/gateway"
-	"github.com/posagent/posagent/internal/reader"
+	"github.com/posagent/posagent/internal/sale"
 )
 
 // maxCardTokenLen bounds a card token (PaidYET card tokens, Paya Connect
@@ -47,7 +47,7 @@ func (e *Engine) startTokenSale(req SaleRequest, action gateway.Action, amount, 
 	rec := journal.Record{
 		TransactionAPIID: apiID, ClientID: req.ClientID, Origin: req.Origin, Action: string(action),
 		Amount: amount.String(), OrderNum: req.OrderNum, Description: req.Description,
-		State: journal.StatePending, Created: time.Now().UTC(),
+		State: sale.StatePending, Created: time.Now().UTC(),
 	}
 	if tip != 0 {
 		rec.TipAmount = tip.String()
@@ -65,14 +65,14 @@ func (e *Engine) startTokenSale(req SaleRequest, action gateway.Action, amount, 
 		return journal.Record{}, duplicateIDError(apiID, req.Origin, prev.Origin)
 	}
 	rec = prev
-	s := &sale{rec: rec, req: gateway.Request{Action: action, Amount: amount + tip, TransactionAPIID: apiID,
+	s := &inflight{rec: rec, req: gateway.Request{Action: action, Amount: amount + tip, TransactionAPIID: apiID,
 		OrderNum: req.OrderNum, Description: req.Description, Token: req.CardToken,
 		ReceiptEmail: req.ReceiptEmail, ReceiptPhone: req.ReceiptPhone}}
 	e.byAPIID[apiID] = s
 	e.mu.Unlock()
 	e.log.Info("stored-card sale started", "transaction_api_id", apiID, "action", action, "amount", rec.Amount)
 	e.step(StepPending, apiID)
-	e.publish(Update{Kind: UpdatePrompt, ClientID: rec.ClientID, Origin: rec.Origin, TransactionAPIID: apiID, Prompt: reader.PromptProcessing})
+	e.publish(sale.Update{Kind: sale.UpdatePrompt, ClientID: rec.ClientID, Origin: rec.Origin, TransactionAPIID: apiID, Prompt: sale.PromptProcessing})
 	e.send(s)
 	return rec, nil
 }

@@ -2,11 +2,9 @@ package engine
 
 import (
 	"fmt"
-	"time"
 
-	"github.com/posagent/posagent/internal/card"
 	"github.com/posagent/posagent/internal/engine/journal"
-	"github.com/posagent/posagent/internal/reader"
+	"github.com/posagent/posagent/internal/sale"
 )
 
 // Error codes the bridge and UI show; they are protocol v1 error codes.
@@ -49,49 +47,27 @@ func errorf(code, format string, args ...any) *Error {
 // OriginUI is the Origin of requests from the cashier's window.
 const OriginUI = "ui"
 
-// Outcomes of a result (protocol v1).
-const (
-	OutcomeApproved  = "approved"
-	OutcomeDeclined  = "declined"
-	OutcomeCancelled = "cancelled"
-	OutcomeError     = "error"
-	OutcomeUnknown   = "unknown" // still being resolved with the gateway
-)
-
-// UpdateKind says what an Update carries.
-type UpdateKind string
-
-// Update kinds.
-const (
-	UpdatePrompt  UpdateKind = "prompt"
-	UpdateCard    UpdateKind = "card"
-	UpdateResult  UpdateKind = "result"
-	UpdateReader  UpdateKind = "reader"
-	UpdateWarning UpdateKind = "warning" // a refused read, a guard, a damaged journal: tell the cashier
-)
-
-// Card is what may be shown of a read: masked only.
-type Card struct {
-	EntryMode card.EntryMode
-	Brand     card.Brand
-	MaskedPAN card.MaskedPAN
-	LastFour  string
+// resultOf is a journal record as the engine tells it.
+func resultOf(r *journal.Record) sale.Result {
+	return sale.Result{
+		TransactionAPIID: r.TransactionAPIID, ClientID: r.ClientID, Origin: r.Origin, Action: r.Action,
+		Amount: r.Amount, TipAmount: r.TipAmount, OrderNum: r.OrderNum, Description: r.Description,
+		ReaderID: r.ReaderID, OrigTransaction: r.OrigTransaction, State: r.State, Outcome: r.Outcome,
+		MaskedPAN: r.MaskedPAN, LastFour: r.LastFour, Brand: r.Brand, EntryMode: r.EntryMode,
+		TransactionID: r.TransactionID, StatusID: r.StatusID, ReasonCodeID: r.ReasonCodeID,
+		AuthCode: r.AuthCode, AuthAmount: r.AuthAmount, Verbiage: r.Verbiage, AVS: r.AVS,
+		Receipt: r.Receipt, Error: r.Error, Code: r.Code, Created: r.Created, Updated: r.Updated,
+		Acked: r.Acked, CardCompletion: r.CardCompletion, VoidAPIID: r.VoidAPIID, ReversalOf: r.ReversalOf,
+	}
 }
 
-// Update is one thing clients (websocket, UI) are told. Result updates carry
-// the journal record, which holds masked data only.
-type Update struct {
-	Kind             UpdateKind
-	ClientID         string // the request id the client chose
-	Origin           string // who asked: a web origin, "ui" or "cli"
-	TransactionAPIID string
-	Prompt           reader.Prompt
-	Card             *Card
-	Result           *journal.Record
-	Reader           *reader.Event
-	Warning          string
-	Code             string // warning code, e.g. clear_track_data, replayed_read
-	// ReadAt is when the reader delivered the read's last byte (card
-	// updates): the start of the agent's own latency.
-	ReadAt time.Time
+// resultsOf converts a list of records.
+func resultsOf(recs []journal.Record) []sale.Result {
+	out := make([]sale.Result, len(recs))
+	for i := range recs {
+		out[i] = resultOf(&recs[i])
+	}
+	return out
 }
+
+func ptr[T any](v T) *T { return &v }

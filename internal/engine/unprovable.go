@@ -12,7 +12,7 @@ import (
 // still have landed, so it is never sent again. The record stays unknown
 // with a message that says what to check; the in-line schedule and the
 // background resolver keep looking, and adopt it if it shows.
-func (e *Engine) unprovable(s *sale) {
+func (e *Engine) unprovable(s *inflight) {
 	e.mu.Lock()
 	// A miss proves nothing and may never turn into a hit: looking every
 	// ResolveInterval would spend the gateway's call budget (PaidYET: 7000

@@ -9,6 +9,7 @@ import (
 
 	"github.com/posagent/posagent/internal/engine/journal"
 	"github.com/posagent/posagent/internal/gateway"
+	"github.com/posagent/posagent/internal/sale"
 )
 
 // A refund whose absence the gateway cannot prove (PaidYET) is never sent
@@ -25,15 +26,15 @@ func TestUnprovableNotResent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res := h.next(UpdateResult, rec.TransactionAPIID).Result
-	if res.Outcome != OutcomeUnknown || !strings.Contains(res.Error, "check the gateway") || !strings.Contains(res.Error, "5.00") {
+	res := h.next(sale.UpdateResult, rec.TransactionAPIID).Result
+	if res.Outcome != sale.OutcomeUnknown || !strings.Contains(res.Error, "check the gateway") || !strings.Contains(res.Error, "5.00") {
 		t.Fatalf("result %+v: want unknown with what to check", res)
 	}
 	h.e.Close(time.Second)
 	if n := len(h.gw.calls); n != 1 {
 		t.Fatalf("%d refund requests sent, want 1", n)
 	}
-	if r := h.stored(rec.TransactionAPIID); r.State != journal.StateUnknown || !strings.Contains(r.Error, "not sent again") {
+	if r := h.stored(rec.TransactionAPIID); r.State != sale.StateUnknown || !strings.Contains(r.Error, "not sent again") {
 		t.Errorf("journal %+v", r)
 	}
 }
@@ -44,7 +45,7 @@ func TestUnprovableNotResent(t *testing.T) {
 func TestUnprovableAfterRestart(t *testing.T) {
 	h := newHarness(t, nil)
 	h.gw.caps.NoAbsenceProof = gateway.NewActionSet(gateway.ActionRefund)
-	if err := h.j.Put(journal.Record{TransactionAPIID: "left", Action: "refund", Amount: "5.00", OrigTransaction: "tx1", State: journal.StatePending}); err != nil {
+	if err := h.j.Put(journal.Record{TransactionAPIID: "left", Action: "refund", Amount: "5.00", OrigTransaction: "tx1", State: sale.StatePending}); err != nil {
 		t.Fatal(err)
 	}
 	if err := h.e.Start(); err != nil {
@@ -54,12 +55,12 @@ func TestUnprovableAfterRestart(t *testing.T) {
 	for {
 		r := h.stored("left")
 		if strings.Contains(r.Error, "check the gateway") {
-			if r.State != journal.StateUnknown || r.Outcome != "" {
+			if r.State != sale.StateUnknown || r.Outcome != "" {
 				t.Fatalf("record %+v: want unknown", r)
 			}
 			break
 		}
-		if r.State == journal.StateDone || time.Now().After(deadline) {
+		if r.State == sale.StateDone || time.Now().After(deadline) {
 			t.Fatalf("record %+v: want unknown with what to check", r)
 		}
 		time.Sleep(5 * time.Millisecond)
@@ -82,7 +83,7 @@ func TestUnprovableBacksOff(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res := h.next(UpdateResult, rec.TransactionAPIID).Result; res.Outcome != OutcomeUnknown {
+	if res := h.next(sale.UpdateResult, rec.TransactionAPIID).Result; res.Outcome != sale.OutcomeUnknown {
 		t.Fatalf("result %+v", res)
 	}
 	<-h.e.life.idleCh()
@@ -110,7 +111,7 @@ func TestUnprovableBacksOff(t *testing.T) {
 	if n := lookups(); n != before+1 {
 		t.Fatalf("%d lookups once the wait is over, want 1", n-before)
 	}
-	if r := h.stored(rec.TransactionAPIID); r.State != journal.StateUnknown {
+	if r := h.stored(rec.TransactionAPIID); r.State != sale.StateUnknown {
 		t.Errorf("record %+v", r)
 	}
 }

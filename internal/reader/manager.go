@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/posagent/posagent/internal/card"
+	"github.com/posagent/posagent/internal/sale"
 )
 
 // Manager timing and queue defaults.
@@ -154,7 +155,7 @@ type Manager struct {
 
 // entry is one known device: open and running, or broken.
 type entry struct {
-	info   Info
+	info   sale.Reader
 	driver Driver
 	dev    Device
 	rd     Reader // nil when broken
@@ -192,10 +193,10 @@ func (m *Manager) Dropped() uint64 { return m.dropped.Load() }
 
 // Devices is the current snapshot: every attached reader, ok or broken,
 // sorted by ID.
-func (m *Manager) Devices() []Info {
+func (m *Manager) Devices() []sale.Reader {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	out := make([]Info, 0, len(m.entries))
+	out := make([]sale.Reader, 0, len(m.entries))
 	for _, e := range m.entries {
 		out = append(out, e.info)
 	}
@@ -277,7 +278,7 @@ func (m *Manager) Run(ctx context.Context) error {
 // Probe runs one scan over drivers without keeping anything open: each
 // device is opened and closed again, so that one that cannot be opened shows
 // as broken with the reason. `posagent devices` uses it.
-func Probe(ctx context.Context, drivers []Driver, o Options) []Info {
+func Probe(ctx context.Context, drivers []Driver, o Options) []sale.Reader {
 	m := NewManager(drivers, o)
 	m.runCtx = ctx
 	m.poll(ctx, false)
@@ -327,7 +328,7 @@ func (m *Manager) poll(ctx context.Context, run bool) {
 	for _, e := range gone {
 		m.stop(e)
 		info := e.info
-		info.Status = StatusDetached
+		info.Status = sale.ReaderDetached
 		info.Detail = ""
 		m.log.Info("reader detached", "id", info.ID)
 		if run {
@@ -386,7 +387,7 @@ func (m *Manager) reconcile(ctx context.Context, d Driver, dev Device, run bool)
 	}
 	info := rd.Info()
 	info.ID = dev.ID
-	info.Status = StatusOK
+	info.Status = sale.ReaderOK
 	info.Detail = ""
 	if info.Device == (card.DeviceInfo{}) {
 		info.Device = dev.Device
@@ -412,7 +413,7 @@ func (m *Manager) reconcile(ctx context.Context, d Driver, dev Device, run bool)
 }
 
 func (m *Manager) setBroken(ctx context.Context, d Driver, dev Device, detail string, retryAt time.Time, run bool) {
-	info := Info{ID: dev.ID, Device: dev.Device, Status: StatusBroken, Detail: detail}
+	info := sale.Reader{ID: dev.ID, Device: dev.Device, Status: sale.ReaderBroken, Detail: detail}
 	m.mu.Lock()
 	m.entries[dev.ID] = &entry{info: info, driver: d, dev: dev, retryAt: retryAt}
 	m.mu.Unlock()
@@ -459,12 +460,12 @@ func (m *Manager) runReader(ctx context.Context, e *entry) {
 	switch {
 	case err == nil || errors.Is(err, ErrDetached):
 		// Removed until the next scan lists it again, which opens it anew.
-		info.Status = StatusDetached
+		info.Status = sale.ReaderDetached
 		m.log.Info("reader detached", "id", info.ID)
 		m.send(m.runCtx, Event{Kind: EventDetached, Reader: info, Err: err, Time: m.opt.Now()})
 	default:
 		// Listed as broken; the retry opens it again later.
-		info.Status = StatusBroken
+		info.Status = sale.ReaderBroken
 		info.Detail = err.Error()
 		m.mu.Lock()
 		if _, taken := m.entries[info.ID]; !taken {
@@ -590,7 +591,7 @@ func (m *Manager) flushLost(ctx context.Context) {
 	for _, id := range ids {
 		m.mu.Lock()
 		n := m.lost[id]
-		info := Info{ID: id, Status: StatusOK}
+		info := sale.Reader{ID: id, Status: sale.ReaderOK}
 		if e, ok := m.entries[id]; ok {
 			info = e.info
 		}

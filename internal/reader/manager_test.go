@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/posagent/posagent/internal/card"
+	"github.com/posagent/posagent/internal/sale"
 )
 
 // waitLimit guards against hangs; it is not a speed target.
@@ -102,7 +103,7 @@ func (d *fakeDriver) Open(_ context.Context, dev Device) (Reader, error) {
 		return nil, err
 	}
 	r := &fakeReader{
-		info:  Info{Device: card.DeviceInfo{Vendor: "Fake", Model: "F1", Serial: "SN1", Transport: "fake", Path: dev.ID}, EMV: d.emv},
+		info:  sale.Reader{Device: card.DeviceInfo{Vendor: "Fake", Model: "F1", Serial: "SN1", Transport: "fake", Path: dev.ID}, EMV: d.emv},
 		end:   make(chan error, 1),
 		emits: make(chan Event, 16),
 		armed: make(chan Transaction, 4),
@@ -112,7 +113,7 @@ func (d *fakeDriver) Open(_ context.Context, dev Device) (Reader, error) {
 }
 
 type fakeReader struct {
-	info    Info
+	info    sale.Reader
 	end     chan error // a value makes Run return it
 	emits   chan Event // events Run emits
 	armed   chan Transaction
@@ -120,7 +121,7 @@ type fakeReader struct {
 	closes  atomic.Int32
 }
 
-func (r *fakeReader) Info() Info { return r.info }
+func (r *fakeReader) Info() sale.Reader { return r.info }
 
 func (r *fakeReader) Run(ctx context.Context, emit func(Event)) error {
 	for {
@@ -261,10 +262,10 @@ func TestAttachDetachReplug(t *testing.T) {
 	d := newFakeDriver("fake:1")
 	h := start(t, Options{}, d)
 	ev := h.expect(EventAttached, "fake:1")
-	if ev.Reader.Status != StatusOK || ev.Reader.Device.Serial != "SN1" {
+	if ev.Reader.Status != sale.ReaderOK || ev.Reader.Device.Serial != "SN1" {
 		t.Errorf("attached info %+v", ev.Reader)
 	}
-	if got := h.m.Devices(); len(got) != 1 || got[0].Status != StatusOK {
+	if got := h.m.Devices(); len(got) != 1 || got[0].Status != sale.ReaderOK {
 		t.Fatalf("Devices = %+v", got)
 	}
 	first := d.reader("fake:1")
@@ -301,11 +302,11 @@ func TestOpenFailsIsBrokenThenRecovers(t *testing.T) {
 	d.setOpenErr("fake:1", fmt.Errorf("open /dev/hidraw3: permission denied: install posagent's udev rules"))
 	h := start(t, Options{RetryInterval: 2 * time.Second}, d)
 	ev := h.expect(EventBroken, "fake:1")
-	if ev.Reader.Status != StatusBroken || ev.Err == nil || ev.Reader.Detail == "" {
+	if ev.Reader.Status != sale.ReaderBroken || ev.Err == nil || ev.Reader.Detail == "" {
 		t.Fatalf("broken event %+v", ev)
 	}
 	got := h.m.Devices()
-	if len(got) != 1 || got[0].Status != StatusBroken || got[0].Detail != ev.Reader.Detail {
+	if len(got) != 1 || got[0].Status != sale.ReaderBroken || got[0].Detail != ev.Reader.Detail {
 		t.Fatalf("Devices = %+v", got)
 	}
 	if err := h.m.Arm(context.Background(), "fake:1", Transaction{}); !errors.Is(err, ErrReaderBroken) {
@@ -326,7 +327,7 @@ func TestOpenFailsIsBrokenThenRecovers(t *testing.T) {
 	d.setOpenErr("fake:1", nil)
 	h.clock.advance(t, 3*time.Second)
 	h.expect(EventAttached, "fake:1")
-	if got := h.m.Devices(); got[0].Status != StatusOK || got[0].Detail != "" {
+	if got := h.m.Devices(); got[0].Status != sale.ReaderOK || got[0].Detail != "" {
 		t.Fatalf("Devices after fix = %+v", got)
 	}
 }
@@ -423,10 +424,10 @@ func TestEventsForwardedAndCommandsRouted(t *testing.T) {
 	}
 
 	read := &card.Read{MaskedPAN: card.Mask("4000000000000002")}
-	d.reader("fake:1").emits <- Event{Kind: EventPrompt, Prompt: PromptPresentCard}
+	d.reader("fake:1").emits <- Event{Kind: EventPrompt, Prompt: sale.PromptPresentCard}
 	d.reader("fake:1").emits <- Event{Kind: EventCard, Read: read}
 	ev := h.expect(EventPrompt, "fake:1")
-	if ev.Prompt != PromptPresentCard || ev.Time.IsZero() {
+	if ev.Prompt != sale.PromptPresentCard || ev.Time.IsZero() {
 		t.Errorf("prompt %+v", ev)
 	}
 	ev = h.expect(EventCard, "fake:1")
@@ -492,7 +493,7 @@ func TestSlowConsumerLosesNoCardSilently(t *testing.T) {
 	}
 	// Nobody reads: the first card fills the buffer, the next two time out.
 	// A prompt then is dropped (counted), since the buffer is still full.
-	r.emits <- Event{Kind: EventPrompt, Prompt: PromptProcessing}
+	r.emits <- Event{Kind: EventPrompt, Prompt: sale.PromptProcessing}
 	deadline := time.Now().Add(waitLimit)
 	for h.m.Dropped() == 0 {
 		if time.Now().After(deadline) {
@@ -580,12 +581,12 @@ func TestProbe(t *testing.T) {
 	infos := Probe(context.Background(), []Driver{d, nil}, Options{Logger: quietLogger()})
 	want := []struct {
 		id     string
-		status Status
+		status sale.ReaderStatus
 		detail string
 	}{
-		{"fake:1", StatusOK, ""},
-		{"fake:2", StatusBroken, "open /dev/hidraw4: permission denied"},
-		{"fake:3", StatusBroken, "keyboard mode"},
+		{"fake:1", sale.ReaderOK, ""},
+		{"fake:2", sale.ReaderBroken, "open /dev/hidraw4: permission denied"},
+		{"fake:3", sale.ReaderBroken, "keyboard mode"},
 	}
 	if len(infos) != len(want) {
 		t.Fatalf("Probe = %+v", infos)

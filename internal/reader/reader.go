@@ -6,33 +6,8 @@ import (
 	"time"
 
 	"github.com/posagent/posagent/internal/card"
+	"github.com/posagent/posagent/internal/sale"
 )
-
-// Status is a reader's state as people see it.
-type Status string
-
-// Reader states.
-const (
-	StatusOK       Status = "ok"
-	StatusBroken   Status = "broken"   // present but unusable: Detail says why and what to do
-	StatusDetached Status = "detached" // was there, is gone
-)
-
-// Info describes a reader for status displays, the websocket and `posagent devices`.
-type Info struct {
-	// ID is stable while the device stays plugged in the same place, e.g.
-	// "hid:0801:0011:/dev/hidraw3", "serial:/dev/ttyACM0", "sim:1".
-	ID     string
-	Device card.DeviceInfo
-	Status Status
-	// Detail is the reason and the fix when Status is broken, in words a
-	// cashier can act on.
-	Detail string
-	// EMV is true for readers that take chip and tap (they need Arm).
-	EMV bool
-	// Simulated is true for the sim reader (the page may offer simulate buttons).
-	Simulated bool
-}
 
 // EventKind says what happened.
 type EventKind string
@@ -47,26 +22,14 @@ const (
 	EventPrompt   EventKind = "prompt"  // an EMV reader asks the customer for something
 )
 
-// Prompt is what to ask the customer; the values are websocket protocol v1's.
-type Prompt string
-
-// Prompts.
-const (
-	PromptPresentCard Prompt = "present_card"
-	PromptUseChip     Prompt = "use_chip"
-	PromptRetry       Prompt = "retry"
-	PromptProcessing  Prompt = "processing"
-	PromptRemoveCard  Prompt = "remove_card"
-)
-
 // Event is one thing a reader reports. Read never holds clear card data:
 // only what internal/decrypt extracted (masked PAN, ciphertext envelope).
 type Event struct {
 	Kind   EventKind
-	Reader Info
-	Read   *card.Read // EventCard
-	Prompt Prompt     // EventPrompt
-	Err    error      // EventBroken, EventRefused
+	Reader sale.Reader
+	Read   *card.Read  // EventCard
+	Prompt sale.Prompt // EventPrompt
+	Err    error       // EventBroken, EventRefused
 	// Complete is set on an EventCard whose card waits for the host
 	// response (contact EMV that went online); nil for one-step reads
 	// (swipe, contactless). If nobody calls it, the reader tells the card
@@ -88,7 +51,7 @@ type Transaction struct {
 // Reader is one opened reader.
 type Reader interface {
 	// Info names the reader.
-	Info() Info
+	Info() sale.Reader
 	// Run reads until ctx ends (returns nil) or the device goes away
 	// (returns an error wrapping ErrDetached), calling emit for each event.
 	// emit must not block for long.

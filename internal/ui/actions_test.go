@@ -10,6 +10,7 @@ import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/test"
 
+	"github.com/posagent/posagent/internal/sale"
 	"github.com/posagent/posagent/internal/ui"
 )
 
@@ -48,8 +49,8 @@ func TestForceAndVerifyFromRegister(t *testing.T) {
 	if len(c) != 2 || c[1].Action != "avsonly" || c[1].BillingZip != "32606" || c[1].BillingStreet != "5800 NW 39th AVE" || c[1].Amount != "" {
 		t.Fatalf("calls = %+v", c)
 	}
-	avs := &ui.Result{Outcome: ui.OutcomeApproved, Action: "avsonly", TransactionID: "11ee0a1b2c3d4e5f6a7b8c9e", StatusID: "121",
-		Amount: "0.00", AVS: "GOOD", Time: time.Now()}
+	avs := &sale.Result{Outcome: sale.OutcomeApproved, Action: "avsonly", TransactionID: "11ee0a1b2c3d4e5f6a7b8c9e", StatusID: 121,
+		Amount: "0.00", AVS: "GOOD", Updated: time.Now()}
 	b.Emit(ui.Event{Kind: ui.EventResult, SaleID: c[1].ID, Result: avs})
 	eventually(t, h, b, "avs result", func() bool { return strings.Contains(h.Details().Text, "AVS GOOD") })
 
@@ -66,7 +67,7 @@ func TestForceAndVerifyFromRegister(t *testing.T) {
 func TestIncreaseAndReduceFromHistory(t *testing.T) {
 	h, b := setup(t)
 	auth := *approved()
-	auth.Action, auth.StatusID, auth.TransactionID = "authonly", "102", "11ee0a1b2c3d4e5f6a7b8c01"
+	auth.Action, auth.StatusID, auth.TransactionID = "authonly", 102, "11ee0a1b2c3d4e5f6a7b8c01"
 	b.SetHistory([]ui.HistoryItem{
 		{SaleID: "s2", State: "done", Result: auth},
 		{SaleID: "s1", State: "done", Result: *approved()},

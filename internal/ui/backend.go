@@ -10,6 +10,8 @@ import (
 	"log/slog"
 	"strings"
 	"time"
+
+	"github.com/posagent/posagent/internal/sale"
 )
 
 // Backend is what the window needs from the agent. The composition root
@@ -91,28 +93,6 @@ type Simulator interface {
 	Simulate(ctx context.Context, pan, entryMode string) error
 }
 
-// ReaderState is a reader's health.
-type ReaderState string
-
-// Reader states.
-const (
-	ReaderOK       ReaderState = "ok"
-	ReaderBroken   ReaderState = "broken"
-	ReaderDetached ReaderState = "detached"
-)
-
-// Reader describes one card reader.
-type Reader struct {
-	ID        string
-	Model     string
-	Serial    string
-	Transport string // "hid", "serial", "sim", "replay"
-	State     ReaderState
-	// Detail says what is wrong and how to fix it when State is broken,
-	// e.g. "permission denied: install the udev rules".
-	Detail string
-}
-
 // Gateway describes the payment gateway profile in use.
 type Gateway struct {
 	Kind      string // "paya", "paidyet", "sandbox"
@@ -123,7 +103,7 @@ type Gateway struct {
 
 // Status is a snapshot of the agent.
 type Status struct {
-	Readers  []Reader
+	Readers  []sale.Reader
 	Gateway  Gateway
 	AgentURL string // the demo POS page / websocket base, e.g. http://127.0.0.1:7380/
 	Paused   bool
@@ -146,88 +126,29 @@ const (
 	EventWarning
 )
 
-// Prompt is what the cashier or customer must do next.
-type Prompt string
-
-// Prompts, as in the websocket protocol.
-const (
-	PromptPresentCard Prompt = "present_card"
-	PromptUseChip     Prompt = "use_chip"
-	PromptRetry       Prompt = "retry"
-	PromptProcessing  Prompt = "processing"
-	PromptRemoveCard  Prompt = "remove_card"
-)
-
-// Card is the public part of a card read: never the clear number.
-type Card struct {
-	EntryMode string // S, C, P, F, K
-	Brand     string // visa, mc, amex, disc, ...
-	MaskedPAN string // first six and last four at most, e.g. 541333******0254
-	LastFour  string
-}
-
-// Outcome is how a sale ended.
-type Outcome string
-
-// Outcomes, as in the websocket protocol.
-const (
-	OutcomeApproved  Outcome = "approved"
-	OutcomeDeclined  Outcome = "declined"
-	OutcomeCancelled Outcome = "cancelled"
-	OutcomeError     Outcome = "error"
-	// OutcomeUnknown: the gateway did not answer in time; the agent is
-	// resolving the sale by lookup and will report it in History.
-	OutcomeUnknown Outcome = "unknown"
-)
-
-// Receipt holds the EMV fields a chip receipt must print.
-type Receipt struct {
-	TC, TVR, AID, TSI, ATC, APPLAB, APPN, CVM string
-}
-
-// Result is the end of a sale or follow-up.
-type Result struct {
-	Outcome       Outcome
-	Action        string // sale, authonly, force, avsonly, refund, void, complete, tipadjust, authincrement, partialreversal
-	TransactionID string
-	StatusID      string
-	ReasonCode    string
-	AuthCode      string
-	Amount        string
-	EntryMode     string
-	Brand         string
-	MaskedPAN     string
-	LastFour      string
-	Verbiage      string // the gateway's words, e.g. "APPROVED"
-	AVS           string // the gateway's address check (avsonly): GOOD, ZIP, STREET, BAD
-	Message       string // the agent's explanation for error/unknown/cancelled
-	Receipt       Receipt
-	Time          time.Time
-}
-
 // Event is one thing that happened in the agent.
 type Event struct {
 	Kind    EventKind
 	SaleID  string
-	Prompt  Prompt  // EventPrompt
-	Card    *Card   // EventCard
-	Result  *Result // EventResult
-	Reader  *Reader // EventReader: attached, detached or broken
-	Message string  // EventWarning (and an optional note on the others)
+	Prompt  sale.Prompt  // EventPrompt
+	Card    *sale.Card   // EventCard: masked only
+	Result  *sale.Result // EventResult
+	Reader  *sale.Reader // EventReader: attached, detached or broken
+	Message string       // EventWarning (and an optional note on the others)
 }
 
 // HistoryItem is one sale in the history, finished or still being resolved.
 type HistoryItem struct {
 	SaleID string
-	// State is "done" for a finished sale, "sending" while the request is
-	// out, "unknown" while the agent resolves a timeout by lookup.
-	State  string
-	Result Result
+	// State is done for a finished sale, sending while the request is
+	// out, unknown while the agent resolves a timeout by lookup.
+	State  sale.State
+	Result sale.Result
 }
 
 // Resolving reports whether the sale's outcome is not known yet.
 func (h HistoryItem) Resolving() bool {
-	return h.State == "sending" || h.State == "unknown" || h.Result.Outcome == OutcomeUnknown
+	return h.State.Unfinished() || h.Result.Outcome == sale.OutcomeUnknown
 }
 
 // SettingsModel is the editable configuration.

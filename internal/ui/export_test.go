@@ -8,6 +8,7 @@ import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/test"
 	"fyne.io/fyne/v2/widget"
+	"github.com/posagent/posagent/internal/sale"
 )
 
 // Harness exposes the window's widgets to the external tests.
@@ -120,7 +121,7 @@ func SafeText(s string) string { return safeText(s) }
 func NormalizeAmount(s string) (string, error) { return normalizeAmount(s) }
 
 // ReceiptText exposes the receipt renderer.
-func ReceiptText(r Result) string { return receiptText(r, "posagent") }
+func ReceiptText(r sale.Result) string { return receiptText(r, "posagent") }
 
 // TrayState is what the desktop offers the tray icon, for SetTray.
 type TrayState = trayState

@@ -9,6 +9,7 @@ import (
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
+	"github.com/posagent/posagent/internal/sale"
 )
 
 // history is the list of past and in-flight sales with search and detail.
@@ -133,7 +134,7 @@ func (h *history) setActions(it HistoryItem, on bool) {
 		}
 	}
 	done := !it.Resolving() && it.Result.TransactionID != ""
-	approved := done && it.Result.Outcome == OutcomeApproved
+	approved := done && it.Result.Outcome == sale.OutcomeApproved
 	set(h.receiptBtn, done)
 	sale := it.Result.Action == "sale" || it.Result.Action == "force" || it.Result.Action == ""
 	set(h.refundBtn, approved && (sale || it.Result.Action == "complete"))
@@ -157,8 +158,8 @@ func historyState(it HistoryItem) string {
 func historyLine(it HistoryItem) string {
 	r := it.Result
 	parts := []string{}
-	if !r.Time.IsZero() {
-		parts = append(parts, r.Time.Local().Format("01-02 15:04"))
+	if !r.Updated.IsZero() {
+		parts = append(parts, r.Updated.Local().Format("01-02 15:04"))
 	}
 	parts = append(parts, historyState(it))
 	if r.Action != "" && r.Action != "sale" {
@@ -185,8 +186,8 @@ func historyDetail(it HistoryItem) string {
 			b.WriteString(k + ": " + v + "\n")
 		}
 	}
-	if !r.Time.IsZero() {
-		kv("Time", r.Time.Local().Format("2006-01-02 15:04:05"))
+	if !r.Updated.IsZero() {
+		kv("Time", r.Updated.Local().Format("2006-01-02 15:04:05"))
 	}
 	kv("Action", r.Action)
 	if r.Amount != "" {
@@ -197,10 +198,10 @@ func historyDetail(it HistoryItem) string {
 	kv("AVS", r.AVS)
 	kv("Transaction", r.TransactionID)
 	kv("Sale id", it.SaleID)
-	kv("Status", r.StatusID)
-	kv("Reason", r.ReasonCode)
+	kv("Status", idText(r.StatusID))
+	kv("Reason", idText(r.ReasonCodeID))
 	kv("Gateway says", r.Verbiage)
-	kv("Note", r.Message)
+	kv("Note", r.Error)
 	if e := emvLine(r.Receipt); e != "" {
 		kv("EMV", e)
 	}

@@ -9,6 +9,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/posagent/posagent/internal/card"
+	"github.com/posagent/posagent/internal/sale"
 )
 
 func TestSafeText(t *testing.T) {
@@ -60,9 +63,9 @@ func TestNormalizeAmount(t *testing.T) {
 }
 
 func TestReceiptText(t *testing.T) {
-	res := Result{Outcome: OutcomeApproved, Action: "sale", Amount: "12.34", Brand: "mc", MaskedPAN: "541333******0254",
+	res := sale.Result{Outcome: sale.OutcomeApproved, Action: "sale", Amount: "12.34", Brand: "mc", MaskedPAN: "541333******0254",
 		LastFour: "0254", EntryMode: "C", AuthCode: "A1B2C3", TransactionID: "11ee0a1b",
-		Receipt: Receipt{AID: "A0000000041010", TVR: "0000008000", TSI: "E800", TC: "8A1B2C3D4E5F6071", APPLAB: "MASTERCARD", CVM: "1E0300"}}
+		Receipt: card.Receipt{AID: "A0000000041010", TVR: "0000008000", TSI: "E800", TC: "8A1B2C3D4E5F6071", APPLAB: "MASTERCARD", CVM: "1E0300"}}
 	got := receiptText(res, "posagent")
 	for _, want := range []string{"AMOUNT", "$12.34", "Mastercard ****0254", "CHIP", "A1B2C3", "AID", "A0000000041010", "TVR", "TSI", "TC", "APPROVED", "SIGNATURE"} {
 		if !strings.Contains(got, want) {
@@ -146,9 +149,9 @@ func TestXReachable(t *testing.T) {
 // gateway's approval, voided by the agent, prints as declined with the
 // agent's verbiage (engine: verbiageVoided) and no signature line.
 func TestReceiptOfAVoidedChipSale(t *testing.T) {
-	res := Result{Outcome: OutcomeDeclined, Action: "sale", Amount: "12.91", Brand: "visa", LastFour: "0119", EntryMode: "C",
-		AuthCode: "A1B2C3", TransactionID: "11ee0a1c", StatusID: "201", Verbiage: "CARD DECLINED - CHARGE VOIDED",
-		Message: "the card declined the completed transaction; the charge was voided (transaction 11ee0a1c)"}
+	res := sale.Result{Outcome: sale.OutcomeDeclined, Action: "sale", Amount: "12.91", Brand: "visa", LastFour: "0119", EntryMode: "C",
+		AuthCode: "A1B2C3", TransactionID: "11ee0a1c", StatusID: 201, Verbiage: "CARD DECLINED - CHARGE VOIDED",
+		Error: "the card declined the completed transaction; the charge was voided (transaction 11ee0a1c)"}
 	got := receiptText(res, "posagent")
 	for _, want := range []string{"DECLINED", "CARD DECLINED - CHARGE VOIDED", "11ee0a1c"} {
 		if !strings.Contains(got, want) {

@@ -13,6 +13,7 @@ import (
 	"fyne.io/fyne/v2/storage"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
+	"github.com/posagent/posagent/internal/sale"
 )
 
 // receiptWidth is the column count of a 58 mm thermal printer.
@@ -21,7 +22,7 @@ const receiptWidth = 32
 // receiptText renders a result as a plain-text receipt: what a thermal
 // printer or a file gets. Chip receipts carry the EMV fields card brands
 // require (AID, application label, TVR, TSI, TC, CVM).
-func receiptText(res Result, title string) string {
+func receiptText(res sale.Result, title string) string {
 	var b strings.Builder
 	center := func(s string) {
 		pad := max(0, (receiptWidth-len([]rune(s)))/2)
@@ -36,7 +37,7 @@ func receiptText(res Result, title string) string {
 	}
 	rule := strings.Repeat("-", receiptWidth) + "\n"
 	center(title)
-	when := res.Time
+	when := res.Updated
 	if when.IsZero() {
 		when = time.Now()
 	}
@@ -62,7 +63,7 @@ func receiptText(res Result, title string) string {
 	if res.Verbiage != "" && !strings.EqualFold(res.Verbiage, outcomeTitle(res)) {
 		center(res.Verbiage)
 	}
-	if res.Outcome == OutcomeApproved && res.Action != "refund" && res.Action != "void" {
+	if res.Outcome == sale.OutcomeApproved && res.Action != "refund" && res.Action != "void" {
 		b.WriteString("\n\n" + strings.Repeat("_", receiptWidth) + "\n")
 		center("SIGNATURE")
 	}
@@ -72,7 +73,7 @@ func receiptText(res Result, title string) string {
 
 // lastFourOf prints the card as "****1234": a receipt carries the last
 // four digits only.
-func lastFourOf(res Result) string {
+func lastFourOf(res sale.Result) string {
 	l4 := res.LastFour
 	if l4 == "" && len(res.MaskedPAN) >= 4 {
 		l4 = res.MaskedPAN[len(res.MaskedPAN)-4:]
@@ -84,7 +85,7 @@ func lastFourOf(res Result) string {
 }
 
 // showReceipt opens the printable receipt in a dialog with Copy and Save.
-func (u *UI) showReceipt(res Result) {
+func (u *UI) showReceipt(res sale.Result) {
 	text := receiptText(res, u.opts.Title)
 	body := widget.NewLabel(text)
 	body.TextStyle = fyne.TextStyle{Monospace: true}
@@ -102,7 +103,7 @@ func (u *UI) showReceipt(res Result) {
 
 // saveReceipt asks where to write the receipt, for printing from another
 // program (many counter PCs print through a PDF or text spooler).
-func (u *UI) saveReceipt(text string, res Result) {
+func (u *UI) saveReceipt(text string, res sale.Result) {
 	d := dialog.NewFileSave(func(w fyne.URIWriteCloser, err error) {
 		if err != nil || w == nil {
 			return

@@ -14,6 +14,8 @@ import (
 	"fyne.io/fyne/v2/layout"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
+	"github.com/posagent/posagent/internal/card"
+	"github.com/posagent/posagent/internal/sale"
 )
 
 // SimCards are the demo buttons: a brand (the simulated reader makes up a
@@ -66,8 +68,8 @@ type register struct {
 	right *fyne.Container
 
 	current    string // id of the sale in progress, "" when idle
-	lastCard   *Card
-	lastResult *Result
+	lastCard   *sale.Card
+	lastResult *sale.Result
 
 	// The sale's optional fields (order number, what the merchant
 	// account's settings require), in the "Sale details" section, which
@@ -405,43 +407,43 @@ func (r *register) setIdle() {
 }
 
 // promptText is what the screen says for a prompt.
-func promptText(p Prompt) string {
+func promptText(p sale.Prompt) string {
 	switch p {
-	case PromptPresentCard:
+	case sale.PromptPresentCard:
 		return "Swipe, insert or tap card"
-	case PromptUseChip:
+	case sale.PromptUseChip:
 		return "Use chip: insert the card"
-	case PromptRetry:
+	case sale.PromptRetry:
 		return "Card not read. Try again"
-	case PromptProcessing:
+	case sale.PromptProcessing:
 		return "Processing…"
-	case PromptRemoveCard:
+	case sale.PromptRemoveCard:
 		return "Remove card"
 	}
 	return string(p)
 }
 
 // onPrompt shows a prompt of any sale, the window's own or the POS page's.
-func (r *register) onPrompt(id string, p Prompt) {
+func (r *register) onPrompt(id string, p sale.Prompt) {
 	if r.current != id {
 		// A sale started from the POS page: show it too, the cashier
 		// is the one who hands the reader to the customer.
 		r.clearResult()
 	}
 	// Once the request is out it can no longer be cancelled.
-	r.setBusy(id, promptText(p), p != PromptProcessing && p != PromptRemoveCard)
+	r.setBusy(id, promptText(p), p != sale.PromptProcessing && p != sale.PromptRemoveCard)
 }
 
 // onCard shows the masked card as soon as it is read.
-func (r *register) onCard(_ string, c Card) {
+func (r *register) onCard(_ string, c sale.Card) {
 	r.lastCard = &c
-	r.card.SetText(safeText(cardLine(c.Brand, c.MaskedPAN, c.LastFour, c.EntryMode)))
+	r.card.SetText(safeText(cardLine(string(c.Brand), string(c.MaskedPAN), c.LastFour, string(c.EntryMode))))
 }
 
 // onResult shows how a sale ended.
-func (r *register) onResult(id string, res Result) {
+func (r *register) onResult(id string, res sale.Result) {
 	if res.MaskedPAN == "" && r.lastCard != nil && (r.current == id || r.current == "") {
-		res.MaskedPAN, res.Brand = r.lastCard.MaskedPAN, r.lastCard.Brand
+		res.MaskedPAN, res.Brand = string(r.lastCard.MaskedPAN), string(r.lastCard.Brand)
 		if res.LastFour == "" {
 			res.LastFour = r.lastCard.LastFour
 		}
@@ -456,7 +458,7 @@ func (r *register) onResult(id string, res Result) {
 	r.card.SetText(safeText(cardLine(res.Brand, res.MaskedPAN, res.LastFour, res.EntryMode)))
 	r.details.SetText(safeText(resultDetails(res)))
 	r.emv.SetText(safeText(emvLine(res.Receipt)))
-	if res.TransactionID != "" || res.Outcome == OutcomeApproved || res.Outcome == OutcomeDeclined {
+	if res.TransactionID != "" || res.Outcome == sale.OutcomeApproved || res.Outcome == sale.OutcomeDeclined {
 		r.receiptBtn.Show()
 	} else {
 		r.receiptBtn.Hide()
@@ -523,35 +525,35 @@ func (r *register) showStatus(st Status) {
 	}
 }
 
-func anyReady(rs []Reader) bool {
+func anyReady(rs []sale.Reader) bool {
 	for _, rd := range rs {
-		if rd.State == ReaderOK {
+		if rd.Status == sale.ReaderOK {
 			return true
 		}
 	}
 	return false
 }
 
-func readersText(rs []Reader) string {
+func readersText(rs []sale.Reader) string {
 	if len(rs) == 0 {
 		return "No card reader found. Plug in the reader, or check the reader choice in Settings."
 	}
 	lines := make([]string, 0, len(rs))
 	for _, rd := range rs {
-		name := strings.TrimSpace(rd.Model)
+		name := strings.TrimSpace(rd.Device.Model)
 		if name == "" {
 			name = "Card reader"
 		}
-		if rd.Serial != "" {
-			name += " · SN " + rd.Serial
+		if rd.Device.Serial != "" {
+			name += " · SN " + rd.Device.Serial
 		}
-		if rd.Transport != "" {
-			name += " (" + rd.Transport + ")"
+		if rd.Device.Transport != "" {
+			name += " (" + rd.Device.Transport + ")"
 		}
-		switch rd.State {
-		case ReaderOK:
+		switch rd.Status {
+		case sale.ReaderOK:
 			lines = append(lines, name+": connected")
-		case ReaderDetached:
+		case sale.ReaderDetached:
 			lines = append(lines, name+": unplugged. Plug it back in.")
 		default:
 			fix := rd.Detail
@@ -639,47 +641,47 @@ func cardLine(brand, masked, last4, mode string) string {
 	return s
 }
 
-func outcomeTitle(res Result) string {
+func outcomeTitle(res sale.Result) string {
 	switch res.Outcome {
-	case OutcomeApproved:
+	case sale.OutcomeApproved:
 		return "APPROVED"
-	case OutcomeDeclined:
+	case sale.OutcomeDeclined:
 		return "DECLINED"
-	case OutcomeCancelled:
+	case sale.OutcomeCancelled:
 		return "CANCELLED"
-	case OutcomeUnknown:
+	case sale.OutcomeUnknown:
 		return "CHECKING WITH THE GATEWAY"
 	}
 	return "ERROR"
 }
 
-func outcomeImportance(o Outcome) widget.Importance {
+func outcomeImportance(o sale.Outcome) widget.Importance {
 	switch o {
-	case OutcomeApproved:
+	case sale.OutcomeApproved:
 		return widget.SuccessImportance
-	case OutcomeDeclined, OutcomeError:
+	case sale.OutcomeDeclined, sale.OutcomeError:
 		return widget.DangerImportance
-	case OutcomeUnknown:
+	case sale.OutcomeUnknown:
 		return widget.WarningImportance
 	}
 	return widget.MediumImportance
 }
 
-func outcomePrompt(res Result) string {
+func outcomePrompt(res sale.Result) string {
 	switch res.Outcome {
-	case OutcomeApproved:
+	case sale.OutcomeApproved:
 		return "Approved. Ready for the next sale."
-	case OutcomeDeclined:
+	case sale.OutcomeDeclined:
 		return "Declined. Ask for another card."
-	case OutcomeCancelled:
+	case sale.OutcomeCancelled:
 		return "Sale cancelled."
-	case OutcomeUnknown:
+	case sale.OutcomeUnknown:
 		return "The gateway did not answer in time. The agent is checking; see History. Do not charge again."
 	}
 	return "The sale failed. See the message below."
 }
 
-func resultDetails(res Result) string {
+func resultDetails(res sale.Result) string {
 	var parts []string
 	add := func(k, v string) {
 		if v != "" {
@@ -692,10 +694,10 @@ func resultDetails(res Result) string {
 	add("Auth", res.AuthCode)
 	add("AVS", res.AVS)
 	add("Transaction", res.TransactionID)
-	add("Status", res.StatusID)
-	add("Reason", res.ReasonCode)
+	add("Status", idText(res.StatusID))
+	add("Reason", idText(res.ReasonCodeID))
 	s := strings.Join(parts, " · ")
-	for _, m := range []string{res.Verbiage, res.Message} {
+	for _, m := range []string{res.Verbiage, res.Error} {
 		if m != "" {
 			s += "\n" + m
 		}
@@ -703,7 +705,7 @@ func resultDetails(res Result) string {
 	return s
 }
 
-func emvLine(rc Receipt) string {
+func emvLine(rc card.Receipt) string {
 	var parts []string
 	for _, f := range receiptFields(rc) {
 		if f[1] != "" {
@@ -713,7 +715,7 @@ func emvLine(rc Receipt) string {
 	return strings.Join(parts, "  ")
 }
 
-func receiptFields(rc Receipt) [][2]string {
+func receiptFields(rc card.Receipt) [][2]string {
 	return [][2]string{
 		{"APPLAB", rc.APPLAB}, {"APPN", rc.APPN}, {"AID", rc.AID}, {"TVR", rc.TVR},
 		{"TSI", rc.TSI}, {"TC", rc.TC}, {"ATC", rc.ATC}, {"CVM", rc.CVM},
@@ -787,4 +789,13 @@ func (r *register) showRequires(fields []string) {
 	r.requires.SetText("This merchant account needs with every sale: " + strings.Join(labels, ", ") + ".")
 	r.requires.Show()
 	r.extrasBox.Open(0)
+}
+
+// idText is a gateway's numeric id as the window shows it: nothing for 0
+// (not given).
+func idText(n int) string {
+	if n == 0 {
+		return ""
+	}
+	return strconv.Itoa(n)
 }

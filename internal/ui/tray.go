@@ -8,6 +8,7 @@ import (
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/driver/desktop"
+	"github.com/posagent/posagent/internal/sale"
 )
 
 // tray is the system tray icon and menu, where the driver has one.
@@ -85,7 +86,7 @@ func (t *tray) update(st Status) {
 	}
 	ready := 0
 	for _, r := range st.Readers {
-		if r.State == ReaderOK {
+		if r.Status == sale.ReaderOK {
 			ready++
 		}
 	}

@@ -21,6 +21,8 @@ import (
 	"fyne.io/fyne/v2/test"
 	"fyne.io/fyne/v2/widget"
 
+	"github.com/posagent/posagent/internal/card"
+	"github.com/posagent/posagent/internal/sale"
 	"github.com/posagent/posagent/internal/ui"
 	"github.com/posagent/posagent/internal/ui/uitest"
 )
@@ -127,12 +129,12 @@ func button(t *testing.T, w fyne.Window, text string) *widget.Button {
 	return found
 }
 
-func approved() *ui.Result {
-	return &ui.Result{
-		Outcome: ui.OutcomeApproved, Action: "sale", TransactionID: "11ee0a1b2c3d4e5f6a7b8c9d", StatusID: "101",
+func approved() *sale.Result {
+	return &sale.Result{
+		Outcome: sale.OutcomeApproved, Action: "sale", TransactionID: "11ee0a1b2c3d4e5f6a7b8c9d", StatusID: 101,
 		AuthCode: "A1B2C3", Amount: "12.34", EntryMode: "C", Brand: "mc", MaskedPAN: maskedMC, LastFour: "0254",
 		Verbiage: "APPROVED",
-		Receipt: ui.Receipt{TC: "8A1B2C3D4E5F6071", TVR: "0000008000", AID: "A0000000041010", TSI: "E800",
+		Receipt: card.Receipt{TC: "8A1B2C3D4E5F6071", TVR: "0000008000", AID: "A0000000041010", TSI: "E800",
 			ATC: "0012", APPLAB: "MASTERCARD", APPN: "Debit Mastercard", CVM: "1E0300"},
 	}
 }
@@ -158,7 +160,7 @@ func TestIdleWindowDoesNotAnimate(t *testing.T) {
 		test.Tap(h.Sale())
 	})
 	id := b.Calls()[0].ID
-	b.Emit(ui.Event{Kind: ui.EventPrompt, SaleID: id, Prompt: ui.PromptPresentCard})
+	b.Emit(ui.Event{Kind: ui.EventPrompt, SaleID: id, Prompt: sale.PromptPresentCard})
 	eventually(t, h, b, "progress during the sale", busy)
 	b.Emit(ui.Event{Kind: ui.EventResult, SaleID: id, Result: approved()})
 	eventually(t, h, b, "result", func() bool { return h.Outcome().Text == "APPROVED" })
@@ -175,7 +177,7 @@ func TestSaleFlows(t *testing.T) {
 		action   func(h *ui.Harness) *widget.Button
 		wantAct  string
 		cancel   bool
-		result   ui.Result
+		result   sale.Result
 		outcome  string
 		wantCard bool
 		receipt  bool
@@ -183,12 +185,12 @@ func TestSaleFlows(t *testing.T) {
 		{name: "approved", typed: "12.34", action: (*ui.Harness).Sale, wantAct: "sale", result: *approved(),
 			outcome: "APPROVED", wantCard: true, receipt: true},
 		{name: "declined", typed: "5", action: (*ui.Harness).Auth, wantAct: "authonly",
-			result:  ui.Result{Outcome: ui.OutcomeDeclined, Action: "authonly", TransactionID: "11eedecl", StatusID: "301", ReasonCode: "1000", Amount: "5.00", Verbiage: "DECLINED", EntryMode: "S", Brand: "mc", MaskedPAN: maskedMC, LastFour: "0254"},
+			result:  sale.Result{Outcome: sale.OutcomeDeclined, Action: "authonly", TransactionID: "11eedecl", StatusID: 301, ReasonCodeID: 1000, Amount: "5.00", Verbiage: "DECLINED", EntryMode: "S", Brand: "mc", MaskedPAN: maskedMC, LastFour: "0254"},
 			outcome: "DECLINED", wantCard: true, receipt: true},
 		{name: "cancelled", typed: "7.50", action: (*ui.Harness).Sale, wantAct: "sale", cancel: true,
-			result: ui.Result{Outcome: ui.OutcomeCancelled, Action: "sale", Message: "cancelled by the cashier"}, outcome: "CANCELLED"},
+			result: sale.Result{Outcome: sale.OutcomeCancelled, Action: "sale", Error: "cancelled by the cashier"}, outcome: "CANCELLED"},
 		{name: "unknown", typed: "20", action: (*ui.Harness).Sale, wantAct: "sale",
-			result: ui.Result{Outcome: ui.OutcomeUnknown, Action: "sale", Amount: "20.00", Message: "gateway timeout; resolving by lookup"}, outcome: "CHECKING WITH THE GATEWAY",
+			result: sale.Result{Outcome: sale.OutcomeUnknown, Action: "sale", Amount: "20.00", Error: "gateway timeout; resolving by lookup"}, outcome: "CHECKING WITH THE GATEWAY",
 			wantCard: true}, // the card event's masked number stays on screen
 	}
 	for _, tc := range cases {
@@ -211,7 +213,7 @@ func TestSaleFlows(t *testing.T) {
 				t.Error("Sale stays enabled while a sale runs")
 			}
 
-			b.Emit(ui.Event{Kind: ui.EventPrompt, SaleID: id, Prompt: ui.PromptPresentCard})
+			b.Emit(ui.Event{Kind: ui.EventPrompt, SaleID: id, Prompt: sale.PromptPresentCard})
 			eventually(t, h, b, "present card prompt", func() bool { return h.Prompt().Text == "Swipe, insert or tap card" })
 			if !h.ProgressShown() || h.Cancel().Disabled() {
 				t.Error("while waiting for a card the progress shows and Cancel is enabled")
@@ -222,8 +224,8 @@ func TestSaleFlows(t *testing.T) {
 					t.Fatalf("Cancel tap sent %+v", c[len(c)-1])
 				}
 			} else {
-				b.Emit(ui.Event{Kind: ui.EventCard, SaleID: id, Card: &ui.Card{EntryMode: "C", Brand: "mc", MaskedPAN: maskedMC, LastFour: "0254"}})
-				b.Emit(ui.Event{Kind: ui.EventPrompt, SaleID: id, Prompt: ui.PromptProcessing})
+				b.Emit(ui.Event{Kind: ui.EventCard, SaleID: id, Card: &sale.Card{EntryMode: "C", Brand: "mc", MaskedPAN: maskedMC, LastFour: "0254"}})
+				b.Emit(ui.Event{Kind: ui.EventPrompt, SaleID: id, Prompt: sale.PromptProcessing})
 				eventually(t, h, b, "processing prompt", func() bool { return h.Prompt().Text == "Processing…" })
 				if !h.Cancel().Disabled() {
 					t.Error("Cancel must be disabled once the request is out")
@@ -361,8 +363,8 @@ func TestSimulatedCards(t *testing.T) {
 func TestReaderStatus(t *testing.T) {
 	h, b := setup(t)
 	b.SetStatus(ui.Status{
-		Readers: []ui.Reader{
-			{Model: "ID TECH SREDKey 2", Serial: "SK123", Transport: "hid", State: ui.ReaderBroken, Detail: "permission denied: install the udev rules (packaging/linux/99-posagent.rules)"},
+		Readers: []sale.Reader{
+			{Device: card.DeviceInfo{Model: "ID TECH SREDKey 2", Serial: "SK123", Transport: "hid"}, Status: sale.ReaderBroken, Detail: "permission denied: install the udev rules (packaging/linux/99-posagent.rules)"},
 		},
 		Gateway: ui.Gateway{Kind: "paya", URL: "https://api.sandbox.payaconnect.com", Reachable: false, Detail: "connection refused"},
 	})
@@ -532,8 +534,8 @@ func TestHistorySearch(t *testing.T) {
 	h, b := setup(t)
 	now := time.Date(2026, 11, 22, 10, 30, 0, 0, time.UTC)
 	b.SetHistory([]ui.HistoryItem{
-		{SaleID: "s3", State: "unknown", Result: ui.Result{Outcome: ui.OutcomeUnknown, Action: "sale", Amount: "9.99", LastFour: "1111", Brand: "visa", Time: now}},
-		{SaleID: "s2", State: "done", Result: ui.Result{Outcome: ui.OutcomeDeclined, Action: "sale", Amount: "5.00", LastFour: "0011", Brand: "mc", TransactionID: "tx2", Time: now}},
+		{SaleID: "s3", State: "unknown", Result: sale.Result{Outcome: sale.OutcomeUnknown, Action: "sale", Amount: "9.99", LastFour: "1111", Brand: "visa", Updated: now}},
+		{SaleID: "s2", State: "done", Result: sale.Result{Outcome: sale.OutcomeDeclined, Action: "sale", Amount: "5.00", LastFour: "0011", Brand: "mc", TransactionID: "tx2", Updated: now}},
 		{SaleID: "s1", State: "done", Result: *approved()},
 	})
 	fyne.DoAndWait(func() { h.SelectTab(1) })
@@ -601,9 +603,9 @@ func TestLayoutFits(t *testing.T) {
 func TestNoClearPAN(t *testing.T) {
 	h, b := setup(t)
 	res := approved()
-	res.Message = "gateway echoed card 4111111111111111 and 5413 3300 8902 0011"
+	res.Error = "gateway echoed card 4111111111111111 and 5413 3300 8902 0011"
 	res.Verbiage = "APPROVED 4111-1111-1111-1111"
-	b.Emit(ui.Event{Kind: ui.EventCard, SaleID: "s1", Card: &ui.Card{Brand: "visa", MaskedPAN: "411111******1111", LastFour: "1111"}})
+	b.Emit(ui.Event{Kind: ui.EventCard, SaleID: "s1", Card: &sale.Card{Brand: "visa", MaskedPAN: "411111******1111", LastFour: "1111"}})
 	b.Emit(ui.Event{Kind: ui.EventResult, SaleID: "s1", Result: res})
 	b.Emit(ui.Event{Kind: ui.EventWarning, Message: "raw read 4111111111111111=2512"})
 	eventually(t, h, b, "result", func() bool { return h.Outcome().Text == "APPROVED" })

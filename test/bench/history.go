@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/posagent/posagent/internal/engine/journal"
+	"github.com/posagent/posagent/internal/sale"
 )
 
 // The history phase (issue 17): the same binary on an empty journal and on
@@ -116,7 +117,7 @@ func seedJournal(path string, n int) error {
 			TransactionAPIID: fmt.Sprintf("seed-%08d-%04x", i, rng.IntN(1<<16)),
 			ClientID:         fmt.Sprintf("s%d", i), Origin: "https://pos.example.com", Action: "sale",
 			Amount: fmt.Sprintf("%d.%02d", 1+rng.IntN(200), rng.IntN(100)), ReaderID: "sim:vp3300",
-			State: journal.StateDone, Outcome: "approved", MaskedPAN: "4111********" + last4, LastFour: last4,
+			State: sale.StateDone, Outcome: "approved", MaskedPAN: "4111********" + last4, LastFour: last4,
 			Brand: brands[rng.IntN(len(brands))], EntryMode: "swiped", TransactionID: fmt.Sprintf("11f%013d", i),
 			StatusID: 101, ReasonCodeID: 1000, AuthCode: fmt.Sprintf("A%05d", rng.IntN(100000)),
 			Verbiage: "APPROVED", Attempts: 1, Created: created, Acked: rng.IntN(100) != 0,
@@ -207,17 +208,17 @@ func measureHistorySide(o opts, bin, cfg, state, name string, s *histSide) error
 	rng := rand.New(rand.NewPCG(1, 2))
 	// One untimed page first, as with status: the first read after Open
 	// faults in the file's top pages.
-	if _, err := j.History(journal.Query{Limit: 50}); err != nil {
+	if _, err := j.History(sale.Query{Limit: 50}); err != nil {
 		return err
 	}
 	for range o.histStatus {
 		t0 := time.Now()
-		if _, err := j.History(journal.Query{Limit: 50}); err != nil {
+		if _, err := j.History(sale.Query{Limit: 50}); err != nil {
 			return err
 		}
 		s.page = append(s.page, time.Since(t0))
 		t0 = time.Now()
-		if _, err := j.History(journal.Query{LastFour: fmt.Sprintf("%04d", rng.IntN(10000)), Limit: 50}); err != nil {
+		if _, err := j.History(sale.Query{LastFour: fmt.Sprintf("%04d", rng.IntN(10000)), Limit: 50}); err != nil {
 			return err
 		}
 		s.search = append(s.search, time.Since(t0))

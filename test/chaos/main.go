@@ -25,6 +25,7 @@ import (
 	"github.com/posagent/posagent/internal/gateway/gatewaytest"
 	"github.com/posagent/posagent/internal/gateway/sandbox"
 	"github.com/posagent/posagent/internal/reader/sim"
+	"github.com/posagent/posagent/internal/sale"
 )
 
 // Run parameters.
@@ -489,7 +490,7 @@ func run(o opts) (rep report, err error) {
 	}
 	defer j.Close()
 	var recs []journal.Record
-	for q := (journal.Query{Limit: 1000}); ; {
+	for q := (sale.Query{Limit: 1000}); ; {
 		p, err := j.History(q)
 		if err != nil {
 			return rep, err

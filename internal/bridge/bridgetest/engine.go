@@ -15,19 +15,18 @@ import (
 
 	"github.com/posagent/posagent/internal/card"
 	"github.com/posagent/posagent/internal/engine"
-	"github.com/posagent/posagent/internal/engine/journal"
 	"github.com/posagent/posagent/internal/gateway"
-	"github.com/posagent/posagent/internal/reader"
+	"github.com/posagent/posagent/internal/sale"
 )
 
 // ReaderID is the fake's simulated reader.
 const ReaderID = "sim:1"
 
 // SimReader is the reader the fake starts with.
-var SimReader = reader.Info{
+var SimReader = sale.Reader{
 	ID:     ReaderID,
 	Device: card.DeviceInfo{Vendor: "ID TECH", Model: "VP3300", Serial: "SIM00001", Transport: "sim"},
-	Status: reader.StatusOK, EMV: true, Simulated: true,
+	Status: sale.ReaderOK, EMV: true, Simulated: true,
 }
 
 // Engine is a fake engine; it also implements the bridge's Simulator.
@@ -39,18 +38,18 @@ type Engine struct {
 	Hold bool
 
 	mu      sync.Mutex
-	subs    map[chan engine.Update]struct{}
-	recs    map[string]*journal.Record
+	subs    map[chan sale.Update]struct{}
+	recs    map[string]*sale.Result
 	active  map[string]string // reader id → transaction_api_id
-	readers []reader.Info
+	readers []sale.Reader
 	seq     int
 	held    []string
 }
 
 // New returns a fake with one simulated reader.
 func New() *Engine {
-	return &Engine{ProcessDelay: 20 * time.Millisecond, subs: map[chan engine.Update]struct{}{},
-		recs: map[string]*journal.Record{}, active: map[string]string{}, readers: []reader.Info{SimReader}}
+	return &Engine{ProcessDelay: 20 * time.Millisecond, subs: map[chan sale.Update]struct{}{},
+		recs: map[string]*sale.Result{}, active: map[string]string{}, readers: []sale.Reader{SimReader}}
 }
 
 func refuse(code, format string, args ...any) error {
@@ -58,8 +57,8 @@ func refuse(code, format string, args ...any) error {
 }
 
 // Subscribe implements bridge.Engine.
-func (e *Engine) Subscribe() (<-chan engine.Update, func()) {
-	ch := make(chan engine.Update, 256)
+func (e *Engine) Subscribe() (<-chan sale.Update, func()) {
+	ch := make(chan sale.Update, 256)
 	e.mu.Lock()
 	e.subs[ch] = struct{}{}
 	e.mu.Unlock()
@@ -75,13 +74,13 @@ func (e *Engine) Subscribe() (<-chan engine.Update, func()) {
 
 // Publish sends an update to every subscriber, as the engine does (a full
 // subscriber misses it).
-func (e *Engine) Publish(u engine.Update) {
+func (e *Engine) Publish(u sale.Update) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.publishLocked(u)
 }
 
-func (e *Engine) publishLocked(u engine.Update) {
+func (e *Engine) publishLocked(u sale.Update) {
 	for ch := range e.subs {
 		select {
 		case ch <- u:
@@ -91,17 +90,17 @@ func (e *Engine) publishLocked(u engine.Update) {
 }
 
 // SetReaders replaces the reader list (no event is published).
-func (e *Engine) SetReaders(in []reader.Info) {
+func (e *Engine) SetReaders(in []sale.Reader) {
 	e.mu.Lock()
-	e.readers = append([]reader.Info(nil), in...)
+	e.readers = append([]sale.Reader(nil), in...)
 	e.mu.Unlock()
 }
 
 // ReaderInfos implements bridge.Engine.
-func (e *Engine) ReaderInfos() []reader.Info {
+func (e *Engine) ReaderInfos() []sale.Reader {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return append([]reader.Info(nil), e.readers...)
+	return append([]sale.Reader(nil), e.readers...)
 }
 
 func (e *Engine) nextID() string {
@@ -110,49 +109,49 @@ func (e *Engine) nextID() string {
 }
 
 // StartSale implements bridge.Engine.
-func (e *Engine) StartSale(_ context.Context, req engine.SaleRequest) (journal.Record, error) {
+func (e *Engine) StartSale(_ context.Context, req engine.SaleRequest) (sale.Result, error) {
 	switch req.Action {
 	case "", "sale", "authonly":
 	default:
-		return journal.Record{}, refuse(engine.CodeInvalid, "action %q: use sale or authonly", req.Action)
+		return sale.Result{}, refuse(engine.CodeInvalid, "action %q: use sale or authonly", req.Action)
 	}
 	amount, err := gateway.ParseAmount(req.Amount)
 	if err != nil || amount <= 0 {
-		return journal.Record{}, refuse(engine.CodeInvalid, "amount %q is not an amount like \"12.34\"", req.Amount)
+		return sale.Result{}, refuse(engine.CodeInvalid, "amount %q is not an amount like \"12.34\"", req.Amount)
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	readerID := ""
 	for _, r := range e.readers {
-		if r.Status == reader.StatusOK && (req.ReaderID == "" || r.ID == req.ReaderID) {
+		if r.Status == sale.ReaderOK && (req.ReaderID == "" || r.ID == req.ReaderID) {
 			readerID = r.ID
 			break
 		}
 	}
 	if readerID == "" {
-		return journal.Record{}, refuse(engine.CodeNoReader, "no card reader is connected")
+		return sale.Result{}, refuse(engine.CodeNoReader, "no card reader is connected")
 	}
 	if cur, ok := e.active[readerID]; ok {
-		return journal.Record{}, refuse(engine.CodeBusy, "the reader is busy with sale %s", cur)
+		return sale.Result{}, refuse(engine.CodeBusy, "the reader is busy with sale %s", cur)
 	}
 	id := req.TransactionAPIID
 	if id == "" {
 		id = e.nextID()
 	}
 	if _, ok := e.recs[id]; ok {
-		return journal.Record{}, refuse(engine.CodeDuplicateID, "transaction_api_id %q was used before", id)
+		return sale.Result{}, refuse(engine.CodeDuplicateID, "transaction_api_id %q was used before", id)
 	}
 	action := req.Action
 	if action == "" {
 		action = "sale"
 	}
 	now := time.Now()
-	rec := &journal.Record{TransactionAPIID: id, ClientID: req.ClientID, Origin: req.Origin, Action: action,
+	rec := &sale.Result{TransactionAPIID: id, ClientID: req.ClientID, Origin: req.Origin, Action: action,
 		Amount: amount.String(), TipAmount: req.TipAmount, OrderNum: req.OrderNum, Description: req.Description,
-		ReaderID: readerID, State: journal.StatePending, Created: now, Updated: now}
+		ReaderID: readerID, State: sale.StatePending, Created: now, Updated: now}
 	e.recs[id] = rec
 	e.active[readerID] = id
-	e.publishLocked(engine.Update{Kind: engine.UpdatePrompt, ClientID: rec.ClientID, Origin: rec.Origin, TransactionAPIID: id, Prompt: reader.PromptPresentCard})
+	e.publishLocked(sale.Update{Kind: sale.UpdatePrompt, ClientID: rec.ClientID, Origin: rec.Origin, TransactionAPIID: id, Prompt: sale.PromptPresentCard})
 	return *rec, nil
 }
 
@@ -166,11 +165,11 @@ func (e *Engine) Simulate(_ context.Context, readerID, pan string, mode card.Ent
 	defer e.mu.Unlock()
 	id, ok := e.active[readerID]
 	if !ok {
-		e.publishLocked(engine.Update{Kind: engine.UpdateWarning, Code: "no_sale", Warning: "a card was read but no sale is waiting for one: the read was discarded"})
+		e.publishLocked(sale.Update{Kind: sale.UpdateWarning, Code: "no_sale", Warning: "a card was read but no sale is waiting for one: the read was discarded"})
 		return nil
 	}
 	rec := e.recs[id]
-	if rec.State != journal.StatePending {
+	if rec.State != sale.StatePending {
 		return errors.New("the reader is processing a card already")
 	}
 	if pan != "" && (pan[0] < '0' || pan[0] > '9') { // a brand, as the demo page sends
@@ -181,14 +180,14 @@ func (e *Engine) Simulate(_ context.Context, readerID, pan string, mode card.Ent
 		pan = p
 	}
 	masked := card.Mask(pan)
-	rec.State, rec.MaskedPAN, rec.LastFour, rec.Brand, rec.EntryMode = journal.StateSending, string(masked), pan[len(pan)-4:], string(card.BrandOf(pan)), string(mode)
+	rec.State, rec.MaskedPAN, rec.LastFour, rec.Brand, rec.EntryMode = sale.StateSending, string(masked), pan[len(pan)-4:], string(card.BrandOf(pan)), string(mode)
 	if mode == card.EntryChip || mode == card.EntryProximity {
-		rec.Receipt = journal.Receipt{TC: "8A1F2C3D4E5F6071", TVR: "0000008000", AID: "A0000000031010", TSI: "E800",
+		rec.Receipt = card.Receipt{TC: "8A1F2C3D4E5F6071", TVR: "0000008000", AID: "A0000000031010", TSI: "E800",
 			ATC: fmt.Sprintf("%04X", e.seq), APPLAB: appLabel(card.BrandOf(pan)), APPN: appLabel(card.BrandOf(pan)), CVM: "No CVM"}
 	}
-	e.publishLocked(engine.Update{Kind: engine.UpdateCard, ClientID: rec.ClientID, Origin: rec.Origin, TransactionAPIID: id,
-		Card: &engine.Card{EntryMode: mode, Brand: card.BrandOf(pan), MaskedPAN: masked, LastFour: rec.LastFour}})
-	e.publishLocked(engine.Update{Kind: engine.UpdatePrompt, ClientID: rec.ClientID, Origin: rec.Origin, TransactionAPIID: id, Prompt: reader.PromptProcessing})
+	e.publishLocked(sale.Update{Kind: sale.UpdateCard, ClientID: rec.ClientID, Origin: rec.Origin, TransactionAPIID: id,
+		Card: &sale.Card{EntryMode: mode, Brand: card.BrandOf(pan), MaskedPAN: masked, LastFour: rec.LastFour}})
+	e.publishLocked(sale.Update{Kind: sale.UpdatePrompt, ClientID: rec.ClientID, Origin: rec.Origin, TransactionAPIID: id, Prompt: sale.PromptProcessing})
 	if e.Hold {
 		e.held = append(e.held, id)
 		return nil
@@ -227,7 +226,7 @@ func (e *Engine) decide(id string) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	rec := e.recs[id]
-	if rec == nil || rec.State == journal.StateDone {
+	if rec == nil || rec.State == sale.StateDone {
 		return
 	}
 	amount, _ := gateway.ParseAmount(rec.Amount)
@@ -235,10 +234,10 @@ func (e *Engine) decide(id string) {
 	rec.TransactionID = fmt.Sprintf("11ee%08x", e.seq)
 	switch reason := declineReason(amount); {
 	case reason != 0:
-		rec.Outcome, rec.StatusID, rec.ReasonCodeID, rec.Verbiage = engine.OutcomeDeclined, 301, reason, declineText(reason)
-		rec.Receipt = journal.Receipt{}
+		rec.Outcome, rec.StatusID, rec.ReasonCodeID, rec.Verbiage = sale.OutcomeDeclined, 301, reason, declineText(reason)
+		rec.Receipt = card.Receipt{}
 	default:
-		rec.Outcome, rec.StatusID, rec.ReasonCodeID, rec.Verbiage = engine.OutcomeApproved, 101, 1000, "APPROVED"
+		rec.Outcome, rec.StatusID, rec.ReasonCodeID, rec.Verbiage = sale.OutcomeApproved, 101, 1000, "APPROVED"
 		rec.AuthCode = fmt.Sprintf("A%05d", e.seq)
 		switch rec.Action {
 		case "authonly":
@@ -252,13 +251,13 @@ func (e *Engine) decide(id string) {
 	e.finishLocked(rec)
 }
 
-func (e *Engine) finishLocked(rec *journal.Record) {
-	rec.State, rec.Updated = journal.StateDone, time.Now()
+func (e *Engine) finishLocked(rec *sale.Result) {
+	rec.State, rec.Updated = sale.StateDone, time.Now()
 	if e.active[rec.ReaderID] == rec.TransactionAPIID {
 		delete(e.active, rec.ReaderID)
 	}
 	r := *rec
-	e.publishLocked(engine.Update{Kind: engine.UpdateResult, ClientID: r.ClientID, Origin: r.Origin, TransactionAPIID: r.TransactionAPIID, Result: &r})
+	e.publishLocked(sale.Update{Kind: sale.UpdateResult, ClientID: r.ClientID, Origin: r.Origin, TransactionAPIID: r.TransactionAPIID, Result: &r})
 }
 
 // declineReason is the sandbox's amount-driven decline table.
@@ -285,46 +284,46 @@ func declineText(reason int) string {
 }
 
 // Cancel implements bridge.Engine.
-func (e *Engine) Cancel(_ context.Context, origin, clientID, apiID string) (journal.Record, error) {
+func (e *Engine) Cancel(_ context.Context, origin, clientID, apiID string) (sale.Result, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	var rec *journal.Record
+	var rec *sale.Result
 	if apiID != "" {
 		if r := e.recs[apiID]; r != nil && r.Origin == origin {
 			rec = r
 		}
 	} else {
 		for _, r := range e.recs {
-			if r.ClientID == clientID && r.Origin == origin && r.State != journal.StateDone {
+			if r.ClientID == clientID && r.Origin == origin && r.State != sale.StateDone {
 				rec = r
 			}
 		}
 	}
-	if rec == nil || rec.State == journal.StateDone {
-		return journal.Record{}, refuse(engine.CodeNotFound, "no sale in progress for request %q", clientID)
+	if rec == nil || rec.State == sale.StateDone {
+		return sale.Result{}, refuse(engine.CodeNotFound, "no sale in progress for request %q", clientID)
 	}
-	if rec.State != journal.StatePending {
-		return journal.Record{}, refuse(engine.CodeTooLate, "sale %s was already sent to the gateway", rec.TransactionAPIID)
+	if rec.State != sale.StatePending {
+		return sale.Result{}, refuse(engine.CodeTooLate, "sale %s was already sent to the gateway", rec.TransactionAPIID)
 	}
-	rec.Outcome, rec.Error = engine.OutcomeCancelled, "cancelled before a card was read: nothing was charged"
+	rec.Outcome, rec.Error = sale.OutcomeCancelled, "cancelled before a card was read: nothing was charged"
 	e.finishLocked(rec)
 	return *rec, nil
 }
 
 // FollowUp implements bridge.Engine: refunds, voids, completions and
 // amount changes approve after ProcessDelay.
-func (e *Engine) FollowUp(_ context.Context, req engine.FollowUpRequest) (journal.Record, error) {
+func (e *Engine) FollowUp(_ context.Context, req engine.FollowUpRequest) (sale.Result, error) {
 	switch req.Action {
 	case "refund", "void", "complete", "authincrement", "partialreversal":
 	default:
-		return journal.Record{}, refuse(engine.CodeInvalid, "action %q: use refund, void, complete, authincrement or partialreversal", req.Action)
+		return sale.Result{}, refuse(engine.CodeInvalid, "action %q: use refund, void, complete, authincrement or partialreversal", req.Action)
 	}
 	if req.TransactionID == "" {
-		return journal.Record{}, refuse(engine.CodeInvalid, "transaction_id: give the gateway id of the transaction to %s", req.Action)
+		return sale.Result{}, refuse(engine.CodeInvalid, "transaction_id: give the gateway id of the transaction to %s", req.Action)
 	}
 	if req.Action == "refund" || req.Action == "authincrement" || req.Action == "partialreversal" {
 		if a, err := gateway.ParseAmount(req.Amount); err != nil || a <= 0 {
-			return journal.Record{}, refuse(engine.CodeInvalid, "amount must be more than 0.00")
+			return sale.Result{}, refuse(engine.CodeInvalid, "amount must be more than 0.00")
 		}
 	}
 	e.mu.Lock()
@@ -334,32 +333,32 @@ func (e *Engine) FollowUp(_ context.Context, req engine.FollowUpRequest) (journa
 		id = e.nextID()
 	}
 	if _, ok := e.recs[id]; ok {
-		return journal.Record{}, refuse(engine.CodeDuplicateID, "transaction_api_id %q was used before", id)
+		return sale.Result{}, refuse(engine.CodeDuplicateID, "transaction_api_id %q was used before", id)
 	}
 	now := time.Now()
-	rec := &journal.Record{TransactionAPIID: id, ClientID: req.ClientID, Origin: req.Origin, Action: req.Action,
-		Amount: req.Amount, OrigTransaction: req.TransactionID, State: journal.StateSending, Created: now, Updated: now}
+	rec := &sale.Result{TransactionAPIID: id, ClientID: req.ClientID, Origin: req.Origin, Action: req.Action,
+		Amount: req.Amount, OrigTransaction: req.TransactionID, State: sale.StateSending, Created: now, Updated: now}
 	e.recs[id] = rec
 	time.AfterFunc(e.ProcessDelay, func() { e.decide(id) })
 	return *rec, nil
 }
 
 // Unacked implements bridge.Engine.
-func (e *Engine) Unacked(origin string) ([]journal.Record, error) {
-	return e.selectRecs(func(r *journal.Record) bool {
-		return r.State == journal.StateDone && !r.Acked && (origin == "" || r.Origin == origin)
+func (e *Engine) Unacked(origin string) ([]sale.Result, error) {
+	return e.selectRecs(func(r *sale.Result) bool {
+		return r.State == sale.StateDone && !r.Acked && (origin == "" || r.Origin == origin)
 	}), nil
 }
 
 // Active implements bridge.Engine.
-func (e *Engine) Active() []journal.Record {
-	return e.selectRecs(func(r *journal.Record) bool { return r.State != journal.StateDone && r.ReaderID != "" })
+func (e *Engine) Active() []sale.Result {
+	return e.selectRecs(func(r *sale.Result) bool { return r.State != sale.StateDone && r.ReaderID != "" })
 }
 
-func (e *Engine) selectRecs(keep func(*journal.Record) bool) []journal.Record {
+func (e *Engine) selectRecs(keep func(*sale.Result) bool) []sale.Result {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	var out []journal.Record
+	var out []sale.Result
 	for _, r := range e.recs {
 		if keep(r) {
 			out = append(out, *r)
@@ -374,7 +373,7 @@ func (e *Engine) Ack(apiID string) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	r := e.recs[apiID]
-	if r == nil || r.State != journal.StateDone {
+	if r == nil || r.State != sale.StateDone {
 		return refuse(engine.CodeNotFound, "no finished transaction %q to acknowledge", apiID)
 	}
 	r.Acked = true
@@ -382,21 +381,21 @@ func (e *Engine) Ack(apiID string) error {
 }
 
 // Get implements bridge.Engine.
-func (e *Engine) Get(apiID string) (journal.Record, bool, error) {
+func (e *Engine) Get(apiID string) (sale.Result, bool, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	r := e.recs[apiID]
 	if r == nil {
-		return journal.Record{}, false, nil
+		return sale.Result{}, false, nil
 	}
 	return *r, true, nil
 }
 
 // AddResult stores a finished, unacknowledged record as if a sale had
 // ended while no page was connected (no update is published).
-func (e *Engine) AddResult(rec journal.Record) {
+func (e *Engine) AddResult(rec sale.Result) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	rec.State, rec.Updated = journal.StateDone, time.Now()
+	rec.State, rec.Updated = sale.StateDone, time.Now()
 	e.recs[rec.TransactionAPIID] = &rec
 }

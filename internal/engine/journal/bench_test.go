@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/posagent/posagent/internal/sale"
 )
 
 // benchRecords is the size of the benchmarks' journal: about a year of a
@@ -55,13 +57,13 @@ func benchJournal(b *testing.B, n int) *Journal {
 	for i := range n + 20 {
 		r := Record{TransactionAPIID: fmt.Sprintf("b-%08d", i), Origin: "https://pos.example.com", Action: "sale",
 			Amount: fmt.Sprintf("%d.00", 1+i%300), LastFour: fmt.Sprintf("%04d", i%10000), MaskedPAN: "4111********1111",
-			TransactionID: fmt.Sprintf("tx%d", i), State: StateDone, Outcome: "approved", Acked: i%100 != 0,
+			TransactionID: fmt.Sprintf("tx%d", i), State: sale.StateDone, Outcome: "approved", Acked: i%100 != 0,
 			Created: start.Add(time.Duration(i) * 150 * time.Second)}
 		if !r.Acked {
 			r.Origin = "https://other.example.com"
 		}
 		if i >= n {
-			r.State, r.TransactionID = StateUnknown, ""
+			r.State, r.TransactionID = sale.StateUnknown, ""
 		}
 		batch = append(batch, r)
 		if len(batch) == cap(batch) || i == n+19 {
@@ -99,14 +101,14 @@ func benchReads(b *testing.B, j *Journal, txID string) {
 	})
 	b.Run("HistoryPage", func(b *testing.B) {
 		for b.Loop() {
-			if p, err := j.History(Query{Limit: 50}); err != nil || len(p.Records) != 50 {
+			if p, err := j.History(sale.Query{Limit: 50}); err != nil || len(p.Records) != 50 {
 				b.Fatal(err)
 			}
 		}
 	})
 	b.Run("HistorySearchLastFour", func(b *testing.B) {
 		for b.Loop() {
-			if p, err := j.History(Query{LastFour: "0042", Limit: 50}); err != nil || len(p.Records) != 1 && len(p.Records) != 20 {
+			if p, err := j.History(sale.Query{LastFour: "0042", Limit: 50}); err != nil || len(p.Records) != 1 && len(p.Records) != 20 {
 				b.Fatal(err)
 			}
 		}

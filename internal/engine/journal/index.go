@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/posagent/posagent/internal/sale"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -73,10 +74,10 @@ func indexKeys(r *Record) map[string][][]byte {
 	id := []byte(r.TransactionAPIID)
 	tk := append(timeKey(r.Created), id...)
 	keys := map[string][][]byte{string(bucketTime): {tk}}
-	if r.State != StateDone || r.CardOwed() {
+	if r.State != sale.StateDone || r.CardOwed() {
 		keys[string(bucketOpen)] = [][]byte{id}
 	}
-	if r.State == StateDone && !r.Acked {
+	if r.State == sale.StateDone && !r.Acked {
 		keys[string(bucketUnacked)] = [][]byte{append([]byte(r.Origin+"\x00"), id...)}
 	}
 	for _, s := range []struct {

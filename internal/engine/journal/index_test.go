@@ -5,6 +5,7 @@ import (
 	"sort"
 	"testing"
 
+	"github.com/posagent/posagent/internal/sale"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -15,10 +16,10 @@ func TestByTransactionID(t *testing.T) {
 	}
 	defer j.Close()
 	for _, r := range []Record{
-		{TransactionAPIID: "sale-1", Action: "sale", Origin: "https://a.example", TransactionID: "tx1", State: StateDone},
-		{TransactionAPIID: "void-1", Action: "void", Origin: "https://a.example", TransactionID: "tx1", State: StateDone},
-		{TransactionAPIID: "sale-10", Action: "sale", Origin: "https://b.example", TransactionID: "tx10", State: StateDone},
-		{TransactionAPIID: "pending", Action: "sale", State: StatePending},
+		{TransactionAPIID: "sale-1", Action: "sale", Origin: "https://a.example", TransactionID: "tx1", State: sale.StateDone},
+		{TransactionAPIID: "void-1", Action: "void", Origin: "https://a.example", TransactionID: "tx1", State: sale.StateDone},
+		{TransactionAPIID: "sale-10", Action: "sale", Origin: "https://b.example", TransactionID: "tx10", State: sale.StateDone},
+		{TransactionAPIID: "pending", Action: "sale", State: sale.StatePending},
 	} {
 		if err := j.Put(r); err != nil {
 			t.Fatal(err)
@@ -54,7 +55,7 @@ func TestByTransactionID(t *testing.T) {
 	}
 	check("first lookup")
 	// Once built, Put keeps the index: a record written now is found.
-	if err := j.Put(Record{TransactionAPIID: "sale-2", Action: "sale", TransactionID: "tx2", State: StateDone}); err != nil {
+	if err := j.Put(Record{TransactionAPIID: "sale-2", Action: "sale", TransactionID: "tx2", State: sale.StateDone}); err != nil {
 		t.Fatal(err)
 	}
 	if got := ids("tx2"); len(got) != 1 || got[0] != "sale-2" {
@@ -98,7 +99,7 @@ func dropIndexes(t *testing.T, path string) {
 // everyRecord pages through the whole history.
 func everyRecord(j *Journal) ([]Record, error) {
 	var all []Record
-	q := Query{Limit: maxPage}
+	q := sale.Query{Limit: maxPage}
 	for {
 		p, err := j.History(q)
 		if err != nil {

@@ -11,68 +11,44 @@ import (
 	"time"
 
 	"github.com/posagent/posagent/internal/card"
+	"github.com/posagent/posagent/internal/sale"
 	bolt "go.etcd.io/bbolt"
 	bolterrors "go.etcd.io/bbolt/errors"
 )
 
-// State is where a transaction stands.
-type State string
-
-// States. Only StateSending and StateUnknown are "unfinished": the gateway may
-// or may not have the transaction, and the engine must find out by lookup.
-// (A pending record is a live sale; on start, the engine turns those an
-// earlier run left into StateUnknown.)
-const (
-	// StatePending: created with its transaction_api_id, durable before any
-	// request; waiting for a card. The engine writes StateSending once the
-	// request is on the wire, not before, so a record an earlier run left
-	// pending may have been sent: recovery looks it up.
-	StatePending State = "pending"
-	// StateSending: the request has left (written once it is on the wire).
-	StateSending State = "sending"
-	// StateUnknown: the request may have been committed (timeout, 5xx,
-	// reset); resolution by lookup is in progress.
-	StateUnknown State = "unknown"
-	// StateDone: the outcome is final.
-	StateDone State = "done"
-)
-
-// Unfinished reports whether the gateway's view must be looked up.
-func (s State) Unfinished() bool { return s == StateSending || s == StateUnknown }
-
 // Record is one transaction. Amounts are decimal strings as the gateway
 // writes them ("12.34").
 type Record struct {
-	TransactionAPIID string    `json:"transaction_api_id"`
-	ClientID         string    `json:"client_id,omitempty"` // the websocket request id that asked
-	Origin           string    `json:"origin,omitempty"`    // the web origin (or "ui", "cli") that asked
-	Action           string    `json:"action"`
-	Amount           string    `json:"amount,omitempty"`
-	TipAmount        string    `json:"tip_amount,omitempty"`
-	OrderNum         string    `json:"order_num,omitempty"`
-	Description      string    `json:"description,omitempty"`
-	ReaderID         string    `json:"reader_id,omitempty"`
-	OrigTransaction  string    `json:"orig_transaction_id,omitempty"` // refund/void/complete target
-	State            State     `json:"state"`
-	Outcome          string    `json:"outcome,omitempty"` // approved declined cancelled error unknown
-	MaskedPAN        string    `json:"masked_pan,omitempty"`
-	LastFour         string    `json:"last_four,omitempty"`
-	Brand            string    `json:"brand,omitempty"`
-	EntryMode        string    `json:"entry_mode,omitempty"`
-	TransactionID    string    `json:"transaction_id,omitempty"`
-	StatusID         int       `json:"status_id,omitempty"`
-	ReasonCodeID     int       `json:"reason_code_id,omitempty"`
-	AuthCode         string    `json:"auth_code,omitempty"`
-	AuthAmount       string    `json:"auth_amount,omitempty"`
-	Verbiage         string    `json:"verbiage,omitempty"`
-	AVS              string    `json:"avs,omitempty"` // the gateway's AVS result (avsonly, sales with a billing address)
-	Receipt          Receipt   `json:"receipt,omitempty"`
-	Error            string    `json:"error,omitempty"`
-	Code             string    `json:"code,omitempty"`     // the error's protocol code, when it has one (duplicate_id)
-	Attempts         int       `json:"attempts,omitempty"` // sends, counting the re-send a lookup allowed
-	Created          time.Time `json:"created"`
-	Updated          time.Time `json:"updated"`
-	Acked            bool      `json:"acked,omitempty"`
+	TransactionAPIID string       `json:"transaction_api_id"`
+	ClientID         string       `json:"client_id,omitempty"` // the websocket request id that asked
+	Origin           string       `json:"origin,omitempty"`    // the web origin (or "ui", "cli") that asked
+	Action           string       `json:"action"`
+	Amount           string       `json:"amount,omitempty"`
+	TipAmount        string       `json:"tip_amount,omitempty"`
+	OrderNum         string       `json:"order_num,omitempty"`
+	Description      string       `json:"description,omitempty"`
+	ReaderID         string       `json:"reader_id,omitempty"`
+	OrigTransaction  string       `json:"orig_transaction_id,omitempty"` // refund/void/complete target
+	State            sale.State   `json:"state"`
+	Outcome          sale.Outcome `json:"outcome,omitempty"` // approved declined cancelled error unknown
+	MaskedPAN        string       `json:"masked_pan,omitempty"`
+	LastFour         string       `json:"last_four,omitempty"`
+	Brand            string       `json:"brand,omitempty"`
+	EntryMode        string       `json:"entry_mode,omitempty"`
+	TransactionID    string       `json:"transaction_id,omitempty"`
+	StatusID         int          `json:"status_id,omitempty"`
+	ReasonCodeID     int          `json:"reason_code_id,omitempty"`
+	AuthCode         string       `json:"auth_code,omitempty"`
+	AuthAmount       string       `json:"auth_amount,omitempty"`
+	Verbiage         string       `json:"verbiage,omitempty"`
+	AVS              string       `json:"avs,omitempty"` // the gateway's AVS result (avsonly, sales with a billing address)
+	Receipt          card.Receipt `json:"receipt,omitempty"`
+	Error            string       `json:"error,omitempty"`
+	Code             string       `json:"code,omitempty"`     // the error's protocol code, when it has one (duplicate_id)
+	Attempts         int          `json:"attempts,omitempty"` // sends, counting the re-send a lookup allowed
+	Created          time.Time    `json:"created"`
+	Updated          time.Time    `json:"updated"`
+	Acked            bool         `json:"acked,omitempty"`
 
 	// What a product's merchant settings require of a sale, as the page
 	// gave it (engine.SaleRequest): kept so that the request sent after
@@ -97,18 +73,6 @@ type Record struct {
 	// ReversalOf is, on that void, the transaction_api_id of the sale it
 	// reverses: the void's outcome settles the sale's.
 	ReversalOf string `json:"reversal_of,omitempty"`
-}
-
-// Receipt holds the EMV receipt fields of an approved chip or tap sale.
-type Receipt struct {
-	TC     string `json:"TC,omitempty"`
-	TVR    string `json:"TVR,omitempty"`
-	AID    string `json:"AID,omitempty"`
-	TSI    string `json:"TSI,omitempty"`
-	ATC    string `json:"ATC,omitempty"`
-	APPLAB string `json:"APPLAB,omitempty"`
-	APPN   string `json:"APPN,omitempty"`
-	CVM    string `json:"CVM,omitempty"`
 }
 
 var (
@@ -301,24 +265,14 @@ func isCorrupt(err error) bool {
 		errors.Is(err, bolterrors.ErrChecksum) || errors.Is(err, bolterrors.ErrInvalidMapping)
 }
 
-// Values of Record.CardCompletion.
-const (
-	CardPending  = "pending"
-	CardAccepted = "accepted"
-	CardDeclined = "declined"
-)
-
 // CardOwed reports whether r is an approval whose contact chip card did not
 // accept it — it never answered (pending) or declined — and that has no
 // void yet: the engine must void it (engine, complete.go). Such a record
 // stays in the open index until then, so recovery finds it without a scan.
 func (r *Record) CardOwed() bool {
-	return r.State == StateDone && r.Outcome == outcomeApproved && r.VoidAPIID == "" &&
-		(r.CardCompletion == CardPending || r.CardCompletion == CardDeclined)
+	return r.State == sale.StateDone && r.Outcome == sale.OutcomeApproved && r.VoidAPIID == "" &&
+		(r.CardCompletion == sale.CardPending || r.CardCompletion == sale.CardDeclined)
 }
-
-// outcomeApproved is engine.OutcomeApproved as the journal stores it.
-const outcomeApproved = "approved"
 
 // Report is what Open found wrong with the file.
 func (j *Journal) Report() OpenReport { return j.report }

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/posagent/posagent/internal/sale"
 )
 
 func openTemp(t *testing.T) (*Journal, string) {
@@ -21,7 +23,7 @@ func openTemp(t *testing.T) (*Journal, string) {
 
 func TestPutGetDurable(t *testing.T) {
 	j, path := openTemp(t)
-	r := Record{TransactionAPIID: "a1", Action: "sale", Amount: "12.34", State: StateSending, MaskedPAN: "5428********0254", LastFour: "0254"}
+	r := Record{TransactionAPIID: "a1", Action: "sale", Amount: "12.34", State: sale.StateSending, MaskedPAN: "5428********0254", LastFour: "0254"}
 	if err := j.Put(r); err != nil {
 		t.Fatal(err)
 	}
@@ -36,7 +38,7 @@ func TestPutGetDurable(t *testing.T) {
 	if err != nil || !ok {
 		t.Fatalf("Get: %v %v", ok, err)
 	}
-	if got.Amount != "12.34" || got.State != StateSending || got.Created.IsZero() || got.Updated.IsZero() {
+	if got.Amount != "12.34" || got.State != sale.StateSending || got.Created.IsZero() || got.Updated.IsZero() {
 		t.Errorf("got %+v", got)
 	}
 	un, _ := j2.Unfinished()
@@ -48,10 +50,10 @@ func TestPutGetDurable(t *testing.T) {
 func TestUnackedAndAck(t *testing.T) {
 	j, _ := openTemp(t)
 	for _, r := range []Record{
-		{TransactionAPIID: "done-1", State: StateDone, Outcome: "approved"},
-		{TransactionAPIID: "done-2", State: StateDone, Outcome: "declined", Acked: true},
-		{TransactionAPIID: "pend", State: StatePending},
-		{TransactionAPIID: "unk", State: StateUnknown},
+		{TransactionAPIID: "done-1", State: sale.StateDone, Outcome: "approved"},
+		{TransactionAPIID: "done-2", State: sale.StateDone, Outcome: "declined", Acked: true},
+		{TransactionAPIID: "pend", State: sale.StatePending},
+		{TransactionAPIID: "unk", State: sale.StateUnknown},
 	} {
 		if err := j.Put(r); err != nil {
 			t.Fatal(err)
@@ -118,7 +120,7 @@ func TestCorruptFileMovedAside(t *testing.T) {
 	if b, err := os.ReadFile(aside); err != nil || !strings.HasPrefix(string(b), "not a bbolt file") {
 		t.Fatalf("damaged file not kept: %v", err)
 	}
-	if err := j.Put(Record{TransactionAPIID: "fresh", State: StateDone}); err != nil {
+	if err := j.Put(Record{TransactionAPIID: "fresh", State: sale.StateDone}); err != nil {
 		t.Fatalf("fresh journal unusable: %v", err)
 	}
 }

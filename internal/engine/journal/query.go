@@ -7,13 +7,14 @@ import (
 	"sort"
 	"time"
 
+	"github.com/posagent/posagent/internal/sale"
 	bolt "go.etcd.io/bbolt"
 )
 
 // InFlight returns the transactions not done yet (pending, sending,
 // unknown), newest first, from the open index.
 func (j *Journal) InFlight() ([]Record, error) {
-	return j.openRecords(func(r *Record) bool { return r.State != StateDone })
+	return j.openRecords(func(r *Record) bool { return r.State != sale.StateDone })
 }
 
 // Owed returns the approvals whose chip card still owes its part
@@ -66,7 +67,7 @@ func (j *Journal) Unacked(origin string) ([]Record, error) {
 		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
 			i := bytes.IndexByte(k, 0)
 			r := j.readTx(tx, string(k[i+1:]))
-			if r != nil && r.State == StateDone && !r.Acked && r.Origin == string(k[:i]) {
+			if r != nil && r.State == sale.StateDone && !r.Acked && r.Origin == string(k[:i]) {
 				out = append(out, *r)
 			}
 		}
@@ -89,39 +90,15 @@ func (j *Journal) ByTransactionID(txID string) ([]Record, error) {
 	if txID == "" {
 		return nil, nil
 	}
-	p, err := j.History(Query{TransactionID: txID, Limit: maxPage})
+	p, err := j.History(sale.Query{TransactionID: txID, Limit: maxPage})
 	return p.Records, err
 }
-
-// Query selects a page of history. Every filter set must match; the most
-// selective one set picks the index the page is read from (transaction
-// id, then last four, then amount, else creation time).
-type Query struct {
-	TransactionID string    // the gateway's transaction id, exactly
-	LastFour      string    // the card's last four digits
-	Amount        string    // as the journal writes it: "12.34"
-	Since, Until  time.Time // created in [Since, Until); zero: unbounded
-	// Before continues a listing: records that come after it, newest
-	// first. The zero Cursor starts with the newest.
-	Before Cursor
-	// Limit is the page size: 1 to maxPage (default defaultPage).
-	Limit int
-}
-
-// Cursor is a position in the history: a record's creation time and id.
-type Cursor struct {
-	Created time.Time
-	ID      string
-}
-
-// IsZero reports whether c is the start of the history.
-func (c Cursor) IsZero() bool { return c.ID == "" && c.Created.IsZero() }
 
 // Page is one page of history, newest first. Next continues it (as
 // Query.Before) when More is set.
 type Page struct {
 	Records []Record
-	Next    Cursor
+	Next    sale.Cursor
 	More    bool
 }
 
@@ -133,7 +110,7 @@ const (
 // History returns a page of records matching q, newest first, read from an
 // index: the cost is the page's records and the index keys walked to find
 // them, not the journal's size.
-func (j *Journal) History(q Query) (Page, error) {
+func (j *Journal) History(q sale.Query) (Page, error) {
 	if q.Limit <= 0 {
 		q.Limit = defaultPage
 	}
@@ -178,11 +155,11 @@ func (j *Journal) History(q Query) (Page, error) {
 				return nil
 			}
 			r := j.readTx(tx, string(k[len(prefix)+8:]))
-			if r == nil || !q.matches(r) {
+			if r == nil || !matches(&q, r) {
 				continue
 			}
 			p.Records = append(p.Records, *r)
-			p.Next = Cursor{Created: r.Created, ID: r.TransactionAPIID}
+			p.Next = sale.Cursor{Created: r.Created, ID: r.TransactionAPIID}
 		}
 		return nil
 	})
@@ -192,7 +169,7 @@ func (j *Journal) History(q Query) (Page, error) {
 	return p, nil
 }
 
-func (q *Query) matches(r *Record) bool {
+func matches(q *sale.Query, r *Record) bool {
 	return (q.TransactionID == "" || r.TransactionID == q.TransactionID) &&
 		(q.LastFour == "" || r.LastFour == q.LastFour) &&
 		(q.Amount == "" || r.Amount == q.Amount) &&

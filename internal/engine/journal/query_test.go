@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/posagent/posagent/internal/sale"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -19,7 +20,7 @@ var epoch = time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC)
 // ties).
 func seeded(n int, seed uint64) []Record {
 	rnd := rand.New(rand.NewPCG(seed, 1))
-	states := []State{StateDone, StateDone, StateDone, StatePending, StateSending, StateUnknown}
+	states := []sale.State{sale.StateDone, sale.StateDone, sale.StateDone, sale.StatePending, sale.StateSending, sale.StateUnknown}
 	origins := []string{"https://a.example", "https://b.example", "ui"}
 	recs := make([]Record, n)
 	for i := range recs {
@@ -32,7 +33,7 @@ func seeded(n int, seed uint64) []Record {
 			State:            states[rnd.IntN(len(states))],
 			Created:          epoch.Add(time.Duration(rnd.IntN(n)) * time.Minute),
 		}
-		if r.State == StateDone {
+		if r.State == sale.StateDone {
 			r.Outcome = "approved"
 			r.TransactionID = fmt.Sprintf("tx%d", rnd.IntN(n/3+1))
 			r.Acked = rnd.IntN(2) == 0
@@ -44,10 +45,10 @@ func seeded(n int, seed uint64) []Record {
 
 // want is History computed the slow way: every record, filtered, newest
 // first (ties: larger id first, the index's order).
-func want(all []Record, q Query) []string {
+func want(all []Record, q sale.Query) []string {
 	var out []Record
 	for i := range all {
-		if q.matches(&all[i]) {
+		if matches(&q, &all[i]) {
 			out = append(out, all[i])
 		}
 	}
@@ -79,7 +80,7 @@ func ids(recs []Record) []string {
 }
 
 // pages lists q page by page.
-func pages(t *testing.T, j *Journal, q Query) []string {
+func pages(t *testing.T, j *Journal, q sale.Query) []string {
 	t.Helper()
 	out := []string{}
 	for n := 0; ; n++ {
@@ -106,13 +107,13 @@ func TestHistoryMatchesAScan(t *testing.T) {
 	}
 	// Change some records the way the engine does, so index entries move.
 	for i := 0; i < len(all); i += 5 {
-		all[i].State, all[i].Outcome, all[i].LastFour, all[i].Amount = StateDone, "declined", "9999", "7.00"
+		all[i].State, all[i].Outcome, all[i].LastFour, all[i].Amount = sale.StateDone, "declined", "9999", "7.00"
 		all[i].TransactionID = fmt.Sprintf("moved%d", i%4)
 		if err := j.Put(all[i]); err != nil {
 			t.Fatal(err)
 		}
 	}
-	queries := []Query{
+	queries := []sale.Query{
 		{Limit: 7},
 		{Limit: 1000},
 		{LastFour: "0003", Limit: 9},
@@ -156,8 +157,8 @@ func TestIndexesFollowState(t *testing.T) {
 	for i := 0; i < len(all); i += 3 {
 		r := &all[i]
 		switch {
-		case r.State != StateDone:
-			r.State, r.Outcome = StateDone, "approved"
+		case r.State != sale.StateDone:
+			r.State, r.Outcome = sale.StateDone, "approved"
 			if err := j.Put(*r); err != nil {
 				t.Fatal(err)
 			}
@@ -167,7 +168,7 @@ func TestIndexesFollowState(t *testing.T) {
 			}
 			r.Acked = true
 		default:
-			r.State = StateUnknown
+			r.State = sale.StateUnknown
 			if err := j.Put(*r); err != nil {
 				t.Fatal(err)
 			}
@@ -202,17 +203,17 @@ func TestIndexesFollowState(t *testing.T) {
 	if got, w := sorted(j.Unfinished()), slow(func(r *Record) bool { return r.State.Unfinished() }); !slices.Equal(got, w) {
 		t.Errorf("Unfinished %v, want %v", got, w)
 	}
-	if got, w := sorted(j.InFlight()), slow(func(r *Record) bool { return r.State != StateDone }); !slices.Equal(got, w) {
+	if got, w := sorted(j.InFlight()), slow(func(r *Record) bool { return r.State != sale.StateDone }); !slices.Equal(got, w) {
 		t.Errorf("InFlight %v, want %v", got, w)
 	}
 	for _, o := range []string{"", "https://a.example", "ui", "https://none.example"} {
-		w := slow(func(r *Record) bool { return r.State == StateDone && !r.Acked && (o == "" || r.Origin == o) })
+		w := slow(func(r *Record) bool { return r.State == sale.StateDone && !r.Acked && (o == "" || r.Origin == o) })
 		if got := sorted(j.Unacked(o)); !slices.Equal(got, w) {
 			t.Errorf("Unacked(%q) %v, want %v", o, got, w)
 		}
 	}
 	st, err := j.Stats()
-	if err != nil || st.Records != len(all) || st.InFlight != len(slow(func(r *Record) bool { return r.State != StateDone })) {
+	if err != nil || st.Records != len(all) || st.InFlight != len(slow(func(r *Record) bool { return r.State != sale.StateDone })) {
 		t.Errorf("stats %+v %v", st, err)
 	}
 }
@@ -226,7 +227,7 @@ func TestCreateOnce(t *testing.T) {
 	created := 0
 	for i := range 8 {
 		wg.Go(func() {
-			r, ok, err := j.Create(Record{TransactionAPIID: "one", Origin: fmt.Sprint(i), State: StatePending})
+			r, ok, err := j.Create(Record{TransactionAPIID: "one", Origin: fmt.Sprint(i), State: sale.StatePending})
 			if err != nil {
 				t.Error(err)
 				return
@@ -252,7 +253,7 @@ func TestCreateOnce(t *testing.T) {
 // Ack is not ErrNotFound.
 func TestReadErrorsSurface(t *testing.T) {
 	j, _ := openTemp(t)
-	if err := j.Put(Record{TransactionAPIID: "bad", Origin: "o", State: StateDone, LastFour: "1234"}); err != nil {
+	if err := j.Put(Record{TransactionAPIID: "bad", Origin: "o", State: sale.StateDone, LastFour: "1234"}); err != nil {
 		t.Fatal(err)
 	}
 	if err := j.db.Update(func(tx *bolt.Tx) error {
@@ -275,7 +276,7 @@ func TestReadErrorsSurface(t *testing.T) {
 	if un, err := j.Unacked("o"); err != nil || len(un) != 0 {
 		t.Errorf("Unacked = %v, %v: want the bad record skipped", un, err)
 	}
-	if p, err := j.History(Query{LastFour: "1234"}); err != nil || len(p.Records) != 0 {
+	if p, err := j.History(sale.Query{LastFour: "1234"}); err != nil || len(p.Records) != 0 {
 		t.Errorf("History = %v, %v: want the bad record skipped", p.Records, err)
 	}
 	if n := j.Unreadable(); n != 1 {

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/posagent/posagent/internal/sale"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -113,7 +114,7 @@ func (j *Journal) retainable(cutoff time.Time, after []byte) (batch []stored, ne
 			if err := json.Unmarshal(v, &r); err != nil {
 				return fmt.Errorf("record %q: %w", id, err)
 			}
-			if r.State == StateDone && r.Acked {
+			if r.State == sale.StateDone && r.Acked {
 				batch = append(batch, stored{rec: r, raw: append([]byte{}, v...)})
 			}
 		}

@@ -12,11 +12,13 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/posagent/posagent/internal/sale"
 )
 
 // retainable says whether Retain must move r at cutoff.
 func movable(r *Record, cutoff time.Time) bool {
-	return r.State == StateDone && r.Acked && r.Created.Before(cutoff)
+	return r.State == sale.StateDone && r.Acked && r.Created.Before(cutoff)
 }
 
 // archived reads every line of every archive file in dir: id -> count.
@@ -70,7 +72,7 @@ func checkMoved(t *testing.T, j *Journal, dir string, all []Record, cutoff time.
 	if len(arch) > 0 {
 		// Gone from every index too.
 		for id := range arch {
-			for _, q := range []Query{{Limit: maxPage}} {
+			for _, q := range []sale.Query{{Limit: maxPage}} {
 				p, err := j.History(q)
 				if err != nil {
 					t.Fatal(err)
@@ -120,7 +122,7 @@ func TestRetainAndCompact(t *testing.T) {
 	// began, still in the journal, archived once.
 	var victim Record
 	for _, r := range all {
-		if _, ok, _ := j.Get(r.TransactionAPIID); ok && r.State == StateDone && r.Created.Before(cutoff) {
+		if _, ok, _ := j.Get(r.TransactionAPIID); ok && r.State == sale.StateDone && r.Created.Before(cutoff) {
 			victim = r
 			break
 		}
@@ -151,7 +153,7 @@ func TestRetainAndCompact(t *testing.T) {
 		t.Errorf("Compact: %d -> %d bytes", before, after)
 	}
 	checkMoved(t, j, dir, all, cutoff)
-	if err := j.Put(Record{TransactionAPIID: "after-compact", State: StatePending}); err != nil {
+	if err := j.Put(Record{TransactionAPIID: "after-compact", State: sale.StatePending}); err != nil {
 		t.Fatalf("journal unusable after Compact: %v", err)
 	}
 	if _, err := os.Stat(path + ".compact"); !errors.Is(err, os.ErrNotExist) {
@@ -275,7 +277,7 @@ func TestRetainAcrossBatches(t *testing.T) {
 	j, path := openTemp(t)
 	var all []Record
 	for i := range 2*retainBatch + 123 {
-		all = append(all, Record{TransactionAPIID: fmt.Sprintf("r%06d", i), State: StateDone, Acked: i%7 != 0,
+		all = append(all, Record{TransactionAPIID: fmt.Sprintf("r%06d", i), State: sale.StateDone, Acked: i%7 != 0,
 			Created: epoch.Add(time.Duration(i) * time.Second)})
 	}
 	for i := 0; i < len(all); i += 2000 {

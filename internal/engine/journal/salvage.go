@@ -38,6 +38,7 @@ import (
 	"runtime/debug"
 	"time"
 
+	"github.com/posagent/posagent/internal/sale"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -375,7 +376,7 @@ func decodeSalvaged(k, v []byte) (Record, bool) {
 		return Record{}, false
 	}
 	switch r.State {
-	case StatePending, StateSending, StateUnknown, StateDone:
+	case sale.StatePending, sale.StateSending, sale.StateUnknown, sale.StateDone:
 		return r, true
 	}
 	return Record{}, false

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/posagent/posagent/internal/sale"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -25,9 +26,9 @@ func writeJournal(t testing.TB, path string, n int) map[string]Record {
 	want := map[string]Record{}
 	for i := 0; i < n; i++ {
 		r := Record{TransactionAPIID: fmt.Sprintf("tx-%04d", i), Action: "sale", Amount: fmt.Sprintf("%d.00", i+1),
-			State: StateDone, Outcome: "approved", Description: strings.Repeat("d", 150), LastFour: "0254"}
+			State: sale.StateDone, Outcome: "approved", Description: strings.Repeat("d", 150), LastFour: "0254"}
 		if i%10 == 0 {
-			r.State, r.Outcome = StateSending, ""
+			r.State, r.Outcome = sale.StateSending, ""
 		}
 		if err := j.Put(r); err != nil {
 			t.Fatal(err)
@@ -157,7 +158,7 @@ func TestDamagedJournalSalvaged(t *testing.T) {
 			}
 			t.Logf("%s: %s; salvaged %d of %d", tc.name, rep.Damage, len(got), len(want))
 			// The new journal works and is clean the next time.
-			if err := j.Put(Record{TransactionAPIID: "after", State: StatePending}); err != nil {
+			if err := j.Put(Record{TransactionAPIID: "after", State: sale.StatePending}); err != nil {
 				t.Fatal(err)
 			}
 			j.Close()
@@ -205,11 +206,11 @@ func TestHealthyJournalNotDamaged(t *testing.T) {
 			t.Fatal(err)
 		}
 		// A record larger than a page (overflow pages) and a rewrite.
-		big := Record{TransactionAPIID: "big", State: StateDone, Description: strings.Repeat("b", 3*os.Getpagesize())}
+		big := Record{TransactionAPIID: "big", State: sale.StateDone, Description: strings.Repeat("b", 3*os.Getpagesize())}
 		if err := j.Put(big); err != nil {
 			t.Fatal(err)
 		}
-		if err := j.Put(Record{TransactionAPIID: "tx-0000", State: StateDone, Acked: true}); err != nil {
+		if err := j.Put(Record{TransactionAPIID: "tx-0000", State: sale.StateDone, Acked: true}); err != nil {
 			t.Fatal(err)
 		}
 		j.Close()
@@ -232,11 +233,11 @@ func TestUndecodableRecordSkipped(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, r := range []Record{
-		{TransactionAPIID: "good-done", State: StateDone, Outcome: "approved"},
-		{TransactionAPIID: "good-unk", State: StateUnknown},
+		{TransactionAPIID: "good-done", State: sale.StateDone, Outcome: "approved"},
+		{TransactionAPIID: "good-unk", State: sale.StateUnknown},
 		// Written whole, with its index entries; its value is damaged below,
 		// as a bad sector or a bad copy would.
-		{TransactionAPIID: "bad", State: StateDone, Outcome: "approved"},
+		{TransactionAPIID: "bad", State: sale.StateDone, Outcome: "approved"},
 	} {
 		if err := j.Put(r); err != nil {
 			t.Fatal(err)
@@ -301,7 +302,7 @@ func FuzzSalvage(f *testing.F) {
 func allRecords(t testing.TB, j *Journal) []Record {
 	t.Helper()
 	var out []Record
-	q := Query{Limit: maxPage}
+	q := sale.Query{Limit: maxPage}
 	for {
 		p, err := j.History(q)
 		if err != nil {

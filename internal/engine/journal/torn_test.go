@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/posagent/posagent/internal/sale"
 )
 
 const tornChildEnv = "POSAGENT_TORN_CHILD"
@@ -33,7 +35,7 @@ func tornChild(path string) int {
 	out := bufio.NewWriter(os.Stdout)
 	for i := 0; ; i++ {
 		id := fmt.Sprintf("tx-%06d", i)
-		r := Record{TransactionAPIID: id, Action: "sale", Amount: "1.00", State: StateSending,
+		r := Record{TransactionAPIID: id, Action: "sale", Amount: "1.00", State: sale.StateSending,
 			Description: strings.Repeat("x", i%60)}
 		if err := j.Put(r); err != nil {
 			fmt.Fprintln(out, "ERR", err)

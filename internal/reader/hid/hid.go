@@ -13,6 +13,7 @@ import (
 	"github.com/posagent/posagent/internal/reader"
 	"github.com/posagent/posagent/internal/reader/proto"
 	"github.com/posagent/posagent/internal/reader/replay"
+	"github.com/posagent/posagent/internal/sale"
 )
 
 // ReadPoll is how long a report read waits before Run looks at its context.
@@ -158,7 +159,7 @@ func (d *Driver) Open(ctx context.Context, dev reader.Device) (reader.Reader, er
 	}
 	r, err := proto.Open(ctx, conn{h: h, extra: closer}, proto.Options{
 		Protocol: m.Protocol, Log: d.log(), ReportSize: m.ReportSize, FeatureSize: m.FeatureSize,
-		Info: reader.Info{ID: dev.ID, Device: info, Status: reader.StatusOK, EMV: m.Protocol == proto.VivopayHID},
+		Info: sale.Reader{ID: dev.ID, Device: info, Status: sale.ReaderOK, EMV: m.Protocol == proto.VivopayHID},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("hid: %s: %w", dev.ID, err)

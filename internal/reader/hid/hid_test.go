@@ -16,6 +16,7 @@ import (
 	"github.com/posagent/posagent/internal/decrypt"
 	"github.com/posagent/posagent/internal/reader"
 	"github.com/posagent/posagent/internal/reader/replay"
+	"github.com/posagent/posagent/internal/sale"
 )
 
 var quiet = slog.New(slog.DiscardHandler)
@@ -232,7 +233,7 @@ func TestRecord(t *testing.T) {
 		t.Errorf("header %+v", rec.Header)
 	}
 	p := replay.NewPlayer(rec)
-	rr, err := replay.OpenPlayer(context.Background(), p, rec.Header, reader.Info{ID: "replay:x"}, quiet)
+	rr, err := replay.OpenPlayer(context.Background(), p, rec.Header, sale.Reader{ID: "replay:x"}, quiet)
 	if err != nil {
 		t.Fatal(err)
 	}

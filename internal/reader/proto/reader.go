@@ -12,6 +12,7 @@ import (
 	"github.com/posagent/posagent/internal/card"
 	"github.com/posagent/posagent/internal/decrypt"
 	"github.com/posagent/posagent/internal/reader"
+	"github.com/posagent/posagent/internal/sale"
 )
 
 // Protocol names, as the configuration and transcripts spell them.
@@ -70,7 +71,7 @@ type Options struct {
 	Protocol string
 	// Info names the reader; Open fills Device.Serial when the device
 	// reports one.
-	Info reader.Info
+	Info sale.Reader
 	Log  *slog.Logger
 	// ReportSize is the HID report size of vivopay-hid output reports
 	// (report ID included); 0 means 64.
@@ -98,7 +99,7 @@ type Reader struct {
 	writeMu sync.Mutex
 
 	mu     sync.Mutex
-	info   reader.Info
+	info   sale.Reader
 	queue  []reader.Event
 	closed bool
 
@@ -166,7 +167,7 @@ func Open(ctx context.Context, c Conn, o Options) (*Reader, error) {
 }
 
 // Info implements reader.Reader.
-func (r *Reader) Info() reader.Info {
+func (r *Reader) Info() sale.Reader {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.info
@@ -270,7 +271,7 @@ func (r *Reader) flush(emit func(reader.Event)) {
 	}
 }
 
-func (r *Reader) prompt(p reader.Prompt, t time.Time, err error) {
+func (r *Reader) prompt(p sale.Prompt, t time.Time, err error) {
 	r.push(reader.Event{Kind: reader.EventPrompt, Prompt: p, Time: t, Err: err})
 }
 

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/posagent/posagent/internal/reader"
+	"github.com/posagent/posagent/internal/sale"
 )
 
 var quiet = slog.New(slog.DiscardHandler)
@@ -85,7 +86,7 @@ func TestOpenUnknownProtocol(t *testing.T) {
 func TestRunEnds(t *testing.T) {
 	// Detach: the transport's error is wrapped with ErrDetached.
 	c := &fakeConn{reads: [][]byte{swipeFrame(t)}, end: io.EOF}
-	r, err := Open(context.Background(), c, Options{Protocol: IDTech, Log: quiet, Info: reader.Info{ID: "x:1"}})
+	r, err := Open(context.Background(), c, Options{Protocol: IDTech, Log: quiet, Info: sale.Reader{ID: "x:1"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -257,7 +258,7 @@ func TestAppendReports(t *testing.T) {
 func TestQueueBounded(t *testing.T) {
 	r, _ := Open(context.Background(), &fakeConn{}, Options{Protocol: IDTech, Log: quiet})
 	for range 3 * maxQueued {
-		r.prompt(reader.PromptRetry, time.Now(), nil)
+		r.prompt(sale.PromptRetry, time.Now(), nil)
 	}
 	if len(r.queue) != maxQueued {
 		t.Errorf("%d events queued", len(r.queue))

@@ -11,6 +11,7 @@ import (
 	"github.com/posagent/posagent/internal/decrypt"
 	"github.com/posagent/posagent/internal/emv"
 	"github.com/posagent/posagent/internal/reader"
+	"github.com/posagent/posagent/internal/sale"
 )
 
 // IDG commands and response statuses (card-formats.md §3.2).
@@ -340,7 +341,7 @@ func (v *vivopayHandler) response(f decrypt.IDGFrame, frame []byte, t time.Time)
 		v.read(f, frame, t)
 	case idgTimeout:
 		if armed {
-			v.r.prompt(reader.PromptRetry, t, ErrCardTimeout)
+			v.r.prompt(sale.PromptRetry, t, ErrCardTimeout)
 		}
 	case idgNACK:
 		if armed {
@@ -391,11 +392,11 @@ func (v *vivopayHandler) read(f decrypt.IDGFrame, frame []byte, t time.Time) {
 		}
 		return
 	case contact && read.Receipt.CryptogramType == "AAC":
-		v.r.prompt(reader.PromptRemoveCard, t, nil)
+		v.r.prompt(sale.PromptRemoveCard, t, nil)
 		v.r.refuse(errors.New("the chip card declined the transaction itself (AAC at the first GENERATE AC): nothing was sent to the gateway; try another card"), t)
 		return
 	}
-	v.r.prompt(reader.PromptProcessing, t, nil)
+	v.r.prompt(sale.PromptProcessing, t, nil)
 	if !contact || f.Sub != idgGoOnline {
 		v.r.deliver(read, nil, t)
 		return
@@ -472,7 +473,7 @@ func (v *vivopayHandler) complete(ctx context.Context, hw *hostWait, hr reader.H
 		return reader.CardDecision{}, fmt.Errorf("%w: apply host response answered with status %02X (the reader no longer waited for it)", ErrProtocol, f.Sub)
 	}
 	d, err := cardDecision(f.Data)
-	v.r.prompt(reader.PromptRemoveCard, v.r.now(), nil)
+	v.r.prompt(sale.PromptRemoveCard, v.r.now(), nil)
 	return d, err
 }
 
@@ -585,7 +586,7 @@ func (v *vivopayHandler) arm(ctx context.Context, t reader.Transaction) error {
 	v.mu.Unlock()
 	// Queue the prompt before the command: a fast reader's answer must not
 	// overtake it.
-	v.r.prompt(reader.PromptPresentCard, now, nil)
+	v.r.prompt(sale.PromptPresentCard, now, nil)
 	if err := v.send(decrypt.AppendIDG(nil, idgCmdActivate, idgSubActivate, data)); err != nil {
 		v.mu.Lock()
 		v.armed = false

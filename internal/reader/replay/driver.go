@@ -10,6 +10,7 @@ import (
 	"github.com/posagent/posagent/internal/card"
 	"github.com/posagent/posagent/internal/reader"
 	"github.com/posagent/posagent/internal/reader/proto"
+	"github.com/posagent/posagent/internal/sale"
 )
 
 // Driver opens transcript files as readers: config `kind = "replay",
@@ -70,12 +71,12 @@ func (d *Driver) Open(ctx context.Context, dev reader.Device) (reader.Reader, er
 	}
 	p := NewPlayer(t)
 	p.Speed = d.Speed
-	return OpenPlayer(ctx, p, t.Header, reader.Info{ID: dev.ID, Device: info(t.Header, file)}, d.Log)
+	return OpenPlayer(ctx, p, t.Header, sale.Reader{ID: dev.ID, Device: info(t.Header, file)}, d.Log)
 }
 
 // OpenPlayer runs a Player as a reader with the transcript's protocol.
-func OpenPlayer(ctx context.Context, p *Player, h Header, in reader.Info, log *slog.Logger) (*proto.Reader, error) {
-	in.Status = reader.StatusOK
+func OpenPlayer(ctx context.Context, p *Player, h Header, in sale.Reader, log *slog.Logger) (*proto.Reader, error) {
+	in.Status = sale.ReaderOK
 	in.EMV = h.Protocol == proto.Vivopay || h.Protocol == proto.VivopayHID
 	r, err := proto.Open(ctx, p, proto.Options{
 		Protocol: h.Protocol, Info: in, Log: log,

@@ -12,6 +12,7 @@ import (
 
 	"github.com/posagent/posagent/internal/decrypt"
 	"github.com/posagent/posagent/internal/reader"
+	"github.com/posagent/posagent/internal/sale"
 )
 
 var quiet = slog.New(slog.DiscardHandler)
@@ -32,7 +33,7 @@ func summary(ev reader.Event) string {
 
 // play opens a transcript through the Driver, runs it to its end and
 // returns the events and Run's error.
-func play(t *testing.T, file string, arm bool) ([]string, reader.Info, error) {
+func play(t *testing.T, file string, arm bool) ([]string, sale.Reader, error) {
 	t.Helper()
 	d := &Driver{Files: []string{filepath.Join("testdata", file)}, Log: quiet}
 	devs, err := d.Scan(context.Background())

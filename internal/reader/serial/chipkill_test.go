@@ -17,6 +17,7 @@ import (
 	"github.com/posagent/posagent/internal/engine"
 	"github.com/posagent/posagent/internal/engine/journal"
 	"github.com/posagent/posagent/internal/reader"
+	"github.com/posagent/posagent/internal/sale"
 )
 
 // A chip sale's agent killed between the gateway's answer and the card's
@@ -90,7 +91,7 @@ func chipKillChild() int {
 		return fail(err)
 	}
 	for u := range upd {
-		if u.Kind == engine.UpdateResult && u.TransactionAPIID == rec.TransactionAPIID && u.Result.Outcome != engine.OutcomeUnknown {
+		if u.Kind == sale.UpdateResult && u.TransactionAPIID == rec.TransactionAPIID && u.Result.Outcome != sale.OutcomeUnknown {
 			say("RESULT %s %s", u.Result.Outcome, u.Result.CardCompletion)
 			if killAt == killAfterCard {
 				select {} // wait for SIGKILL
@@ -119,13 +120,13 @@ func TestChipSaleKilledBeforeCompletionOverPTY(t *testing.T) {
 		name       string
 		killAt     string
 		told       []string // what the card heard before the kill
-		outcome    string
+		outcome    sale.Outcome
 		code       string
 		completion string
 		voids      int
 	}{
-		{"killed before the card was told: voided", killBeforeCard, nil, engine.OutcomeDeclined, engine.CodeCardDeclinedAfterApproval, engine.CardDeclined, 1},
-		{"killed after the card accepted: approval stands", killAfterCard, []string{"00"}, engine.OutcomeApproved, "", engine.CardAccepted, 0},
+		{"killed before the card was told: voided", killBeforeCard, nil, sale.OutcomeDeclined, engine.CodeCardDeclinedAfterApproval, sale.CardDeclined, 1},
+		{"killed after the card accepted: approval stands", killAfterCard, []string{"00"}, sale.OutcomeApproved, "", sale.CardAccepted, 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -175,7 +176,7 @@ func TestChipSaleKilledBeforeCompletionOverPTY(t *testing.T) {
 			if err := e.Start(); err != nil {
 				t.Fatal(err)
 			}
-			var rec journal.Record
+			var rec sale.Result
 			deadline := time.Now().Add(15 * time.Second)
 			for {
 				r, ok, err := e.Get(apiID)
@@ -184,7 +185,7 @@ func TestChipSaleKilledBeforeCompletionOverPTY(t *testing.T) {
 				}
 				// An approval whose card never answered is done for a
 				// moment before its void starts: wait for the card's part.
-				if ok && r.State == journal.StateDone && r.CardCompletion != engine.CardPending && !r.CardOwed() {
+				if ok && r.State == sale.StateDone && r.CardCompletion != sale.CardPending && !(r.Outcome == sale.OutcomeApproved && r.VoidAPIID == "" && r.CardCompletion == sale.CardDeclined) {
 					rec = r
 					break
 				}
@@ -200,11 +201,11 @@ func TestChipSaleKilledBeforeCompletionOverPTY(t *testing.T) {
 				t.Errorf("void %q", rec.VoidAPIID)
 			}
 			if rec.VoidAPIID != "" {
-				if v, ok, err := e.Get(rec.VoidAPIID); err != nil || !ok || v.State != journal.StateDone || v.Outcome != engine.OutcomeApproved || v.ReversalOf != apiID {
+				if v, ok, err := e.Get(rec.VoidAPIID); err != nil || !ok || v.State != sale.StateDone || v.Outcome != sale.OutcomeApproved || v.ReversalOf != apiID {
 					t.Errorf("the void's record %+v (%v, %v)", v, ok, err)
 				}
 			}
-			wantStanding := map[bool]int{true: 1}[tc.outcome == engine.OutcomeApproved]
+			wantStanding := map[bool]int{true: 1}[tc.outcome == sale.OutcomeApproved]
 			if got, standing := int(gwSrv.puts.Load()), gwSrv.standing(); got != tc.voids || standing != wantStanding {
 				t.Errorf("voids at the sandbox %d, approved charges standing %d; want %d %d", got, standing, tc.voids, wantStanding)
 			}
@@ -219,16 +220,16 @@ func TestChipSaleKilledBeforeCompletionOverPTY(t *testing.T) {
 			}
 			timeout := time.After(20 * time.Second)
 			for {
-				var u engine.Update
+				var u sale.Update
 				select {
 				case u = <-upd:
 				case <-timeout:
 					t.Fatalf("no result for the next sale; the reader saw %s", c.commands())
 				}
-				if u.Kind != engine.UpdateResult || u.TransactionAPIID != next.TransactionAPIID || u.Result.Outcome == engine.OutcomeUnknown {
+				if u.Kind != sale.UpdateResult || u.TransactionAPIID != next.TransactionAPIID || u.Result.Outcome == sale.OutcomeUnknown {
 					continue
 				}
-				if u.Result.Outcome != engine.OutcomeApproved || u.Result.EntryMode != "S" {
+				if u.Result.Outcome != sale.OutcomeApproved || u.Result.EntryMode != "S" {
 					t.Errorf("next sale %s entry %s (%s), want approved S; the reader saw %s", u.Result.Outcome, u.Result.EntryMode, u.Result.Error, c.commands())
 				}
 				break
@@ -283,7 +284,7 @@ func runChipKillChild(t *testing.T, killAt, port, journalPath, gwURL string) str
 				apiID = f[2]
 				killed = f[1] == killAt
 			case len(f) == 3 && f[0] == "RESULT":
-				if f[1] != engine.OutcomeApproved || f[2] != engine.CardAccepted {
+				if f[1] != string(sale.OutcomeApproved) || f[2] != sale.CardAccepted {
 					t.Errorf("the child's result before the kill: %s", l)
 				}
 				killed = killAt == killAfterCard

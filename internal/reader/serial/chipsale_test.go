@@ -15,6 +15,7 @@ import (
 	"github.com/posagent/posagent/internal/gateway/payaconnect"
 	"github.com/posagent/posagent/internal/gateway/sandbox"
 	"github.com/posagent/posagent/internal/reader"
+	"github.com/posagent/posagent/internal/sale"
 )
 
 // oneReader is engine.Readers over one opened reader.
@@ -26,10 +27,10 @@ func (o oneReader) Arm(ctx context.Context, _ string, t reader.Transaction) erro
 	return o.r.Arm(ctx, t)
 }
 func (o oneReader) Cancel(ctx context.Context, _ string) error { return o.r.Cancel(ctx) }
-func (o oneReader) Devices() []reader.Info {
+func (o oneReader) Devices() []sale.Reader {
 	in := o.r.Info()
-	in.Status = reader.StatusOK
-	return []reader.Info{in}
+	in.Status = sale.ReaderOK
+	return []sale.Reader{in}
 }
 
 // sandboxClient is the Paya Connect client on the sandbox at url, with a
@@ -95,20 +96,20 @@ func TestChipSaleOverPTY(t *testing.T) {
 		scenario string
 		secondAC byte
 		amount   string
-		outcome  string
+		outcome  sale.Outcome
 		told     []string
 		voided   bool
 		entry    string
 	}{
-		{"approved, completed by the card", "chip", 0x40, "12.50", engine.OutcomeApproved, []string{"00"}, false, "C"},
-		{"approved, card declines at completion: voided", "chip", 0x00, "12.50", engine.OutcomeDeclined, []string{"00"}, true, "C"},
-		{"gateway declines: card told 05", "chip", 0x40, "5.00", engine.OutcomeDeclined, []string{"05"}, false, "C"},
+		{"approved, completed by the card", "chip", 0x40, "12.50", sale.OutcomeApproved, []string{"00"}, false, "C"},
+		{"approved, card declines at completion: voided", "chip", 0x00, "12.50", sale.OutcomeDeclined, []string{"00"}, true, "C"},
+		{"gateway declines: card told 05", "chip", 0x40, "5.00", sale.OutcomeDeclined, []string{"05"}, false, "C"},
 		// 8.03: the sandbox answers after 3 s, past the client's timeout:
 		// the answer is lost, the card hears Z3, the lookup finds the
 		// decline the sandbox committed first.
-		{"gateway timeout: unable to go online, then lookup", "chip", 0x40, "8.03", engine.OutcomeDeclined, []string{"Z3"}, false, "C"},
-		{"no auto-authenticate", "chip-auth", 0x40, "12.50", engine.OutcomeApproved, []string{"00"}, false, "C"},
-		{"fallback swipe", "fallback", 0x40, "12.50", engine.OutcomeApproved, nil, false, "F"},
+		{"gateway timeout: unable to go online, then lookup", "chip", 0x40, "8.03", sale.OutcomeDeclined, []string{"Z3"}, false, "C"},
+		{"no auto-authenticate", "chip-auth", 0x40, "12.50", sale.OutcomeApproved, []string{"00"}, false, "C"},
+		{"fallback swipe", "fallback", 0x40, "12.50", sale.OutcomeApproved, nil, false, "F"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -137,11 +138,11 @@ func TestChipSaleOverPTY(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var prompts []reader.Prompt
-			var res *journal.Record
+			var prompts []sale.Prompt
+			var res *sale.Result
 			deadline := time.After(20 * time.Second)
 			for {
-				var u engine.Update
+				var u sale.Update
 				select {
 				case u = <-upd:
 				case <-deadline:
@@ -151,12 +152,12 @@ func TestChipSaleOverPTY(t *testing.T) {
 					continue
 				}
 				switch u.Kind {
-				case engine.UpdatePrompt:
+				case sale.UpdatePrompt:
 					prompts = append(prompts, u.Prompt)
-				case engine.UpdateWarning:
+				case sale.UpdateWarning:
 					t.Errorf("warning %s: %s", u.Code, u.Warning)
 				}
-				if u.Kind != engine.UpdateResult || u.Result.Outcome == engine.OutcomeUnknown {
+				if u.Kind != sale.UpdateResult || u.Result.Outcome == sale.OutcomeUnknown {
 					continue
 				}
 				// The card was told before the sale was reported.
@@ -172,7 +173,7 @@ func TestChipSaleOverPTY(t *testing.T) {
 			e.Close(5 * time.Second)
 			standing := gwSrv.standing()
 			wantVoids, wantStanding := 0, 0
-			if tc.outcome == engine.OutcomeApproved {
+			if tc.outcome == sale.OutcomeApproved {
 				wantStanding = 1
 			}
 			if tc.voided {
@@ -185,7 +186,7 @@ func TestChipSaleOverPTY(t *testing.T) {
 				t.Errorf("voids at the sandbox %d, approved charges standing %d; want %d %d", gwSrv.puts.Load(), standing, wantVoids, wantStanding)
 			}
 			wantRemove := tc.told != nil
-			if slices.Contains(prompts, reader.PromptRemoveCard) != wantRemove || !slices.Contains(prompts, reader.PromptProcessing) {
+			if slices.Contains(prompts, sale.PromptRemoveCard) != wantRemove || !slices.Contains(prompts, sale.PromptProcessing) {
 				t.Errorf("prompts %v", prompts)
 			}
 		})

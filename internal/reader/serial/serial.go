@@ -20,6 +20,7 @@ import (
 	"github.com/posagent/posagent/internal/reader"
 	"github.com/posagent/posagent/internal/reader/proto"
 	"github.com/posagent/posagent/internal/reader/replay"
+	"github.com/posagent/posagent/internal/sale"
 )
 
 // ReadPoll is the port's read timeout: how often Run looks at its context
@@ -226,7 +227,7 @@ func (d *Driver) Open(ctx context.Context, dev reader.Device) (reader.Reader, er
 			}
 		}
 	}
-	info := reader.Info{ID: dev.ID, Device: p.info(), Status: reader.StatusOK, EMV: p.Protocol == proto.Vivopay}
+	info := sale.Reader{ID: dev.ID, Device: p.info(), Status: sale.ReaderOK, EMV: p.Protocol == proto.Vivopay}
 	r, err := proto.Open(ctx, conn, proto.Options{Protocol: p.Protocol, Info: info, Log: d.log(), HostResponseTimeout: d.HostResponseTimeout})
 	if err != nil {
 		return nil, fmt.Errorf("serial: %s: %w", p.Path, err)

@@ -15,6 +15,7 @@ import (
 	"github.com/posagent/posagent/internal/decrypt/dukpt"
 	"github.com/posagent/posagent/internal/emv"
 	"github.com/posagent/posagent/internal/reader"
+	"github.com/posagent/posagent/internal/sale"
 )
 
 // The simulated device.
@@ -206,12 +207,12 @@ func (d *Driver) Name() string { return DriverName }
 func (d *Driver) Model() Model { return d.model }
 
 // Info describes the simulated reader.
-func (d *Driver) Info() reader.Info {
+func (d *Driver) Info() sale.Reader {
 	vendor, model := d.model.vendor()
-	return reader.Info{
+	return sale.Reader{
 		ID:        DeviceID,
 		Device:    card.DeviceInfo{Vendor: vendor, Model: model, Serial: d.serial, Transport: DriverName, Path: DeviceID},
-		Status:    reader.StatusOK,
+		Status:    sale.ReaderOK,
 		EMV:       d.model.emv(),
 		Simulated: true,
 	}
@@ -302,7 +303,7 @@ func (d *Driver) next(emvRead bool) (ksn []byte, atc uint16, fault Fault, err er
 // Reader is the open simulated device.
 type Reader struct {
 	d    *Driver
-	info reader.Info
+	info sale.Reader
 	// reqs carries Simulate, Arm and Cancel to Run, which owns the
 	// transaction state and the emit function.
 	reqs      chan request
@@ -354,7 +355,7 @@ func (h simHost) decide(arc string) reader.CardDecision {
 func (r *Reader) end() { r.goneOnce.Do(func() { close(r.gone) }) }
 
 // Info names the reader.
-func (r *Reader) Info() reader.Info { return r.info }
+func (r *Reader) Info() sale.Reader { return r.info }
 
 // Close releases the device.
 func (r *Reader) Close() error {
@@ -448,7 +449,7 @@ func (r *Reader) Run(ctx context.Context, emit func(reader.Event)) error {
 		if hostTimer != nil {
 			hostTimer.Stop()
 		}
-		emit(reader.Event{Kind: reader.EventPrompt, Prompt: reader.PromptRemoveCard, Time: r.d.now()})
+		emit(reader.Event{Kind: reader.EventPrompt, Prompt: sale.PromptRemoveCard, Time: r.d.now()})
 	}
 	defer func() {
 		if hostTimer != nil {
@@ -497,7 +498,7 @@ func (r *Reader) Run(ctx context.Context, emit func(reader.Event)) error {
 					timeout = timer.C
 				}
 				req.reply <- nil
-				emit(reader.Event{Kind: reader.EventPrompt, Prompt: reader.PromptPresentCard, Time: r.d.now()})
+				emit(reader.Event{Kind: reader.EventPrompt, Prompt: sale.PromptPresentCard, Time: r.d.now()})
 			case reqCancel:
 				disarm()
 				if host != nil {
@@ -532,7 +533,7 @@ func (r *Reader) Run(ctx context.Context, emit func(reader.Event)) error {
 					continue
 				}
 				if armed != nil {
-					emit(reader.Event{Kind: reader.EventPrompt, Prompt: reader.PromptProcessing, Time: r.d.now()})
+					emit(reader.Event{Kind: reader.EventPrompt, Prompt: sale.PromptProcessing, Time: r.d.now()})
 				}
 				var cents int64
 				if armed != nil { // a chip read needs it (build)

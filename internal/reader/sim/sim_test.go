@@ -20,6 +20,7 @@ import (
 	"github.com/posagent/posagent/internal/decrypt"
 	"github.com/posagent/posagent/internal/decrypt/dukpt"
 	"github.com/posagent/posagent/internal/reader"
+	"github.com/posagent/posagent/internal/sale"
 )
 
 // Public brand test card numbers: only test files hold card numbers.
@@ -90,7 +91,7 @@ func (g *rig) next() reader.Event {
 	return reader.Event{}
 }
 
-func (g *rig) expectPrompt(p reader.Prompt) {
+func (g *rig) expectPrompt(p sale.Prompt) {
 	g.t.Helper()
 	if ev := g.next(); ev.Kind != reader.EventPrompt || ev.Prompt != p {
 		g.t.Fatalf("got %s %q (err %v), want prompt %s", ev.Kind, ev.Prompt, ev.Err, p)
@@ -117,7 +118,7 @@ func (g *rig) complete(arc string) reader.CardDecision {
 	if err != nil {
 		g.t.Fatalf("Complete: %v", err)
 	}
-	g.expectPrompt(reader.PromptRemoveCard)
+	g.expectPrompt(sale.PromptRemoveCard)
 	return d
 }
 
@@ -422,12 +423,12 @@ func TestEMVChipAndTap(t *testing.T) {
 		if err := g.r.Arm(ctx, reader.Transaction{AmountCents: 1250, Timeout: time.Minute}); err != nil {
 			t.Fatal(err)
 		}
-		g.expectPrompt(reader.PromptPresentCard)
+		g.expectPrompt(sale.PromptPresentCard)
 		c := SimCard{PAN: tc.pan, Name: "UAT/TEST", Expiry: "2912", EntryMode: tc.mode}
 		if err := g.r.Simulate(ctx, c); err != nil {
 			t.Fatal(err)
 		}
-		g.expectPrompt(reader.PromptProcessing)
+		g.expectPrompt(sale.PromptProcessing)
 		rd := g.expectCard()
 		if rd.EntryMode != tc.mode || rd.Envelope.Format != card.FormatKSN || rd.Source != "vivopay" {
 			t.Errorf("%s: entry %q format %q source %q", tc.label, rd.EntryMode, rd.Envelope.Format, rd.Source)
@@ -483,11 +484,11 @@ func TestEMVSwipeNeedsNoArm(t *testing.T) {
 	if err := g.r.Arm(context.Background(), reader.Transaction{AmountCents: 100}); err != nil {
 		t.Fatal(err)
 	}
-	g.expectPrompt(reader.PromptPresentCard)
+	g.expectPrompt(sale.PromptPresentCard)
 	if err := g.r.Simulate(context.Background(), SimCard{PAN: visaPAN, EntryMode: card.EntryFallback}); err != nil {
 		t.Fatal(err)
 	}
-	g.expectPrompt(reader.PromptProcessing)
+	g.expectPrompt(sale.PromptProcessing)
 	if rd := g.expectCard(); rd.EntryMode != card.EntryFallback {
 		t.Errorf("fallback entry %q", rd.EntryMode)
 	}
@@ -499,7 +500,7 @@ func TestCancelEndsTransactionWithoutCard(t *testing.T) {
 	if err := g.r.Arm(ctx, reader.Transaction{AmountCents: 100}); err != nil {
 		t.Fatal(err)
 	}
-	g.expectPrompt(reader.PromptPresentCard)
+	g.expectPrompt(sale.PromptPresentCard)
 	if err := g.r.Cancel(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -514,7 +515,7 @@ func TestArmTimeoutIsRefused(t *testing.T) {
 	if err := g.r.Arm(context.Background(), reader.Transaction{AmountCents: 100, Timeout: 10 * time.Millisecond}); err != nil {
 		t.Fatal(err)
 	}
-	g.expectPrompt(reader.PromptPresentCard)
+	g.expectPrompt(sale.PromptPresentCard)
 	ev := g.next()
 	if ev.Kind != reader.EventRefused || decrypt.CodeOf(ev.Err) != decrypt.CodeReaderStatus {
 		t.Fatalf("got %s %v, want refused reader_status", ev.Kind, ev.Err)
@@ -548,13 +549,13 @@ func TestFaults(t *testing.T) {
 				if err := g.r.Arm(ctx, reader.Transaction{AmountCents: 100}); err != nil {
 					t.Fatal(err)
 				}
-				g.expectPrompt(reader.PromptPresentCard)
+				g.expectPrompt(sale.PromptPresentCard)
 			}
 			if err := g.r.Simulate(ctx, SimCard{PAN: visaPAN, EntryMode: tc.mode}); err != nil {
 				t.Fatal(err)
 			}
 			if armed {
-				g.expectPrompt(reader.PromptProcessing)
+				g.expectPrompt(sale.PromptProcessing)
 			}
 			ev := g.next()
 			if ev.Kind != reader.EventRefused || decrypt.CodeOf(ev.Err) != tc.code {
@@ -567,7 +568,7 @@ func TestFaults(t *testing.T) {
 				t.Error("refusal message holds card digits")
 			}
 			if tc.retry {
-				g.expectPrompt(reader.PromptRetry)
+				g.expectPrompt(sale.PromptRetry)
 			}
 			g.quiet()
 			// A damaged chip read leaves the transaction armed: the retry
@@ -578,7 +579,7 @@ func TestFaults(t *testing.T) {
 					t.Fatal(err)
 				}
 				if armed {
-					g.expectPrompt(reader.PromptProcessing)
+					g.expectPrompt(sale.PromptProcessing)
 				}
 				g.expectCard()
 			}
@@ -814,11 +815,11 @@ func TestChipCompletion(t *testing.T) {
 			if err := g.r.Arm(ctx, reader.Transaction{AmountCents: 1250, Timeout: time.Minute}); err != nil {
 				t.Fatal(err)
 			}
-			g.expectPrompt(reader.PromptPresentCard)
+			g.expectPrompt(sale.PromptPresentCard)
 			if err := g.r.Simulate(ctx, SimCard{PAN: visaPAN, EntryMode: card.EntryChip, DeclinesAtCompletion: tc.declines}); err != nil {
 				t.Fatal(err)
 			}
-			g.expectPrompt(reader.PromptProcessing)
+			g.expectPrompt(sale.PromptProcessing)
 			g.expectCard()
 			if err := g.r.Arm(ctx, reader.Transaction{AmountCents: 100}); !errors.Is(err, ErrAwaitingHost) {
 				t.Errorf("Arm while the card waits: %v", err)
@@ -844,13 +845,13 @@ func TestChipCompletion(t *testing.T) {
 		if err := g.r.Arm(ctx, reader.Transaction{AmountCents: 1250, Timeout: time.Minute}); err != nil {
 			t.Fatal(err)
 		}
-		g.expectPrompt(reader.PromptPresentCard)
+		g.expectPrompt(sale.PromptPresentCard)
 		if err := g.r.Simulate(ctx, SimCard{PAN: visaPAN, EntryMode: card.EntryChip}); err != nil {
 			t.Fatal(err)
 		}
-		g.expectPrompt(reader.PromptProcessing)
+		g.expectPrompt(sale.PromptProcessing)
 		g.expectCard()
-		g.expectPrompt(reader.PromptRemoveCard) // the reader gave up
+		g.expectPrompt(sale.PromptRemoveCard) // the reader gave up
 		if _, err := g.last.Complete(ctx, reader.HostResponse{ARC: reader.ARCApproved}); !errors.Is(err, ErrNotWaiting) {
 			t.Errorf("late Complete: %v", err)
 		}
@@ -880,11 +881,11 @@ func TestCompletionFaultAmounts(t *testing.T) {
 			if err := g.r.Arm(ctx, reader.Transaction{AmountCents: tc.cents, Timeout: time.Minute}); err != nil {
 				t.Fatal(err)
 			}
-			g.expectPrompt(reader.PromptPresentCard)
+			g.expectPrompt(sale.PromptPresentCard)
 			if err := g.r.Simulate(ctx, SimCard{PAN: visaPAN, EntryMode: card.EntryChip}); err != nil {
 				t.Fatal(err)
 			}
-			g.expectPrompt(reader.PromptProcessing)
+			g.expectPrompt(sale.PromptProcessing)
 			g.expectCard()
 			d, err := g.last.Complete(ctx, reader.HostResponse{ARC: reader.ARCApproved})
 			if errors.Is(err, reader.ErrDetached) != tc.detached || d.Approved != tc.approved {

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/posagent/posagent/internal/card"
+	"github.com/posagent/posagent/internal/sale"
 	"github.com/posagent/posagent/internal/ui"
 )
 
@@ -49,7 +51,7 @@ func New() *Backend {
 	return &Backend{
 		events: make(chan ui.Event, 256),
 		status: ui.Status{
-			Readers:  []ui.Reader{{ID: "sim-1", Model: "Simulated reader", Serial: "SIM0001", Transport: "sim", State: ui.ReaderOK}},
+			Readers:  []sale.Reader{{ID: "sim-1", Device: card.DeviceInfo{Model: "Simulated reader", Serial: "SIM0001", Transport: "sim"}, Status: sale.ReaderOK}},
 			Gateway:  ui.Gateway{Kind: "sandbox", URL: "http://127.0.0.1:7380/v2", Reachable: true},
 			AgentURL: "http://127.0.0.1:7380/",
 		},

@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/posagent/posagent/internal/card"
+	"github.com/posagent/posagent/internal/sale"
 	"github.com/posagent/posagent/internal/ui"
 	"github.com/posagent/posagent/internal/ui/uitest"
 )
@@ -45,13 +47,13 @@ func main() {
 // play emits one approved chip sale, as the agent would for a POS-page sale.
 func play(ctx context.Context, b *uitest.Backend) {
 	steps := []ui.Event{
-		{Kind: ui.EventPrompt, SaleID: "demo-1", Prompt: ui.PromptPresentCard},
-		{Kind: ui.EventCard, SaleID: "demo-1", Card: &ui.Card{EntryMode: "C", Brand: "mc", MaskedPAN: "541333******0254", LastFour: "0254"}},
-		{Kind: ui.EventPrompt, SaleID: "demo-1", Prompt: ui.PromptProcessing},
-		{Kind: ui.EventResult, SaleID: "demo-1", Result: &ui.Result{
-			Outcome: ui.OutcomeApproved, Action: "sale", TransactionID: "11ee0a1b2c3d4e5f", AuthCode: "A1B2C3", Amount: "12.34",
+		{Kind: ui.EventPrompt, SaleID: "demo-1", Prompt: sale.PromptPresentCard},
+		{Kind: ui.EventCard, SaleID: "demo-1", Card: &sale.Card{EntryMode: "C", Brand: "mc", MaskedPAN: "541333******0254", LastFour: "0254"}},
+		{Kind: ui.EventPrompt, SaleID: "demo-1", Prompt: sale.PromptProcessing},
+		{Kind: ui.EventResult, SaleID: "demo-1", Result: &sale.Result{
+			Outcome: sale.OutcomeApproved, Action: "sale", TransactionID: "11ee0a1b2c3d4e5f", AuthCode: "A1B2C3", Amount: "12.34",
 			EntryMode: "C", Brand: "mc", MaskedPAN: "541333******0254", LastFour: "0254", Verbiage: "APPROVED",
-			Receipt: ui.Receipt{AID: "A0000000041010", TVR: "0000008000", TSI: "E800", TC: "8A1B2C3D4E5F6071", APPLAB: "MASTERCARD", CVM: "1E0300"},
+			Receipt: card.Receipt{AID: "A0000000041010", TVR: "0000008000", TSI: "E800", TC: "8A1B2C3D4E5F6071", APPLAB: "MASTERCARD", CVM: "1E0300"},
 		}},
 	}
 	for _, ev := range steps {
