@@ -18,8 +18,9 @@ import (
 //     "４１１１…" or Arabic-Indic digits are digits of their value;
 //   - the digits may be split into groups by single separators (a space,
 //     a dash, or their Unicode relatives: no-break and ideographic spaces,
-//     en/em dashes; '.', '/', '_', a tab or a line break; an invisible
-//     format character such as a zero-width space); every run of whole
+//     en/em dashes; an invisible format character such as a zero-width
+//     space; and '.', '/', '_', a tab or a line break, which join only the
+//     groupings cards are printed in: printedGrouping); every run of whole
 //     consecutive groups with 13 to 19 digits is a candidate, so
 //     "4111 1111 1111 1111 5454 5454 5454 5454" holds two;
 //   - a candidate may be glued to letters ("INV6011…", "t4111…"), except
@@ -217,6 +218,51 @@ func joined(s string, a, b int) bool {
 	return a+size == b && isSeparator(r)
 }
 
+// printedGrouping reports whether groups, a candidate's digit groups, are
+// split the way a card number is printed when a weak separator ('.', '/',
+// '_', a tab or a line break) joins any two of them: fours with a shorter
+// last group (4-4-4-4, 4-4-4-4-3, 4-4-4-1) or Amex and Diners' 4-6-5 and
+// 4-6-4. These marks join other numbers far more often than card numbers
+// — a path "/tmp/run2926436426/001", amounts "12.34 5.60", a date or a
+// version — and any grouping of them would refuse one ordinary text in
+// twenty. Spaces, dashes and invisible characters join any grouping.
+func printedGrouping(s string, groups []group) bool {
+	weak := false
+	for k := 1; k < len(groups); k++ {
+		r, _ := utf8.DecodeRuneInString(s[groups[k-1].end:])
+		if weakSeparator(r) {
+			weak = true
+			break
+		}
+	}
+	if !weak {
+		return true
+	}
+	sizes := make([]int, len(groups))
+	for k, g := range groups {
+		sizes[k] = g.to - g.from
+	}
+	if len(sizes) == 3 && sizes[0] == 4 && sizes[1] == 6 && (sizes[2] == 5 || sizes[2] == 4) {
+		return true
+	}
+	for k, n := range sizes {
+		if k < len(sizes)-1 && n != 4 || k == len(sizes)-1 && (n < 1 || n > 4) {
+			return false
+		}
+	}
+	return true
+}
+
+// weakSeparator: the separators that also join numbers other than card
+// numbers (printedGrouping).
+func weakSeparator(r rune) bool {
+	switch r {
+	case '.', '/', '_', '\t', '\n', '\r':
+		return true
+	}
+	return false
+}
+
 // isSeparator: spaces and dashes of every script, the minus sign, the
 // other marks people group digits with ('.', '/', '_'), a tab or line
 // break (a spreadsheet or form paste), and the invisible format characters
@@ -249,7 +295,7 @@ func flush(s string, groups []group, digits []byte, yield func(Found) bool) bool
 				break
 			}
 			d := digits[groups[i].from:groups[j].to]
-			if n >= minPAN && plausibleIIN(d) && Mod10(string(d)) {
+			if n >= minPAN && plausibleIIN(d) && Mod10(string(d)) && printedGrouping(s, groups[i:j+1]) {
 				if !yield(Found{Kind: FoundPAN, Start: groups[i].start, End: groups[j].end, Digits: string(d)}) {
 					return false
 				}

@@ -85,6 +85,16 @@ func TestContainsCardData(t *testing.T) {
 		{"v10.0.19041.1110", false},
 		{"192.168.100.200 10.0.0.1", false},
 		{"31.12.2026 14.30", false},
+		// '.', '/', '_', tabs and line breaks join only the groupings cards
+		// are printed in: a reader's device path with a serial number, a
+		// test's temp dir ("…Host4000000007/001": 13 digits, Luhn-valid,
+		// Visa prefix) or a list of prices is no card number.
+		{"serial:/tmp/TestTestKeySerialReaderByGatewayHost4000000007/001/pty", false},
+		{"4000000007/001", false},
+		{"3714/496353/98431", true}, // Amex 4-6-5
+		{"4111.1111.1111.1", false}, // 4-4-4-1 is 13 digits, not Luhn-valid here
+		{"4000.0000.0700.1", true},  // 4-4-4-1, Luhn-valid
+		{"4000000.007001", false},
 		// Glued.
 		{"card" + visa + "x", true},
 		{visa + "th", true},
