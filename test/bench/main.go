@@ -73,7 +73,7 @@ func main() {
 	flag.StringVar(&o.display, "display", "", "X display for the window (default: a private Xvfb 1024x600); a desktop's display measures its GL driver")
 	flag.DurationVar(&o.windowSettle, "window-settle", 10*time.Second, "wait after the window's start before its idle window")
 	flag.StringVar(&o.dir, "dir", "", "directory for the temporary state dirs (default: $TMPDIR); its filesystem sets the journal's fsync cost")
-	flag.BoolVar(&o.history, "history", true, "the history phase: the agent on an empty journal and on a seeded one, side by side")
+	flag.BoolVar(&o.history, "history", true, "the history phase: the agent on a one-page baseline journal and on a seeded one, side by side")
 	flag.IntVar(&o.histRecords, "history-records", 500_000, "records seeded into the large journal of the history phase")
 	flag.IntVar(&o.histStarts, "history-starts", 10, "starts timed on each journal of the history phase")
 	flag.IntVar(&o.histStatus, "history-status", 300, "status round trips and history pages timed on each journal")
