@@ -423,7 +423,17 @@ func measureSerial(o opts, bin, dir string, r *repetition) error {
 	}
 	o.logf("%d hot-plugs: attach p50 %s, max %s", o.hotplug, fmtDur(r.attach.sorted().pct(0.5)), fmtDur(r.attach.sorted().pct(1)))
 	c.close()
-	return a.stop()
+	if err := a.stop(); err != nil {
+		return err
+	}
+	// The floor, on the same gateway with the agent's last sale request,
+	// once the agent has let go of the reader.
+	port.closePTY()
+	if err := measureFloor(o, dir, link, gw, cards, r); err != nil {
+		return fmt.Errorf("floor: %w", err)
+	}
+	o.logf("%d floor samples: p50 %s, p99 %s", o.latency, fmtDur(r.floor.sorted().pct(0.5)), fmtDur(r.floor.sorted().pct(0.99)))
+	return nil
 }
 
 // serialSale sells with the serial reader: sale request, prompt, one frame
