@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -87,9 +88,6 @@ func measureHistory(o opts, bin, dir string, r *repetition) error {
 	// journal stays large (the default would archive sales older than 90
 	// days at start).
 	cfg := filepath.Join(dir, "hist.toml")
-	if err := os.WriteFile(cfg, []byte("[gateway]\nkind = \"sandbox\"\n\n[[readers]]\nkind = \"sim\"\n\n[journal]\nkeep_days = 0\n"), 0o600); err != nil {
-		return err
-	}
 	for _, side := range []struct {
 		name string
 		dir  string
@@ -157,7 +155,12 @@ func seedJournal(path string, n int) error {
 func lastFours(n int) int { return max(1, min(10_000, n/histPage)) }
 
 func measureHistorySide(o opts, bin, cfg, state, name string, s *histSide) error {
+	// allowed_origins names the agent's own page on the port tried: in
+	// run the own page needs a token unless it is listed (as in
+	// measureSerial).
+	var cfgErr error
 	args := func(p int) []string {
+		cfgErr = os.WriteFile(cfg, fmt.Appendf(nil, "allowed_origins = [\"http://127.0.0.1:%d\"]\n[gateway]\nkind = \"sandbox\"\n\n[[readers]]\nkind = \"sim\"\n\n[journal]\nkeep_days = 0\n", p), 0o600)
 		return []string{"run", "--headless", "--config", cfg, "--listen", fmt.Sprintf("127.0.0.1:%d", p), "--state-dir", state}
 	}
 	logPath := filepath.Join(filepath.Dir(state), "hist-"+name+".log")
@@ -167,7 +170,7 @@ func measureHistorySide(o opts, bin, cfg, state, name string, s *histSide) error
 			return err
 		}
 		s.start = append(s.start, a.healthyAt.Sub(a.exec))
-		if err := a.stop(); err != nil {
+		if err := errors.Join(cfgErr, a.stop()); err != nil {
 			return err
 		}
 	}
@@ -176,6 +179,9 @@ func measureHistorySide(o opts, bin, cfg, state, name string, s *histSide) error
 		return err
 	}
 	defer a.kill()
+	if cfgErr != nil {
+		return cfgErr
+	}
 	c, err := dial(a.port)
 	if err != nil {
 		return err
