@@ -299,8 +299,9 @@ func (h *historyResult) summary(w io.Writer) {
 	row("history page: newest 50", h.empty.page, h.large.page)
 	row("history search: last four, 50", h.empty.search, h.large.search)
 	fmt.Fprintf(w, "(every page and search returns %d records on both journals: the baseline holds one page)\n", histPage)
-	fmt.Fprintf(w, "idle over %s: empty CPU %.2f %%, VmRSS %s; large CPU %.2f %%, VmRSS %s\n", h.large.idle.window.Round(time.Second),
-		h.empty.idle.cpuPct, fmtMB(h.empty.idle.mem.rss), h.large.idle.cpuPct, fmtMB(h.large.idle.mem.rss))
+	fmt.Fprintf(w, "idle over %s: empty CPU %.2f %%, VmRSS %s (anon %s, file %s); large CPU %.2f %%, VmRSS %s (anon %s, file %s)\n", h.large.idle.window.Round(time.Second),
+		h.empty.idle.cpuPct, fmtMB(h.empty.idle.mem.rss), fmtMB(h.empty.idle.mem.anon), fmtMB(h.empty.idle.mem.file),
+		h.large.idle.cpuPct, fmtMB(h.large.idle.mem.rss), fmtMB(h.large.idle.mem.anon), fmtMB(h.large.idle.mem.file))
 	met := true
 	for _, v := range h.verdicts() {
 		met = met && v.met
