@@ -167,8 +167,9 @@ func (s *oldSales) liveOld(state string) (map[string]bool, error) {
 }
 
 // archivedIDs counts the archive's lines by transaction_api_id. A torn
-// last line (a kill mid-append) is not a record: its record is still live,
-// and the next retention drops the line.
+// last line (a kill mid-append, with or without a whole JSON object) is not
+// a record: its record is still live, and the next retention drops the
+// line.
 func archivedIDs(state string) (map[string]int, error) {
 	files, err := filepath.Glob(filepath.Join(journal.ArchiveDir(filepath.Join(state, "journal.db")), "*.jsonl"))
 	if err != nil {
@@ -180,6 +181,9 @@ func archivedIDs(state string) (map[string]int, error) {
 		if err != nil {
 			return nil, err
 		}
+		// As the agent reads it: only whole lines; what follows the last
+		// newline is torn, however it ends.
+		data = data[:strings.LastIndexByte(string(data), '\n')+1]
 		sc := bufio.NewScanner(strings.NewReader(string(data)))
 		sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
 		for sc.Scan() {
