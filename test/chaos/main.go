@@ -80,6 +80,9 @@ type opts struct {
 	// restarted and killed while it retains (retention.go).
 	oldBatch          int
 	retentionKillRate float64
+	// live recent, finished, acknowledged sales are seeded once: the
+	// history every compaction copies.
+	live int
 }
 
 func main() {
@@ -93,6 +96,7 @@ func main() {
 	flag.Float64Var(&o.chipRate, "chip", 0.4, "share of sales read as contact chip cards (the card completes after the gateway's answer)")
 	flag.Float64Var(&o.completionRate, "completion-faults", 0.4, "share of chip sales whose completion fails: the card declines the approval, or the reader is unplugged before it is told (half each)")
 	flag.IntVar(&o.oldBatch, "old", 3000, "old finished, acknowledged sales seeded into the journal before every start, which retention ([journal] keep_days = 1) archives and compaction drops at that start (0: no retention)")
+	flag.IntVar(&o.live, "live", 10000, "recent finished, acknowledged sales seeded once before the first start, which retention keeps and every compaction copies (with -old 0: none)")
 	flag.Float64Var(&o.retentionKillRate, "retention-kills", 0.03, "share of sales before which the agent is restarted and killed (SIGKILL) a random 0-1000 ms later, while it retains and compacts")
 	flag.StringVar(&o.dir, "dir", "", "directory for the config, state, agent log and captures (must be empty or absent; default: a new temporary directory)")
 	flag.StringVar(&o.logLevel, "log-level", "", "the agent's --log-level (debug, info, warn, error; default: the agent's own)")
@@ -189,6 +193,7 @@ type agent struct {
 	bin, cfg, state, log, logLevel string
 	port                           int
 	cmd                            *exec.Cmd
+	spawned                        time.Time // when cmd started
 }
 
 func (a *agent) start() error {
@@ -222,6 +227,7 @@ func (a *agent) spawn() error {
 	}
 	a.cmd = exec.Command(a.bin, args...)
 	a.cmd.Stdout, a.cmd.Stderr = logf, logf
+	a.spawned = time.Now()
 	if err := a.cmd.Start(); err != nil {
 		return fmt.Errorf("start %s: %w", a.bin, err)
 	}
@@ -322,6 +328,9 @@ func run(o opts) (rep report, err error) {
 		return rep, fmt.Errorf("config: %w", err)
 	}
 	fmt.Printf("chaos: %d sales, seed %d, agent log %s\n", o.n, o.seed, a.log)
+	if err := rep.old.seedLive(rng, a.state, o.live); err != nil {
+		return rep, err
+	}
 	if err := rep.old.seed(rng, a.state); err != nil {
 		return rep, err
 	}
@@ -349,9 +358,13 @@ func run(o opts) (rep report, err error) {
 			if err := rep.old.seed(rng, a.state); err != nil {
 				return rep, err
 			}
+			logSize := fileSize(a.log)
 			if err := a.start(); err != nil {
 				return rep, err
 			}
+			// How long this start's retention took: where the next kill
+			// aimed at it is drawn.
+			rep.old.observe(a, logSize)
 			if err := c.connect(); err != nil {
 				return rep, err
 			}

@@ -25,10 +25,13 @@ import (
 // is the moment retention runs.
 //
 // A kill aimed at retention happens between two sales: the agent is
-// stopped, a batch seeded, the agent started and SIGKILLed a random
-// 0-retentionKillWindow later, before or after it listens. Where the kill
-// landed is classified from the state it left (classify). At the end every
-// seeded record must be exactly once in journal ∪ archive.
+// stopped, a batch seeded, the agent started and SIGKILLed a random moment
+// later, before or after it listens: half the kills uniformly within
+// retentionKillWindow, half near the end of retention, where compaction
+// runs (the last quarter of how long the last observed retention took,
+// from spawn to its log line, and a little after). Where the kill landed is
+// classified from the state it left (classify). At the end every seeded
+// record must be exactly once in journal ∪ archive.
 const (
 	chaosKeepDays       = 1
 	retentionKillWindow = 1000 * time.Millisecond
@@ -45,12 +48,65 @@ type oldSales struct {
 	killedBefore, killedRetain, killedCompact, killedAfter int
 	// reconciliation: seeded records found nowhere, found more than once.
 	lost, dup int
+	// took is how long the last observed retention took, from the
+	// agent's exec to its "journal retention: archived" log line.
+	took time.Duration
+}
+
+// observe waits (at most retentionKillWindow) for the started agent to log
+// its retention and keeps how long it took from exec.
+func (s *oldSales) observe(a *agent, logSize int64) {
+	for deadline := time.Now().Add(retentionKillWindow); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		for line := range strings.Lines(tail(a.log, logSize)) {
+			var l struct {
+				Time time.Time `json:"time"`
+				Msg  string    `json:"msg"`
+			}
+			if json.Unmarshal([]byte(line), &l) == nil && strings.HasPrefix(l.Msg, "journal retention: archived") {
+				if d := l.Time.Sub(a.spawned); d > 0 {
+					s.took = d
+				}
+				return
+			}
+		}
+	}
+}
+
+// killDelay is when after exec a kill aimed at retention lands.
+func (s *oldSales) killDelay(rng *rand.Rand) time.Duration {
+	if s.took <= 0 || rng.Intn(2) == 0 {
+		return time.Duration(rng.Int63n(int64(retentionKillWindow)))
+	}
+	return s.took*3/4 + time.Duration(rng.Int63n(int64(s.took/2)+1))
+}
+
+// seedLive puts n recent, finished, acknowledged sales into the journal
+// once, before the first start: a lane's history, which retention keeps
+// and every compaction copies, so that a compaction lasts long enough for
+// kills to land in it (with only the run's own sales it copies a few
+// hundred kilobytes in milliseconds).
+func (s *oldSales) seedLive(rng *rand.Rand, state string, n int) error {
+	if n == 0 || s.batch == 0 {
+		return nil
+	}
+	saved := s.batch
+	s.batch = n
+	err := s.seedAged(rng, state, "live-", 0)
+	s.batch = saved
+	return err
 }
 
 // seed puts o.batch old records into the stopped agent's journal: created
 // chaosKeepDays+1 to chaosKeepDays+5 days ago, so they span several
 // archive files.
 func (s *oldSales) seed(rng *rand.Rand, state string) error {
+	return s.seedAged(rng, state, "old-", chaosKeepDays+1)
+}
+
+// seedAged seeds s.batch sales created minDays to minDays+5 days ago (0:
+// within the last hour) with ids prefix+N; only "old-" ones are accounted
+// for.
+func (s *oldSales) seedAged(rng *rand.Rand, state, prefix string, minDays int) error {
 	if s.batch == 0 {
 		return nil
 	}
@@ -64,19 +120,28 @@ func (s *oldSales) seed(rng *rand.Rand, state string) error {
 	defer j.Close()
 	recs := make([]journal.Record, 0, s.batch)
 	now := time.Now().UTC()
-	for range s.batch {
+	for i := range s.batch {
 		n := len(s.seeded)
-		id := fmt.Sprintf("old-%07d", n)
-		s.seeded = append(s.seeded, id)
+		if prefix != "old-" {
+			n = i
+		}
+		id := fmt.Sprintf("%s%07d", prefix, n)
+		if prefix == "old-" {
+			s.seeded = append(s.seeded, id)
+		}
 		last4 := fmt.Sprintf("%04d", rng.Intn(10000))
 		recs = append(recs, journal.Record{
 			TransactionAPIID: id, ClientID: "old", Origin: "https://pos.example.com", Action: "sale",
-			OrderNum: "old" + id[4:], Amount: "1.00", ReaderID: "sim:vp3300", State: journal.StateDone,
+			OrderNum: strings.TrimSuffix(prefix, "-") + id[len(prefix):], Amount: "1.00", ReaderID: "sim:vp3300", State: journal.StateDone,
 			Outcome: "approved", MaskedPAN: "4111********" + last4, LastFour: last4, Brand: "visa",
 			EntryMode: "swiped", TransactionID: fmt.Sprintf("11e%013d", n), StatusID: 101, ReasonCodeID: 1000,
 			AuthCode: "A00001", Verbiage: "APPROVED", Attempts: 1, Acked: true,
-			Created: now.Add(-time.Duration(chaosKeepDays+1+rng.Intn(5))*24*time.Hour - time.Duration(rng.Intn(3600))*time.Second),
+			Created: now.Add(-time.Duration(minDays+rng.Intn(5))*24*time.Hour - time.Duration(rng.Intn(3600))*time.Second),
 		})
+		if minDays == 0 {
+			// Within keep_days: kept.
+			recs[len(recs)-1].Created = now.Add(-time.Duration(rng.Intn(3600)) * time.Second)
+		}
 	}
 	if err := j.PutAll(recs); err != nil {
 		return fmt.Errorf("seed old sales: %w", err)
@@ -100,7 +165,7 @@ func (s *oldSales) killDuringRetention(rng *rand.Rand, a *agent) error {
 	if err := a.spawn(); err != nil {
 		return err
 	}
-	time.Sleep(time.Duration(rng.Int63n(int64(retentionKillWindow))))
+	time.Sleep(s.killDelay(rng))
 	_ = a.cmd.Process.Signal(syscall.SIGKILL)
 	_ = a.cmd.Wait()
 	return s.classify(a, live, logSize)
