@@ -133,7 +133,7 @@ fuzz: ## run every fuzz target for FUZZTIME each (default 10m; corpus kept in te
 
 CHAOS_N ?= 2000
 .PHONY: chaos
-chaos: build ## CHAOS_N sales (default 2000) through the real binary with random gateway faults, client drops and SIGKILLs; reconciles
+chaos: build ## CHAOS_N sales (default 2000) through the real binary with random gateway faults, client drops and SIGKILLs (also during retention and compaction); reconciles
 	$(GO) run ./test/chaos -n $(CHAOS_N) -bin $(BIN)
 
 LEAK_PORT ?= 7397

@@ -46,6 +46,7 @@ func TestHarness(t *testing.T) {
 	}
 	checkSample(t, "sale round trip", r.sales, o.sales, resultTimeout)
 	checkSample(t, "agent-added latency", r.latency, o.latency, resultTimeout)
+	checkSample(t, "floor", r.floor, o.latency, resultTimeout)
 	checkSample(t, "hot-plug attach", r.attach, o.hotplug, eventTimeout)
 	checkSample(t, "hot-plug detach", r.detach, o.hotplug, eventTimeout)
 	checkSample(t, "fdatasync", r.fsync, o.latency, resultTimeout)
@@ -93,7 +94,7 @@ func TestHarness(t *testing.T) {
 	if !strings.Contains(sum.String(), "cashier window: not measured: "+env.windowSkip) {
 		t.Errorf("summary does not say why the window was not measured:\n%s", sum.String())
 	}
-	for _, want := range []string{"agent-added latency p99", "sale round trip p99", "idle RSS", "start to listening p99", "history: status p99", "history: idle VmRSS"} {
+	for _, want := range []string{"agent-added latency p99", "sale round trip p99", "idle RSS", "start to listening p99", "agent-added vs floor p50", "agent-added vs floor p99", "history: status p99", "history: page p99", "history: search p99", "history: idle VmRSS"} {
 		if !regexp.MustCompile(`(PASS|MISS) +` + regexp.QuoteMeta(want)).MatchString(sum.String()) {
 			t.Errorf("summary has no verdict for %q:\n%s", want, sum.String())
 		}
@@ -107,7 +108,7 @@ func TestHarness(t *testing.T) {
 	writeBench(&bench, env, reps)
 	checkBenchLines(t, bench.String(), map[string]int{
 		"start_to_banner": o.starts, "start_to_listening": o.starts, "idle": 1, "sale_round_trip": o.sales,
-		"after_sales": 1, "agent_added_latency": o.latency, "hotplug_attach": o.hotplug, "hotplug_detach": o.hotplug,
+		"after_sales": 1, "agent_added_latency": o.latency, "floor_latency": o.latency, "hotplug_attach": o.hotplug, "hotplug_detach": o.hotplug,
 		"fdatasync_4k":        o.latency,
 		"history_empty_start": o.histStarts, "history_empty_status": o.histStatus, "history_empty_page": o.histStatus,
 		"history_empty_search": o.histStatus, "history_empty_idle": 1,

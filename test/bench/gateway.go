@@ -76,6 +76,16 @@ type gateway struct {
 	next http.Handler
 	mu   sync.Mutex
 	at   map[string][]time.Time
+	// last is the last sale request, for the floor program to send again
+	// (floor.go). It holds ciphertext of a made-up test card: memory only.
+	last capturedRequest
+}
+
+// capturedRequest is one sale request as it arrived.
+type capturedRequest struct {
+	method, path, apiID string
+	header              http.Header
+	body                []byte
 }
 
 func startGateway() (*gateway, error) {
@@ -119,10 +129,18 @@ func (g *gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if json.Unmarshal(body, &req) == nil && req.Transaction.APIID != "" {
 			g.mu.Lock()
 			g.at[req.Transaction.APIID] = append(g.at[req.Transaction.APIID], at)
+			g.last = capturedRequest{method: r.Method, path: r.URL.Path, apiID: req.Transaction.APIID, header: r.Header.Clone(), body: body}
 			g.mu.Unlock()
 		}
 	}
 	g.next.ServeHTTP(w, r)
+}
+
+// lastSale is the last sale request that arrived.
+func (g *gateway) lastSale() capturedRequest {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.last
 }
 
 // arrivals is when each sale request for apiID arrived.

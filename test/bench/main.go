@@ -75,7 +75,7 @@ func main() {
 	flag.StringVar(&o.display, "display", "", "X display for the window (default: a private Xvfb 1024x600); a desktop's display measures its GL driver")
 	flag.DurationVar(&o.windowSettle, "window-settle", 10*time.Second, "wait after the window's start before its idle window")
 	flag.StringVar(&o.dir, "dir", "", "directory for the temporary state dirs (default: $TMPDIR); its filesystem sets the journal's fsync cost")
-	flag.BoolVar(&o.history, "history", true, "the history phase: the agent on an empty journal and on a seeded one, side by side")
+	flag.BoolVar(&o.history, "history", true, "the history phase: the agent on a one-page baseline journal and on a seeded one, side by side")
 	flag.IntVar(&o.histRecords, "history-records", 500_000, "records seeded into the large journal of the history phase")
 	flag.IntVar(&o.histStarts, "history-starts", 10, "starts timed on each journal of the history phase")
 	flag.IntVar(&o.histStatus, "history-status", 300, "status round trips and history pages timed on each journal")
@@ -426,7 +426,17 @@ func measureSerial(o opts, bin, dir string, r *repetition) error {
 	}
 	o.logf("%d hot-plugs: attach p50 %s, max %s", o.hotplug, fmtDur(r.attach.sorted().pct(0.5)), fmtDur(r.attach.sorted().pct(1)))
 	c.close()
-	return a.stop()
+	if err := a.stop(); err != nil {
+		return err
+	}
+	// The floor, on the same gateway with the agent's last sale request,
+	// once the agent has let go of the reader.
+	port.Close()
+	if err := measureFloor(o, dir, link, gw, cards, r); err != nil {
+		return fmt.Errorf("floor: %w", err)
+	}
+	o.logf("%d floor samples: p50 %s, p99 %s", o.latency, fmtDur(r.floor.sorted().pct(0.5)), fmtDur(r.floor.sorted().pct(0.99)))
+	return nil
 }
 
 // serialSale sells with the serial reader: sale request, prompt, one frame

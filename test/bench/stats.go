@@ -58,6 +58,7 @@ type repetition struct {
 	saleOutcomes    map[string]int
 	latency         sample
 	latencyOutcomes map[string]int
+	floor           sample // the floor program on the same path (floor.go)
 	attach, detach  sample
 	fsync           sample     // the disk's, for context
 	window          idleResult // the cashier window's idle, if measured
@@ -76,7 +77,7 @@ func (r *repetition) noteLoad(phase string) {
 // pooled joins the repetitions' samples for the summary.
 type pooled struct {
 	banner, start, sales, latency, attach, detach sample
-	fsync                                         sample
+	fsync, floor                                  sample
 	idleRSS, idleAnon, idleFile                   int64 // worst repetition
 	cpuPct                                        float64
 	afterSales                                    int64
@@ -97,6 +98,7 @@ func pool(reps []*repetition) pooled {
 		p.attach = append(p.attach, r.attach...)
 		p.detach = append(p.detach, r.detach...)
 		p.fsync = append(p.fsync, r.fsync...)
+		p.floor = append(p.floor, r.floor...)
 		if r.idle.mem.rss > p.idleRSS {
 			p.idleRSS, p.idleAnon, p.idleFile = r.idle.mem.rss, r.idle.mem.anon, r.idle.mem.file
 		}
@@ -116,7 +118,7 @@ func pool(reps []*repetition) pooled {
 			p.latencyOutcomes[k] += v
 		}
 	}
-	for _, s := range []*sample{&p.banner, &p.start, &p.sales, &p.latency, &p.attach, &p.detach, &p.fsync} {
+	for _, s := range []*sample{&p.banner, &p.start, &p.sales, &p.latency, &p.attach, &p.detach, &p.fsync, &p.floor} {
 		*s = s.sorted()
 	}
 	return p
@@ -139,6 +141,8 @@ type verdict struct {
 func (p pooled) verdicts() []verdict {
 	v := []verdict{
 		{"agent-added latency p99", "≤ " + fmtDur(goalLatencyP99), fmtDur(p.latency.pct(0.99)), p.latency.pct(0.99) <= goalLatencyP99},
+		p.floorVerdict("agent-added vs floor p50", 0.5),
+		p.floorVerdict("agent-added vs floor p99", 0.99),
 		{"sale round trip p99", "≤ " + fmtDur(goalSaleP99), fmtDur(p.sales.pct(0.99)), p.sales.pct(0.99) <= goalSaleP99},
 		{"idle RSS (headless demo)", "≤ " + fmtMB(goalIdleRSS), fmtMB(p.idleRSS), p.idleRSS <= goalIdleRSS},
 		{"start to listening p99", "≤ " + fmtDur(goalStartP99), fmtDur(p.start.pct(0.99)), p.start.pct(0.99) <= goalStartP99},
@@ -150,6 +154,17 @@ func (p pooled) verdicts() []verdict {
 		v = append(v, verdict{"idle RSS (cashier window)", "≤ " + fmtMB(goalWindowRSS), fmtMB(p.window.rss) + " (" + p.renderer + ")", p.window.rss <= goalWindowRSS})
 	}
 	return v
+}
+
+// floorVerdict compares the agent-added latency's percentile q with the
+// floor program's in the same run.
+func (p pooled) floorVerdict(what string, q float64) verdict {
+	a, f := p.latency.pct(q), p.floor.pct(q)
+	if f <= 0 {
+		return verdict{what, fmt.Sprintf("≤ %.1fx", goalFloorRatio), "no floor measured", false}
+	}
+	ratio := float64(a) / float64(f)
+	return verdict{what, fmt.Sprintf("≤ %.1fx", goalFloorRatio), fmt.Sprintf("%.2fx (agent %s, floor %s)", ratio, fmtDur(a), fmtDur(f)), ratio <= goalFloorRatio}
 }
 
 func fmtDur(d time.Duration) string {
@@ -180,6 +195,7 @@ func writeSummary(w io.Writer, env environment, reps []*repetition) {
 	row("start: exec → first /healthz 200", p.start)
 	row("sale round trip (websocket, demo)", p.sales)
 	row("agent-added latency (last byte → gateway)", p.latency)
+	row("floor: pty read + same request, nothing else", p.floor)
 	row("hot-plug: path back → reader attached event", p.attach)
 	row("hot-plug: pty closed → reader detached event", p.detach)
 	row("disk: 4 KiB write + fdatasync (state dir)", p.fsync)
@@ -232,6 +248,7 @@ func writeBench(w io.Writer, env environment, reps []*repetition) {
 		fmt.Fprintf(w, "%s\t1\t%d rss-bytes\t%d rss-anon-bytes\t%d rss-file-bytes\n", name("after_sales"),
 			r.afterSales.rss, r.afterSales.anon, r.afterSales.file)
 		intervals("agent_added_latency", r.latency)
+		intervals("floor_latency", r.floor)
 		intervals("hotplug_attach", r.attach)
 		intervals("hotplug_detach", r.detach)
 		intervals("fdatasync_4k", r.fsync)

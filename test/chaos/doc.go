@@ -10,12 +10,17 @@
 // and a share of those fail at completion — the card declines the approval,
 // or the reader is unplugged before the card is told (picked by the
 // amount's cents, see reader/sim) — so that the agent must void the
-// approval, sometimes through a gateway fault of its own. It then
+// approval, sometimes through a gateway fault of its own. The agent runs
+// with [journal] keep_days = 1 and, before every start, the harness seeds
+// its journal with old, finished, acknowledged sales (-old), which the
+// agent archives and compacts away at that start; before a share of the
+// sales (-retention-kills) the agent is restarted and killed 0-1 s later,
+// while it retains or compacts. It then
 // reconciles the gateway's records, the agent's journal and what the
 // client was told, prints the counts, and exits 1 if any sale was charged
 // twice, lost its outcome, is still unresolved, or is charged although its
-// chip card did not accept the approval, or if a transaction was voided
-// twice.
+// chip card did not accept the approval, if a transaction was voided
+// twice, or if a seeded old sale is not exactly once in journal ∪ archive.
 //
 //	go run ./test/chaos -n 2000 -bin bin/posagent
 //

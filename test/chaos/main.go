@@ -75,6 +75,15 @@ type opts struct {
 	// capture writes every websocket frame and every gateway answer into
 	// dir, for make leakscan.
 	capture bool
+	// oldBatch old, finished, acknowledged sales are seeded before every
+	// start, for retention and compaction to move at that start;
+	// retentionKillRate is the share of sales before which the agent is
+	// restarted and killed while it retains (retention.go).
+	oldBatch          int
+	retentionKillRate float64
+	// live recent, finished, acknowledged sales are seeded once: the
+	// history every compaction copies.
+	live int
 }
 
 func main() {
@@ -87,6 +96,9 @@ func main() {
 	flag.Float64Var(&o.killRate, "kills", 0.03, "share of sales during which the agent is killed (SIGKILL) and restarted")
 	flag.Float64Var(&o.chipRate, "chip", 0.4, "share of sales read as contact chip cards (the card completes after the gateway's answer)")
 	flag.Float64Var(&o.completionRate, "completion-faults", 0.4, "share of chip sales whose completion fails: the card declines the approval, or the reader is unplugged before it is told (half each)")
+	flag.IntVar(&o.oldBatch, "old", 3000, "old finished, acknowledged sales seeded into the journal before every start, which retention ([journal] keep_days = 1) archives and compaction drops at that start (0: no retention)")
+	flag.IntVar(&o.live, "live", 10000, "recent finished, acknowledged sales seeded once before the first start, which retention keeps and every compaction copies (with -old 0: none)")
+	flag.Float64Var(&o.retentionKillRate, "retention-kills", 0.03, "share of sales before which the agent is restarted and killed (SIGKILL) a random 0-1000 ms later, while it retains and compacts")
 	flag.StringVar(&o.dir, "dir", "", "directory for the config, state, agent log and captures (must be empty or absent; default: a new temporary directory)")
 	flag.StringVar(&o.logLevel, "log-level", "", "the agent's --log-level (debug, info, warn, error; default: the agent's own)")
 	flag.BoolVar(&o.capture, "capture", false, "capture every websocket frame ("+wsCaptureFile+") and every gateway answer ("+gwCaptureFile+") in the directory, as plain text lines for make leakscan")
@@ -107,6 +119,10 @@ type report struct {
 	attempted, charges, duplicates, lost int
 	unresolved, phantom, faults, drops   int
 	kills                                int
+	// old is the retention under fire: seeded old sales, where the kills
+	// aimed at retention landed, and the reconciliation of the seeded
+	// records against journal ∪ archive.
+	old oldSales
 	// Chip sales: how many, how many with a completion fault, and the
 	// charges the gateway still holds (status 101) for a card that did not
 	// accept the approval (must be 0).
@@ -124,7 +140,8 @@ type report struct {
 }
 
 func (r report) ok() bool {
-	return r.duplicates == 0 && r.lost == 0 && r.unresolved == 0 && r.phantom == 0 && r.standing == 0 && r.doubleVoids == 0
+	return r.duplicates == 0 && r.lost == 0 && r.unresolved == 0 && r.phantom == 0 && r.standing == 0 && r.doubleVoids == 0 &&
+		r.old.lost == 0 && r.old.dup == 0
 }
 
 func (r report) String() string {
@@ -147,9 +164,13 @@ func (r report) String() string {
   slow answers           %d under the %v timeout, %d over it (the agent timed out; the sale exists)
   lookups by api id      %d
   client results         %v
+  retention              %d old sales seeded (before every start, keep_days %d); kills aimed at it landed %d before it moved anything, %d during retention, %d during compaction, %d after
+  old sales lost         %d   (must be 0: a seeded sale in neither the journal nor the archive)
+  old sales duplicated   %d   (must be 0: a seeded sale in both, or twice in the archive)
 `, r.seed, verdict, r.attempted, r.charges, r.duplicates, r.lost, r.unresolved, r.phantom,
 		r.chips, r.cardDeclines, r.unplugs, r.standing, r.voids, r.voided, r.doubleVoids, r.faults, r.drops, r.kills,
-		r.faultCounts(), r.slowUnder, gatewayTimeout, r.slowOver, r.lookups, r.outcomes)
+		r.faultCounts(), r.slowUnder, gatewayTimeout, r.slowOver, r.lookups, r.outcomes,
+		len(r.old.seeded), chaosKeepDays, r.old.killedBefore, r.old.killedRetain, r.old.killedCompact, r.old.killedAfter, r.old.lost, r.old.dup)
 }
 
 // faultCounts lists the gateway faults by kind in a fixed order.
@@ -173,23 +194,12 @@ type agent struct {
 	bin, cfg, state, log, logLevel string
 	port                           int
 	cmd                            *exec.Cmd
+	spawned                        time.Time // when cmd started
 }
 
 func (a *agent) start() error {
-	logf, err := os.OpenFile(a.log, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
-	if err != nil {
-		return fmt.Errorf("agent log: %w", err)
-	}
-	// The child has its own copy of the descriptor.
-	defer logf.Close()
-	args := []string{"run", "--headless", "--config", a.cfg, "--state-dir", a.state}
-	if a.logLevel != "" {
-		args = append(args, "--log-level", a.logLevel)
-	}
-	a.cmd = exec.Command(a.bin, args...)
-	a.cmd.Stdout, a.cmd.Stderr = logf, logf
-	if err := a.cmd.Start(); err != nil {
-		return fmt.Errorf("start %s: %w", a.bin, err)
+	if err := a.spawn(); err != nil {
+		return err
 	}
 	deadline := time.Now().Add(startTimeout)
 	for time.Now().Before(deadline) {
@@ -202,6 +212,27 @@ func (a *agent) start() error {
 		time.Sleep(20 * time.Millisecond)
 	}
 	return errors.New("the agent did not start listening; see " + a.log)
+}
+
+// spawn starts the agent and returns at once.
+func (a *agent) spawn() error {
+	logf, err := os.OpenFile(a.log, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		return fmt.Errorf("agent log: %w", err)
+	}
+	// The child has its own copy of the descriptor.
+	defer logf.Close()
+	args := []string{"run", "--headless", "--config", a.cfg, "--state-dir", a.state}
+	if a.logLevel != "" {
+		args = append(args, "--log-level", a.logLevel)
+	}
+	a.cmd = exec.Command(a.bin, args...)
+	a.cmd.Stdout, a.cmd.Stderr = logf, logf
+	a.spawned = time.Now()
+	if err := a.cmd.Start(); err != nil {
+		return fmt.Errorf("start %s: %w", a.bin, err)
+	}
+	return nil
 }
 
 func (a *agent) kill() {
@@ -257,7 +288,7 @@ func createCapture(dir, name string) (*os.File, error) {
 }
 
 func run(o opts) (rep report, err error) {
-	rep = report{seed: o.seed, outcomes: map[string]int{}, byFault: map[gatewaytest.Fault]int{}}
+	rep = report{seed: o.seed, outcomes: map[string]int{}, byFault: map[gatewaytest.Fault]int{}, old: oldSales{batch: o.oldBatch}}
 	rng := rand.New(rand.NewSource(o.seed))
 	sb := sandbox.New(sandbox.Options{})
 	proxy := gatewaytest.NewProxy(sb)
@@ -292,12 +323,18 @@ func run(o opts) (rep report, err error) {
 	a := &agent{bin: o.bin, state: filepath.Join(dir, stateDirectory), log: filepath.Join(dir, agentLogFile), port: freePort(), logLevel: o.logLevel}
 	a.cfg = filepath.Join(dir, configFile)
 	// allowed_origins lists the own page: in run it needs a token otherwise.
-	cfg := fmt.Sprintf("listen = \"127.0.0.1:%d\"\nallowed_origins = [\"http://127.0.0.1:%d\"]\n[gateway]\nkind = \"sandbox\"\nurl = %q\ntimeout = %q\n[[readers]]\nkind = \"sim\"\n",
-		a.port, a.port, gw.URL, gatewayTimeout.String())
+	cfg := fmt.Sprintf("listen = \"127.0.0.1:%d\"\nallowed_origins = [\"http://127.0.0.1:%d\"]\n[gateway]\nkind = \"sandbox\"\nurl = %q\ntimeout = %q\n[[readers]]\nkind = \"sim\"\n[journal]\nkeep_days = %d\n",
+		a.port, a.port, gw.URL, gatewayTimeout.String(), chaosKeepDays)
 	if err := os.WriteFile(a.cfg, []byte(cfg), 0o600); err != nil {
 		return rep, fmt.Errorf("config: %w", err)
 	}
 	fmt.Printf("chaos: %d sales, seed %d, agent log %s\n", o.n, o.seed, a.log)
+	if err := rep.old.seedLive(rng, a.state, o.live); err != nil {
+		return rep, err
+	}
+	if err := rep.old.seed(rng, a.state); err != nil {
+		return rep, err
+	}
 	if err := a.start(); err != nil {
 		return rep, err
 	}
@@ -314,6 +351,26 @@ func run(o opts) (rep report, err error) {
 
 	for i := 0; i < o.n; i++ {
 		order := fmt.Sprintf("chaos%d", i)
+		if o.oldBatch > 0 && rng.Float64() < o.retentionKillRate {
+			if err := rep.old.killDuringRetention(rng, a); err != nil {
+				return rep, err
+			}
+			rep.kills++
+			if err := rep.old.seed(rng, a.state); err != nil {
+				return rep, err
+			}
+			logSize := fileSize(a.log)
+			if err := a.start(); err != nil {
+				return rep, err
+			}
+			// How long this start's retention took: where the next kill
+			// aimed at it is drawn.
+			rep.old.observe(a, logSize)
+			if err := c.connect(); err != nil {
+				return rep, err
+			}
+			_ = c.send(map[string]any{"type": "status", "id": "r" + order})
+		}
 		amount := fmt.Sprintf("%d.%02d", 1+rng.Intn(40), rng.Intn(100))
 		if rng.Intn(20) == 0 {
 			amount = "6.16" // a decline now and then
@@ -398,6 +455,9 @@ func run(o opts) (rep report, err error) {
 			time.Sleep(time.Duration(rng.Intn(40)) * time.Millisecond)
 			a.kill()
 			rep.kills++
+			if err := rep.old.seed(rng, a.state); err != nil {
+				return rep, err
+			}
 			if err := a.start(); err != nil {
 				return rep, err
 			}
@@ -482,6 +542,10 @@ func run(o opts) (rep report, err error) {
 		if s.StatusID == 201 {
 			rep.voided++
 		}
+	}
+	// The old sales: each exactly once in journal ∪ archive.
+	if err := rep.old.reconcile(a.state); err != nil {
+		return rep, err
 	}
 	// The journal's view.
 	j, err := journal.Open(filepath.Join(a.state, "journal.db"), nil)

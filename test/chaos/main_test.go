@@ -1,6 +1,7 @@
 package main
 
 import (
+	"math/rand"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/posagent/posagent/internal/engine/journal"
 	"github.com/posagent/posagent/internal/leakscan"
 )
 
@@ -125,5 +127,43 @@ func TestReportFailsOnCompletionFaults(t *testing.T) {
 	}
 	if !(report{}).ok() {
 		t.Error("a clean report fails")
+	}
+}
+
+// TestOldSalesReconcile: a seeded old sale found in both the journal and
+// the archive is a duplicate, one found nowhere is lost, a torn last
+// archive line is no record, and either fails the run.
+func TestOldSalesReconcile(t *testing.T) {
+	state := t.TempDir()
+	s := oldSales{batch: 5}
+	if err := s.seed(rand.New(rand.NewSource(1)), state); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.reconcile(state); err != nil {
+		t.Fatal(err)
+	}
+	if s.lost != 0 || s.dup != 0 || len(s.seeded) != 5 {
+		t.Fatalf("freshly seeded: %d seeded, %d lost, %d duplicated; want 5, 0, 0", len(s.seeded), s.lost, s.dup)
+	}
+	dir := journal.ArchiveDir(filepath.Join(state, "journal.db"))
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	archive := `{"transaction_api_id":"` + s.seeded[0] + `","state":"done"}` + "\n" + `{"transaction_api_id":"` + s.seeded[1] + `"}`
+	if err := os.WriteFile(filepath.Join(dir, "journal-2026-12-01.jsonl"), []byte(archive), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s.seeded = append(s.seeded, "old-9999999") // seeded, then gone
+	s.lost, s.dup = 0, 0
+	if err := s.reconcile(state); err != nil {
+		t.Fatal(err)
+	}
+	if s.lost != 1 || s.dup != 1 {
+		t.Errorf("one sale both live and archived, one nowhere, one torn line: %d lost, %d duplicated; want 1, 1", s.lost, s.dup)
+	}
+	for _, r := range []report{{old: oldSales{lost: 1}}, {old: oldSales{dup: 1}}} {
+		if r.ok() {
+			t.Errorf("%+v passes", r.old)
+		}
 	}
 }
