@@ -262,7 +262,11 @@ func (c *conn) simulate(req Request) {
 			continue
 		}
 		simulated = true
-		if c.waitingSaleOn(in.ID) {
+		mine, busy := c.saleOn(in.ID)
+		// A card goes only into the caller's own sale. Unplugging feeds no
+		// card: it may pull an idle reader too, never one another page's
+		// sale waits on.
+		if mine || req.Scenario == ScenarioUnplug && !busy {
 			target = &in
 			break
 		}
@@ -293,7 +297,7 @@ func (c *conn) simulate(req Request) {
 		return
 	}
 	if target == nil {
-		c.sendError(req.ID, CodeNotFound, "no sale of this page is waiting for a card on a simulated reader: start a sale first (simulate feeds only your own sale)")
+		c.sendError(req.ID, CodeNotFound, "no sale of this page is waiting for a card on a simulated reader: start a sale first (simulate feeds only your own sale; unplug pulls a reader that is idle or holds your sale)")
 		return
 	}
 	ctx, cancel := c.requestCtx(simulateTimeout)
@@ -305,15 +309,15 @@ func (c *conn) simulate(req Request) {
 	c.sendMsg(SimulatedMsg{Type: TypeSimulated, ID: req.ID, Reader: target.ID, EntryMode: string(mode)})
 }
 
-// waitingSaleOn reports whether the sale waiting for a card on the reader
-// is one this connection's origin may act on.
-func (c *conn) waitingSaleOn(readerID string) bool {
+// saleOn reports whether a sale waits for a card on the reader (busy) and
+// whether it is one this connection may act on (mine).
+func (c *conn) saleOn(readerID string) (mine, busy bool) {
 	for _, r := range c.b.eng.Active() {
 		if r.ReaderID == readerID && r.State == sale.StatePending {
-			return engine.MayAct(c.origin, c.kind == originSelf, r.Origin)
+			return engine.MayAct(c.origin, c.kind == originSelf, r.Origin), true
 		}
 	}
-	return false
+	return false, false
 }
 
 func testCardShape(s string) bool {
