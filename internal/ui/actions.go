@@ -28,14 +28,10 @@ func (r *register) askForce() {
 	if r.current != "" {
 		return
 	}
-	amount, err := normalizeAmount(r.amount.Text)
-	if err != nil {
-		r.amountOK.SetText(capitalize(err.Error()))
-		r.amountOK.Show()
+	amount, ok := r.typedAmount()
+	if !ok {
 		return
 	}
-	r.amountOK.Hide()
-	r.amount.SetText(amount)
 	r.authCode = widget.NewEntry()
 	r.authCode.SetPlaceHolder("6 letters or digits")
 	items := []*widget.FormItem{

@@ -248,19 +248,29 @@ func normalizeAmount(s string) (string, error) {
 	return fmt.Sprintf("%d.%02d", n/100, n%100), nil
 }
 
+// typedAmount is the register's amount in canonical form, written back to
+// the field; ok is false when it is not an amount, and the field says why.
+func (r *register) typedAmount() (amount string, ok bool) {
+	amount, err := normalizeAmount(r.amount.Text)
+	if err != nil {
+		r.amountOK.SetText(capitalize(err.Error()))
+		r.amountOK.Show()
+		return "", false
+	}
+	r.amountOK.Hide()
+	r.amount.SetText(amount)
+	return amount, true
+}
+
 // startSale starts a sale or authorization of the typed amount.
 func (r *register) startSale(action string) {
 	if r.current != "" {
 		return
 	}
-	amount, err := normalizeAmount(r.amount.Text)
-	if err != nil {
-		r.amountOK.SetText(capitalize(err.Error()))
-		r.amountOK.Show()
+	amount, ok := r.typedAmount()
+	if !ok {
 		return
 	}
-	r.amountOK.Hide()
-	r.amount.SetText(amount)
 	ctx, cancel := commandContext()
 	defer cancel()
 	id, err := r.u.b.Sale(ctx, action, amount, r.saleFields())
