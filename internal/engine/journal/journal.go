@@ -7,7 +7,9 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/posagent/posagent/internal/card"
@@ -92,13 +94,19 @@ var ErrCardData = errors.New("journal refuses to store card data")
 
 // Journal is an open journal file.
 type Journal struct {
-	// mu is held for writing only while Compact swaps the file under db.
+	// mu is held for writing only while Compact swaps the file under db
+	// and while Close closes it.
 	mu     sync.RWMutex
 	db     *bolt.DB
+	closed bool
 	noSync bool
 	path   string
 	report OpenReport
 	log    *slog.Logger
+	// suspect is set when a commit failed or a page could not be read
+	// (caught): the file is then not stamped clean at Close (clean.go),
+	// and the next start checks it whole.
+	suspect atomic.Bool
 
 	badMu sync.Mutex
 	bad   map[string]bool // keys whose value does not decode, each logged once
@@ -144,49 +152,98 @@ func Open(path string, log *slog.Logger) (*Journal, error) {
 			return nil, fmt.Errorf("journal %s: put the salvaged journal in place: %w", path, err)
 		}
 	}
-	db, damage, err := openChecked(path)
+	clean := takeStamp(path)
+	if err := j.open(clean); err != nil {
+		return nil, err
+	}
+	// The file is read at start only where the agent acts on it (the
+	// open index). On a file stamped clean that read is also its check:
+	// a page damaged while the agent was stopped makes it fail, and the
+	// file then gets the whole check — and the salvage — after all.
+	if err := j.startReads(); err != nil {
+		if !clean || !errors.Is(err, ErrDamaged) {
+			j.db.Close()
+			return nil, fmt.Errorf("journal %s: %w", path, err)
+		}
+		log.Error("journal: a page read at start is damaged: checking the whole file", "error", err)
+		closeQuietly(j.db)
+		j.suspect.Store(false)
+		j.bad = map[string]bool{}
+		if err := j.open(false); err != nil {
+			return nil, err
+		}
+		if err := j.startReads(); err != nil {
+			j.db.Close()
+			return nil, fmt.Errorf("journal %s: %w", path, err)
+		}
+	}
+	return j, nil
+}
+
+// open opens the file into j.db — checked unless clean, salvaged when
+// damaged — with its indexes current.
+func (j *Journal) open(clean bool) error {
+	path := j.path
+	db, damage, err := openChecked(path, clean)
 	if err != nil {
 		if errors.Is(err, bolterrors.ErrTimeout) {
-			return nil, fmt.Errorf("journal %s: %w (stop the other one first)", path, ErrInUse)
+			return fmt.Errorf("journal %s: %w (stop the other one first)", path, ErrInUse)
 		}
-		return nil, fmt.Errorf("journal %s: %w", path, err)
+		return fmt.Errorf("journal %s: %w", path, err)
 	}
 	if damage != nil {
 		b, rerr := os.ReadFile(path)
 		if rerr != nil {
-			return nil, fmt.Errorf("journal %s is damaged (%v) and could not be read: %w", path, damage, rerr)
+			return fmt.Errorf("journal %s is damaged (%v) and could not be read: %w", path, damage, rerr)
 		}
 		recs := salvage(b)
 		aside := asideName(path, time.Now())
 		if err := rebuild(path, aside, recs); err != nil {
-			return nil, fmt.Errorf("journal %s is damaged (%v) and could not be replaced: %w", path, damage, err)
+			return fmt.Errorf("journal %s is damaged (%v) and could not be replaced: %w", path, damage, err)
 		}
 		j.report = OpenReport{MovedAside: aside, Damage: damage.Error(), Salvaged: len(recs)}
-		log.Error("journal file was damaged: moved it aside and started a new one with every record still readable in it; its unfinished sales are being looked up at the gateway",
+		j.log.Error("journal file was damaged: moved it aside and started a new one with every record still readable in it; its unfinished sales are being looked up at the gateway",
 			"damaged", aside, "damage", damage, "salvaged_records", len(recs))
 		if db, err = openDB(path); err != nil {
-			return nil, fmt.Errorf("journal %s: %w", path, err)
+			return fmt.Errorf("journal %s: %w", path, err)
 		}
 	}
-	if err := buildIndexes(db); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("journal %s: %w", path, err)
-	}
 	j.db = db
-	j.report.Unreadable = j.countUnreadable()
-	return j, nil
+	return nil
 }
 
-// openChecked checks the file at path (checkFile), then opens it for
-// writing. damage (with a nil db) means the file is damaged; err means it
-// could not be opened for another reason (in use, permissions), and the
-// file is left alone.
-func openChecked(path string) (db *bolt.DB, damage, err error) {
+// startReads brings the indexes up to date (a journal of an earlier
+// version) and reads the records the agent acts on at start — the open
+// index: sales to look up, approvals a chip card still owes — so a damaged
+// one is reported to the cashier at start rather than when the recovery
+// meets it. The rest is read when it is asked for, never at start, so that
+// start costs the same on a year of sales as on a day: an unacknowledged
+// result is logged and counted when its page asks for it (status), old
+// history when a page or the window reaches it. A damaged page is an
+// error (ErrDamaged), never a panic.
+func (j *Journal) startReads() (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer j.caught(&err)
+	if err := buildIndexes(j.db); err != nil {
+		return err
+	}
+	if _, err := j.openRecords(func(*Record) bool { return true }); err != nil {
+		return err
+	}
+	j.report.Unreadable = j.Unreadable()
+	return nil
+}
+
+// openChecked checks the file at path (checkFile) unless a clean Close
+// left it as it is (clean.go), then opens it for writing. damage (with a
+// nil db) means the file is damaged; err means it could not be opened for
+// another reason (in use, permissions), and the file is left alone.
+func openChecked(path string, clean bool) (db *bolt.DB, damage, err error) {
 	st, err := os.Stat(path)
 	switch {
 	case err == nil && !st.Mode().IsRegular():
 		return nil, nil, fmt.Errorf("is a %s, not a journal file: move it away (the agent makes a new journal)", fileKind(st.Mode()))
-	case err == nil && st.Size() > 0:
+	case err == nil && st.Size() > 0 && !clean:
 		if damage, err := checkFile(path); damage != nil || err != nil {
 			return nil, damage, err
 		}
@@ -219,22 +276,32 @@ func checkFile(path string) (damage, err error) {
 		case errors.Is(err, errPanicked) || isCorrupt(err):
 			return err, nil
 		}
-		if b, rerr := os.ReadFile(path); rerr == nil {
-			if d := checkPages(b); d != nil {
-				return fmt.Errorf("%w (%v)", err, d), nil
-			}
+		if d, rerr := checkPath(path); rerr == nil && d != nil {
+			return fmt.Errorf("%w (%v)", err, d), nil
 		}
 		return nil, err
 	}
 	defer closeQuietly(ro)
-	b, err := os.ReadFile(path)
+	d, err := checkPath(path)
+	if d != nil || err != nil {
+		return d, err
+	}
+	return boltCheck(ro), nil
+}
+
+// checkPath runs checkPagesAt over the file at path: damage, or err when
+// the file cannot be opened.
+func checkPath(path string) (damage, err error) {
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
-	if d := checkPages(b); d != nil {
-		return d, nil
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
 	}
-	return boltCheck(ro), nil
+	return checkPagesAt(f, st.Size()), nil
 }
 
 func openDB(path string) (*bolt.DB, error) {
@@ -289,11 +356,62 @@ func (j *Journal) SetNoSync(v bool) {
 	j.db.NoSync = v
 }
 
-// Close closes the file.
+// Close closes the file and, when every commit of this run succeeded,
+// stamps it clean so that the next Open need not check it (clean.go).
+// Closing twice is harmless.
 func (j *Journal) Close() error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	return j.db.Close()
+	if j.closed {
+		return nil
+	}
+	j.closed = true
+	if err := j.db.Close(); err != nil {
+		return fmt.Errorf("journal: close: %w", err)
+	}
+	if j.suspect.Load() {
+		return nil
+	}
+	if err := stampClean(j.path); err != nil {
+		j.log.Warn("journal: could not mark the journal closed cleanly: the next start checks the whole file", "error", err)
+	}
+	return nil
+}
+
+// update runs fn in a write transaction. A commit that fails after fn
+// succeeded (the disk's error) marks the run's file as not known good; a
+// damaged page is ErrDamaged (caught), the transaction rolled back.
+func (j *Journal) update(fn func(tx *bolt.Tx) error) (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer j.caught(&err)
+	var fnErr error
+	err = j.db.Update(func(tx *bolt.Tx) error {
+		fnErr = fn(tx)
+		return fnErr
+	})
+	if err != nil && fnErr == nil {
+		j.suspect.Store(true)
+	}
+	return err
+}
+
+// ErrDamaged means a page of the journal file could not be read: bbolt
+// panicked or faulted on it.
+var ErrDamaged = errors.New("the journal file is damaged")
+
+// caught turns a panic or memory fault in a transaction — bbolt meeting a
+// damaged page: it trusts its file — into ErrDamaged, and marks the file
+// as not known good, so that the next start checks it whole and salvages
+// it. Deferred by view, update and startReads, with
+// debug.SetPanicOnFault on.
+func (j *Journal) caught(err *error) {
+	p := recover()
+	if p == nil {
+		return
+	}
+	j.suspect.Store(true)
+	*err = fmt.Errorf("%w: %v (restart the agent: it checks the whole file at start and salvages every record it can read)", ErrDamaged, p)
+	j.log.Error("journal: a page could not be read", "error", *err, "stack", string(debug.Stack()))
 }
 
 // Put writes r durably (bbolt fsyncs on commit) and stamps Updated; its
@@ -326,7 +444,7 @@ func (j *Journal) write(r Record, create bool) (Record, bool, error) {
 	defer j.mu.RUnlock()
 	var prev Record
 	created := true
-	err = j.db.Update(func(tx *bolt.Tx) error {
+	err = j.update(func(tx *bolt.Tx) error {
 		old, err := getTx(tx, r.TransactionAPIID)
 		if err != nil {
 			return err
@@ -370,7 +488,7 @@ func (j *Journal) PutAll(recs []Record) error {
 	}
 	j.mu.RLock()
 	defer j.mu.RUnlock()
-	err := j.db.Update(func(tx *bolt.Tx) error {
+	err := j.update(func(tx *bolt.Tx) error {
 		for i := range recs {
 			old, err := getTx(tx, recs[i].TransactionAPIID)
 			if err != nil {
@@ -448,10 +566,13 @@ func (j *Journal) Get(apiID string) (Record, bool, error) {
 	return *r, true, nil
 }
 
-// view runs fn in a read transaction, never during a compaction.
-func (j *Journal) view(fn func(tx *bolt.Tx) error) error {
+// view runs fn in a read transaction, never during a compaction. A
+// damaged page is ErrDamaged (caught).
+func (j *Journal) view(fn func(tx *bolt.Tx) error) (err error) {
 	j.mu.RLock()
 	defer j.mu.RUnlock()
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer j.caught(&err)
 	return j.db.View(fn)
 }
 
@@ -487,21 +608,6 @@ func (j *Journal) Unreadable() int {
 	return len(j.bad)
 }
 
-// countUnreadable reads the records the agent acts on at start — the
-// unfinished and the unacknowledged, through their indexes — so a damaged
-// one is reported to the cashier at start rather than at the first read
-// that meets it. Finished, acknowledged history is not decoded: a damaged
-// old record shows when history reaches it.
-func (j *Journal) countUnreadable() int {
-	if _, err := j.Unfinished(); err != nil {
-		j.log.Error("journal read failed", "error", err)
-	}
-	if _, err := j.Unacked(""); err != nil {
-		j.log.Error("journal read failed", "error", err)
-	}
-	return j.Unreadable()
-}
-
 // ErrNotFound means no record holds the transaction_api_id.
 var ErrNotFound = errors.New("no such transaction")
 
@@ -511,7 +617,7 @@ var ErrNotFound = errors.New("no such transaction")
 func (j *Journal) Ack(apiID string) error {
 	j.mu.RLock()
 	defer j.mu.RUnlock()
-	err := j.db.Update(func(tx *bolt.Tx) error {
+	err := j.update(func(tx *bolt.Tx) error {
 		old, err := getTx(tx, apiID)
 		if err != nil {
 			return err

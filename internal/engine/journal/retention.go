@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"time"
 
 	"github.com/posagent/posagent/internal/sale"
@@ -226,7 +227,7 @@ func (j *Journal) deleteArchived(batch []stored) (int, error) {
 	n := 0
 	j.mu.RLock()
 	defer j.mu.RUnlock()
-	err := j.db.Update(func(tx *bolt.Tx) error {
+	err := j.update(func(tx *bolt.Tx) error {
 		n = 0
 		for _, s := range batch {
 			id := []byte(s.rec.TransactionAPIID)
@@ -271,6 +272,9 @@ func syncDir(dir string) error {
 func (j *Journal) Compact() (before, after int64, err error) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
+	// bbolt's copy reads every page: a damaged one is an error.
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer j.caught(&err)
 	if fi, err := os.Stat(j.path); err == nil {
 		before = fi.Size()
 	}

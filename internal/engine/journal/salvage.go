@@ -34,6 +34,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"io"
 	"os"
 	"runtime/debug"
 	"time"
@@ -117,17 +118,28 @@ func currentMeta(b []byte) *meta {
 // against the bounds of its page and of the file. nil: bbolt can read
 // every page it will follow.
 func checkPages(b []byte) error {
-	m := currentMeta(b)
+	return checkPagesAt(bytes.NewReader(b), int64(len(b)))
+}
+
+// checkPagesAt is checkPages over a file of size bytes read through f,
+// one page at a time: the check holds a path of pages in memory, never
+// the file.
+func checkPagesAt(f io.ReaderAt, size int64) error {
+	head := make([]byte, min(size, 2*int64(pageSizes[len(pageSizes)-1])))
+	if _, err := f.ReadAt(head, 0); err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("read the meta pages: %w", err)
+	}
+	m := currentMeta(head)
 	if m == nil {
 		return errors.New("no valid meta page")
 	}
 	if m.pageSize < 512 || m.pageSize > 1<<20 || m.high < 3 {
 		return fmt.Errorf("meta page: page size %d, %d pages", m.pageSize, m.high)
 	}
-	if need := m.high * uint64(m.pageSize); need > uint64(len(b)) {
-		return fmt.Errorf("file truncated: %d bytes, its pages need %d", len(b), need)
+	if need := m.high * uint64(m.pageSize); need > uint64(size) {
+		return fmt.Errorf("file truncated: %d bytes, its pages need %d", size, need)
 	}
-	w := walker{b: b, m: m, seen: map[uint64]bool{}}
+	w := walker{f: f, m: m, seen: map[uint64]bool{}}
 	if m.freelist != noFreelist {
 		if err := w.checkFreelist(m.freelist); err != nil {
 			return err
@@ -137,7 +149,7 @@ func checkPages(b []byte) error {
 }
 
 type walker struct {
-	b    []byte
+	f    io.ReaderAt // the file, at least m.high pages long
 	m    *meta
 	seen map[uint64]bool
 }
@@ -148,16 +160,25 @@ func (w *walker) page(id uint64) ([]byte, error) {
 	if id < 2 || id >= w.m.high {
 		return nil, fmt.Errorf("page id %d outside the file's %d pages", id, w.m.high)
 	}
-	off := id * uint64(w.m.pageSize)
-	h := w.b[off : off+pageHeaderSize]
-	if got := ne.Uint64(h); got != id {
+	ps := uint64(w.m.pageSize)
+	p := make([]byte, ps)
+	if _, err := w.f.ReadAt(p, int64(id*ps)); err != nil {
+		return nil, fmt.Errorf("page %d: %w", id, err)
+	}
+	if got := ne.Uint64(p); got != id {
 		return nil, fmt.Errorf("page %d: header says page %d", id, got)
 	}
-	n := uint64(ne.Uint32(h[12:])) + 1
+	n := uint64(ne.Uint32(p[12:])) + 1
 	if id+n > w.m.high {
 		return nil, fmt.Errorf("page %d: %d overflow pages run past the file", id, n-1)
 	}
-	return w.b[off : off+n*uint64(w.m.pageSize)], nil
+	if n > 1 {
+		p = append(p, make([]byte, (n-1)*ps)...)
+		if _, err := w.f.ReadAt(p[ps:], int64((id+1)*ps)); err != nil {
+			return nil, fmt.Errorf("page %d: %w", id, err)
+		}
+	}
+	return p, nil
 }
 
 func (w *walker) checkFreelist(id uint64) error {
