@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/posagent/posagent/internal/card"
 	"github.com/posagent/posagent/internal/engine/journal"
 	"github.com/posagent/posagent/internal/sale"
 )
@@ -23,15 +24,22 @@ func init() {
 
 const journalUsage = `usage: posagent journal stats|export|compact [flags]
 
-  stats     counts (records, in flight, unacknowledged) and sizes
+  stats     counts (records, in flight, unacknowledged) and sizes, of the
+            live journal and of its archive
   export    finished transactions created in [--since, --until), masked, as
             csv or json (one object a line): for reconciling the day against
-            the gateway's batch
+            the gateway's batch. It reads the live journal and the daily
+            archive files retention moved older sales to ([journal]
+            keep_days), each transaction once. An archive line that does not
+            decode or holds card data is not exported: it is reported on
+            stderr (file and line) and the exit status is 1, the rest written.
   compact   rewrite the file to what it holds (the agent does this after its
             daily retention; bbolt never shrinks a file by itself)
 
 The journal is locked by a running agent: these commands wait 2 s for it,
 then stop with "in use" — stop the agent (posagent service stop) first.
+Export and stats hold that lock while they read the archive too, so no
+retention moves records meanwhile.
 
 `
 
@@ -85,7 +93,10 @@ func runJournal(ctx context.Context, args []string, _ io.Reader, stdout, stderr 
 	case "stats":
 		err = journalStats(j, stdout)
 	case "export":
-		err = journalExport(ctx, j, from, to, *format, stdout)
+		var complete bool
+		if complete, err = journalExport(ctx, j, from, to, *format, stdout, stderr); err == nil && !complete {
+			return 1
+		}
 	case "compact":
 		var before, after int64
 		if before, after, err = j.Compact(); err == nil {
@@ -143,14 +154,14 @@ func journalStats(j *journal.Journal, w io.Writer) error {
 	if st.Records > 0 {
 		fmt.Fprintf(w, "per record  %d bytes\n", st.FileBytes/int64(st.Records))
 	}
-	files, _ := filepath.Glob(filepath.Join(journal.ArchiveDir(j.Path()), "journal-*.jsonl"))
-	var size int64
-	for _, f := range files {
-		if fi, err := os.Stat(f); err == nil {
-			size += fi.Size()
-		}
+	a, err := journal.ArchiveSizes(journal.ArchiveDir(j.Path()))
+	if err != nil {
+		return err
 	}
-	fmt.Fprintf(w, "archive     %d files, %d bytes in %s\n", len(files), size, journal.ArchiveDir(j.Path()))
+	fmt.Fprintf(w, "archive     %d files, %d records, %d bytes in %s\n", a.Files, a.Records, a.Bytes, a.Dir)
+	if a.Files > 0 {
+		fmt.Fprintf(w, "            days %s to %s (posagent journal export reads them too)\n", a.Oldest.Format(time.DateOnly), a.Newest.Format(time.DateOnly))
+	}
 	return nil
 }
 
@@ -199,31 +210,28 @@ func cell(v string) string {
 }
 
 // journalExport writes the finished transactions created in [from, to),
-// oldest first, page by page from the time index.
-func journalExport(ctx context.Context, j *journal.Journal, from, to time.Time, format string, w io.Writer) error {
-	var recs []journal.Record
-	q := sale.Query{Since: from, Until: to, Limit: 1000}
-	for {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		p, err := j.History(q)
-		if err != nil {
-			return err
-		}
-		recs = append(recs, p.Records...)
-		if !p.More {
-			break
-		}
-		q.Before = p.Next
+// live and archived, each once, oldest first. complete is false when a
+// record may be missing from it — an archive line that does not decode or
+// holds card data, a record refused here — each reported on stderr, so a
+// reconciliation is never short without saying so.
+func journalExport(ctx context.Context, j *journal.Journal, from, to time.Time, format string, w, stderr io.Writer) (complete bool, err error) {
+	recs, arch, err := j.Between(ctx, from, to)
+	if err != nil {
+		return false, err
 	}
+	for _, p := range arch.Problems {
+		fmt.Fprintf(stderr, "posagent journal export: archive %s\n", p)
+	}
+	if n := arch.Damaged + arch.CardData + arch.Torn - len(arch.Problems); n > 0 {
+		fmt.Fprintf(stderr, "posagent journal export: and %d more archive lines like these\n", n)
+	}
+	refused := 0
 	cw := csv.NewWriter(w)
 	enc := json.NewEncoder(w)
 	if format == "csv" {
 		cw.Write(exportColumns)
 	}
-	for i := len(recs) - 1; i >= 0; i-- {
-		r := recs[i]
+	for _, r := range recs {
 		if r.State != sale.StateDone {
 			continue
 		}
@@ -231,14 +239,41 @@ func journalExport(ctx context.Context, j *journal.Journal, from, to time.Time, 
 			Outcome: string(r.Outcome), Amount: r.Amount, TipAmount: r.TipAmount, AuthAmount: r.AuthAmount, AuthCode: r.AuthCode,
 			OrigTransaction: r.OrigTransaction, Brand: r.Brand, MaskedPAN: r.MaskedPAN, EntryMode: r.EntryMode,
 			StatusID: r.StatusID, ReasonCodeID: r.ReasonCodeID, OrderNum: r.OrderNum, Origin: r.Origin}
+		if f := e.cardData(); f != "" {
+			refused++
+			fmt.Fprintf(stderr, "posagent journal export: transaction %s created %s: %s holds card data: refused, not exported\n",
+				card.RedactPANs(r.TransactionAPIID), r.Created.Local().Format(time.RFC3339), f)
+			continue
+		}
 		if format == "csv" {
 			cw.Write(e.row())
 			continue
 		}
 		if err := enc.Encode(e); err != nil {
-			return err
+			return false, err
 		}
 	}
 	cw.Flush()
-	return cw.Error()
+	if err := cw.Error(); err != nil {
+		return false, err
+	}
+	if arch.Incomplete() || refused > 0 {
+		fmt.Fprintf(stderr, "posagent journal export: incomplete: %d archive lines do not decode, %d hold card data, %d records refused: check them against the gateway's batch\n",
+			arch.Damaged, arch.CardData, refused)
+		return false, nil
+	}
+	return true, nil
+}
+
+// cardData names the first field of e that holds card data under the
+// card-data policy the journal applies, "" when none does: live records
+// passed it when written and archived lines when read, but a tampered
+// file must still not make an export print a card number.
+func (e exported) cardData() string {
+	for i, v := range e.row() {
+		if card.ContainsCardData(v) {
+			return exportColumns[i]
+		}
+	}
+	return ""
 }

@@ -6,7 +6,9 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -128,5 +130,151 @@ func TestJournalCommandRefuses(t *testing.T) {
 	defer j.Close()
 	if code, _, errs := runJournalCmd("compact", "--journal", path); code != 1 || !strings.Contains(errs, "in use by a running agent") {
 		t.Errorf("compact of a journal in use: %d %s", code, errs)
+	}
+}
+
+// An export of days older than keep_days reads them from the archive
+// retention moved them to: every finished transaction of the range once,
+// oldest first. A record both live and archived (a crash mid-retention)
+// is exported once; an archive line that does not decode or that holds a
+// card number is reported with its line and not exported, and the export
+// says it is incomplete.
+func TestJournalExportArchive(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "journal.db")
+	first := time.Date(2026, 12, 1, 0, 0, 0, 0, time.Local)
+	j, err := journal.Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var recs []journal.Record
+	var want []string
+	for d := range 4 {
+		for i := range 3 {
+			id := fmt.Sprintf("d%d-%d", d, i)
+			recs = append(recs, journal.Record{TransactionAPIID: id, Action: "sale", Amount: "10.00", State: sale.StateDone,
+				Outcome: "approved", Acked: true, TransactionID: "tx-" + id, MaskedPAN: "411111******1111", LastFour: "1111",
+				Created: first.AddDate(0, 0, d).Add(time.Duration(10+i) * time.Hour)})
+			want = append(want, id)
+		}
+	}
+	// Not acknowledged: stays live, however old.
+	recs = append(recs, journal.Record{TransactionAPIID: "d0-unacked", Action: "sale", State: sale.StateDone, Outcome: "approved",
+		Created: first.Add(20 * time.Hour)})
+	want = slices.Insert(want, 3, "d0-unacked")
+	if err := j.PutAll(recs); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := j.Retain(context.Background(), first.AddDate(0, 0, 2), journal.ArchiveDir(path)); err != nil || n != 6 {
+		t.Fatalf("Retain: %d %v", n, err)
+	}
+	live, _, err := j.Get("d3-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	j.Close()
+	dayFile := func(t time.Time) string {
+		return filepath.Join(journal.ArchiveDir(path), "journal-"+t.UTC().Format(time.DateOnly)+".jsonl")
+	}
+	appendTo := func(file string, lines ...string) {
+		f, err := os.OpenFile(file, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		for _, l := range lines {
+			fmt.Fprintln(f, l)
+		}
+	}
+
+	code, out, errs := runJournalCmd("stats", "--journal", path)
+	if code != 0 || !strings.Contains(out, " 6 records, ") {
+		t.Fatalf("stats: the 6 archived records: %d %q %s", code, out, errs)
+	}
+
+	// Archived days only, clean: complete.
+	code, out, errs = runJournalCmd("export", "--journal", path, "--since", "2026-12-01", "--until", "2026-12-03")
+	rows, err := csv.NewReader(strings.NewReader(out)).ReadAll()
+	if err != nil || code != 0 || errs != "" {
+		t.Fatalf("export of archived days: %d %v %s", code, err, errs)
+	}
+	var got []string
+	for _, r := range rows[1:] {
+		got = append(got, r[1])
+	}
+	if !slices.Equal(got, want[:7]) {
+		t.Fatalf("export of archived days: %v, want %v", got, want[:7])
+	}
+
+	// The crash: d3-1 live and archived. The damage: a line that does not
+	// decode and one with a card number, in an archived day of the range.
+	b, _ := json.Marshal(live)
+	appendTo(dayFile(live.Created), string(b))
+	damaged := dayFile(recs[4].Created) // a day 1 sale's file
+	old, err := os.ReadFile(damaged)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := strings.Count(string(old), "\n")
+	pan := `{"transaction_api_id":"leak","action":"sale","state":"done","outcome":"approved","masked_pan":"4111111111111111","created":"` +
+		recs[4].Created.UTC().Format(time.RFC3339) + `"}`
+	appendTo(damaged, `{"transaction_api_id":"torn-in-the-middle","sta`, pan)
+
+	for _, format := range []string{"csv", "json"} {
+		t.Run(format, func(t *testing.T) {
+			code, out, errs := runJournalCmd("export", "--journal", path, "--since", "2026-12-01", "--until", "2026-12-05", "--format", format)
+			if code != 1 {
+				t.Errorf("exit %d, want 1 (incomplete)", code)
+			}
+			var got []string
+			if format == "csv" {
+				rows, err := csv.NewReader(strings.NewReader(out)).ReadAll()
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, r := range rows[1:] {
+					got = append(got, r[1])
+				}
+			} else {
+				for line := range strings.Lines(out) {
+					var e exported
+					if err := json.Unmarshal([]byte(line), &e); err != nil {
+						t.Fatalf("json line %q: %v", line, err)
+					}
+					got = append(got, e.TransactionAPIID)
+				}
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("export: %v\nwant every finished transaction once, oldest first: %v", got, want)
+			}
+			for _, s := range []string{out, errs} {
+				if strings.Contains(s, "4111111111111111") || strings.Contains(s, "leak") {
+					t.Errorf("the tampered line reaches the output:\n%s", s)
+				}
+			}
+			for _, l := range []string{fmt.Sprintf("%s:%d: does not decode", damaged, n+1), fmt.Sprintf("%s:%d: holds card data", damaged, n+2), "incomplete"} {
+				if !strings.Contains(errs, l) {
+					t.Errorf("stderr does not say %q:\n%s", l, errs)
+				}
+			}
+		})
+	}
+}
+
+// The export's last guard: whatever the journal or archive held, a field
+// with a card number under the card-data policy is named and refused.
+func TestExportedCardData(t *testing.T) {
+	for _, tc := range []struct {
+		e    exported
+		want string
+	}{
+		{exported{TransactionAPIID: "a", MaskedPAN: "411111******1111", Amount: "10.00", OrderNum: "=1+1"}, ""},
+		{exported{TransactionAPIID: "a", OrderNum: "4111 1111 1111 1111"}, "order_num"},
+		{exported{TransactionAPIID: "a", MaskedPAN: "5454545454545454"}, "masked_pan"},
+		{exported{TransactionAPIID: "t4111111111111111"}, "transaction_api_id"},
+	} {
+		if got := tc.e.cardData(); got != tc.want {
+			t.Errorf("%+v: %q, want %q", tc.e, got, tc.want)
+		}
 	}
 }

@@ -12,4 +12,9 @@
 // can panic on it, keeps the file aside and salvages every readable record
 // into a new journal (salvage.go, docs/reliability.md); a record that does
 // not decode is skipped by every read, logged once and counted.
+//
+// Retain moves old finished, acknowledged records to daily archive files
+// (retention.go); ReadArchive and Between read them back, under the same
+// card-data guard, for the export that reconciles a range older than the
+// live journal keeps (archive_read.go).
 package journal
