@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"time"
 
@@ -146,73 +145,81 @@ func uiError(err error) error {
 	return err
 }
 
-// historyPage is how many sales the window's history shows: the newest,
-// or the newest that match its search.
-const historyPage = 200
+// historyPage is how many sales one page of the window's history holds;
+// the window's "Show older sales" loads the next.
+const historyPage = 100
 
-// History reads the journal through its indexes, never a scan: an empty
-// query is the newest page; a query is looked up as what it can be — a
-// gateway transaction id, a transaction_api_id, last four digits, an
-// amount, a date (2006-01-02) — and otherwise matched as text against the
-// newest page only.
-func (b uiBackend) History(query string) []ui.HistoryItem {
-	q := strings.TrimSpace(query)
+// History reads one page of the journal through its indexes, never a
+// scan: the text is one indexed query (historyQuery) paged by the journal's
+// cursor. One query, not a merge of several: a merged list has no cursor
+// that continues it without gaps or repeats.
+func (b uiBackend) History(query string, before sale.Cursor) ui.HistoryPage {
+	text := strings.TrimSpace(query)
 	eng := b.a.engine
-	var recs []sale.Result
-	seen := map[string]bool{}
-	add := func(rs ...sale.Result) {
-		for _, r := range rs {
-			if !seen[r.TransactionAPIID] {
-				seen[r.TransactionAPIID] = true
-				recs = append(recs, r)
-			}
+	jq := historyQuery(text, time.Local)
+	jq.Before, jq.Limit = before, historyPage
+	p, err := eng.History(jq)
+	if err != nil {
+		b.a.log.Error("journal read failed", "error", err)
+		return ui.HistoryPage{}
+	}
+	recs := p.Results
+	// The text may be a sale's own id (transaction_api_id, as a POS page
+	// or a receipt shows it): that one sale heads the first page, unless
+	// the query lists it anyway, which would show it twice.
+	if text != "" && before.IsZero() {
+		if r, ok, err := eng.Get(text); err == nil && ok && !queryMatches(jq, r) {
+			recs = append([]sale.Result{r}, recs...)
 		}
 	}
-	page := func(jq sale.Query) {
-		jq.Limit = historyPage
-		p, err := eng.History(jq)
-		if err != nil {
-			b.a.log.Error("journal read failed", "error", err)
-			return
-		}
-		add(p.Results...)
-	}
-	if q == "" {
-		page(sale.Query{})
-	} else {
-		page(sale.Query{TransactionID: q})
-		if r, ok, err := eng.Get(q); err == nil && ok {
-			add(r)
-		}
-		if len(q) == 4 && strings.Trim(q, "0123456789") == "" {
-			page(sale.Query{LastFour: q})
-		}
-		if amt, err := gateway.ParseAmount(strings.TrimPrefix(q, "$")); err == nil {
-			page(sale.Query{Amount: amt.String()})
-		}
-		if day, err := time.ParseInLocation("2006-01-02", q, time.Local); err == nil {
-			page(sale.Query{Since: day, Until: day.AddDate(0, 0, 1)})
-		}
-		// Free text (an outcome, a brand, an order number): the newest page.
-		lq := strings.ToLower(q)
-		if p, err := eng.History(sale.Query{Limit: historyPage}); err == nil {
-			for _, r := range p.Results {
-				for _, f := range []string{r.TransactionID, r.TransactionAPIID, r.LastFour, r.Amount, string(r.Outcome), r.Action, r.AuthCode, r.OrderNum, r.Brand} {
-					if strings.Contains(strings.ToLower(f), lq) {
-						add(r)
-						break
-					}
-				}
-			}
-		}
-		sort.SliceStable(recs, func(i, j int) bool { return recs[i].Created.After(recs[j].Created) })
-	}
-	out := make([]ui.HistoryItem, 0, len(recs))
+	out := ui.HistoryPage{Items: make([]ui.HistoryItem, 0, len(recs)), Next: p.Next, More: p.More}
 	for i, r := range recs {
-		out = append(out, ui.HistoryItem{SaleID: r.TransactionAPIID, State: r.State, Result: uiResult(r)})
+		out.Items = append(out.Items, ui.HistoryItem{SaleID: r.TransactionAPIID, State: r.State, Result: uiResult(r)})
 		b.ackShown(&recs[i])
 	}
 	return out
+}
+
+// historyQuery maps the window's search text to one journal query. Text
+// that could be two kinds is the first that fits, in this order:
+//   - empty: every sale;
+//   - a date 2006-01-02: the sales created that day in loc;
+//   - four digits: the card's last four ("$1200" or "1200.00" is the
+//     amount);
+//   - an amount, "$" optional: "12.34", "$12", "7"; without "$" or a
+//     dot at most six digits, so that a numeric gateway id stays an id;
+//   - anything else: the gateway's transaction id, exactly.
+//
+// Auth codes, outcomes and order numbers have no index and are not
+// searched: the detail of a listed sale shows them.
+func historyQuery(text string, loc *time.Location) sale.Query {
+	digits := text != "" && strings.Trim(text, "0123456789") == ""
+	switch {
+	case text == "":
+		return sale.Query{}
+	case len(text) == len("2006-01-02"):
+		if day, err := time.ParseInLocation("2006-01-02", text, loc); err == nil {
+			return sale.Query{Since: day, Until: day.AddDate(0, 0, 1)}
+		}
+	case len(text) == 4 && digits:
+		return sale.Query{LastFour: text}
+	}
+	num, dollar := strings.CutPrefix(text, "$")
+	if (dollar || strings.Contains(num, ".") || (digits && len(num) <= 6)) && !strings.HasPrefix(num, "-") {
+		if amt, err := gateway.ParseAmount(num); err == nil {
+			return sale.Query{Amount: amt.String()}
+		}
+	}
+	return sale.Query{TransactionID: text}
+}
+
+// queryMatches reports whether q's pages list r, as the journal filters.
+func queryMatches(q sale.Query, r sale.Result) bool {
+	return (q.TransactionID == "" || r.TransactionID == q.TransactionID) &&
+		(q.LastFour == "" || r.LastFour == q.LastFour) &&
+		(q.Amount == "" || r.Amount == q.Amount) &&
+		(q.Since.IsZero() || !r.Created.Before(q.Since)) &&
+		(q.Until.IsZero() || r.Created.Before(q.Until))
 }
 
 // ackShown acknowledges the result of a sale the window started once the

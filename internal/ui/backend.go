@@ -41,9 +41,12 @@ type Backend interface {
 	// returns its id; the card is read as for a sale, and its prompts,
 	// card and result arrive as Events carrying that id.
 	CardAction(ctx context.Context, req CardActionRequest) (saleID string, err error)
-	// History lists past and in-flight sales, newest first, matching query
-	// (transaction id, last four, amount, auth code; empty: all).
-	History(query string) []HistoryItem
+	// History returns one page of past and in-flight sales, newest first,
+	// matching query (empty: every sale; else last four digits, an amount,
+	// a date 2006-01-02 or a transaction id, as the backend documents).
+	// before is the zero Cursor for the first page, else the previous
+	// page's Next: a new query starts over from the zero Cursor.
+	History(query string, before sale.Cursor) HistoryPage
 	// Simulator returns the simulated reader, or nil when none is attached
 	// (the simulated-card buttons are hidden then).
 	Simulator() Simulator
@@ -144,6 +147,14 @@ type HistoryItem struct {
 	// out, unknown while the agent resolves a timeout by lookup.
 	State  sale.State
 	Result sale.Result
+}
+
+// HistoryPage is one page of the history, newest first. Next continues
+// it (as History's before) while More is set.
+type HistoryPage struct {
+	Items []HistoryItem
+	Next  sale.Cursor
+	More  bool
 }
 
 // Resolving reports whether the sale's outcome is not known yet.

@@ -7,8 +7,9 @@
 // that rule transitively.
 //
 // The screens are: the register (reader and gateway status, amount keypad,
-// Sale/Auth/Refund/Void, live prompt, result and receipt), the history with
-// search and follow-ups, and the settings (gateway profile, API key kept
+// Sale/Auth/Refund/Void, live prompt, result and receipt), the history (a
+// page at a time, "Show older sales" for the next) with search and
+// follow-ups, and the settings (gateway profile, API key kept
 // write-only, readers, allowed and paired origins, log level). AskPairing
 // lets the window answer the bridge's pairing requests.
 //

@@ -103,6 +103,16 @@ func (h *Harness) HistoryDetail() *widget.Label    { return h.U.hist.detail }
 func (h *Harness) HistoryRefund() *widget.Button   { return h.U.hist.refundBtn }
 func (h *Harness) HistoryVoid() *widget.Button     { return h.U.hist.voidBtn }
 func (h *Harness) HistoryComplete() *widget.Button { return h.U.hist.completeBt }
+func (h *Harness) HistoryOlder() *widget.Button    { return h.U.hist.older }
+
+// HistoryIDs lists the sale ids the history list holds, in order.
+func (h *Harness) HistoryIDs() []string {
+	ids := make([]string, len(h.U.hist.items))
+	for i, it := range h.U.hist.items {
+		ids[i] = it.SaleID
+	}
+	return ids
+}
 
 func (h *Harness) SettingsURL() *widget.Entry                { return h.U.sett.url }
 func (h *Harness) SettingsAPIKey() *widget.Entry             { return h.U.sett.apiKey }

@@ -21,6 +21,13 @@ type history struct {
 	list    *widget.List
 	items   []HistoryItem
 	empty   *widget.Label
+	// query is the search the list shows, in pages pages; next and more
+	// continue it. older loads the next page, shown while there is one.
+	query string
+	pages int
+	next  sale.Cursor
+	more  bool
+	older *widget.Button
 
 	selected   int // index into items, -1 for none
 	detail     *widget.Label
@@ -36,7 +43,7 @@ type history struct {
 func newHistory(u *UI) *history {
 	h := &history{u: u, selected: -1}
 	h.search = widget.NewEntry()
-	h.search.SetPlaceHolder("Search: last four, amount, auth code or transaction id")
+	h.search.SetPlaceHolder("Search: last four, amount ($12.34), date (2006-01-02) or transaction id")
 	h.search.OnChanged = func(string) { h.reload() }
 	h.empty = widget.NewLabel("No sales yet.")
 	h.empty.Hide()
@@ -51,6 +58,10 @@ func newHistory(u *UI) *history {
 		},
 	)
 	h.list.OnSelected = func(i widget.ListItemID) { h.selectItem(i) }
+	// A button, not loading on scroll: widget.List tells nothing when its
+	// end is reached, and a click is one page, never a burst of them.
+	h.older = widget.NewButtonWithIcon("Show older sales", theme.MoveDownIcon(), h.loadOlder)
+	h.older.Hide()
 
 	h.detail = widget.NewLabel("Choose a sale to see its details.")
 	h.detail.Wrapping = fyne.TextWrapWord
@@ -80,16 +91,19 @@ func newHistory(u *UI) *history {
 
 	actions := container.NewGridWithColumns(3, h.receiptBtn, h.refundBtn, h.voidBtn, h.completeBt, h.tipBtn, h.incrementBtn, h.reduceBtn)
 	right := container.NewBorder(nil, actions, nil, nil, container.NewVScroll(h.detail))
-	left := container.NewBorder(container.NewVBox(h.search, h.empty), nil, nil, nil, h.list)
+	left := container.NewBorder(container.NewVBox(h.search, h.empty), h.older, nil, nil, h.list)
 	split := container.NewHSplit(left, container.NewPadded(right))
 	split.Offset = 0.55
 	h.content = split
 	return h
 }
 
-// reload asks the backend again with the current query.
+// reload lists the first page of the current search again.
 func (h *history) reload() {
-	h.items = h.u.b.History(strings.TrimSpace(h.search.Text))
+	h.query = strings.TrimSpace(h.search.Text)
+	p := h.u.b.History(h.query, sale.Cursor{})
+	h.items, h.pages = p.Items, 1
+	h.setMore(p)
 	if len(h.items) == 0 {
 		if h.search.Text != "" {
 			h.empty.SetText("No sale matches “" + h.search.Text + "”.")
@@ -105,6 +119,40 @@ func (h *history) reload() {
 	h.detail.SetText("Choose a sale to see its details.")
 	h.setActions(HistoryItem{}, false)
 	h.list.Refresh()
+}
+
+// changed follows a sale's result: the list starts over with the newest,
+// unless the cashier has loaded older sales to read them; then the list
+// stays, and a new search or a return to the tab brings the newest back.
+func (h *history) changed() {
+	if !h.paged() {
+		h.reload()
+	}
+}
+
+// paged reports whether the list holds more than its first page.
+func (h *history) paged() bool { return h.pages > 1 }
+
+// loadOlder appends the next page of the same search. The selection
+// stays: appending moves no index.
+func (h *history) loadOlder() {
+	if !h.more {
+		return
+	}
+	p := h.u.b.History(h.query, h.next)
+	h.items = append(h.items, p.Items...)
+	h.pages++
+	h.setMore(p)
+	h.list.Refresh()
+}
+
+func (h *history) setMore(p HistoryPage) {
+	h.next, h.more = p.Next, p.More
+	if p.More {
+		h.older.Show()
+	} else {
+		h.older.Hide()
+	}
 }
 
 func (h *history) current() (HistoryItem, bool) {

@@ -181,7 +181,7 @@ func (u *UI) handle(ev Event) {
 	case EventResult:
 		if ev.Result != nil {
 			u.reg.onResult(ev.SaleID, *ev.Result)
-			u.hist.reload()
+			u.hist.changed()
 		}
 	case EventReader:
 		u.applyStatus(u.b.Status())

@@ -24,15 +24,18 @@ type Call struct {
 
 // Backend is a fake ui.Backend. The zero value is not usable: use New.
 type Backend struct {
-	mu       sync.Mutex
-	status   ui.Status
-	events   chan ui.Event
-	calls    []Call
-	history  []ui.HistoryItem
-	settings ui.SettingsModel
-	paired   []string
-	seq      int
-	emitted  atomic.Int64
+	mu      sync.Mutex
+	status  ui.Status
+	events  chan ui.Event
+	calls   []Call
+	history []ui.HistoryItem
+	// historyCalls records History's requests (not in calls: the window
+	// reads history on its own, and tests count commands).
+	historyCalls []HistoryCall
+	settings     ui.SettingsModel
+	paired       []string
+	seq          int
+	emitted      atomic.Int64
 
 	// SaveErr, when set, is what SaveSettings returns (e.g. a
 	// *ui.ValidationError); nil saves.
@@ -41,6 +44,8 @@ type Backend struct {
 	SaleErr error
 	// Locations is what DiscoverLocation returns.
 	Locations []ui.Location
+	// HistoryPageSize is how many items one History page holds; 0: all.
+	HistoryPageSize int
 	// Simulated makes Simulator return the fake itself.
 	Simulated bool
 }
@@ -143,20 +148,44 @@ func (b *Backend) FollowUp(_ context.Context, action, txn, amount string) (strin
 }
 
 // History implements ui.Backend: a case-insensitive substring match on the
-// transaction id, last four, amount and auth code.
-func (b *Backend) History(query string) []ui.HistoryItem {
+// transaction id, last four, amount and auth code, in pages of
+// HistoryPageSize (0: one page). Its cursor is the last listed sale's id.
+func (b *Backend) History(query string, before sale.Cursor) ui.HistoryPage {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	b.historyCalls = append(b.historyCalls, HistoryCall{Query: query, Before: before})
 	q := strings.ToLower(query)
-	var out []ui.HistoryItem
+	var match []ui.HistoryItem
 	for _, it := range b.history {
 		r := it.Result
 		hay := strings.ToLower(strings.Join([]string{r.TransactionID, r.LastFour, r.Amount, r.AuthCode, it.SaleID}, " "))
 		if q == "" || strings.Contains(hay, q) {
-			out = append(out, it)
+			match = append(match, it)
 		}
 	}
-	return out
+	if !before.IsZero() {
+		i := slices.IndexFunc(match, func(it ui.HistoryItem) bool { return it.SaleID == before.ID })
+		match = match[i+1:] // an unknown cursor (-1) starts over, visibly in a test
+	}
+	if n := b.HistoryPageSize; n <= 0 || len(match) <= n {
+		return ui.HistoryPage{Items: match}
+	}
+	page := match[:b.HistoryPageSize]
+	last := page[len(page)-1]
+	return ui.HistoryPage{Items: page, Next: sale.Cursor{Created: last.Result.Created, ID: last.SaleID}, More: true}
+}
+
+// HistoryCall is one History request.
+type HistoryCall struct {
+	Query  string
+	Before sale.Cursor
+}
+
+// HistoryCalls returns the History requests so far.
+func (b *Backend) HistoryCalls() []HistoryCall {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return slices.Clone(b.historyCalls)
 }
 
 // Simulator implements ui.Backend.
