@@ -168,7 +168,7 @@ func (b uiBackend) History(query string, before sale.Cursor) ui.HistoryPage {
 	// or a receipt shows it): that one sale heads the first page, unless
 	// the query lists it anyway, which would show it twice.
 	if text != "" && before.IsZero() {
-		if r, ok, err := eng.Get(text); err == nil && ok && !queryMatches(jq, r) {
+		if r, ok, err := eng.Get(text); err == nil && ok && !jq.Matches(r.TransactionID, r.LastFour, r.Amount, r.Created) {
 			recs = append([]sale.Result{r}, recs...)
 		}
 	}
@@ -211,15 +211,6 @@ func historyQuery(text string, loc *time.Location) sale.Query {
 		}
 	}
 	return sale.Query{TransactionID: text}
-}
-
-// queryMatches reports whether q's pages list r, as the journal filters.
-func queryMatches(q sale.Query, r sale.Result) bool {
-	return (q.TransactionID == "" || r.TransactionID == q.TransactionID) &&
-		(q.LastFour == "" || r.LastFour == q.LastFour) &&
-		(q.Amount == "" || r.Amount == q.Amount) &&
-		(q.Since.IsZero() || !r.Created.Before(q.Since)) &&
-		(q.Until.IsZero() || r.Created.Before(q.Until))
 }
 
 // ackShown acknowledges the result of a sale the window started once the

@@ -127,6 +127,17 @@ type Query struct {
 	Limit int
 }
 
+// Matches reports whether a sale with these fields is in q's listing
+// (every filter set holds; paging aside): the journal filters its index
+// entries with it, and a caller merging a sale into a page asks it.
+func (q *Query) Matches(transactionID, lastFour, amount string, created time.Time) bool {
+	return (q.TransactionID == "" || transactionID == q.TransactionID) &&
+		(q.LastFour == "" || lastFour == q.LastFour) &&
+		(q.Amount == "" || amount == q.Amount) &&
+		(q.Since.IsZero() || !created.Before(q.Since)) &&
+		(q.Until.IsZero() || created.Before(q.Until))
+}
+
 // Cursor is a position in the history: a record's creation time and id.
 type Cursor struct {
 	Created time.Time

@@ -170,11 +170,7 @@ func (j *Journal) History(q sale.Query) (Page, error) {
 }
 
 func matches(q *sale.Query, r *Record) bool {
-	return (q.TransactionID == "" || r.TransactionID == q.TransactionID) &&
-		(q.LastFour == "" || r.LastFour == q.LastFour) &&
-		(q.Amount == "" || r.Amount == q.Amount) &&
-		(q.Since.IsZero() || !r.Created.Before(q.Since)) &&
-		(q.Until.IsZero() || r.Created.Before(q.Until))
+	return q.Matches(r.TransactionID, r.LastFour, r.Amount, r.Created)
 }
 
 // Stats are a journal's counts and sizes.
