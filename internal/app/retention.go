@@ -39,6 +39,7 @@ func (a *App) retainOnce(ctx context.Context, j *journal.Journal, cutoff time.Ti
 		return
 	}
 	if moved == 0 {
+		a.log.Info("journal retention: nothing to move", "cutoff", cutoff.Format(time.DateOnly))
 		return
 	}
 	st, err := j.Stats()
@@ -46,6 +47,7 @@ func (a *App) retainOnce(ctx context.Context, j *journal.Journal, cutoff time.Ti
 		a.log.Info("journal retention: archived old sales", "records", moved, "cutoff", cutoff.Format(time.DateOnly))
 		return
 	}
+	a.log.Info("journal retention: compacting the journal", "bytes", st.FileBytes, "free_bytes", st.FreeBytes)
 	before, after, err := j.Compact()
 	if err != nil {
 		a.log.Error("journal compaction failed", "error", err)

@@ -493,6 +493,7 @@ func run(o opts) (rep report, err error) {
 	// Reconciliation: restart the agent once more so that it resolves what
 	// is still open, collect every unacknowledged result, stop it.
 	a.stop()
+	finalLog := fileSize(a.log)
 	if err := a.start(); err != nil {
 		return rep, err
 	}
@@ -500,6 +501,13 @@ func run(o opts) (rep report, err error) {
 		return rep, err
 	}
 	time.Sleep(3 * time.Second)
+	// And lets its retention finish: a kill mid-pass leaves records both
+	// archived and live, which the next whole pass heals (the archive's
+	// readers take the live one meanwhile); reconciled after a stop that
+	// cut a pass short, they would count as duplicates.
+	if o.oldBatch > 0 {
+		waitRetention(a, finalLog)
+	}
 	_ = c.send(map[string]any{"type": "status", "id": "final"})
 	for {
 		m, err := c.waitFor(func(m msg) bool { return m["type"] == "result" }, 2*time.Second)

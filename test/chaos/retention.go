@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"io"
+	"math"
 	"math/rand"
 	"os"
 	"path/filepath"
@@ -69,6 +71,35 @@ func (s *oldSales) observe(a *agent, logSize int64) {
 				}
 				return
 			}
+		}
+	}
+}
+
+// compactingLine is what the agent logs as it starts a compaction
+// (internal/app/retention.go).
+const compactingLine = "journal retention: compacting the journal"
+
+// waitCompacting waits (at most a few retention windows) for the agent to
+// log that it starts compacting, so that a third of the kills aimed at
+// retention land in the compaction itself: a compaction of the chaos
+// journal takes tens of milliseconds, and a random delay alone almost
+// never meets it (0 of 61 in a 2,000-sale run).
+func waitCompacting(a *agent, logSize int64) {
+	for deadline := time.Now().Add(5 * retentionKillWindow); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		if strings.Contains(tail(a.log, logSize), compactingLine) {
+			return
+		}
+	}
+}
+
+// waitRetention waits (at most a minute) for the agent's retention pass of
+// this start to end: its log line after offset logSize.
+func waitRetention(a *agent, logSize int64) {
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		t := tail(a.log, logSize)
+		if strings.Contains(t, "journal retention: archived") || strings.Contains(t, "journal retention: nothing to move") ||
+			strings.Contains(t, "journal retention failed") {
+			return
 		}
 	}
 }
@@ -166,7 +197,12 @@ func (s *oldSales) killDuringRetention(rng *rand.Rand, a *agent) error {
 	if err := a.spawn(); err != nil {
 		return err
 	}
-	time.Sleep(s.killDelay(rng))
+	if rng.Intn(3) == 0 {
+		waitCompacting(a, logSize)
+		time.Sleep(time.Duration(rng.Int63n(int64(5 * time.Millisecond))))
+	} else {
+		time.Sleep(s.killDelay(rng))
+	}
 	_ = a.cmd.Process.Signal(syscall.SIGKILL)
 	_ = a.cmd.Wait()
 	return s.classify(a, live, logSize)
@@ -307,9 +343,14 @@ func fileSize(path string) int64 {
 
 // tail is the text of path from offset on.
 func tail(path string, offset int64) string {
-	data, err := os.ReadFile(path)
-	if err != nil || int64(len(data)) < offset {
+	f, err := os.Open(path)
+	if err != nil {
 		return ""
 	}
-	return string(data[offset:])
+	defer f.Close()
+	data, err := io.ReadAll(io.NewSectionReader(f, offset, math.MaxInt64-offset))
+	if err != nil {
+		return ""
+	}
+	return string(data)
 }
