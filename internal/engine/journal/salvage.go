@@ -438,6 +438,9 @@ func rebuild(path, aside string, recs []Record) error {
 	if cerr := db.Close(); err == nil {
 		err = cerr
 	}
+	if err == nil {
+		err = matchDirOwner(tmp)
+	}
 	if err != nil {
 		return err
 	}
