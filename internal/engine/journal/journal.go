@@ -676,8 +676,11 @@ func hasCardNumber(b []byte) bool {
 
 // fileKind names what a file that is not a regular one is.
 func fileKind(m os.FileMode) string {
-	if m.IsDir() {
+	switch {
+	case m.IsDir():
 		return "directory"
+	case m&os.ModeSymlink != 0:
+		return "symbolic link"
 	}
 	return "special file (" + m.Type().String() + ")"
 }

@@ -201,10 +201,13 @@ func appendLines(path string, recs []stored) error {
 // whole lines.
 func archivedIDs(path string) (map[string]bool, int64, error) {
 	have := map[string]bool{}
-	b, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Lstat(path); errors.Is(err, os.ErrNotExist) {
 		return have, 0, nil
 	}
+	if err := regularFile(path); err != nil {
+		return nil, 0, err
+	}
+	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, 0, err
 	}
