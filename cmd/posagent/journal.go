@@ -89,12 +89,24 @@ func runJournal(ctx context.Context, args []string, _ io.Reader, stdout, stderr 
 		return 1
 	}
 	defer j.Close()
+	// Open salvages a damaged journal as the agent's start does: the
+	// records on its damaged pages are gone from the live journal, so say
+	// so, and an export is incomplete.
+	salvaged := false
+	if rep := j.Report(); rep.MovedAside != "" {
+		salvaged = true
+		fmt.Fprintf(stderr, "posagent journal: the journal was damaged (%s): it was kept as %s and a new one started with the %d records that could be read; records on the damaged pages may be missing: check the gateway portal\n",
+			rep.Damage, rep.MovedAside, rep.Salvaged)
+	}
 	switch sub {
 	case "stats":
 		err = journalStats(j, stdout)
 	case "export":
 		var complete bool
-		if complete, err = journalExport(ctx, j, from, to, *format, stdout, stderr); err == nil && !complete {
+		if complete, err = journalExport(ctx, j, from, to, *format, stdout, stderr); err == nil && (!complete || salvaged) {
+			if complete {
+				fmt.Fprintln(stderr, "posagent journal export: incomplete: the journal was salvaged (above): check the export against the gateway's batch")
+			}
 			return 1
 		}
 	case "compact":
@@ -257,9 +269,11 @@ func journalExport(ctx context.Context, j *journal.Journal, from, to time.Time, 
 	if err := cw.Error(); err != nil {
 		return false, err
 	}
-	if arch.Incomplete() || refused > 0 {
-		fmt.Fprintf(stderr, "posagent journal export: incomplete: %d archive lines do not decode, %d hold card data, %d records refused: check them against the gateway's batch\n",
-			arch.Damaged, arch.CardData, refused)
+	// A live record that does not decode is skipped by the journal's
+	// reads: a record the export is missing too.
+	if unreadable := j.Unreadable(); arch.Incomplete() || refused > 0 || unreadable > 0 {
+		fmt.Fprintf(stderr, "posagent journal export: incomplete: %d archive lines do not decode, %d hold card data, %d records refused, %d journal records do not decode: check them against the gateway's batch\n",
+			arch.Damaged, arch.CardData, refused, unreadable)
 		return false, nil
 	}
 	return true, nil

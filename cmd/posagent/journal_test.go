@@ -15,6 +15,7 @@ import (
 
 	"github.com/posagent/posagent/internal/engine/journal"
 	"github.com/posagent/posagent/internal/sale"
+	bolt "go.etcd.io/bbolt"
 )
 
 func runJournalCmd(args ...string) (int, string, string) {
@@ -276,5 +277,71 @@ func TestExportedCardData(t *testing.T) {
 		if got := tc.e.cardData(); got != tc.want {
 			t.Errorf("%+v: %q, want %q", tc.e, got, tc.want)
 		}
+	}
+}
+
+// TestJournalExportOfDamagedJournal: the export's Open salvages a damaged
+// journal like the agent's (moves it aside, keeps what it can read). The
+// records on the damaged pages are then missing from the export, so it
+// must say so and exit 1 — it printed nothing and exited 0, a
+// reconciliation short of records without a word. Stats says so too.
+func TestJournalExportOfDamagedJournal(t *testing.T) {
+	for _, sub := range []string{"export", "stats"} {
+		t.Run(sub, func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, "journal.db")
+			day := time.Date(2026, 12, 4, 0, 0, 0, 0, time.Local)
+			seedJournal(t, path, day)
+			// Both meta pages zeroed: damaged beyond bbolt's reach.
+			f, err := os.OpenFile(path, os.O_WRONLY, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := f.WriteAt(make([]byte, 8192), 0); err != nil {
+				t.Fatal(err)
+			}
+			f.Close()
+			args := []string{sub, "--journal", path}
+			if sub == "export" {
+				args = append(args, "--since", "2026-12-04")
+			}
+			code, _, errs := runJournalCmd(args...)
+			aside, _ := filepath.Glob(path + ".damaged-*")
+			if len(aside) != 1 {
+				t.Fatalf("the damaged journal was not salvaged: %v", aside)
+			}
+			if !strings.Contains(errs, filepath.Base(aside[0])) {
+				t.Errorf("%s: stderr does not say the journal was damaged and kept as %s:\n%s", sub, filepath.Base(aside[0]), errs)
+			}
+			if sub == "export" && code != 1 {
+				t.Errorf("export of a salvaged journal: exit %d, want 1 (records on the damaged pages may be missing)", code)
+			}
+		})
+	}
+}
+
+// TestJournalExportUndecodableRecord: a live record whose value no longer
+// decodes (a bad sector, a bad copy) is skipped by the journal's reads; the
+// export was then one sale short and exited 0.
+func TestJournalExportUndecodableRecord(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "journal.db")
+	seedJournal(t, path, time.Date(2026, 12, 4, 0, 0, 0, 0, time.Local))
+	db, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket([]byte("transactions")).Put([]byte("day-2"), []byte("\x00{not json"))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	code, out, errs := runJournalCmd("export", "--journal", path, "--since", "2026-12-04")
+	if strings.Contains(out, "day-2") {
+		t.Fatalf("the damaged record was exported:\n%s", out)
+	}
+	if code != 1 || !strings.Contains(errs, "incomplete") {
+		t.Errorf("export missing an undecodable record: exit %d, stderr %q: want 1 and \"incomplete\"", code, errs)
 	}
 }

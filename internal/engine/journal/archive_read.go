@@ -123,6 +123,11 @@ func ReadArchive(ctx context.Context, dir string, since, until time.Time, fn fun
 }
 
 func readArchiveFile(ctx context.Context, path string, since, until time.Time, res *ArchiveRead, fn func(Record) error) error {
+	if err := regularFile(path); err != nil {
+		res.Damaged++
+		res.problem(path, 0, err.Error())
+		return nil
+	}
 	fh, err := os.Open(path)
 	if err != nil {
 		return fmt.Errorf("journal: archive: %w", err)
@@ -293,6 +298,21 @@ func (j *Journal) Between(ctx context.Context, since, until time.Time) ([]Record
 	return out, res, nil
 }
 
+// regularFile refuses an archive file that is not a regular file: Retain
+// writes only regular files, and a link to /dev/zero would be read for
+// ever (it has no line to stop at), a FIFO block the open, a link out of
+// the state directory be read or appended to.
+func regularFile(path string) error {
+	fi, err := os.Lstat(path)
+	if err != nil {
+		return fmt.Errorf("journal: archive: %w", err)
+	}
+	if !fi.Mode().IsRegular() {
+		return fmt.Errorf("is a %s, not a regular file: not read (retention writes only regular files; move it away)", fileKind(fi.Mode()))
+	}
+	return nil
+}
+
 // ArchiveSize is the archive's files, records and bytes.
 type ArchiveSize struct {
 	Dir     string
@@ -313,6 +333,9 @@ func ArchiveSizes(dir string) (ArchiveSize, error) {
 	}
 	buf := make([]byte, 64<<10)
 	for i, f := range files {
+		if regularFile(f) != nil {
+			continue
+		}
 		fh, err := os.Open(f)
 		if err != nil {
 			return s, fmt.Errorf("journal: archive: %w", err)

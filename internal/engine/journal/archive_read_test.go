@@ -248,3 +248,68 @@ func TestReadArchiveDays(t *testing.T) {
 		t.Errorf("ArchiveSizes: %+v", s)
 	}
 }
+
+// TestArchiveNotARegularFile: a day file that is a symlink to a device or
+// a FIFO (or any file that is not a regular one) is not read: the export,
+// stats and retention read /dev/zero forever (ignoring the interrupt:
+// there is no line to stop at), blocked on a FIFO, or followed a link out
+// of the state directory. It is reported, and the export is incomplete.
+func TestArchiveNotARegularFile(t *testing.T) {
+	dir := t.TempDir()
+	day := epoch
+	b, _ := json.Marshal(Record{TransactionAPIID: "real", State: sale.StateDone, Acked: true, Created: day})
+	appendLine(t, dir, day, string(b)+"\n")
+	zero := archiveFile(dir, day.AddDate(0, 0, 1))
+	if err := os.Symlink("/dev/zero", zero); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	var res ArchiveRead
+	var got []string
+	go func() {
+		defer close(done)
+		res, _ = ReadArchive(context.Background(), dir, time.Time{}, time.Time{}, func(r Record) error {
+			got = append(got, r.TransactionAPIID)
+			return nil
+		})
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("ReadArchive of a day file linked to /dev/zero has not ended in 10 s")
+	}
+	if !slices.Equal(got, []string{"real"}) || !res.Incomplete() || len(res.Problems) != 1 || res.Problems[0].File != zero {
+		t.Errorf("got %v, %+v: want the real record and the link reported", got, res)
+	}
+	sized := make(chan ArchiveSize)
+	go func() {
+		s, _ := ArchiveSizes(dir)
+		sized <- s
+	}()
+	select {
+	case s := <-sized:
+		if s.Files != 1 || s.Records != 1 {
+			t.Errorf("ArchiveSizes %+v: want the one regular file", s)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("ArchiveSizes of a day file linked to /dev/zero has not ended in 10 s")
+	}
+	// Retention into that day refuses it rather than read it whole.
+	j, _ := openTemp(t)
+	if err := j.Put(Record{TransactionAPIID: "next-day", State: sale.StateDone, Acked: true, Created: day.AddDate(0, 0, 1)}); err != nil {
+		t.Fatal(err)
+	}
+	retained := make(chan error)
+	go func() {
+		_, err := j.Retain(context.Background(), day.AddDate(0, 0, 3), dir)
+		retained <- err
+	}()
+	select {
+	case err := <-retained:
+		if err == nil || !strings.Contains(err.Error(), "not a regular file") {
+			t.Errorf("Retain into a day file linked to /dev/zero: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Retain into a day file linked to /dev/zero has not ended in 10 s")
+	}
+}

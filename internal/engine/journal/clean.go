@@ -79,6 +79,10 @@ func stampClean(path string) error {
 	if err := os.WriteFile(tmp, b, 0o600); err != nil {
 		return err
 	}
+	// Root's stamp on the service's journal: the service must read it.
+	if err := matchDirOwner(tmp); err != nil {
+		return err
+	}
 	// A torn or lost stamp only means a full check at the next start: no
 	// fsync needed.
 	return os.Rename(tmp, path+cleanSuffix)

@@ -132,6 +132,40 @@ func TestCleanCloseStamp(t *testing.T) {
 			t.Fatalf("salvaged journal: Unfinished = %d, %v", len(un), err)
 		}
 	})
+	t.Run("a damaged freelist is checked", func(t *testing.T) {
+		// bbolt reads the freelist when it opens a file for writing, before
+		// any transaction: a garbage count there (a bit rotted while the
+		// agent was stopped) made it allocate terabytes — a fatal out of
+		// memory no recover catches — at the start of a stamped file.
+		path := filepath.Join(t.TempDir(), "journal.db")
+		writeSplitJournal(t, path)
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := currentMeta(b)
+		p := b[m.freelist*uint64(m.pageSize):]
+		ne.PutUint16(p[10:], 0xFFFF)            // the count is in the first slot...
+		ne.PutUint64(p[pageHeaderSize:], 1<<40) // ...and it is garbage
+		if err := os.WriteFile(path, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(path, time.Time{}, fi.ModTime()); err != nil {
+			t.Fatal(err)
+		}
+		j, err := Open(path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer j.Close()
+		if rep := j.Report(); rep.MovedAside == "" || rep.Salvaged != 320 {
+			t.Fatalf("a stamped file with a damaged freelist: %+v, want it salvaged whole", rep)
+		}
+	})
 	t.Run("a change since the clean close is checked", func(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "journal.db")
 		writeSplitJournal(t, path)

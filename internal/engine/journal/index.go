@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/posagent/posagent/internal/sale"
@@ -57,9 +58,17 @@ const (
 
 func timeKey(t time.Time) []byte {
 	var b [8]byte
-	n := t.UnixNano()
-	if n < 0 {
+	// UnixNano is undefined outside 1678–2262: a bound out there (an
+	// export --until 9999-12-31, a huge keep_days) is the end it stands
+	// for, never a wrapped value.
+	var n int64
+	switch {
+	case t.Before(time.Unix(0, 0)):
 		n = 0
+	case t.After(time.Unix(0, math.MaxInt64)):
+		n = math.MaxInt64
+	default:
+		n = t.UnixNano()
 	}
 	binary.BigEndian.PutUint64(b[:], uint64(n))
 	return b[:]

@@ -243,7 +243,15 @@ func openChecked(path string, clean bool) (db *bolt.DB, damage, err error) {
 	switch {
 	case err == nil && !st.Mode().IsRegular():
 		return nil, nil, fmt.Errorf("is a %s, not a journal file: move it away (the agent makes a new journal)", fileKind(st.Mode()))
-	case err == nil && st.Size() > 0 && !clean:
+	case err == nil && st.Size() > 0:
+		// Even a file stamped clean gets what a writable open reads
+		// checked (a few pages): bbolt trusts its freelist.
+		if clean && headDamaged(path) {
+			clean = false
+		}
+		if clean {
+			break
+		}
 		if damage, err := checkFile(path); damage != nil || err != nil {
 			return nil, damage, err
 		}
@@ -302,6 +310,23 @@ func checkPath(path string) (damage, err error) {
 		return nil, err
 	}
 	return checkPagesAt(f, st.Size()), nil
+}
+
+// headDamaged reports whether what bbolt reads at a writable open (the
+// meta pages and the freelist: checkHeadAt) is damaged, or cannot be read:
+// then the file gets the whole check.
+func headDamaged(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return true
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return true
+	}
+	_, err = checkHeadAt(f, st.Size())
+	return err != nil
 }
 
 func openDB(path string) (*bolt.DB, error) {
@@ -651,8 +676,11 @@ func hasCardNumber(b []byte) bool {
 
 // fileKind names what a file that is not a regular one is.
 func fileKind(m os.FileMode) string {
-	if m.IsDir() {
+	switch {
+	case m.IsDir():
 		return "directory"
+	case m&os.ModeSymlink != 0:
+		return "symbolic link"
 	}
 	return "special file (" + m.Type().String() + ")"
 }

@@ -290,3 +290,26 @@ func TestReadErrorsSurface(t *testing.T) {
 		t.Errorf("Ack on a closed journal: %v, want a disk error", err)
 	}
 }
+
+// TestHistoryFarRange: a range reaching past what a time.UnixNano holds
+// (before 1678, after 2262) — `posagent journal export --until
+// 9999-12-31`, the natural "everything" — is every record of it. Its key
+// was UnixNano's undefined result, and the export was empty with exit 0.
+func TestHistoryFarRange(t *testing.T) {
+	j, _ := openTemp(t)
+	all := seeded(300, 7)
+	if err := j.PutAll(all); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []sale.Query{
+		{Since: time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC), Until: time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC), Limit: 50},
+		{Since: time.Date(1600, 1, 1, 0, 0, 0, 0, time.UTC), Until: time.Date(2263, 1, 1, 0, 0, 0, 0, time.UTC), Limit: 50},
+		{Until: time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC), Limit: 50},
+		{Since: time.Date(1677, 1, 1, 0, 0, 0, 0, time.UTC), Limit: 50},
+	} {
+		got := pages(t, j, q)
+		if w := want(all, q); len(got) != len(w) || len(w) != len(all) {
+			t.Errorf("History(%v .. %v): %d records, want all %d", q.Since, q.Until, len(got), len(all))
+		}
+	}
+}

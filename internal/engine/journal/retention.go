@@ -201,10 +201,13 @@ func appendLines(path string, recs []stored) error {
 // whole lines.
 func archivedIDs(path string) (map[string]bool, int64, error) {
 	have := map[string]bool{}
-	b, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Lstat(path); errors.Is(err, os.ErrNotExist) {
 		return have, 0, nil
 	}
+	if err := regularFile(path); err != nil {
+		return nil, 0, err
+	}
+	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -251,7 +254,14 @@ func (j *Journal) deleteArchived(batch []stored) (int, error) {
 	return n, nil
 }
 
+// syncDirFails, when set (tests only), stands for a directory fsync that
+// fails.
+var syncDirFails func(dir string) error
+
 func syncDir(dir string) error {
+	if syncDirFails != nil {
+		return syncDirFails(dir)
+	}
 	d, err := os.Open(dir)
 	if err != nil {
 		return err
@@ -303,14 +313,21 @@ func (j *Journal) Compact() (before, after int64, err error) {
 		return before, before, fmt.Errorf("journal: compact: %w", err)
 	}
 	step("compact-synced")
+	if err := matchDirOwner(tmp); err != nil {
+		os.Remove(tmp)
+		return before, before, fmt.Errorf("journal: compact: %w", err)
+	}
 	if err := os.Rename(tmp, j.path); err != nil {
 		os.Remove(tmp)
 		return before, before, fmt.Errorf("journal: compact: %w", err)
 	}
+	// From the rename on the new file is the journal, whatever fails
+	// next: the old one is unlinked, and a write to it would go to a file
+	// no restart opens. So the journal moves to the new file before a
+	// failed directory fsync is reported (the rename may then not survive
+	// a power cut, which leaves the old file, whole, as the journal).
 	old := j.db
-	if err := syncDir(filepath.Dir(j.path)); err != nil {
-		return before, before, fmt.Errorf("journal: compact: %w", err)
-	}
+	syncErr := syncDir(filepath.Dir(j.path))
 	step("compact-renamed")
 	db, err := bolt.Open(j.path, 0o600, &bolt.Options{Timeout: openTimeout})
 	old.Close()
@@ -319,6 +336,10 @@ func (j *Journal) Compact() (before, after int64, err error) {
 	}
 	db.NoSync = j.noSync
 	j.db = db
+	if syncErr != nil {
+		j.suspect.Store(true)
+		return before, before, fmt.Errorf("journal: compact: %w", syncErr)
+	}
 	if fi, err := os.Stat(j.path); err == nil {
 		after = fi.Size()
 	}

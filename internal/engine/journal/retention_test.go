@@ -291,3 +291,38 @@ func TestRetainAcrossBatches(t *testing.T) {
 	}
 	checkMoved(t, j, ArchiveDir(path), all, cutoff)
 }
+
+// TestCompactDirSyncFailsKeepsWritingTheJournal: once the compacted copy
+// is renamed over the journal, it is the journal, whatever fails next. A
+// failed fsync of the directory used to return with the journal still open
+// on the old file — unlinked by the rename — so every sale written after
+// went to a file no restart would ever open: unfinished sales never
+// looked up, unacknowledged results never replayed.
+func TestCompactDirSyncFailsKeepsWritingTheJournal(t *testing.T) {
+	j, path := openTemp(t)
+	if err := j.PutAll(seeded(200, 5)); err != nil {
+		t.Fatal(err)
+	}
+	failSync := errors.New("EIO")
+	syncDirFails = func(string) error { return failSync }
+	defer func() { syncDirFails = nil }()
+	if _, _, err := j.Compact(); !errors.Is(err, failSync) {
+		t.Fatalf("Compact with a failing directory sync: %v, want its error", err)
+	}
+	syncDirFails = nil
+	in := Record{TransactionAPIID: "after-failed-compact", State: sale.StateUnknown}
+	if err := j.Put(in); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+	j2, err := Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j2.Close()
+	if _, ok, err := j2.Get(in.TransactionAPIID); !ok || err != nil {
+		t.Fatalf("a sale written after the compaction is not in the journal after a restart (%v): it went to the unlinked old file", err)
+	}
+}

@@ -125,27 +125,40 @@ func checkPages(b []byte) error {
 // one page at a time: the check holds a path of pages in memory, never
 // the file.
 func checkPagesAt(f io.ReaderAt, size int64) error {
+	w, err := checkHeadAt(f, size)
+	if err != nil {
+		return err
+	}
+	return w.walk(w.m.root, 0)
+}
+
+// checkHeadAt checks what bbolt reads when it opens a file for writing,
+// before any transaction — the meta pages, the file's size, the freelist
+// — and returns the walker to go on from. A few pages: it runs even on a
+// file stamped clean (clean.go), whose freelist may have rotted since, and
+// a garbage count there is not a panic but a fatal allocation.
+func checkHeadAt(f io.ReaderAt, size int64) (*walker, error) {
 	head := make([]byte, min(size, 2*int64(pageSizes[len(pageSizes)-1])))
 	if _, err := f.ReadAt(head, 0); err != nil && !errors.Is(err, io.EOF) {
-		return fmt.Errorf("read the meta pages: %w", err)
+		return nil, fmt.Errorf("read the meta pages: %w", err)
 	}
 	m := currentMeta(head)
 	if m == nil {
-		return errors.New("no valid meta page")
+		return nil, errors.New("no valid meta page")
 	}
 	if m.pageSize < 512 || m.pageSize > 1<<20 || m.high < 3 {
-		return fmt.Errorf("meta page: page size %d, %d pages", m.pageSize, m.high)
+		return nil, fmt.Errorf("meta page: page size %d, %d pages", m.pageSize, m.high)
 	}
 	if need := m.high * uint64(m.pageSize); need > uint64(size) {
-		return fmt.Errorf("file truncated: %d bytes, its pages need %d", size, need)
+		return nil, fmt.Errorf("file truncated: %d bytes, its pages need %d", size, need)
 	}
-	w := walker{f: f, m: m, seen: map[uint64]bool{}}
+	w := &walker{f: f, m: m, seen: map[uint64]bool{}}
 	if m.freelist != noFreelist {
 		if err := w.checkFreelist(m.freelist); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	return w.walk(m.root, 0)
+	return w, nil
 }
 
 type walker struct {
@@ -437,6 +450,9 @@ func rebuild(path, aside string, recs []Record) error {
 	})
 	if cerr := db.Close(); err == nil {
 		err = cerr
+	}
+	if err == nil {
+		err = matchDirOwner(tmp)
 	}
 	if err != nil {
 		return err
