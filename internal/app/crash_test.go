@@ -266,7 +266,7 @@ func TestCrashAtEveryStep(t *testing.T) {
 			if tc.charges == 0 && !strings.Contains(rec.Error, "nothing was charged") {
 				t.Errorf("a sale the gateway never got says %q", rec.Error)
 			}
-			un, _ := a.Engine().Unacked("")
+			un, _, _ := a.Engine().Unacked("", 0)
 			found := false
 			for _, u := range un {
 				found = found || u.TransactionAPIID == apiID

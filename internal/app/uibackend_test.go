@@ -60,7 +60,7 @@ func TestUIBackendSale(t *testing.T) {
 			}
 			// The window has shown the result: it is acknowledged, so it
 			// does not wait for a client forever and retention can move it.
-			if un, err := a.Engine().Unacked(""); err != nil || len(un) != 0 {
+			if un, _, err := a.Engine().Unacked("", 0); err != nil || len(un) != 0 {
 				t.Errorf("a window sale the window has shown is unacknowledged: %d %v", len(un), err)
 			}
 			var ve *ui.ValidationError
@@ -177,7 +177,7 @@ func TestUIBackendHistoryPages(t *testing.T) {
 				tc.query, len(got), len(tc.want), firstDiff(got, tc.want))
 		}
 	}
-	if un, err := a.Engine().Unacked(""); err != nil || len(un) != 0 {
+	if un, _, err := a.Engine().Unacked("", 0); err != nil || len(un) != 0 {
 		t.Errorf("window sales the history listed are unacknowledged: %d %v", len(un), err)
 	}
 }

@@ -17,9 +17,12 @@ type Engine interface {
 	Cancel(ctx context.Context, origin, clientID, apiID string) (sale.Result, error)
 	FollowUp(ctx context.Context, req engine.FollowUpRequest) (sale.Result, error)
 	Subscribe() (<-chan sale.Update, func())
-	// Unacked returns origin's finished results not acknowledged yet,
-	// newest first.
-	Unacked(origin string) ([]sale.Result, error)
+	// Unacked returns up to limit of origin's finished results not
+	// acknowledged yet, newest first, and how many there are.
+	Unacked(origin string, limit int) ([]sale.Result, int, error)
+	// UnackedByClient returns origin's unacknowledged results asked for
+	// with the request id clientID.
+	UnackedByClient(origin, clientID string) ([]sale.Result, error)
 	Ack(apiID string) error
 	Get(apiID string) (sale.Result, bool, error)
 	ReaderInfos() []sale.Reader

@@ -162,14 +162,10 @@ func (c *conn) status(req Request) {
 		active = append(active, ActiveSale{ID: r.ClientID, TransactionAPIID: r.TransactionAPIID, Action: r.Action, Amount: r.Amount, State: string(r.State)})
 		b.adopt(ownerKey{c.origin, r.ClientID}, c)
 	}
-	mine, err := b.eng.Unacked(c.origin)
+	replay, total, err := b.eng.Unacked(c.origin, maxReplay)
 	if err != nil {
 		c.sendEngineError(req.ID, err)
 		return
-	}
-	replay := mine
-	if len(replay) > maxReplay {
-		replay = replay[:maxReplay]
 	}
 	if lookup != nil && lookup.State == sale.StateDone {
 		dup := false
@@ -181,7 +177,7 @@ func (c *conn) status(req Request) {
 		}
 	}
 	c.sendMsg(StatusMsg{Type: TypeStatus, ID: req.ID, Agent: b.agentInfo(), Readers: readerInfos(b.eng.ReaderInfos()),
-		Active: active, Unacked: len(mine)})
+		Active: active, Unacked: total})
 	for i := range replay {
 		c.sendMsg(resultMsg(&replay[i], true))
 	}
@@ -206,15 +202,13 @@ func (c *conn) ack(req Request) {
 		}
 		ids = append(ids, rec.TransactionAPIID)
 	} else {
-		unacked, err := b.eng.Unacked(c.origin)
+		unacked, err := b.eng.UnackedByClient(c.origin, req.ID)
 		if err != nil {
 			c.sendEngineError(req.ID, err)
 			return
 		}
 		for _, r := range unacked {
-			if r.ClientID == req.ID {
-				ids = append(ids, r.TransactionAPIID)
-			}
+			ids = append(ids, r.TransactionAPIID)
 		}
 		if len(ids) == 0 {
 			c.sendError(req.ID, CodeNotFound, fmt.Sprintf("no unacknowledged result for request id %q", req.ID))

@@ -69,7 +69,7 @@ func TestSaleDetailsRefusedBeforeCard(t *testing.T) {
 			if !errors.As(err, &ee) || ee.Code != tc.code || !strings.Contains(ee.Message, tc.field) {
 				t.Fatalf("StartSale = %v, want %s naming %q", err, tc.code, tc.field)
 			}
-			if recs, _ := tc.h.e.Unacked(""); len(recs) != 0 {
+			if recs, _, _ := tc.h.e.Unacked("", 0); len(recs) != 0 {
 				t.Errorf("journal holds %d records", len(recs))
 			}
 			select {

@@ -379,20 +379,35 @@ func (e *Engine) Paused() bool {
 	return e.paused
 }
 
-// Unacked returns the finished results of origin no client has
-// acknowledged, newest first ("": every origin's). An approval whose chip
-// card has not answered yet is not one: it may still be voided
-// (complete.go), and a page must not print its receipt.
-func (e *Engine) Unacked(origin string) ([]sale.Result, error) {
-	recs, err := e.j.Unacked(origin)
+// Unacked returns up to limit (0: all) of origin's finished results no
+// client has acknowledged, newest first ("": every origin's), and how many
+// there are. An approval whose chip card has not answered yet is not one:
+// it may still be voided (complete.go), and a page must not print its
+// receipt. The journal reads only what it returns (status asks for the
+// newest few, however long a page has left its results unacknowledged).
+func (e *Engine) Unacked(origin string, limit int) ([]sale.Result, int, error) {
+	recs, total, err := e.j.Unacked(origin, limit, cardAnswered)
+	return resultsOf(recs), total, err
+}
+
+// UnackedByClient returns origin's finished, unacknowledged results asked
+// for with the page's request id clientID (an ack by request id), the
+// approvals still waiting for their card left out as in Unacked.
+func (e *Engine) UnackedByClient(origin, clientID string) ([]sale.Result, error) {
+	recs, err := e.j.UnackedByClient(origin, clientID)
 	out := recs[:0]
-	for _, r := range recs {
-		if r.Outcome == sale.OutcomeApproved && r.CardCompletion == sale.CardPending {
-			continue
+	for i := range recs {
+		if cardAnswered(&recs[i]) {
+			out = append(out, recs[i])
 		}
-		out = append(out, r)
 	}
 	return resultsOf(out), err
+}
+
+// cardAnswered reports whether r is not an approval still waiting for its
+// chip card's answer.
+func cardAnswered(r *journal.Record) bool {
+	return r.Outcome != sale.OutcomeApproved || r.CardCompletion != sale.CardPending
 }
 
 // Ack records that a client received a result.

@@ -283,14 +283,14 @@ func TestSaleApproved(t *testing.T) {
 		t.Errorf("gateway request %+v", req)
 	}
 	// Results wait for an acknowledgement.
-	un, _ := h.e.Unacked("")
+	un, _, _ := h.e.Unacked("", 0)
 	if len(un) != 1 {
 		t.Fatalf("unacked %d", len(un))
 	}
 	if err := h.e.Ack(rec.TransactionAPIID); err != nil {
 		t.Fatal(err)
 	}
-	if un, _ := h.e.Unacked(""); len(un) != 0 {
+	if un, _, _ := h.e.Unacked("", 0); len(un) != 0 {
 		t.Fatal("ack did not stick")
 	}
 }

@@ -111,7 +111,7 @@ func TestChipCompletion(t *testing.T) {
 				t.Errorf("journal %s %s card_completion %q, want done %s %q", got.State, got.Outcome, got.CardCompletion, tc.outcome, tc.complete)
 			}
 			// The engine's void is not a result of its own for clients.
-			un, _ := h.e.Unacked("")
+			un, _, _ := h.e.Unacked("", 0)
 			if len(un) != 1 || un[0].TransactionAPIID != rec.TransactionAPIID {
 				t.Errorf("unacknowledged results %v", un)
 			}
@@ -302,7 +302,7 @@ func TestNoReplayBeforeTheCardAnswers(t *testing.T) {
 	h.e.HandleReaderEvent(reader.Event{Kind: reader.EventCard, Reader: simInfo, Read: r, Complete: c.complete})
 	<-c.told
 	got, _, _ := h.j.Get(rec.TransactionAPIID)
-	un, _ := h.e.Unacked("")
+	un, _, _ := h.e.Unacked("", 0)
 	close(c.release)
 	if got.Outcome != sale.OutcomeApproved || got.CardCompletion != sale.CardPending {
 		t.Fatalf("journal while the card decides: %s %q", got.Outcome, got.CardCompletion)

@@ -344,9 +344,21 @@ func (e *Engine) FollowUp(_ context.Context, req engine.FollowUpRequest) (sale.R
 }
 
 // Unacked implements bridge.Engine.
-func (e *Engine) Unacked(origin string) ([]sale.Result, error) {
-	return e.selectRecs(func(r *sale.Result) bool {
+func (e *Engine) Unacked(origin string, limit int) ([]sale.Result, int, error) {
+	recs := e.selectRecs(func(r *sale.Result) bool {
 		return r.State == sale.StateDone && !r.Acked && (origin == "" || r.Origin == origin)
+	})
+	total := len(recs)
+	if limit > 0 && len(recs) > limit {
+		recs = recs[:limit]
+	}
+	return recs, total, nil
+}
+
+// UnackedByClient implements bridge.Engine.
+func (e *Engine) UnackedByClient(origin, clientID string) ([]sale.Result, error) {
+	return e.selectRecs(func(r *sale.Result) bool {
+		return r.State == sale.StateDone && !r.Acked && r.Origin == origin && r.ClientID == clientID
 	}), nil
 }
 

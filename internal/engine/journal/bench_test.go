@@ -94,7 +94,7 @@ func benchReads(b *testing.B, j *Journal, txID string) {
 	})
 	b.Run("UnackedOrigin", func(b *testing.B) {
 		for b.Loop() {
-			if _, err := j.Unacked("https://pos.example.com"); err != nil {
+			if _, _, err := j.Unacked("https://other.example.com", 32, nil); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -21,7 +21,12 @@ import (
 //
 //	open:     transaction_api_id                       records not done (pending, sending, unknown),
 //	          and approvals whose chip card still owes its part (Record.CardOwed)
-//	unacked:  origin NUL transaction_api_id            done and not acknowledged, per origin
+//	unacked:  origin NUL created(8) transaction_api_id done and not acknowledged, per origin in
+//	          time order (status replays the newest few: a page that never
+//	          acknowledges must not make every status read its whole history)
+//	unacked_client: origin NUL client_id NUL transaction_api_id
+//	          the same records by the page's request id (ack by request id)
+//	unacked_count: origin NUL -> count(8)              how many the unacked index holds per origin
 //	time:     created(8) transaction_api_id            every record, by creation time
 //	search:   kind value NUL created(8) transaction_api_id
 //	          kind 't': gateway transaction id (a void's record holds the
@@ -33,17 +38,19 @@ import (
 // every record took 6.6 s per websocket status; a cursor on an index reads
 // only what it returns.
 var (
-	bucketOpen    = []byte("idx_open")
-	bucketUnacked = []byte("idx_unacked")
-	bucketTime    = []byte("idx_time")
-	bucketSearch  = []byte("idx_search")
-	indexBuckets  = [][]byte{bucketOpen, bucketUnacked, bucketTime, bucketSearch}
+	bucketOpen          = []byte("idx_open")
+	bucketUnacked       = []byte("idx_unacked")
+	bucketUnackedClient = []byte("idx_unacked_client")
+	bucketUnackedCount  = []byte("idx_unacked_count")
+	bucketTime          = []byte("idx_time")
+	bucketSearch        = []byte("idx_search")
+	indexBuckets        = [][]byte{bucketOpen, bucketUnacked, bucketUnackedClient, bucketUnackedCount, bucketTime, bucketSearch}
 
 	// metaIndexVersion names the index scheme a journal's indexes follow.
 	// A journal of an earlier version (none, or the lone gateway-id index
 	// of v1) gets them built at Open, once, by buildIndexes.
 	metaIndexVersion = []byte("index_version")
-	indexVersion     = []byte("3")
+	indexVersion     = []byte("4")
 	// Left by version 1 of the scheme; buildIndexes removes them.
 	legacyByTxID      = []byte("by_transaction_id")
 	legacyByTxIDBuilt = []byte("by_transaction_id_built")
@@ -87,7 +94,8 @@ func indexKeys(r *Record) map[string][][]byte {
 		keys[string(bucketOpen)] = [][]byte{id}
 	}
 	if r.State == sale.StateDone && !r.Acked {
-		keys[string(bucketUnacked)] = [][]byte{append([]byte(r.Origin+"\x00"), id...)}
+		keys[string(bucketUnacked)] = [][]byte{append(append([]byte(r.Origin+"\x00"), timeKey(r.Created)...), id...)}
+		keys[string(bucketUnackedClient)] = [][]byte{append([]byte(r.Origin+"\x00"+r.ClientID+"\x00"), id...)}
 	}
 	for _, s := range []struct {
 		kind  byte
@@ -108,6 +116,11 @@ func indexDelete(tx *bolt.Tx, old *Record) error {
 	for name, keys := range indexKeys(old) {
 		b := tx.Bucket([]byte(name))
 		for _, k := range keys {
+			if name == string(bucketUnacked) && has(b, k) {
+				if err := countUnacked(tx, old.Origin, -1); err != nil {
+					return err
+				}
+			}
 			if err := b.Delete(k); err != nil {
 				return err
 			}
@@ -116,17 +129,52 @@ func indexDelete(tx *bolt.Tx, old *Record) error {
 	return nil
 }
 
+// countUnacked moves origin's count of unacknowledged results by d, in
+// the transaction that adds or removes its index key.
+func countUnacked(tx *bolt.Tx, origin string, d int64) error {
+	b, k := tx.Bucket(bucketUnackedCount), []byte(origin+"\x00") // never empty: bbolt needs a key
+	n := int64(0)
+	if v := b.Get(k); len(v) == 8 {
+		n = int64(binary.BigEndian.Uint64(v))
+	}
+	n += d
+	if n <= 0 {
+		return b.Delete(k)
+	}
+	return b.Put(k, binary.BigEndian.AppendUint64(nil, uint64(n)))
+}
+
+// unackedCount is origin's count of unacknowledged results.
+func unackedCount(tx *bolt.Tx, origin string) int {
+	if v := tx.Bucket(bucketUnackedCount).Get([]byte(origin + "\x00")); len(v) == 8 {
+		return int(binary.BigEndian.Uint64(v))
+	}
+	return 0
+}
+
 // indexPut adds r's index entries.
 func indexPut(tx *bolt.Tx, r *Record) error {
 	for name, keys := range indexKeys(r) {
 		b := tx.Bucket([]byte(name))
 		for _, k := range keys {
+			if name == string(bucketUnacked) && !has(b, k) {
+				if err := countUnacked(tx, r.Origin, 1); err != nil {
+					return err
+				}
+			}
 			if err := b.Put(k, nil); err != nil {
 				return err
 			}
 		}
 	}
 	return nil
+}
+
+// has reports whether b holds the key k (index keys have empty values,
+// which Get cannot tell from absent ones).
+func has(b *bolt.Bucket, k []byte) bool {
+	got, _ := b.Cursor().Seek(k)
+	return bytes.Equal(got, k)
 }
 
 // buildIndexes brings the indexes of a journal written by an earlier

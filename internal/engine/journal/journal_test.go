@@ -59,14 +59,14 @@ func TestUnackedAndAck(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	un, _ := j.Unacked("")
+	un, _, _ := j.Unacked("", 0, nil)
 	if len(un) != 1 || un[0].TransactionAPIID != "done-1" {
 		t.Fatalf("unacked %+v", un)
 	}
 	if err := j.Ack("done-1"); err != nil {
 		t.Fatal(err)
 	}
-	if un, _ := j.Unacked(""); len(un) != 0 {
+	if un, _, _ := j.Unacked("", 0, nil); len(un) != 0 {
 		t.Fatalf("still unacked %+v", un)
 	}
 	if err := j.Ack("nope"); err == nil {

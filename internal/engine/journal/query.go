@@ -54,20 +54,78 @@ func (j *Journal) Unfinished() ([]Record, error) {
 	return out, err
 }
 
-// Unacked returns the finished transactions of origin no client has
-// acknowledged yet, newest first; origin "" is every origin's.
-func (j *Journal) Unacked(origin string) ([]Record, error) {
-	var prefix []byte
-	if origin != "" {
-		prefix = []byte(origin + "\x00")
-	}
+// Unacked returns up to limit (0: no limit) of origin's finished
+// transactions no client has acknowledged yet that keep holds (nil: all),
+// newest first, and how many the origin has in all that it could return:
+// a status reports that count and a page waits for as many replays, up to
+// the limit. It reads only what it returns: a page that never
+// acknowledges has its whole history unacknowledged, and every status it
+// sends asks for the newest few. Past the limit the count is the index's,
+// less the records met that keep refused or that do not decode. origin ""
+// is every origin's: that reads them all (tests, tools).
+func (j *Journal) Unacked(origin string, limit int, keep func(*Record) bool) ([]Record, int, error) {
 	var out []Record
+	total, skipped, full := 0, 0, false
 	err := j.view(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketUnacked).Cursor()
-		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		read := func(k []byte) {
 			i := bytes.IndexByte(k, 0)
-			r := j.readTx(tx, string(k[i+1:]))
-			if r != nil && r.State == sale.StateDone && !r.Acked && r.Origin == string(k[:i]) {
+			if i < 0 || len(k) < i+1+8 {
+				return
+			}
+			r := j.readTx(tx, string(k[i+1+8:]))
+			if r != nil && r.State == sale.StateDone && !r.Acked && r.Origin == string(k[:i]) && (keep == nil || keep(r)) {
+				out = append(out, *r)
+			} else {
+				skipped++
+			}
+		}
+		if origin == "" {
+			for k, _ := c.First(); k != nil; k, _ = c.Next() {
+				read(k)
+			}
+			return nil
+		}
+		prefix := []byte(origin + "\x00")
+		k, _ := c.Seek(append(append([]byte{}, prefix...), 0xFF))
+		if k == nil {
+			k, _ = c.Last()
+		} else {
+			k, _ = c.Prev()
+		}
+		for ; k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Prev() {
+			if limit > 0 && len(out) == limit {
+				full = true
+				total = unackedCount(tx, origin) - skipped
+				break
+			}
+			read(k)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, 0, fmt.Errorf("journal: %w", err)
+	}
+	newestFirst(out)
+	if !full {
+		total = len(out) // every one was read: the count is exact
+	}
+	if limit > 0 && len(out) > limit {
+		out = out[:limit]
+	}
+	return out, max(total, len(out)), nil
+}
+
+// UnackedByClient returns origin's finished, unacknowledged transactions
+// asked for with the page's request id clientID, newest first.
+func (j *Journal) UnackedByClient(origin, clientID string) ([]Record, error) {
+	prefix := []byte(origin + "\x00" + clientID + "\x00")
+	var out []Record
+	err := j.view(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketUnackedClient).Cursor()
+		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+			r := j.readTx(tx, string(k[len(prefix):]))
+			if r != nil && r.State == sale.StateDone && !r.Acked && r.Origin == origin && r.ClientID == clientID {
 				out = append(out, *r)
 			}
 		}

@@ -208,8 +208,28 @@ func TestIndexesFollowState(t *testing.T) {
 	}
 	for _, o := range []string{"", "https://a.example", "ui", "https://none.example"} {
 		w := slow(func(r *Record) bool { return r.State == sale.StateDone && !r.Acked && (o == "" || r.Origin == o) })
-		if got := sorted(j.Unacked(o)); !slices.Equal(got, w) {
+		un, n, err := j.Unacked(o, 0, nil)
+		if got := sorted(un, err); !slices.Equal(got, w) {
 			t.Errorf("Unacked(%q) %v, want %v", o, got, w)
+		}
+		if n != len(w) {
+			t.Errorf("Unacked(%q) counts %d, holds %d", o, n, len(w))
+		}
+		// The newest few, as status asks: the first of the whole list.
+		few, n3, err := j.Unacked(o, 3, nil)
+		if err != nil || n3 != len(w) || len(few) != min(3, len(w)) {
+			t.Fatalf("Unacked(%q, 3) = %d records, count %d, %v; want %d, count %d", o, len(few), n3, err, min(3, len(w)), len(w))
+		}
+		for i := range few {
+			if few[i].TransactionAPIID != un[i].TransactionAPIID {
+				t.Errorf("Unacked(%q, 3)[%d] = %s, newest is %s", o, i, few[i].TransactionAPIID, un[i].TransactionAPIID)
+			}
+		}
+		for _, r := range un {
+			byClient, err := j.UnackedByClient(r.Origin, r.ClientID)
+			if err != nil || !slices.ContainsFunc(byClient, func(b Record) bool { return b.TransactionAPIID == r.TransactionAPIID }) {
+				t.Errorf("UnackedByClient(%q, %q) misses %s (%v)", r.Origin, r.ClientID, r.TransactionAPIID, err)
+			}
 		}
 	}
 	st, err := j.Stats()
@@ -273,7 +293,7 @@ func TestReadErrorsSurface(t *testing.T) {
 	// The list reads (status, recovery, history) skip the record and
 	// report it — logged once, counted for the cashier — rather than let
 	// one damaged value block every status (issue 16).
-	if un, err := j.Unacked("o"); err != nil || len(un) != 0 {
+	if un, _, err := j.Unacked("o", 0, nil); err != nil || len(un) != 0 {
 		t.Errorf("Unacked = %v, %v: want the bad record skipped", un, err)
 	}
 	if p, err := j.History(sale.Query{LastFour: "1234"}); err != nil || len(p.Records) != 0 {

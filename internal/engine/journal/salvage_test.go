@@ -254,7 +254,7 @@ func TestUndecodableRecordSkipped(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	un, err := j.Unacked("")
+	un, _, err := j.Unacked("", 0, nil)
 	if err != nil || len(un) != 1 || un[0].TransactionAPIID != "good-done" {
 		t.Fatalf("Unacked = %+v, %v", un, err)
 	}
@@ -280,7 +280,7 @@ func TestUndecodableRecordSkipped(t *testing.T) {
 	if rep := j.Report(); rep.Unreadable != 1 || rep.MovedAside != "" {
 		t.Errorf("report at open %+v: want 1 unreadable (the unfinished one), the file kept", rep)
 	}
-	if _, err := j.Unacked(""); err != nil || j.Unreadable() != 2 {
+	if _, _, err := j.Unacked("", 0, nil); err != nil || j.Unreadable() != 2 {
 		t.Errorf("after reading the unacknowledged: Unreadable = %d (%v), want 2", j.Unreadable(), err)
 	}
 }
