@@ -98,9 +98,13 @@ type Reader struct {
 	readMu  sync.Mutex // held by whoever reads conn: Run, or an exchange before Run
 	writeMu sync.Mutex
 
-	mu     sync.Mutex
-	info   sale.Reader
-	queue  []reader.Event
+	mu    sync.Mutex
+	info  sale.Reader
+	queue []reader.Event
+	// logs are the log lines of queued events, written once flush has
+	// emitted them: a line costs ~50 µs (slog's JSON and a write), which
+	// sat between the card's last byte and the gateway request.
+	logs   []func()
 	closed bool
 
 	buf []byte
@@ -263,12 +267,22 @@ func (r *Reader) push(ev reader.Event) {
 
 func (r *Reader) flush(emit func(reader.Event)) {
 	r.mu.Lock()
-	q := r.queue
-	r.queue = nil
+	q, logs := r.queue, r.logs
+	r.queue, r.logs = nil, nil
 	r.mu.Unlock()
 	for _, ev := range q {
 		emit(ev)
 	}
+	for _, log := range logs {
+		log()
+	}
+}
+
+// logAfter queues a log line to write after the queued events are out.
+func (r *Reader) logAfter(log func()) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.logs = append(r.logs, log)
 }
 
 func (r *Reader) prompt(p sale.Prompt, t time.Time, err error) {
@@ -296,8 +310,10 @@ func (r *Reader) deliverCard(read card.Read, t time.Time, complete reader.Comple
 		info.Serial = read.Device.Serial
 	}
 	read.Device = info
-	r.log.Info("card read", "read", read)
+	// Resolved now: the event's read is the engine's once emitted.
+	lv := read.LogValue()
 	r.push(reader.Event{Kind: reader.EventCard, Read: &read, Time: t, Complete: complete})
+	r.logAfter(func() { r.log.Info("card read", "read", lv) })
 }
 
 func (r *Reader) refuse(err error, t time.Time) {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -292,5 +293,41 @@ func TestVivopayGoOnline(t *testing.T) {
 	}
 	if strings.Join(got, ",") != "prompt present_card,prompt processing,card C SN" {
 		t.Errorf("events %v", got)
+	}
+}
+
+// orderLog records, for TestCardEmittedBeforeItsLogLine, when a log line
+// is written relative to the events emitted.
+type orderLog struct {
+	slog.Handler // Enabled: DiscardHandler's says no, so it is overridden
+	order        *[]string
+}
+
+func (h orderLog) Enabled(context.Context, slog.Level) bool { return true }
+
+func (h orderLog) Handle(_ context.Context, rec slog.Record) error {
+	*h.order = append(*h.order, "log:"+rec.Message)
+	return nil
+}
+
+func (h orderLog) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h orderLog) WithGroup(string) slog.Handler      { return h }
+
+// TestCardEmittedBeforeItsLogLine: a card event leaves for the engine
+// before its "card read" log line is written. The line (slog's JSON and a
+// write, ~50 µs) sat between the card's last byte and the gateway
+// request; it now follows the event, whole.
+func TestCardEmittedBeforeItsLogLine(t *testing.T) {
+	var order []string
+	log := slog.New(orderLog{Handler: slog.DiscardHandler, order: &order})
+	c := &fakeConn{reads: [][]byte{swipeFrame(t)}, end: io.EOF}
+	r, err := Open(context.Background(), c, Options{Protocol: IDTech, Log: log, Info: sale.Reader{ID: "x:1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = r.Run(context.Background(), func(ev reader.Event) { order = append(order, "event:"+string(ev.Kind)) })
+	card, line := slices.Index(order, "event:"+string(reader.EventCard)), slices.Index(order, "log:card read")
+	if card < 0 || line < 0 || line < card {
+		t.Fatalf("order %v: want the card event emitted, then its log line", order)
 	}
 }
