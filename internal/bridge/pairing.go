@@ -15,6 +15,8 @@ import (
 	"sort"
 	"sync"
 	"time"
+
+	"github.com/posagent/posagent/internal/statedir"
 )
 
 // PairingsFile is the pairing store's file name in the state dir.
@@ -150,7 +152,7 @@ func (p *Pairings) saveLocked() error {
 		tmp.Close()
 		return fmt.Errorf("pairing store: %w", err)
 	}
-	if err := matchDirOwner(tmp, filepath.Dir(p.path)); err != nil {
+	if err := statedir.MatchOwner(tmp.Name()); err != nil {
 		tmp.Close()
 		return fmt.Errorf("pairing store: giving the file to the state directory's owner: %w", err)
 	}

@@ -30,6 +30,8 @@ import (
 	"encoding/json"
 	"os"
 	"time"
+
+	"github.com/posagent/posagent/internal/statedir"
 )
 
 // cleanSuffix names the stamp file beside the journal.
@@ -80,7 +82,7 @@ func stampClean(path string) error {
 		return err
 	}
 	// Root's stamp on the service's journal: the service must read it.
-	if err := matchDirOwner(tmp); err != nil {
+	if err := statedir.MatchOwner(tmp); err != nil {
 		return err
 	}
 	// A torn or lost stamp only means a full check at the next start: no

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/posagent/posagent/internal/sale"
+	"github.com/posagent/posagent/internal/statedir"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -313,7 +314,7 @@ func (j *Journal) Compact() (before, after int64, err error) {
 		return before, before, fmt.Errorf("journal: compact: %w", err)
 	}
 	step("compact-synced")
-	if err := matchDirOwner(tmp); err != nil {
+	if err := statedir.MatchOwner(tmp); err != nil {
 		os.Remove(tmp)
 		return before, before, fmt.Errorf("journal: compact: %w", err)
 	}

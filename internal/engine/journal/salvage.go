@@ -40,6 +40,7 @@ import (
 	"time"
 
 	"github.com/posagent/posagent/internal/sale"
+	"github.com/posagent/posagent/internal/statedir"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -452,7 +453,7 @@ func rebuild(path, aside string, recs []Record) error {
 		err = cerr
 	}
 	if err == nil {
-		err = matchDirOwner(tmp)
+		err = statedir.MatchOwner(tmp)
 	}
 	if err != nil {
 		return err
