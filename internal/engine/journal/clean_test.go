@@ -71,6 +71,18 @@ func damagePage(t *testing.T, path, id string) time.Time {
 	return fi.ModTime()
 }
 
+// reopen opens the journal at path as the next start does; it is closed
+// when the test ends.
+func reopen(t *testing.T, path string) *Journal {
+	t.Helper()
+	j, err := Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { j.Close() })
+	return j
+}
+
 // TestCleanCloseStamp: a journal closed cleanly is not checked again at
 // the next Open — start costs the same on a year of sales as on a day —
 // and any change to the file since, a kill before Close, or a failed
@@ -128,11 +140,7 @@ func TestCleanCloseStamp(t *testing.T) {
 		if err := os.Chtimes(path, time.Time{}, mtime); err != nil {
 			t.Fatal(err)
 		}
-		j, err := Open(path, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer j.Close()
+		j := reopen(t, path)
 		if rep := j.Report(); rep.MovedAside == "" {
 			t.Fatal("a stamped file whose start pages are damaged was not checked")
 		}
@@ -165,11 +173,7 @@ func TestCleanCloseStamp(t *testing.T) {
 		if err := os.Chtimes(path, time.Time{}, fi.ModTime()); err != nil {
 			t.Fatal(err)
 		}
-		j, err := Open(path, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer j.Close()
+		j := reopen(t, path)
 		if rep := j.Report(); rep.MovedAside == "" || rep.Salvaged != 320 {
 			t.Fatalf("a stamped file with a damaged freelist: %+v, want it salvaged whole", rep)
 		}
@@ -178,11 +182,7 @@ func TestCleanCloseStamp(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "journal.db")
 		writeSplitJournal(t, path)
 		damagePage(t, path, "done-0010") // same size, the kernel's time
-		j, err := Open(path, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer j.Close()
+		j := reopen(t, path)
 		if rep := j.Report(); rep.MovedAside == "" {
 			t.Fatal("a file written after its clean close was not checked")
 		}
@@ -201,12 +201,7 @@ func TestCleanCloseStamp(t *testing.T) {
 		// kernel would, without Close's stamp.
 		j.db.Close()
 		damagePage(t, path, "done-0010")
-		j2, err := Open(path, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer j2.Close()
-		if rep := j2.Report(); rep.MovedAside == "" {
+		if rep := reopen(t, path).Report(); rep.MovedAside == "" {
 			t.Fatal("a journal never closed cleanly was not checked")
 		}
 	})
