@@ -1,7 +1,6 @@
 package bridge
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/gorilla/websocket"
 	"github.com/posagent/posagent/internal/sale"
+	"github.com/posagent/posagent/internal/syncbuf"
 	"golang.org/x/net/publicsuffix"
 )
 
@@ -131,27 +131,9 @@ func TestConnectionCapUnderConcurrentHandshakes(t *testing.T) {
 	}
 }
 
-// syncBuffer is a log sink the bridge writes from several goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // Issue 16: 4,000 log lines in 3 s from refused handshakes.
 func TestRefusalsLogRateLimited(t *testing.T) {
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	var clock atomic.Int64 // seconds
 	h := start(t, func(o *Options, _ *timing) {
 		o.Log = slog.New(slog.NewTextHandler(&logs, nil))

@@ -2,7 +2,6 @@ package browser
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -14,12 +13,12 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/posagent/posagent/internal/leakscan"
+	"github.com/posagent/posagent/internal/syncbuf"
 )
 
 // buildAgent builds bin/posagent (headless) into a temporary directory.
@@ -53,25 +52,7 @@ func servePage(t *testing.T, h http.Handler) string {
 type demoAgent struct {
 	bin, home, url string
 	cmd            *exec.Cmd
-	stderr         lockedBuffer
-}
-
-// lockedBuffer is the demo's log, written by exec's copier and read by the test.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
+	stderr         syncbuf.Buffer
 }
 
 // repeatedKeys returns the keys that a JSON log line has more than once

@@ -33,6 +33,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/posagent/posagent/internal/syncbuf"
 	"github.com/posagent/posagent/test/internal/xvfb"
 )
 
@@ -235,7 +236,7 @@ func waitState(ctx context.Context, x *xconn, win uint64, state string) error {
 // agent is a running `posagent demo` with the window.
 type agent struct {
 	cmd  *exec.Cmd
-	out  *syncBuffer
+	out  *syncbuf.Buffer
 	done chan error
 }
 
@@ -247,7 +248,7 @@ func startAgent(bin, state string, env []string) (*agent, error) {
 	cmd := exec.Command(bin, "demo", "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--state-dir", state)
 	cmd.Env = append(os.Environ(), env...)
 	cmd.Env = append(cmd.Env, "HOME="+state, "XDG_CONFIG_HOME="+filepath.Join(state, "config"))
-	a := &agent{cmd: cmd, out: &syncBuffer{}, done: make(chan error, 1)}
+	a := &agent{cmd: cmd, out: &syncbuf.Buffer{}, done: make(chan error, 1)}
 	cmd.Stdout, cmd.Stderr = a.out, a.out
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting %s: %w", bin, err)
